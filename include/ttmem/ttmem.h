@@ -1,0 +1,124 @@
+/*
+ * ttmem.h — libttmem, the client side of ttmem (Tenstorrent device-memory tracking).
+ *
+ * A runtime (tt-metal, or ttmem's simulator) calls these functions on every device allocation and
+ * free. The events go to the host's ttmemd daemon, which shows who holds how much memory on which
+ * device (`ttmem status`, `ttmem top`).
+ *
+ * Usage:
+ *
+ *     #include <ttmem/ttmem.h>
+ *
+ *     ttmem_device_info info = TTMEM_DEVICE_INFO_INIT;
+ *     info.device = 0;
+ *     snprintf(info.arch, sizeof info.arch, "wormhole_b0");
+ *     info.capacity_bytes[TTMEM_DRAM] = 12ull << 30;
+ *     ttmem_device_announce(&info);
+ *
+ *     ttmem_alloc(0, TTMEM_DRAM, buffer_id, address, size);
+ *     ...
+ *     ttmem_free(0, buffer_id);
+ *
+ * Enabling: everything is off unless the environment variable TT_ALLOC_TRACKING_ENABLED is "1"
+ * when the library first initialises (at load time, or at the first call). When off, every call
+ * returns after one predictable branch. The daemon's socket is taken from TTMEM_SOCKET, else the
+ * default described in ttmem_socket_path().
+ *
+ * Threading: every function may be called from any thread at any time. The reporting functions
+ * (ttmem_alloc, ttmem_free) never block, make no system call and take no lock shared between
+ * threads: each thread writes fixed-size records into its own ring in a shared-memory region that
+ * the daemon drains. If the daemon is absent, slow or restarting, the application goes on; events
+ * that could not be recorded are counted (see ttmem_stats) and shown by the daemon.
+ *
+ * Identity: a live buffer is (process, device, buffer_id). The process is known to the daemon
+ * from the kernel, never from anything the client says. A buffer_id may be reused once it has been
+ * freed, also by another thread; the daemon orders each process's events by timestamp.
+ *
+ * fork(): the child starts with tracking reset; its events are its own, never the parent's.
+ */
+#ifndef TTMEM_TTMEM_H_
+#define TTMEM_TTMEM_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Memory types. 0..4 are tt-metal's BufferType values. */
+typedef enum ttmem_mem_type {
+  TTMEM_DRAM = 0,
+  TTMEM_L1 = 1,
+  TTMEM_SYSTEM_MEMORY = 2,
+  TTMEM_L1_SMALL = 3,
+  TTMEM_TRACE = 4,
+  TTMEM_CB = 5,     /* circular buffers placed by the CB allocator (not backed by an L1 buffer) */
+  TTMEM_KERNEL = 6  /* program binaries in the kernel-config region of L1 */
+} ttmem_mem_type;
+
+#define TTMEM_MEM_TYPE_COUNT 7
+
+/* Largest device id accepted (exclusive). Events for larger ids are dropped and counted. */
+#define TTMEM_MAX_DEVICES 1024
+
+/* Returns 1 when tracking is enabled (TT_ALLOC_TRACKING_ENABLED=1), else 0. Cheap. */
+int ttmem_enabled(void);
+
+/* Reports that `size` bytes of memory `type` were allocated on `device` for buffer `buffer_id`
+ * at `address` (0 if none or unknown). Never blocks. */
+void ttmem_alloc(uint32_t device, ttmem_mem_type type, uint64_t buffer_id, uint64_t address,
+                 uint64_t size);
+
+/* Reports that buffer `buffer_id` on `device` was freed. Never blocks. */
+void ttmem_free(uint32_t device, uint64_t buffer_id);
+
+/* Waits until the daemon has applied every event this process reported before the call, or
+ * until `timeout_ms` has passed. Returns 0 on success; non-zero on timeout, when no daemon is
+ * connected in time, or when tracking is disabled. Blocks the calling thread only (sleeps). */
+int ttmem_flush(uint32_t timeout_ms);
+
+/* Device announcement: the architecture and per-type capacities of a device as this process
+ * sees it, so the daemon can show totals and percentages. Capacity 0 means unknown. */
+typedef struct ttmem_device_info {
+  uint32_t struct_size;   /* sizeof(ttmem_device_info); set by TTMEM_DEVICE_INFO_INIT */
+  uint32_t device;        /* the logical id used in ttmem_alloc/ttmem_free */
+  uint64_t unique_id;     /* host-wide chip id (tt-metal's chip_unique_id), 0 if unknown */
+  char arch[32];          /* NUL-terminated, e.g. "wormhole_b0", "blackhole" */
+  uint64_t capacity_bytes[TTMEM_MEM_TYPE_COUNT]; /* indexed by ttmem_mem_type */
+  uint32_t num_cores;     /* worker cores (L1 banks), 0 if unknown */
+  uint32_t reserved0;
+} ttmem_device_info;
+
+#define TTMEM_DEVICE_INFO_INIT {sizeof(ttmem_device_info), 0, 0, {0}, {0}, 0, 0}
+
+/* Announces a device. Copies *info; may be called again to update. Returns 0 on success,
+ * non-zero if info is NULL, malformed, or tracking is disabled. Not on the hot path: it may take
+ * a process-local lock. Announcements are re-sent when the daemon (re)connects. */
+int ttmem_device_announce(const ttmem_device_info* info);
+
+/* Sets a free-form tag for this process (e.g. the model name), shown by `ttmem status`.
+ * `tag` is copied (at most 63 bytes kept); NULL clears it. Returns 0 on success. */
+int ttmem_set_tag(const char* tag);
+
+/* Client-side counters, for diagnostics. */
+typedef struct ttmem_stats {
+  uint64_t events_written;  /* records written to this process's rings */
+  uint64_t events_dropped;  /* events lost: ring full, no free ring, bad device id */
+  uint32_t connected;       /* 1 while connected to a daemon */
+  uint32_t rings_in_use;    /* rings claimed by live threads */
+} ttmem_stats;
+
+/* Fills *out. Returns 0, or non-zero if out is NULL. */
+int ttmem_get_stats(ttmem_stats* out);
+
+/* Writes the socket path the library uses (TTMEM_SOCKET, else the default: /run/ttmem/ttmemd.sock
+ * for root or when /run/ttmem exists, else $XDG_RUNTIME_DIR/ttmemd.sock, else
+ * /tmp/ttmem-<uid>/ttmemd.sock) into buf (NUL-terminated, truncated to len). Returns the full
+ * length of the path. */
+uint32_t ttmem_socket_path(char* buf, uint32_t len);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* TTMEM_TTMEM_H_ */

@@ -1,0 +1,213 @@
+#include "base/socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace ttmem::base {
+namespace {
+
+bool FillAddr(const std::string& path, sockaddr_un* addr) {
+  if (path.empty() || path[0] == '\0' || path.size() >= sizeof(addr->sun_path)) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  std::memset(addr, 0, sizeof(*addr));
+  addr->sun_family = AF_UNIX;
+  std::memcpy(addr->sun_path, path.data(), path.size());
+  return true;
+}
+
+}  // namespace
+
+UniqueFd ConnectUnix(const std::string& path, bool nonblocking) {
+  sockaddr_un addr;
+  if (!FillAddr(path, &addr)) return UniqueFd();
+  int flags = SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0);
+  UniqueFd fd(::socket(AF_UNIX, flags, 0));
+  if (!fd) return fd;
+  int rc;
+  do {
+    rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0 && !(nonblocking && errno == EINPROGRESS)) return UniqueFd();
+  return fd;
+}
+
+UniqueFd ListenUnix(const std::string& path, int backlog) {
+  sockaddr_un addr;
+  if (!FillAddr(path, &addr)) return UniqueFd();
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return fd;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return UniqueFd();
+  if (::listen(fd.get(), backlog) != 0) return UniqueFd();
+  return fd;
+}
+
+bool WriteAll(int fd, const void* buf, size_t len) {
+  const char* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool SendFrame(int fd, proto::FrameType type, const void* payload, uint32_t len, int pass_fd) {
+  proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion, static_cast<uint16_t>(type), len,
+                       0};
+  if (pass_fd < 0) {
+    if (!WriteAll(fd, &h, sizeof(h))) return false;
+    return len == 0 || WriteAll(fd, payload, len);
+  }
+  // The fd travels with the header bytes.
+  iovec iov{&h, sizeof(h)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  if (static_cast<size_t>(n) < sizeof(h) &&
+      !WriteAll(fd, reinterpret_cast<char*>(&h) + n, sizeof(h) - static_cast<size_t>(n)))
+    return false;
+  return len == 0 || WriteAll(fd, payload, len);
+}
+
+ReadResult FrameReader::TryCut(Frame* out) {
+  if (buf_.size() < sizeof(proto::FrameHeader)) return ReadResult::kAgain;
+  proto::FrameHeader h;
+  std::memcpy(&h, buf_.data(), sizeof(h));
+  if (h.magic != proto::kFrameMagic) {
+    error_ = "bad frame magic";
+    return ReadResult::kMalformed;
+  }
+  if (h.version != proto::kWireVersion) {
+    error_ = "unsupported wire version " + std::to_string(h.version);
+    return ReadResult::kMalformed;
+  }
+  if (h.length > max_payload_) {
+    error_ = "frame payload of " + std::to_string(h.length) + " bytes exceeds the limit of " +
+             std::to_string(max_payload_);
+    return ReadResult::kMalformed;
+  }
+  size_t total = sizeof(h) + h.length;
+  if (buf_.size() < total) return ReadResult::kAgain;
+  out->header = h;
+  out->payload.assign(buf_.begin() + sizeof(h), buf_.begin() + static_cast<ptrdiff_t>(total));
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(total));
+  out->passed_fd.reset();
+  if (!fds_.empty()) {
+    out->passed_fd.reset(fds_.front());
+    fds_.erase(fds_.begin());
+  }
+  return ReadResult::kFrame;
+}
+
+ReadResult FrameReader::Next(int fd, Frame* out) {
+  for (;;) {
+    ReadResult r = TryCut(out);
+    if (r != ReadResult::kAgain) return r;
+    // Read at most what completes a bounded frame.
+    size_t want = 64 * 1024;
+    size_t old = buf_.size();
+    buf_.resize(old + want);
+    iovec iov{buf_.data() + old, want};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) {
+      buf_.resize(old);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadResult::kAgain;
+      error_ = std::strerror(errno);
+      return ReadResult::kError;
+    }
+    buf_.resize(old + static_cast<size_t>(n));
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+          int passed;
+          std::memcpy(&passed, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+          if (fds_.size() < 4) {
+            fds_.push_back(passed);
+          } else {
+            ::close(passed);  // more fds than any frame may carry: hostile, drop them
+          }
+        }
+      }
+    }
+    if ((msg.msg_flags & MSG_CTRUNC) != 0) {
+      error_ = "too many file descriptors passed";
+      return ReadResult::kMalformed;
+    }
+    if (n == 0) {
+      r = TryCut(out);
+      return r == ReadResult::kAgain ? ReadResult::kClosed : r;
+    }
+  }
+}
+
+bool RecvFrame(int fd, uint32_t max_payload, Frame* out, std::string* error) {
+  FrameReader reader(max_payload);
+  for (;;) {
+    ReadResult r = reader.Next(fd, out);
+    switch (r) {
+      case ReadResult::kFrame:
+        return true;
+      case ReadResult::kAgain: {
+        // Blocking wait for more bytes.
+        char probe;
+        ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK);
+        if (n <= 0) {
+          if (n < 0 && errno == EINTR) continue;
+          if (error) *error = n == 0 ? "connection closed by the daemon" : std::strerror(errno);
+          return false;
+        }
+        continue;
+      }
+      case ReadResult::kClosed:
+        if (error) *error = "connection closed by the daemon";
+        return false;
+      default:
+        if (error) *error = reader.error();
+        return false;
+    }
+  }
+}
+
+bool GetPeerCred(int fd, PeerCred* out) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return false;
+  out->pid = cred.pid;
+  out->uid = cred.uid;
+  out->gid = cred.gid;
+  return true;
+}
+
+}  // namespace ttmem::base

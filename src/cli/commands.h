@@ -1,0 +1,46 @@
+// commands.h — the ttmem subcommands. Each returns the process exit code.
+#ifndef TTMEM_CLI_COMMANDS_H_
+#define TTMEM_CLI_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ttmem::cli {
+
+// Exit codes: 0 success, 1 runtime failure, 2 usage error or no daemon.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct StatusOptions {
+  std::string socket;
+  bool json = false;
+  std::vector<uint32_t> devices;  // empty: all
+  double loop_seconds = 0;        // -l: repeat every N seconds
+};
+int RunStatus(const StatusOptions& o);
+
+struct TopOptions {
+  std::string socket;
+  std::vector<uint32_t> devices;  // empty: all
+  bool all = false;
+  uint32_t refresh_ms = 1000;
+};
+int RunTop(const TopOptions& o);
+
+struct SimOptions {
+  std::string socket;
+  uint32_t devices = 8;
+  uint32_t threads = 2;
+  double seconds = 0;  // 0: until interrupted
+  std::string arch = "wormhole_b0";
+  uint64_t seed = 1;
+};
+int RunSim(const SimOptions& o, const char* argv0);
+
+void PrintError(const std::string& message);
+
+}  // namespace ttmem::cli
+
+#endif  // TTMEM_CLI_COMMANDS_H_

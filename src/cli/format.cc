@@ -1,0 +1,146 @@
+#include "cli/format.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "protocol/mem_types.h"
+
+namespace ttmem::cli {
+
+std::string FormatBytes(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 6) {
+    v /= 1024.0;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+std::string FormatUsedOfTotal(uint64_t used, std::optional<uint64_t> total) {
+  if (!total) return FormatBytes(used) + " / ?";
+  double pct = *total == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(*total);
+  return fmt::format("{} / {} ({:.0f}%)", FormatBytes(used), FormatBytes(*total), pct);
+}
+
+std::string Bar(uint64_t used, std::optional<uint64_t> total, int width) {
+  if (width <= 0) return "";
+  if (!total || *total == 0) return std::string(static_cast<size_t>(width), '?');
+  double frac = std::min(1.0, static_cast<double>(used) / static_cast<double>(*total));
+  int full = static_cast<int>(frac * width + 0.5);
+  if (used > 0 && full == 0) full = 1;  // something is used: never draw it as empty
+  return std::string(static_cast<size_t>(full), '#') +
+         std::string(static_cast<size_t>(width - full), '.');
+}
+
+std::string Truncate(const std::string& s, size_t width) {
+  if (s.size() <= width) return s;
+  if (width == 0) return "";
+  return s.substr(0, width - 1) + "~";
+}
+
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(headers.size());
+  std::vector<bool> right(headers.size());
+  std::vector<std::string> h(headers.size());
+  for (size_t i = 0; i < headers.size(); ++i) {
+    right[i] = !headers[i].empty() && headers[i][0] == '>';
+    h[i] = right[i] ? headers[i].substr(1) : headers[i];
+    w[i] = h[i].size();
+  }
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t i = 0; i < w.size(); ++i) {
+      const std::string& c = i < cells.size() ? cells[i] : std::string();
+      std::string pad(w[i] - std::min(w[i], c.size()), ' ');
+      out += right[i] ? pad + c : c + pad;
+      if (i + 1 < w.size()) out += "  ";
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(h);
+  for (const auto& r : rows) out += line(r);
+  return out;
+}
+
+namespace {
+
+std::optional<uint64_t> OptU64(const nlohmann::json& j) {
+  if (j.is_number_unsigned() || j.is_number_integer()) return j.get<uint64_t>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string RenderStatus(const nlohmann::json& s) {
+  std::string out;
+  const auto& d = s.value("daemon", nlohmann::json::object());
+  uint64_t up_s = d.value("uptime_ms", uint64_t{0}) / 1000;
+  out += fmt::format("ttmem status   daemon pid {}   socket {}   up {:02}:{:02}:{:02}\n\n",
+                     d.value("pid", 0), d.value("socket", std::string("?")), up_s / 3600,
+                     up_s / 60 % 60, up_s % 60);
+
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& dev : s.value("devices", nlohmann::json::array())) {
+    const auto& mem = dev["memory"];
+    auto cell = [&](const char* key) {
+      const auto& m = mem[key];
+      return FormatUsedOfTotal(m.value("used_bytes", uint64_t{0}), OptU64(m["total_bytes"]));
+    };
+    auto small = [&](const char* key) {
+      return FormatBytes(mem[key].value("used_bytes", uint64_t{0}));
+    };
+    uint64_t buffers = 0;
+    for (const auto& [k, m] : mem.items()) buffers += m.value("buffers", uint64_t{0});
+    rows.push_back({fmt::format("{}", dev.value("id", 0)),
+                    dev["arch"].is_string() ? dev["arch"].get<std::string>() : "?", cell("dram"),
+                    cell("l1"), small("l1_small"), small("trace"), small("cb"), small("kernel"),
+                    fmt::format("{}", buffers), fmt::format("{}", dev["processes"].size())});
+  }
+  if (rows.empty()) {
+    out += "No devices reported yet: no process has announced a device or allocated memory.\n";
+  } else {
+    out += RenderTable({">DEV", "ARCH", "DRAM used / total", "L1 used / total", ">L1_SMALL",
+                        ">TRACE", ">CB", ">KERNEL", ">BUFFERS", ">PROCS"},
+                       rows);
+  }
+
+  out += "\nProcesses:\n";
+  std::vector<std::vector<std::string>> prows;
+  for (const auto& p : s.value("processes", nlohmann::json::array())) {
+    const auto& mem = p["memory"];
+    uint64_t total = 0;
+    for (const auto& [k, m] : mem.items()) total += m.value("used_bytes", uint64_t{0});
+    std::string devs;
+    for (const auto& id : p["devices"]) devs += (devs.empty() ? "" : ",") + id.dump();
+    auto b = [&](const char* key) { return FormatBytes(mem[key].value("used_bytes", uint64_t{0})); };
+    std::string name = p.value("name", std::string());
+    if (p["tag"].is_string()) name += " [" + p["tag"].get<std::string>() + "]";
+    prows.push_back({fmt::format("{}", p.value("pid", 0)), Truncate(p.value("user", std::string()), 12),
+                     Truncate(name, 28), devs.empty() ? "-" : Truncate(devs, 16), b("dram"), b("l1"),
+                     b("l1_small"), b("trace"), b("cb"), b("kernel"), FormatBytes(total)});
+  }
+  if (prows.empty()) {
+    out += "  No processes are reporting.\n";
+  } else {
+    out += RenderTable({">PID", "USER", "NAME", "DEVICES", ">DRAM", ">L1", ">L1_SMALL", ">TRACE",
+                        ">CB", ">KERNEL", ">TOTAL"},
+                       prows);
+  }
+  const auto& c = s.value("counters", nlohmann::json::object());
+  out += fmt::format(
+      "\nAnomalies: unknown frees {}   duplicate allocs {}   dropped events {}   "
+      "(live buffers {})\n",
+      c.value("unknown_frees", 0), c.value("duplicate_allocs", 0), c.value("dropped_events", 0),
+      c.value("live_buffers", 0));
+  return out;
+}
+
+}  // namespace ttmem::cli

@@ -1,0 +1,33 @@
+// format.h — pure formatting for the CLI: byte units, percentages, bars, the status table.
+#ifndef TTMEM_CLI_FORMAT_H_
+#define TTMEM_CLI_FORMAT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ttmem::cli {
+
+// 0 -> "0 B", 1536 -> "1.5 KiB", 12 GiB -> "12.0 GiB". Binary units.
+std::string FormatBytes(uint64_t bytes);
+// "used / total (pct%)" or "used / ?" when the total is unknown.
+std::string FormatUsedOfTotal(uint64_t used, std::optional<uint64_t> total);
+// A bar of `width` cells, '#' for used, '.' for free; all '?' when total unknown.
+std::string Bar(uint64_t used, std::optional<uint64_t> total, int width);
+// Cuts `s` to at most `width` columns, ending with '~' when cut.
+std::string Truncate(const std::string& s, size_t width);
+
+// A plain-text table: columns sized to content, left-aligned unless the header starts with '>'
+// (right-aligned; the marker is not printed).
+std::string RenderTable(const std::vector<std::string>& headers,
+                        const std::vector<std::vector<std::string>>& rows);
+
+// The nvidia-smi-like status text from a status JSON (see docs/protocol.md).
+std::string RenderStatus(const nlohmann::json& status);
+
+}  // namespace ttmem::cli
+
+#endif  // TTMEM_CLI_FORMAT_H_

@@ -1,0 +1,52 @@
+#include "cli/query.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/socket.h"
+#include "protocol/wire.h"
+
+namespace ttmem::cli {
+
+bool QueryClient::Request(const std::string& cmd, nlohmann::json* reply, std::string* error) {
+  if (!fd_) {
+    fd_ = base::ConnectUnix(path_, /*nonblocking=*/false);
+    if (!fd_) {
+      *error = fmt::format(
+          "no ttmemd answering on {} ({}): start it with 'ttmemd --socket {}' or point "
+          "--socket / TTMEM_SOCKET at the running daemon",
+          path_, std::strerror(errno), path_);
+      return false;
+    }
+    timeval tv{5, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  }
+  std::string req = nlohmann::json{{"cmd", cmd}}.dump();
+  base::Frame f;
+  std::string err;
+  if (!base::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
+                       static_cast<uint32_t>(req.size())) ||
+      !base::RecvFrame(fd_.get(), proto::kMaxReplyPayload, &f, &err)) {
+    fd_.reset();
+    *error = fmt::format("lost the connection to ttmemd on {} ({}): is the daemon still running?",
+                         path_, err.empty() ? std::strerror(errno) : err);
+    return false;
+  }
+  *reply = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
+  if (reply->is_discarded() || !reply->is_object()) {
+    *error = "ttmemd sent a reply that is not a JSON object: is it a ttmemd of another version?";
+    return false;
+  }
+  if (reply->contains("error")) {
+    *error = fmt::format("ttmemd refused the request: {}", (*reply)["error"].dump());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace ttmem::cli

@@ -1,0 +1,28 @@
+// query.h — the CLI's side of the query protocol: one connection, JSON requests and replies.
+#ifndef TTMEM_CLI_QUERY_H_
+#define TTMEM_CLI_QUERY_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "base/unique_fd.h"
+
+namespace ttmem::cli {
+
+class QueryClient {
+ public:
+  explicit QueryClient(std::string socket_path) : path_(std::move(socket_path)) {}
+  // Sends {"cmd": cmd} and returns the reply. On failure returns false with a one-line *error
+  // that names the fix. Reconnects on the next call after a failure.
+  bool Request(const std::string& cmd, nlohmann::json* reply, std::string* error);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  base::UniqueFd fd_;
+};
+
+}  // namespace ttmem::cli
+
+#endif  // TTMEM_CLI_QUERY_H_

@@ -1,0 +1,51 @@
+// ttmemd — the per-host ttmem daemon. Runs in the foreground, logs to stderr.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "protocol/paths.h"
+
+int main(int argc, char** argv) {
+  ttmem::daemon::Options options;
+  options.socket_path = ttmem::proto::DefaultSocketPath();
+  std::string mode;
+  CLI::App app{"ttmemd: aggregates Tenstorrent device-memory reports from every process on this host"};
+  app.add_option("--socket", options.socket_path,
+                 "socket path (env TTMEM_SOCKET; default /run/ttmem/ttmemd.sock as root, else "
+                 "$XDG_RUNTIME_DIR/ttmemd.sock or /tmp/ttmem-UID/ttmemd.sock)")
+      ->capture_default_str();
+  app.add_option("--socket-mode", mode,
+                 "octal permissions of the socket (default 0666 under /run/ttmem, else 0600)");
+  app.add_flag("-v,--verbose", options.verbose, "log every connection event");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ttmemd: %s (run 'ttmemd --help' for the options)\n", e.what());
+    return 2;
+  }
+  if (!mode.empty()) {
+    char* end = nullptr;
+    unsigned long m = std::strtoul(mode.c_str(), &end, 8);
+    if (*end != '\0' || m == 0 || m > 0777) {
+      std::fprintf(stderr, "ttmemd: --socket-mode '%s' is not an octal mode like 0660\n",
+                   mode.c_str());
+      return 2;
+    }
+    options.socket_mode = static_cast<uint32_t>(m);
+  }
+  ttmem::daemon::Server server(options);
+  std::string error;
+  if (!server.Start(&error)) {
+    std::fprintf(stderr, "ttmemd: %s\n", error.c_str());
+    return 1;
+  }
+  return server.Run();
+}

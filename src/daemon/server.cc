@@ -1,0 +1,544 @@
+#include "daemon/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon/log.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+namespace ttmem::daemon {
+namespace {
+
+enum Tag : uint64_t { kListen = 1, kSignal, kTimer, kWake, kConn, kPidfd };
+constexpr uint64_t Token(Tag tag, uint64_t id) { return (uint64_t{tag} << 56) | id; }
+
+constexpr uint32_t kFastTickMs = 2;
+constexpr uint32_t kSlowTickMs = 250;
+constexpr uint32_t kWakeWantedAtMs = 32;  // at and above this interval, clients wake the daemon
+constexpr uint64_t kMaxRecordsPerRingPerDrain = 1 << 20;
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::string s;
+  char buf[4096];
+  f.read(buf, sizeof(buf));
+  s.assign(buf, static_cast<size_t>(f.gcount()));
+  return s;
+}
+
+ProcessMeta ReadProcessMeta(pid_t pid, uid_t uid) {
+  ProcessMeta m;
+  m.uid = uid;
+  m.name = ReadSmallFile(fmt::format("/proc/{}/comm", pid));
+  while (!m.name.empty() && (m.name.back() == '\n' || m.name.back() == '\0')) m.name.pop_back();
+  m.cmdline = ReadSmallFile(fmt::format("/proc/{}/cmdline", pid));
+  while (!m.cmdline.empty() && m.cmdline.back() == '\0') m.cmdline.pop_back();
+  for (char& ch : m.cmdline)
+    if (ch == '\0') ch = ' ';
+  passwd pw{};
+  passwd* res = nullptr;
+  char buf[1024];
+  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != nullptr)
+    m.user = res->pw_name;
+  else
+    m.user = std::to_string(uid);
+  m.started_unix_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  return m;
+}
+
+// The peer's pidfd straight from the socket (no pid-reuse window); pidfd_open as a fallback.
+base::UniqueFd PeerPidfd(int sock, pid_t pid) {
+  int pidfd = -1;
+  socklen_t len = sizeof(pidfd);
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+    return base::UniqueFd(pidfd);
+  return base::UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+}
+
+std::string SafeText(const char* p, size_t n) {
+  std::string s(p, strnlen(p, n));
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) c = '?';
+  return s;
+}
+
+}  // namespace
+
+Server::Server(Options options) : options_(std::move(options)) {}
+
+Server::~Server() {
+  if (bound_) ::unlink(options_.socket_path.c_str());
+}
+
+bool Server::Start(std::string* error) {
+  const std::string& path = options_.socket_path;
+  // Create the parent directory if missing (0700 for a per-user one, 0755 for /run/ttmem).
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    std::string dir = path.substr(0, slash);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 &&
+        ::mkdir(dir.c_str(), dir.rfind("/run/", 0) == 0 ? 0755 : 0700) != 0 && errno != EEXIST) {
+      *error = fmt::format("cannot create directory {}: {} (choose another --socket)", dir,
+                           std::strerror(errno));
+      return false;
+    }
+  }
+  // One daemon per socket: a live one answers connect; a stale file from a crash does not.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      *error = fmt::format("{} exists and is not a socket; remove it or choose another --socket",
+                           path);
+      return false;
+    }
+    base::UniqueFd probe = base::ConnectUnix(path, /*nonblocking=*/false);
+    if (probe) {
+      *error = fmt::format("another ttmemd is already serving {}; stop it first or choose "
+                           "another --socket",
+                           path);
+      return false;
+    }
+    LogInfo("removing stale socket {} (no daemon answers on it)", path);
+    ::unlink(path.c_str());
+  }
+  listen_ = base::ListenUnix(path, 128);
+  if (!listen_) {
+    *error = fmt::format("cannot listen on {}: {} (check the directory's permissions or choose "
+                         "another --socket)",
+                         path, std::strerror(errno));
+    return false;
+  }
+  bound_ = true;
+  uint32_t mode = options_.socket_mode != 0 ? options_.socket_mode
+                                            : (path.rfind("/run/ttmem/", 0) == 0 ? 0666 : 0600);
+  ::chmod(path.c_str(), mode);
+
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  signal_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!epoll_ || !signal_ || !timer_ || !wake_) {
+    *error = fmt::format("cannot create event sources: {}", std::strerror(errno));
+    return false;
+  }
+  auto add = [&](int fd, Tag tag) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = Token(tag, 0);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  };
+  add(listen_.get(), kListen);
+  add(signal_.get(), kSignal);
+  add(timer_.get(), kTimer);
+  add(wake_.get(), kWake);
+  started_ns_ = NowNs();
+  LogInfo("ttmemd listening on {} (protocol {})", path, proto::kProtocolVersion);
+  return true;
+}
+
+int Server::Run() {
+  epoll_event events[64];
+  while (!stop_) {
+    int n = ::epoll_wait(epoll_.get(), events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      LogError("epoll_wait: {}", std::strerror(errno));
+      return 1;
+    }
+    for (int i = 0; i < n; ++i) {
+      uint64_t token = events[i].data.u64;
+      auto tag = static_cast<Tag>(token >> 56);
+      uint64_t id = token & ((uint64_t{1} << 56) - 1);
+      switch (tag) {
+        case kListen:
+          Accept();
+          break;
+        case kSignal:
+          OnSignal();
+          break;
+        case kTimer:
+          OnTimer();
+          break;
+        case kWake: {
+          uint64_t v;
+          while (::read(wake_.get(), &v, sizeof(v)) > 0) {
+          }
+          DrainAll();
+          break;
+        }
+        case kConn: {
+          auto it = conns_.find(id);
+          if (it == conns_.end()) break;
+          if (events[i].events & EPOLLOUT) OnConnWritable(*it->second);
+          it = conns_.find(id);
+          if (it == conns_.end()) break;
+          if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnConnReadable(*it->second);
+          break;
+        }
+        case kPidfd: {
+          auto it = conns_.find(id);
+          if (it != conns_.end()) Close(id, "process exited");
+          break;
+        }
+      }
+    }
+  }
+  // Clean shutdown: apply what clients published, then let them go.
+  DrainAll();
+  LogInfo("ttmemd stopping; removing {}", options_.socket_path);
+  return 0;
+}
+
+void Server::Accept() {
+  for (;;) {
+    int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        LogError("accept: {}", std::strerror(errno));
+      return;
+    }
+    auto c = std::make_unique<Conn>();
+    c->id = next_id_++;
+    c->fd.reset(fd);
+    if (!base::GetPeerCred(fd, &c->cred)) {
+      LogError("SO_PEERCRED failed: {}; dropping connection", std::strerror(errno));
+      continue;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = Token(kConn, c->id);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    conns_.emplace(c->id, std::move(c));
+  }
+}
+
+std::string Server::Describe(const Conn& c) const {
+  auto it = meta_.find(c.cred.pid);
+  std::string name = it != meta_.end() ? it->second.name : "";
+  return fmt::format("pid {} ({}) uid {}", c.cred.pid, name.empty() ? "?" : name, c.cred.uid);
+}
+
+void Server::OnConnReadable(Conn& c) {
+  const uint64_t id = c.id;
+  for (int budget = 64; budget > 0; --budget) {  // per-connection work cap per wake-up
+    base::Frame f;
+    base::ReadResult r = c.reader.Next(c.fd.get(), &f);
+    if (r == base::ReadResult::kAgain) return;
+    if (r == base::ReadResult::kClosed || r == base::ReadResult::kError) {
+      Close(id, c.role == Role::kClient ? "client disconnected" : "");
+      return;
+    }
+    if (r == base::ReadResult::kMalformed) {
+      ++disconnected_for_errors_;
+      LogWarn("disconnecting {}: {}", Describe(c), c.reader.error());
+      Close(id, "");
+      return;
+    }
+    if (!HandleFrame(c, f)) {
+      ++disconnected_for_errors_;
+      Close(id, "");
+      return;
+    }
+    if (conns_.find(id) == conns_.end()) return;
+  }
+}
+
+bool Server::HandleFrame(Conn& c, base::Frame& f) {
+  auto type = static_cast<proto::FrameType>(f.header.type);
+  if (c.role == Role::kUnknown) {
+    if (type == proto::FrameType::kHello) return HandleHello(c, f);
+    if (type == proto::FrameType::kQuery) {
+      c.role = Role::kQuery;
+      c.reader = base::FrameReader(proto::kMaxClientPayload);
+    } else {
+      LogWarn("disconnecting {}: first frame of type {} (expected hello or query)", Describe(c),
+              f.header.type);
+      return false;
+    }
+  }
+  if (c.role == Role::kQuery) {
+    if (type != proto::FrameType::kQuery || f.passed_fd) {
+      LogWarn("disconnecting query peer {}: unexpected frame type {}", Describe(c), f.header.type);
+      return false;
+    }
+    HandleQuery(c, f);
+    return true;
+  }
+  // Reporting client.
+  if (f.passed_fd) {
+    LogWarn("disconnecting {}: unexpected file descriptor", Describe(c));
+    return false;
+  }
+  switch (type) {
+    case proto::FrameType::kDeviceInfo: {
+      if (f.payload.size() != sizeof(proto::DeviceInfoBody)) {
+        LogWarn("disconnecting {}: device info of {} bytes", Describe(c), f.payload.size());
+        return false;
+      }
+      proto::DeviceInfoBody b;
+      std::memcpy(&b, f.payload.data(), sizeof(b));
+      if (b.device >= proto::kMaxDevices) {
+        LogWarn("disconnecting {}: device info for device {}", Describe(c), b.device);
+        return false;
+      }
+      ledger::DeviceInfo info;
+      info.arch = SafeText(b.arch, sizeof(b.arch));
+      info.unique_id = b.unique_id;
+      info.num_cores = b.num_cores;
+      for (int t = 0; t < ledger::kNumTypes; ++t) info.capacity_bytes[t] = b.capacity_bytes[t];
+      ledger_.SetDeviceInfo(b.device, std::move(info));
+      return true;
+    }
+    case proto::FrameType::kSetTag: {
+      if (f.payload.size() != sizeof(proto::SetTagBody)) {
+        LogWarn("disconnecting {}: tag of {} bytes", Describe(c), f.payload.size());
+        return false;
+      }
+      meta_[c.cred.pid].tag =
+          SafeText(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+      return true;
+    }
+    default:
+      LogWarn("disconnecting {}: unexpected frame type {}", Describe(c), f.header.type);
+      return false;
+  }
+}
+
+bool Server::HandleHello(Conn& c, base::Frame& f) {
+  proto::HelloAckBody ack{static_cast<uint32_t>(proto::HelloStatus::kOk), proto::kProtocolVersion};
+  if (f.payload.size() != sizeof(proto::HelloBody)) {
+    LogWarn("disconnecting {}: hello of {} bytes", Describe(c), f.payload.size());
+    return false;
+  }
+  proto::HelloBody hello;
+  std::memcpy(&hello, f.payload.data(), sizeof(hello));
+  if (hello.protocol_version != proto::kProtocolVersion) {
+    LogWarn("refusing {}: client protocol {} (daemon speaks {}); upgrade libttmem or ttmemd",
+            Describe(c), hello.protocol_version, proto::kProtocolVersion);
+    ack.status = static_cast<uint32_t>(proto::HelloStatus::kVersionMismatch);
+    base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack));
+    return false;
+  }
+  std::string error;
+  auto session = Session::Create(c.cred.pid, std::move(f.passed_fd), hello, &error);
+  if (!session) {
+    LogWarn("refusing {}: {}", Describe(c), error);
+    ack.status = static_cast<uint32_t>(proto::HelloStatus::kBadRegion);
+    base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack));
+    return false;
+  }
+  // The same pid again (exec, or a reconnect racing its own hang-up): the old session is over.
+  if (auto old = session_by_pid_.find(c.cred.pid); old != session_by_pid_.end())
+    Close(old->second, "replaced by a new connection from the same process");
+  c.pidfd = PeerPidfd(c.fd.get(), c.cred.pid);
+  if (c.pidfd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = Token(kPidfd, c.id);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, c.pidfd.get(), &ev);
+  }
+  c.role = Role::kClient;
+  c.session = std::move(session);
+  session_by_pid_[c.cred.pid] = c.id;
+  ProcessMeta meta = ReadProcessMeta(c.cred.pid, c.cred.uid);
+  meta.tag = meta_[c.cred.pid].tag;
+  meta_[c.cred.pid] = std::move(meta);
+  ledger_.AddProcess(c.cred.pid);
+  if (!base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_.get()))
+    return false;
+  LogInfo("client {} connected", Describe(c));
+  ScheduleTick(kFastTickMs);
+  return true;
+}
+
+void Server::HandleQuery(Conn& c, const base::Frame& f) {
+  nlohmann::json req = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr,
+                                             /*allow_exceptions=*/false);
+  nlohmann::json reply;
+  std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string()
+                        ? req["cmd"].get<std::string>()
+                        : "";
+  if (cmd == "status") {
+    DrainAll();  // what clients published before the query is visible in its answer
+    DaemonMeta dm;
+    dm.pid = ::getpid();
+    dm.socket = options_.socket_path;
+    dm.uptime_ms = (NowNs() - started_ns_) / 1000000;
+    dm.events_applied = events_applied_;
+    dm.clients_disconnected_for_errors = disconnected_for_errors_;
+    reply = BuildStatus(ledger_, meta_, dm);
+  } else if (cmd == "ping") {
+    reply = {{"ok", true}, {"protocol_version", proto::kProtocolVersion}};
+  } else {
+    reply = {{"error", req.is_discarded() ? "request is not valid JSON"
+                                          : "unknown cmd (expected \"status\" or \"ping\")"}};
+  }
+  Reply(c, proto::FrameType::kQueryReply, reply.dump());
+}
+
+void Server::Reply(Conn& c, proto::FrameType type, const std::string& payload) {
+  proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion, static_cast<uint16_t>(type),
+                       static_cast<uint32_t>(payload.size()), 0};
+  if (c.out.size() > 64u * 1024 * 1024) {  // a peer that never reads: stop buffering for it
+    Close(c.id, "");
+    return;
+  }
+  c.out.append(reinterpret_cast<const char*>(&h), sizeof(h));
+  c.out.append(payload);
+  OnConnWritable(c);
+}
+
+void Server::OnConnWritable(Conn& c) {
+  while (c.out_off < c.out.size()) {
+    ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT;
+        ev.data.u64 = Token(kConn, c.id);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+        return;
+      }
+      Close(c.id, "");
+      return;
+    }
+    c.out_off += static_cast<size_t>(n);
+  }
+  c.out.clear();
+  c.out_off = 0;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = Token(kConn, c.id);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+}
+
+void Server::EndSession(Conn& c) {
+  if (!c.session) return;
+  // Drain what the client published before it went away, then reclaim everything it held.
+  DrainStats stats;
+  std::string error;
+  if (!c.session->Drain(ledger_, /*final=*/true, kMaxRecordsPerRingPerDrain, &stats, &error))
+    LogWarn("final drain of {}: {}", Describe(c), error);
+  events_applied_ += stats.applied;
+  uint64_t reclaimed = ledger_.RemoveProcess(c.cred.pid);
+  LogInfo("client {} gone; reclaimed {} bytes", Describe(c), reclaimed);
+  session_by_pid_.erase(c.cred.pid);
+  meta_.erase(c.cred.pid);
+  c.session.reset();
+}
+
+void Server::Close(uint64_t id, const std::string& why) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Conn& c = *it->second;
+  if (!why.empty() && options_.verbose) LogInfo("{}: {}", Describe(c), why);
+  EndSession(c);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
+  if (c.pidfd) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pidfd.get(), nullptr);
+  conns_.erase(it);
+}
+
+void Server::DrainAll() {
+  uint64_t before = events_applied_;
+  bool pending = false;
+  std::vector<uint64_t> bad;
+  for (auto& [id, c] : conns_) {
+    if (!c->session) continue;
+    DrainStats stats;
+    std::string error;
+    if (!c->session->Drain(ledger_, /*final=*/false, kMaxRecordsPerRingPerDrain, &stats, &error)) {
+      LogWarn("disconnecting {}: {}", Describe(*c), error);
+      bad.push_back(id);
+    }
+    events_applied_ += stats.applied;
+    pending = pending || c->session->has_pending();
+  }
+  for (uint64_t id : bad) {
+    ++disconnected_for_errors_;
+    Close(id, "");
+  }
+  if (session_by_pid_.empty()) {
+    ScheduleTick(0);
+  } else if (events_applied_ != before || pending) {
+    ScheduleTick(kFastTickMs);
+  } else {
+    ScheduleTick(std::min(kSlowTickMs, std::max(kFastTickMs, tick_ms_ * 2)));
+  }
+}
+
+void Server::ScheduleTick(uint32_t ms) {
+  if (ms == tick_ms_) return;
+  tick_ms_ = ms;
+  itimerspec spec{};
+  spec.it_value.tv_sec = ms / 1000;
+  spec.it_value.tv_nsec = static_cast<long>(ms % 1000) * 1000000L;
+  spec.it_interval = spec.it_value;
+  ::timerfd_settime(timer_.get(), 0, &spec, nullptr);
+  bool want = ms >= kWakeWantedAtMs;
+  if (want != wake_wanted_ || want) {
+    wake_wanted_ = want;
+    for (auto& [id, c] : conns_)
+      if (c->session) c->session->SetWakeWanted(want);
+  }
+}
+
+void Server::OnTimer() {
+  uint64_t expirations;
+  while (::read(timer_.get(), &expirations, sizeof(expirations)) > 0) {
+  }
+  DrainAll();
+}
+
+void Server::OnSignal() {
+  signalfd_siginfo si;
+  while (::read(signal_.get(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si))) {
+    if (si.ssi_signo == SIGHUP) {
+      LogInfo("SIGHUP: logs go to stderr; nothing to reopen");
+    } else {
+      LogInfo("received signal {}; shutting down", si.ssi_signo);
+      stop_ = true;
+    }
+  }
+}
+
+}  // namespace ttmem::daemon

@@ -1,0 +1,91 @@
+// server.h — ttmemd's event loop: one thread, one epoll.
+//
+// Sources: the listening socket; connections (a reporting client after kHello, a query peer after
+// kQuery); each client's pidfd (process exit); a timerfd that paces draining; the wake eventfd
+// that clients write when the daemon sleeps long; a signalfd (SIGTERM/SIGINT stop, SIGHUP logs).
+#ifndef TTMEM_DAEMON_SERVER_H_
+#define TTMEM_DAEMON_SERVER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "base/socket.h"
+#include "base/unique_fd.h"
+#include "daemon/session.h"
+#include "daemon/status_json.h"
+#include "ledger/ledger.h"
+
+namespace ttmem::daemon {
+
+struct Options {
+  std::string socket_path;
+  uint32_t socket_mode = 0;  // 0: 0666 under /run/ttmem, else 0600
+  bool verbose = false;
+};
+
+class Server {
+ public:
+  explicit Server(Options options);
+  ~Server();
+  // Binds the socket (refusing if another daemon serves it). Returns false with *error set.
+  bool Start(std::string* error);
+  // Runs until SIGTERM/SIGINT. Returns the process exit code.
+  int Run();
+
+ private:
+  enum class Role { kUnknown, kClient, kQuery };
+  struct Conn {
+    uint64_t id = 0;
+    base::UniqueFd fd;
+    base::FrameReader reader{proto::kMaxClientPayload};
+    base::PeerCred cred;
+    Role role = Role::kUnknown;
+    std::unique_ptr<Session> session;
+    base::UniqueFd pidfd;
+    std::string out;  // pending reply bytes
+    size_t out_off = 0;
+  };
+
+  void Accept();
+  void OnConnReadable(Conn& c);
+  void OnConnWritable(Conn& c);
+  bool HandleFrame(Conn& c, base::Frame& f);
+  bool HandleHello(Conn& c, base::Frame& f);
+  void HandleQuery(Conn& c, const base::Frame& f);
+  void Reply(Conn& c, proto::FrameType type, const std::string& payload);
+  void Close(uint64_t id, const std::string& why);
+  void EndSession(Conn& c);
+  void DrainAll();
+  void ScheduleTick(uint32_t ms);
+  void OnTimer();
+  void OnSignal();
+  std::string Describe(const Conn& c) const;
+
+  Options options_;
+  base::UniqueFd epoll_;
+  base::UniqueFd listen_;
+  base::UniqueFd signal_;
+  base::UniqueFd timer_;
+  base::UniqueFd wake_;
+  bool bound_ = false;
+  bool stop_ = false;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::map<pid_t, uint64_t> session_by_pid_;
+  std::map<pid_t, ProcessMeta> meta_;
+  ledger::Ledger ledger_;
+  uint32_t tick_ms_ = 0;
+  bool wake_wanted_ = false;
+  uint64_t events_applied_ = 0;
+  uint64_t disconnected_for_errors_ = 0;
+  uint64_t started_ns_ = 0;
+};
+
+}  // namespace ttmem::daemon
+
+#endif  // TTMEM_DAEMON_SERVER_H_

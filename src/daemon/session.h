@@ -1,0 +1,78 @@
+// session.h — one reporting client process: its shared region, and the drain that turns its
+// rings into ledger events in the process's own order.
+//
+// Ordering: each ring is one thread's events in order; across rings the daemon orders by the
+// records' timestamps. A round reads every ring's head twice (pass 1, pass 2). Every record that
+// happened-before a record visible in pass 1 was published before pass 1 ended, so it is visible
+// in pass 2. The round therefore applies, in timestamp order, every record whose timestamp is at
+// most W, the largest timestamp seen in pass 1, and keeps the rest pending for the next round.
+// A process that has exited publishes nothing more, so its final round applies everything.
+#ifndef TTMEM_DAEMON_SESSION_H_
+#define TTMEM_DAEMON_SESSION_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "ledger/ledger.h"
+#include "protocol/shm_abi.h"
+#include "protocol/wire.h"
+
+namespace ttmem::daemon {
+
+struct DrainStats {
+  uint64_t applied = 0;
+};
+
+class Session {
+ public:
+  // Validates and maps the client's region. On failure returns null and sets *error.
+  static std::unique_ptr<Session> Create(pid_t pid, base::UniqueFd memfd,
+                                         const proto::HelloBody& hello, std::string* error);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Moves published records into the ledger. `final`: the process is gone, apply everything.
+  // Returns false when the client wrote something impossible (error set); the caller then
+  // disconnects it. Applies at most `max_records` records per call (work cap).
+  bool Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, DrainStats* stats,
+             std::string* error);
+
+  // Events the client counted as lost (ring full, no ring, bad device), saturating.
+  uint64_t ClientDropped() const;
+
+  // Asks the client's next writer to wake the daemon (set when the daemon sleeps long).
+  void SetWakeWanted(bool wanted);
+
+  pid_t pid() const { return pid_; }
+  bool has_pending() const { return !pending_.empty(); }
+
+ private:
+  Session() = default;
+  struct Pending {
+    uint64_t timestamp;
+    uint32_t ring;
+    uint64_t position;
+    proto::Record record;
+  };
+  bool Collect(uint32_t ring, uint64_t head, std::string* error);
+
+  pid_t pid_ = 0;
+  base::UniqueFd memfd_;
+  void* base_ = nullptr;
+  uint64_t size_ = 0;
+  uint32_t ring_count_ = 0;
+  uint32_t ring_capacity_ = 0;
+  std::vector<uint64_t> read_;  // private copies of each ring's read position
+  std::vector<Pending> pending_;
+  std::vector<Pending> scratch_;
+};
+
+}  // namespace ttmem::daemon
+
+#endif  // TTMEM_DAEMON_SESSION_H_

@@ -1,0 +1,121 @@
+// ledger.h — the accounts: who holds how much of which memory on which device. Pure: no I/O,
+// no clock, no threads; the daemon feeds it events in each process's order.
+//
+//   Process pid ──┬── live: (device, buffer_id) -> {type, address, size}
+//                 └── usage[device][type] = {bytes, buffers}   (sum over its live entries)
+//   Device d ─────┬── usage[type] = sum over processes of their usage[d][type]
+//                 └── info: arch, capacities (last announced)
+//
+// Invariants (checked by CheckInvariantsForTesting):
+//   device usage == sum of process usage == sum of live entries, per device and type;
+//   allocated - freed - reclaimed == live, in bytes and in buffer counts.
+// Anomalies never throw and never corrupt totals: a free of an unknown id is counted and ignored;
+// an allocation of an id already live is counted and replaces the old entry (the old one's free
+// was evidently lost).
+#ifndef TTMEM_LEDGER_LEDGER_H_
+#define TTMEM_LEDGER_LEDGER_H_
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace ttmem::ledger {
+
+inline constexpr int kNumTypes = 7;  // ttmem_mem_type values 0..6
+
+struct Usage {
+  uint64_t bytes = 0;
+  uint64_t buffers = 0;
+  bool operator==(const Usage&) const = default;
+};
+using TypeUsage = std::array<Usage, kNumTypes>;
+
+struct DeviceInfo {
+  std::string arch;
+  uint64_t unique_id = 0;
+  uint32_t num_cores = 0;
+  std::array<uint64_t, kNumTypes> capacity_bytes{};  // 0 = unknown
+};
+
+struct Counters {
+  uint64_t unknown_frees = 0;
+  uint64_t duplicate_allocs = 0;
+  uint64_t dropped_events = 0;
+  bool operator==(const Counters&) const = default;
+};
+
+enum class Result { kOk, kDuplicateAlloc, kUnknownFree, kInvalid };
+
+struct LiveBuffer {
+  uint8_t type = 0;
+  uint64_t address = 0;
+  uint64_t size = 0;
+};
+
+struct Process {
+  pid_t pid = 0;
+  std::unordered_map<uint32_t, TypeUsage> usage;  // by device
+  Counters counters;
+  // (device << 64 | buffer_id) flattened into a struct key.
+  struct Key {
+    uint32_t device;
+    uint64_t id;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept {
+      uint64_t h = k.id * 0x9E3779B97F4A7C15ull ^ (uint64_t{k.device} * 0xC2B2AE3D27D4EB4Full);
+      return static_cast<size_t>(h ^ (h >> 29));
+    }
+  };
+  std::unordered_map<Key, LiveBuffer, KeyHash> live;
+};
+
+struct Device {
+  TypeUsage usage;
+  std::optional<DeviceInfo> info;
+};
+
+class Ledger {
+ public:
+  Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
+               uint64_t size);
+  Result Free(pid_t pid, uint32_t device, uint64_t buffer_id);
+
+  // Registers a process (so it is listed even before its first allocation).
+  void AddProcess(pid_t pid);
+  // Reclaims everything the process holds and forgets it. Returns the bytes reclaimed.
+  uint64_t RemoveProcess(pid_t pid);
+  // Sets the process's count of events lost before reaching the daemon (monotonic; a smaller
+  // value than before is ignored).
+  void SetDropped(pid_t pid, uint64_t dropped);
+
+  void SetDeviceInfo(uint32_t device, DeviceInfo info);
+
+  const std::map<uint32_t, Device>& devices() const { return devices_; }
+  const std::map<pid_t, Process>& processes() const { return processes_; }
+  // Anomalies since start, including those of processes already gone.
+  const Counters& counters() const { return counters_; }
+  uint64_t live_buffers() const { return live_buffers_; }
+
+  // Returns an empty string when every invariant holds, else a description of the first breach.
+  std::string CheckInvariantsForTesting() const;
+
+ private:
+  Process& ProcessFor(pid_t pid);
+  void Account(Process& p, uint32_t device, uint8_t type, uint64_t size, bool add);
+
+  std::map<uint32_t, Device> devices_;
+  std::map<pid_t, Process> processes_;
+  Counters counters_;
+  uint64_t live_buffers_ = 0;
+};
+
+}  // namespace ttmem::ledger
+
+#endif  // TTMEM_LEDGER_LEDGER_H_

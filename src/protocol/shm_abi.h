@@ -1,0 +1,120 @@
+// shm_abi.h — the shared-memory region a client passes to the daemon (protocol version 1).
+//
+// One region per client process: a memfd created by libttmem, sealed against shrinking
+// (F_SEAL_SHRINK), passed once to ttmemd over the control socket with SCM_RIGHTS.
+//
+//   offset 0                     RegionHeader        (256 B)
+//   256                          RingControl[ring_count]   (128 B each)
+//   256 + 128*ring_count         Record[ring_count][ring_capacity]  (64 B each)
+//
+// Each ring is single-producer (one client thread) / single-consumer (the daemon):
+//   - the producer writes Record[head % capacity], then stores head+1 (release);
+//   - the daemon loads head (acquire), copies records [read, head) out, then stores read;
+//   - the producer may overwrite a slot only when head - read < capacity.
+// The daemon publishes `applied` (every record before it is in the ledger) for ttmem_flush.
+// Ownership: fields under "producer" are written only by the client, under "daemon" only by the
+// daemon. The daemon treats every client-written byte as hostile: it copies positions once,
+// checks them against its own private copies and the capacity, and copies records before
+// validating them. All integers are little-endian (x86-64 and aarch64 hosts).
+#ifndef TTMEM_PROTOCOL_SHM_ABI_H_
+#define TTMEM_PROTOCOL_SHM_ABI_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace ttmem::proto {
+
+inline constexpr uint32_t kRegionMagic = 0x534d5454;  // "TTMS"
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kMaxRings = 1024;
+inline constexpr uint32_t kMinRingCapacity = 64;
+inline constexpr uint32_t kMaxRingCapacity = 1u << 20;
+
+enum class RingState : uint32_t {
+  kFree = 0,     // never used
+  kActive = 1,   // owned by a live thread
+  kRetired = 2,  // its thread exited; may be reclaimed by a new thread once drained
+};
+
+enum class RecordKind : uint8_t {
+  kAlloc = 1,
+  kFree = 2,
+};
+
+// Record flags.
+inline constexpr uint16_t kFlagNone = 0;
+
+struct alignas(64) Record {
+  uint64_t timestamp;  // ordering key across a process's rings (TSC or CLOCK_MONOTONIC ns)
+  uint64_t buffer_id;
+  uint64_t address;    // alloc only
+  uint64_t size;       // alloc only
+  uint32_t device;
+  uint8_t kind;        // RecordKind
+  uint8_t type;        // ttmem_mem_type (alloc only)
+  uint16_t flags;
+  uint64_t reserved[3];
+};
+static_assert(sizeof(Record) == 64);
+static_assert(offsetof(Record, device) == 32);
+
+struct alignas(64) RingControl {
+  // --- producer (client thread) cache line ---
+  std::atomic<uint64_t> head;     // records written so far
+  std::atomic<uint64_t> dropped;  // records that did not fit (ring full)
+  std::atomic<uint32_t> state;    // RingState
+  uint32_t tid;                   // informational only
+  uint8_t pad0[40];
+  // --- daemon cache line ---
+  std::atomic<uint64_t> read;     // records copied out by the daemon
+  std::atomic<uint64_t> applied;  // records applied to the ledger (for ttmem_flush)
+  uint8_t pad1[48];
+};
+static_assert(sizeof(RingControl) == 128);
+static_assert(offsetof(RingControl, read) == 64);
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+struct alignas(64) RegionHeader {
+  // --- written once by the client before the region is passed ---
+  uint32_t magic;
+  uint32_t version;
+  uint32_t header_size;    // sizeof(RegionHeader)
+  uint32_t ring_count;
+  uint32_t ring_capacity;  // records per ring, a power of two
+  uint32_t record_size;    // sizeof(Record)
+  uint64_t region_size;    // bytes, == RegionSize(ring_count, ring_capacity)
+  uint32_t clock;          // 1: x86 TSC, 2: CLOCK_MONOTONIC ns
+  uint8_t pad0[28];
+  // --- client process counters ---
+  std::atomic<uint64_t> lost_no_ring;     // events dropped because every ring was taken
+  std::atomic<uint64_t> lost_bad_device;  // events dropped for device >= TTMEM_MAX_DEVICES
+  uint8_t pad1[48];
+  // --- daemon-written ---
+  std::atomic<uint32_t> wake_wanted;  // 1: the daemon sleeps long; the next writer wakes it
+  uint8_t pad2[124];
+};
+static_assert(sizeof(RegionHeader) == 256);
+static_assert(offsetof(RegionHeader, lost_no_ring) == 64);
+static_assert(offsetof(RegionHeader, wake_wanted) == 128);
+
+inline constexpr uint32_t kClockTsc = 1;
+inline constexpr uint32_t kClockMonotonic = 2;
+
+constexpr uint64_t RegionSize(uint32_t ring_count, uint32_t ring_capacity) {
+  return sizeof(RegionHeader) + uint64_t{ring_count} * sizeof(RingControl) +
+         uint64_t{ring_count} * ring_capacity * sizeof(Record);
+}
+
+inline RingControl* RingAt(void* base, uint32_t i) {
+  return reinterpret_cast<RingControl*>(static_cast<char*>(base) + sizeof(RegionHeader)) + i;
+}
+
+inline Record* RecordsOf(void* base, uint32_t ring_count, uint32_t ring_capacity, uint32_t i) {
+  char* recs = static_cast<char*>(base) + sizeof(RegionHeader) + ring_count * sizeof(RingControl);
+  return reinterpret_cast<Record*>(recs) + uint64_t{i} * ring_capacity;
+}
+
+}  // namespace ttmem::proto
+
+#endif  // TTMEM_PROTOCOL_SHM_ABI_H_

@@ -1,0 +1,85 @@
+// wire.h — frames on the control/query socket (protocol version 1). See docs/protocol.md.
+//
+//   +--------+---------+------+--------+----------+
+//   | magic  | version | type | length | reserved |   FrameHeader, 16 bytes, little-endian
+//   | u32    | u16     | u16  | u32    | u32      |
+//   +--------+---------+------+--------+----------+
+//   | payload: `length` bytes                     |
+//   +---------------------------------------------+
+//
+// Client (libttmem) -> daemon: kHello (+ the region memfd via SCM_RIGHTS), kDeviceInfo, kSetTag.
+// Daemon -> client: kHelloAck (+ the daemon's wake eventfd via SCM_RIGHTS), or kError.
+// Query (ttmem CLI, scripts) -> daemon: kQuery with a JSON request; reply kQueryReply with JSON.
+#ifndef TTMEM_PROTOCOL_WIRE_H_
+#define TTMEM_PROTOCOL_WIRE_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ttmem::proto {
+
+inline constexpr uint32_t kFrameMagic = 0x464d5454;  // "TTMF"
+inline constexpr uint16_t kWireVersion = 1;
+inline constexpr uint32_t kMaxClientPayload = 64 * 1024;        // anything larger is hostile
+inline constexpr uint32_t kMaxReplyPayload = 256 * 1024 * 1024;  // query replies
+
+enum class FrameType : uint16_t {
+  kHello = 1,
+  kHelloAck = 2,
+  kDeviceInfo = 3,
+  kSetTag = 4,
+  kQuery = 16,
+  kQueryReply = 17,
+  kError = 255,
+};
+
+struct FrameHeader {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t type;
+  uint32_t length;
+  uint32_t reserved;
+};
+static_assert(sizeof(FrameHeader) == 16);
+
+struct HelloBody {
+  uint32_t protocol_version;  // kProtocolVersion of shm_abi.h
+  uint32_t flags;             // 0
+  uint64_t region_size;       // must equal the memfd's size and RegionSize(...)
+  char comm[16];              // informational; the daemon reads /proc/PID/comm itself
+};
+static_assert(sizeof(HelloBody) == 32);
+
+enum class HelloStatus : uint32_t {
+  kOk = 0,
+  kVersionMismatch = 1,
+  kBadRegion = 2,
+  kRefused = 3,
+};
+
+struct HelloAckBody {
+  uint32_t status;  // HelloStatus
+  uint32_t daemon_protocol_version;
+};
+static_assert(sizeof(HelloAckBody) == 8);
+
+inline constexpr int kMemTypeCount = 7;
+inline constexpr uint32_t kMaxDevices = 1024;  // == TTMEM_MAX_DEVICES
+
+struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
+  uint32_t device;
+  uint32_t num_cores;
+  uint64_t unique_id;
+  char arch[32];
+  uint64_t capacity_bytes[kMemTypeCount];
+};
+static_assert(sizeof(DeviceInfoBody) == 104);
+
+struct SetTagBody {
+  char tag[64];  // NUL-padded
+};
+static_assert(sizeof(SetTagBody) == 64);
+
+}  // namespace ttmem::proto
+
+#endif  // TTMEM_PROTOCOL_WIRE_H_
