@@ -128,6 +128,30 @@ void WakeDaemon() {
   (void)n;
 }
 
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Overflow policy: the ring is full. With a daemon connected, wake it and wait for space, at most
+// g_full_wait_ns (TTMEM_FULL_WAIT_US, default 10000 us); without one, or after the wait, the
+// caller drops the event and counts it. Off the hot path: only a full ring gets here.
+uint64_t g_full_wait_ns = 10000000;
+
+bool WaitForSpace(ThreadRing* r, uint64_t head) {
+  if (g_connected.load(std::memory_order_relaxed) == 0 || g_full_wait_ns == 0) return false;
+  WakeDaemon();
+  const uint64_t deadline = MonotonicNs() + g_full_wait_ns;
+  for (;;) {
+    timespec pause{0, 20000};
+    ::nanosleep(&pause, nullptr);
+    r->cached_read = r->ctl->read.load(std::memory_order_acquire);
+    if (head - r->cached_read <= r->mask) return true;
+    if (MonotonicNs() >= deadline) return false;
+  }
+}
+
 void RetireThreadRing(void*) {
   ThreadRing& r = t_ring;
   if (r.ctl == nullptr) return;
@@ -180,11 +204,10 @@ inline void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type, 
   uint64_t head = r.head;
   if (TTMEM_UNLIKELY(head - r.cached_read > r.mask)) {
     r.cached_read = r.ctl->read.load(std::memory_order_acquire);
-    if (head - r.cached_read > r.mask) {
-      // Full: count the loss (single writer, so no read-modify-write needed) and wake the daemon.
+    if (head - r.cached_read > r.mask && !WaitForSpace(&r, head)) {
+      // Still full: count the loss (single writer, so no read-modify-write needed).
       r.ctl->dropped.store(r.ctl->dropped.load(std::memory_order_relaxed) + 1,
                            std::memory_order_relaxed);
-      WakeDaemon();
       return;
     }
   }
@@ -254,37 +277,52 @@ bool Handshake(int fd) {
   return true;
 }
 
-void* ConnectorMain(void*) {
+// Connects and hands the region over. `ack_timeout_ms` bounds the wait for a daemon that accepts
+// but does not answer. Returns the connected socket, or an invalid fd.
+ttmem::base::UniqueFd TryConnect(const std::string& path, int ack_timeout_ms) {
+  ttmem::base::UniqueFd fd = ttmem::base::ConnectUnix(path, /*nonblocking=*/false);
+  if (!fd) return fd;
+  timeval tv{ack_timeout_ms / 1000, (ack_timeout_ms % 1000) * 1000};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (!Handshake(fd.get())) return ttmem::base::UniqueFd();
+  {
+    std::lock_guard<std::mutex> lock(g_sock_mu);
+    g_sock_fd = fd.get();
+    SendAnnouncementsLocked();
+  }
+  g_connected.store(1);
+  return fd;
+}
+
+// Blocks until the daemon hangs up, then forgets the connection.
+void WaitForHangup(ttmem::base::UniqueFd fd) {
+  timeval none{0, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+  char buf[256];
+  for (;;) {
+    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno != EINTR)) break;
+  }
+  g_connected.store(0);
+  std::lock_guard<std::mutex> lock(g_sock_mu);
+  g_sock_fd = -1;
+}
+
+// The connector thread: owns the connection made at init (arg, a heap int fd or -1) and
+// reconnects with backoff (50 ms doubling to 2 s) whenever there is none.
+void* ConnectorMain(void* arg) {
+  int first = *static_cast<int*>(arg);
+  delete static_cast<int*>(arg);
   const std::string path = ttmem::proto::DefaultSocketPath();
+  if (first >= 0) WaitForHangup(ttmem::base::UniqueFd(first));
   useconds_t backoff_us = 50000;
   for (;;) {
-    ttmem::base::UniqueFd fd = ttmem::base::ConnectUnix(path, /*nonblocking=*/false);
+    ttmem::base::UniqueFd fd = TryConnect(path, 2000);
     if (fd) {
-      timeval tv{2, 0};
-      ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-      if (Handshake(fd.get())) {
-        {
-          std::lock_guard<std::mutex> lock(g_sock_mu);
-          g_sock_fd = fd.get();
-          SendAnnouncementsLocked();
-        }
-        g_connected.store(1);
-        backoff_us = 50000;
-        // Wait for hang-up. The daemon sends nothing after the ack except an error before closing.
-        timeval none{0, 0};
-        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-        char buf[256];
-        for (;;) {
-          ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
-          if (n == 0 || (n < 0 && errno != EINTR)) break;
-        }
-        g_connected.store(0);
-        std::lock_guard<std::mutex> lock(g_sock_mu);
-        g_sock_fd = -1;
-      }
+      backoff_us = 50000;
+      WaitForHangup(std::move(fd));
     }
-    fd.reset();
     ::usleep(backoff_us);
     backoff_us = backoff_us * 2 > 2000000 ? 2000000 : backoff_us * 2;
   }
@@ -300,6 +338,7 @@ bool CreateRegion() {
                                     ttmem::proto::kMinRingCapacity,
                                     ttmem::proto::kMaxRingCapacity));
   uint64_t size = ttmem::proto::RegionSize(rings, cap);
+  g_full_wait_ns = uint64_t{EnvU32("TTMEM_FULL_WAIT_US", 10000, 0, 1000000)} * 1000;
   int fd = ::memfd_create("ttmem-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return false;
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0 ||
@@ -379,7 +418,11 @@ int InitSlow() {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = pthread_create(&thread, &attr, ConnectorMain, nullptr);
+  // First attempt inline, so that a process that starts bursting at once finds the daemon
+  // draining: a Unix connect fails at once when nobody listens, and a daemon that accepts but
+  // does not answer costs at most 250 ms, once.
+  int* first = new int(TryConnect(ttmem::proto::DefaultSocketPath(), 250).release());
+  int rc = pthread_create(&thread, &attr, ConnectorMain, first);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
   (void)rc;  // without the thread the app still runs; events stay in the rings and are counted

@@ -1,0 +1,66 @@
+#include "cli/format.h"
+
+#include <gtest/gtest.h>
+
+namespace ttmem::cli {
+namespace {
+
+TEST(Format, Bytes) {
+  EXPECT_EQ(FormatBytes(0), "0 B");
+  EXPECT_EQ(FormatBytes(1023), "1023 B");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
+  EXPECT_EQ(FormatBytes(12ull << 30), "12.0 GiB");
+  EXPECT_EQ(FormatBytes(UINT64_MAX), "16.0 EiB");
+}
+
+TEST(Format, UsedOfTotalNeverShowsUnknownAsZero) {
+  EXPECT_EQ(FormatUsedOfTotal(512, std::nullopt), "512 B / ?");
+  EXPECT_EQ(FormatUsedOfTotal(1ull << 30, 4ull << 30), "1.0 GiB / 4.0 GiB (25%)");
+}
+
+TEST(Format, Bars) {
+  EXPECT_EQ(Bar(0, 100, 4), "....");
+  EXPECT_EQ(Bar(50, 100, 4), "##..");
+  EXPECT_EQ(Bar(1, 1000, 4), "#...");  // in use is never drawn empty
+  EXPECT_EQ(Bar(200, 100, 4), "####");
+  EXPECT_EQ(Bar(5, std::nullopt, 3), "???");
+  EXPECT_EQ(Bar(5, 10, 0), "");
+}
+
+TEST(Format, Truncate) {
+  EXPECT_EQ(Truncate("abcdef", 10), "abcdef");
+  EXPECT_EQ(Truncate("abcdef", 4), "abc~");
+  EXPECT_EQ(Truncate("abcdef", 0), "");
+}
+
+TEST(Format, TableAlignsColumns) {
+  EXPECT_EQ(RenderTable({"A", ">N"}, {{"x", "1"}, {"long", "100"}}),
+            "A       N\n"
+            "x       1\n"
+            "long  100\n");
+}
+
+TEST(Format, StatusShowsUnknownTotalsAsQuestionMarks) {
+  nlohmann::json s = nlohmann::json::parse(R"({
+    "daemon": {"pid": 1, "socket": "/s", "uptime_ms": 0},
+    "devices": [{"id": 3, "arch": null, "processes": [], "memory": {
+      "dram": {"used_bytes": 2048, "buffers": 1, "total_bytes": null},
+      "l1": {"used_bytes": 0, "buffers": 0, "total_bytes": 1024},
+      "system_memory": {"used_bytes": 0, "buffers": 0, "total_bytes": null},
+      "l1_small": {"used_bytes": 0, "buffers": 0, "total_bytes": null},
+      "trace": {"used_bytes": 0, "buffers": 0, "total_bytes": null},
+      "cb": {"used_bytes": 0, "buffers": 0, "total_bytes": null},
+      "kernel": {"used_bytes": 0, "buffers": 0, "total_bytes": null}}}],
+    "processes": [],
+    "counters": {"unknown_frees": 4, "duplicate_allocs": 0, "dropped_events": 2, "live_buffers": 1}
+  })");
+  std::string text = RenderStatus(s);
+  EXPECT_NE(text.find("2.0 KiB / ?"), std::string::npos) << text;
+  EXPECT_NE(text.find("0 B / 1.0 KiB (0%)"), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown frees 4"), std::string::npos) << text;
+  EXPECT_NE(text.find("dropped events 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("No processes are reporting"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace ttmem::cli

@@ -1,0 +1,125 @@
+#include "ledger/ledger.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace ttmem::ledger {
+namespace {
+
+constexpr uint8_t kDram = 0, kL1 = 1, kCb = 5;
+
+TEST(Ledger, AllocAndFreeKeepTotalsPerDeviceTypeAndProcess) {
+  Ledger l;
+  EXPECT_EQ(l.Alloc(10, 0, kDram, 1, 0x1000, 100), Result::kOk);
+  EXPECT_EQ(l.Alloc(10, 0, kL1, 2, 0x2000, 50), Result::kOk);
+  EXPECT_EQ(l.Alloc(11, 0, kDram, 1, 0x3000, 7), Result::kOk);  // same id, other process
+  EXPECT_EQ(l.Alloc(10, 3, kCb, 1, 0, 9), Result::kOk);         // same id, other device
+  const auto& d0 = l.devices().at(0).usage;
+  EXPECT_EQ(d0[kDram], (Usage{107, 2}));
+  EXPECT_EQ(d0[kL1], (Usage{50, 1}));
+  EXPECT_EQ(l.devices().at(3).usage[kCb], (Usage{9, 1}));
+  EXPECT_EQ(l.processes().at(10).usage.at(0)[kDram], (Usage{100, 1}));
+  EXPECT_EQ(l.live_buffers(), 4u);
+  EXPECT_EQ(l.Free(10, 0, 1), Result::kOk);
+  EXPECT_EQ(l.devices().at(0).usage[kDram], (Usage{7, 1}));
+  EXPECT_EQ(l.CheckInvariantsForTesting(), "");
+}
+
+TEST(Ledger, ReusedIdAfterFreeIsExact) {
+  Ledger l;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(l.Alloc(1, 0, kDram, 42, 0, 1000 + i), Result::kOk);
+    ASSERT_EQ(l.Free(1, 0, 42), Result::kOk);
+  }
+  ASSERT_EQ(l.Alloc(1, 0, kL1, 42, 0, 5), Result::kOk);
+  EXPECT_EQ(l.devices().at(0).usage[kDram], (Usage{0, 0}));
+  EXPECT_EQ(l.devices().at(0).usage[kL1], (Usage{5, 1}));
+  EXPECT_EQ(l.counters(), Counters{});
+}
+
+TEST(Ledger, UnknownFreeIsCountedAndChangesNothing) {
+  Ledger l;
+  l.Alloc(1, 0, kDram, 1, 0, 10);
+  EXPECT_EQ(l.Free(1, 0, 99), Result::kUnknownFree);
+  EXPECT_EQ(l.Free(1, 1, 1), Result::kUnknownFree);  // right id, wrong device
+  EXPECT_EQ(l.Free(2, 0, 1), Result::kUnknownFree);  // right id, other process
+  EXPECT_EQ(l.counters().unknown_frees, 3u);
+  EXPECT_EQ(l.processes().at(1).counters.unknown_frees, 2u);
+  EXPECT_EQ(l.devices().at(0).usage[kDram], (Usage{10, 1}));
+  EXPECT_EQ(l.CheckInvariantsForTesting(), "");
+}
+
+TEST(Ledger, DuplicateAllocIsCountedAndReplacesTheOldEntry) {
+  Ledger l;
+  l.Alloc(1, 0, kDram, 1, 0, 100);
+  EXPECT_EQ(l.Alloc(1, 0, kL1, 1, 0, 30), Result::kDuplicateAlloc);
+  EXPECT_EQ(l.counters().duplicate_allocs, 1u);
+  EXPECT_EQ(l.devices().at(0).usage[kDram], (Usage{0, 0}));
+  EXPECT_EQ(l.devices().at(0).usage[kL1], (Usage{30, 1}));
+  EXPECT_EQ(l.Free(1, 0, 1), Result::kOk);
+  EXPECT_EQ(l.live_buffers(), 0u);
+  EXPECT_EQ(l.CheckInvariantsForTesting(), "");
+}
+
+TEST(Ledger, InvalidTypeIsRejected) {
+  Ledger l;
+  EXPECT_EQ(l.Alloc(1, 0, 7, 1, 0, 1), Result::kInvalid);
+  EXPECT_EQ(l.Alloc(1, 0, 255, 1, 0, 1), Result::kInvalid);
+  EXPECT_EQ(l.live_buffers(), 0u);
+}
+
+TEST(Ledger, RemoveProcessReclaimsEverythingAndKeepsOthers) {
+  Ledger l;
+  l.Alloc(1, 0, kDram, 1, 0, 100);
+  l.Alloc(1, 1, kL1, 2, 0, 200);
+  l.Alloc(2, 0, kDram, 1, 0, 5);
+  EXPECT_EQ(l.RemoveProcess(1), 300u);
+  EXPECT_EQ(l.RemoveProcess(1), 0u);
+  EXPECT_EQ(l.devices().at(0).usage[kDram], (Usage{5, 1}));
+  EXPECT_EQ(l.devices().at(1).usage[kL1], (Usage{0, 0}));
+  EXPECT_EQ(l.processes().count(1), 0u);
+  EXPECT_EQ(l.live_buffers(), 1u);
+  EXPECT_EQ(l.CheckInvariantsForTesting(), "");
+}
+
+TEST(Ledger, DroppedIsMonotonicPerProcessAndSummed) {
+  Ledger l;
+  l.SetDropped(1, 5);
+  l.SetDropped(1, 3);  // never goes back
+  l.SetDropped(2, 4);
+  EXPECT_EQ(l.processes().at(1).counters.dropped_events, 5u);
+  EXPECT_EQ(l.counters().dropped_events, 9u);
+  l.RemoveProcess(1);
+  EXPECT_EQ(l.counters().dropped_events, 9u);  // history of a gone process stays counted
+}
+
+TEST(Ledger, RandomOperationsKeepInvariants) {
+  Ledger l;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    pid_t pid = static_cast<pid_t>(1 + rng() % 4);
+    uint32_t dev = static_cast<uint32_t>(rng() % 3);
+    uint64_t id = rng() % 50;
+    switch (rng() % 10) {
+      case 0:
+        l.RemoveProcess(pid);
+        break;
+      case 1:
+      case 2:
+      case 3:
+      case 4:
+        l.Free(pid, dev, id);
+        break;
+      default:
+        l.Alloc(pid, dev, static_cast<uint8_t>(rng() % kNumTypes), id, 0, rng() % 4096);
+    }
+    if (i % 1000 == 0) {
+      ASSERT_EQ(l.CheckInvariantsForTesting(), "") << "after op " << i;
+    }
+  }
+  EXPECT_EQ(l.CheckInvariantsForTesting(), "");
+}
+
+}  // namespace
+}  // namespace ttmem::ledger

@@ -1,0 +1,309 @@
+// End-to-end tests: the real ttmemd, real client processes (libttmem over shared memory and the
+// real socket) and the real ttmem CLI. Ground truth comes from the clients themselves.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "base/socket.h"
+#include "protocol/wire.h"
+#include "tests/harness.h"
+
+namespace ttmem::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const char* kTypes[] = {"dram", "l1", "system_memory", "l1_small", "trace", "cb", "kernel"};
+
+struct Client {
+  Child child;
+  std::string truth_path;
+};
+
+Client StartClient(const TempDir& dir, const std::string& socket, const std::string& name,
+                   std::vector<std::string> extra) {
+  Client c;
+  c.truth_path = dir.File(name + ".truth.json");
+  std::vector<std::string> argv = {BinDir() + "/ttmem_stress_client", "--truth", c.truth_path,
+                                   "--hold"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  // The clients burst far faster than any runtime allocates, with 12 threads on 2 cores: give a
+  // full ring up to 1 s to drain (default 10 ms) so these tests are about exactness, not overflow.
+  c.child = Spawn(argv,
+                  {{"TT_ALLOC_TRACKING_ENABLED", "1"},
+                   {"TTMEM_SOCKET", socket},
+                   {"TTMEM_FULL_WAIT_US", "1000000"}},
+                  true, true, dir.File(name + ".stderr"));
+  return c;
+}
+
+json ReadTruth(const Client& c) {
+  std::ifstream f(c.truth_path);
+  return json::parse(f, nullptr, false);
+}
+
+const json* FindProcess(const json& status, int pid) {
+  for (const auto& p : status["processes"])
+    if (p["pid"] == pid) return &p;
+  return nullptr;
+}
+
+uint64_t TruthValue(const json& truth, uint32_t device, const char* type, const char* field) {
+  auto d = truth["devices"].find(std::to_string(device));
+  if (d == truth["devices"].end()) return 0;
+  auto t = d->find(type);
+  if (t == d->end()) return 0;
+  return (*t)[field].get<uint64_t>();
+}
+
+// Compares one client's truth with the daemon's view of it, exactly.
+void ExpectProcessMatches(const json& status, const json& truth) {
+  int pid = truth["pid"];
+  const json* p = FindProcess(status, pid);
+  ASSERT_NE(p, nullptr) << "pid " << pid << " missing from status";
+  uint64_t total_bytes[7] = {}, total_buffers[7] = {};
+  for (const auto& d : status["devices"]) {
+    uint32_t id = d["id"];
+    const json* mine = nullptr;
+    for (const auto& dp : d["processes"])
+      if (dp["pid"] == pid) mine = &dp;
+    for (int t = 0; t < 7; ++t) {
+      uint64_t want_b = TruthValue(truth, id, kTypes[t], "used_bytes");
+      uint64_t want_n = TruthValue(truth, id, kTypes[t], "buffers");
+      uint64_t got_b = mine ? (*mine)["memory"][kTypes[t]]["used_bytes"].get<uint64_t>() : 0;
+      uint64_t got_n = mine ? (*mine)["memory"][kTypes[t]]["buffers"].get<uint64_t>() : 0;
+      EXPECT_EQ(got_b, want_b) << "pid " << pid << " device " << id << " " << kTypes[t];
+      EXPECT_EQ(got_n, want_n) << "pid " << pid << " device " << id << " " << kTypes[t];
+      total_bytes[t] += want_b;
+      total_buffers[t] += want_n;
+    }
+  }
+  for (int t = 0; t < 7; ++t) {
+    EXPECT_EQ((*p)["memory"][kTypes[t]]["used_bytes"].get<uint64_t>(), total_bytes[t]) << kTypes[t];
+    EXPECT_EQ((*p)["memory"][kTypes[t]]["buffers"].get<uint64_t>(), total_buffers[t]) << kTypes[t];
+  }
+}
+
+// Polls status until pred holds or the timeout passes; returns the elapsed time, or -1 ms.
+template <typename Pred>
+std::chrono::milliseconds PollUntil(const std::string& socket, std::chrono::milliseconds timeout,
+                                    Pred pred) {
+  auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < timeout) {
+    if (pred(Status(socket)))
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+    std::this_thread::sleep_for(10ms);
+  }
+  return -1ms;
+}
+
+bool AllDevicesEmpty(const json& s) {
+  for (const auto& d : s["devices"])
+    for (const char* t : kTypes)
+      if (d["memory"][t]["buffers"] != 0 || d["memory"][t]["used_bytes"] != 0) return false;
+  return s["processes"].empty();
+}
+
+TEST(EndToEnd, MultiProcessMultiThreadTotalsAreExact) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  std::vector<Client> clients;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::string> args = {"--threads", "4", "--devices", "4", "--ids", "48", "--ops",
+                                     "15000", "--seed", std::to_string(i + 1), "--announce"};
+    if (i == 0) args.insert(args.end(), {"--unknown-frees", "3", "--duplicate-allocs", "2"});
+    clients.push_back(StartClient(dir, daemon.socket(), "c" + std::to_string(i), args));
+  }
+  std::vector<json> truths;
+  for (auto& c : clients) {
+    ASSERT_EQ(ReadLine(c.child.stdout_fd, 60s), "ready");
+    truths.push_back(ReadTruth(c));
+    ASSERT_EQ(truths.back()["flush_rc"], 0) << "ttmem_flush did not complete";
+    ASSERT_EQ(truths.back()["events_dropped"], 0);
+  }
+  json status = Status(daemon.socket());
+  for (const auto& t : truths) ExpectProcessMatches(status, t);
+  // Device totals are the sum of the clients' truths.
+  for (const auto& d : status["devices"]) {
+    for (int t = 0; t < 7; ++t) {
+      const char* type = kTypes[t];
+      uint64_t bytes = 0, buffers = 0;
+      for (const auto& truth : truths) {
+        bytes += TruthValue(truth, d["id"], type, "used_bytes");
+        buffers += TruthValue(truth, d["id"], type, "buffers");
+      }
+      EXPECT_EQ(d["memory"][type]["used_bytes"].get<uint64_t>(), bytes);
+      EXPECT_EQ(d["memory"][type]["buffers"].get<uint64_t>(), buffers);
+      EXPECT_EQ(d["memory"][type]["total_bytes"], json((1ull << 30) * (t + 1)));
+    }
+    EXPECT_EQ(d["arch"], "test_arch");
+  }
+  EXPECT_EQ(status["counters"]["unknown_frees"], 3);
+  EXPECT_EQ(status["counters"]["duplicate_allocs"], 2);
+  EXPECT_EQ(status["counters"]["dropped_events"], 0);
+  const json* p0 = FindProcess(status, truths[0]["pid"]);
+  ASSERT_NE(p0, nullptr);
+  EXPECT_EQ((*p0)["counters"]["unknown_frees"], 3);
+  EXPECT_EQ((*p0)["name"], "ttmem_stress_cl");  // from /proc/PID/comm (15 characters)
+
+  // Clean exit of every client: everything reclaimed.
+  for (auto& c : clients) {
+    ::close(c.child.stdin_fd);
+    EXPECT_EQ(Wait(c.child.pid, 10s), 0);
+  }
+  EXPECT_GE(PollUntil(daemon.socket(), 2s, AllDevicesEmpty).count(), 0);
+  EXPECT_EQ(daemon.Stop(), 0);
+  EXPECT_NE(::access(daemon.socket().c_str(), F_OK), 0) << "socket not removed on SIGTERM";
+}
+
+TEST(EndToEnd, KilledClientIsReclaimedWithinOneSecond) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  Client c = StartClient(dir, daemon.socket(), "victim",
+                         {"--threads", "3", "--ids", "200", "--ops", "3000"});
+  ASSERT_EQ(ReadLine(c.child.stdout_fd, 60s), "ready");
+  json truth = ReadTruth(c);
+  json before = Status(daemon.socket());
+  ExpectProcessMatches(before, truth);
+  ASSERT_FALSE(before["processes"].empty());
+  ASSERT_GT(before["counters"]["live_buffers"].get<uint64_t>(), 0u);
+  ::kill(c.child.pid, SIGKILL);
+  auto elapsed = PollUntil(daemon.socket(), 1s, AllDevicesEmpty);
+  Wait(c.child.pid, 5s);
+  EXPECT_GE(elapsed.count(), 0) << "memory of the killed client still shown after 1 s";
+  EXPECT_EQ(Status(daemon.socket())["counters"]["live_buffers"], 0);
+}
+
+TEST(EndToEnd, ClientStartedBeforeDaemonIsCountedOnceItAppears) {
+  TempDir dir;
+  Daemon daemon(dir);
+  Client c = StartClient(dir, daemon.socket(), "early",
+                         {"--threads", "2", "--ids", "32", "--ops", "1000"});
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
+  json truth = ReadTruth(c);
+  EXPECT_EQ(truth["flush_rc"], 0);
+  ExpectProcessMatches(Status(daemon.socket()), truth);
+  ::close(c.child.stdin_fd);
+  EXPECT_EQ(Wait(c.child.pid, 10s), 0);
+}
+
+TEST(EndToEnd, SecondDaemonRefusedAndStaleSocketRecovered) {
+  TempDir dir;
+  Daemon a(dir);
+  ASSERT_TRUE(a.Start());
+  Child b = Spawn({BinDir() + "/ttmemd", "--socket", a.socket()}, {}, false, false,
+                  dir.File("b.log"));
+  EXPECT_EQ(Wait(b.pid, 5s), 1);
+  std::ifstream blog(dir.File("b.log"));
+  std::string line;
+  std::getline(blog, line);
+  EXPECT_NE(line.find("already serving"), std::string::npos) << line;
+  a.Kill(SIGKILL);  // leaves its socket file behind
+  ASSERT_EQ(::access(a.socket().c_str(), F_OK), 0);
+  Daemon c(dir);
+  EXPECT_TRUE(c.Start()) << c.log();
+  EXPECT_NE(c.log().find("stale"), std::string::npos);
+}
+
+TEST(EndToEnd, HostileBytesDisconnectOnlyTheSender) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start());
+  Client good = StartClient(dir, daemon.socket(), "good", {"--ops", "500"});
+  ASSERT_EQ(ReadLine(good.child.stdout_fd, 30s), "ready");
+  json truth = ReadTruth(good);
+
+  auto send_raw = [&](const void* data, size_t len, int pass_fd) {
+    base::UniqueFd fd = base::ConnectUnix(daemon.socket(), false);
+    ASSERT_TRUE(fd);
+    if (pass_fd >= 0) {
+      proto::HelloBody hello{};
+      hello.protocol_version = 1;
+      hello.region_size = 4096;
+      ASSERT_TRUE(base::SendFrame(fd.get(), proto::FrameType::kHello, &hello, sizeof(hello), pass_fd));
+    } else {
+      ASSERT_TRUE(base::WriteAll(fd.get(), data, len));
+    }
+    char buf[64];
+    timeval tv{5, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (::recv(fd.get(), buf, sizeof(buf), 0) > 0) {
+    }  // the daemon must hang up
+  };
+  const char garbage[] = "GET / HTTP/1.1\r\n\r\n";
+  send_raw(garbage, sizeof(garbage), -1);
+  proto::FrameHeader huge{proto::kFrameMagic, proto::kWireVersion, 1, 1u << 30, 0};
+  send_raw(&huge, sizeof(huge), -1);
+  proto::FrameHeader badver{proto::kFrameMagic, 99, 1, 0, 0};
+  send_raw(&badver, sizeof(badver), -1);
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  send_raw(nullptr, 0, pipefd[0]);  // a hello whose "region" is a pipe
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+
+  json status = Status(daemon.socket());
+  ExpectProcessMatches(status, truth);
+  EXPECT_GE(status["counters"]["clients_disconnected_for_errors"].get<int>(), 3);
+  std::string log = daemon.log();
+  EXPECT_NE(log.find("bad frame magic"), std::string::npos) << log;
+  EXPECT_NE(log.find("not a memfd"), std::string::npos) << log;
+  ::close(good.child.stdin_fd);
+  EXPECT_EQ(Wait(good.child.pid, 10s), 0);
+}
+
+TEST(Cli, ErrorsAreOneLineWithExitCode2) {
+  TempDir dir;
+  auto no_daemon = RunCli({"status", "--socket", dir.File("none.sock")});
+  EXPECT_EQ(no_daemon.exit_code, 2);
+  EXPECT_NE(no_daemon.err.find("no ttmemd answering"), std::string::npos) << no_daemon.err;
+  EXPECT_NE(no_daemon.err.find("start it with"), std::string::npos) << no_daemon.err;
+  EXPECT_EQ(std::count(no_daemon.err.begin(), no_daemon.err.end(), '\n'), 1);
+  for (std::vector<std::string> args : {std::vector<std::string>{"frobnicate"},
+                                        {"status", "--bogus"},
+                                        {"top", "-r", "0"},
+                                        {"top", "-r", "abc"},
+                                        {"status", "-d", "x"},
+                                        {}}) {
+    auto r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 2) << args.size();
+    EXPECT_NE(r.err.find("ttmem:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--help"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Cli, TopWithoutTerminalPrintsTheTable) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start());
+  Client c = StartClient(dir, daemon.socket(), "c", {"--announce", "--ops", "400"});
+  ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
+  auto r = RunCli({"top", "--socket", daemon.socket(), "-d", "1", "-r", "200"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("test_arch"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ttmem_stress_cl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Processes:"), std::string::npos);
+  auto plain = RunCli({"status", "--socket", daemon.socket()});
+  EXPECT_EQ(plain.exit_code, 0);
+  EXPECT_NE(plain.out.find("DRAM used / total"), std::string::npos) << plain.out;
+  ::close(c.child.stdin_fd);
+  Wait(c.child.pid, 10s);
+}
+
+}  // namespace
+}  // namespace ttmem::test

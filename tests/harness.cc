@@ -1,0 +1,197 @@
+#include "tests/harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace ttmem::test {
+
+std::string BinDir() { return TTMEM_TEST_BIN_DIR; }
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/ttmem-test-XXXXXX";
+  char* p = ::mkdtemp(tmpl);
+  path_ = p != nullptr ? p : "/tmp";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Child Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+            bool pipe_stdin, bool pipe_stdout, const std::string& stderr_path) {
+  Child c;
+  int in[2] = {-1, -1}, out[2] = {-1, -1};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (pipe_stdin && ::pipe2(in, O_CLOEXEC) == 0) {
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  }
+  if (pipe_stdout && ::pipe2(out, O_CLOEXEC) == 0)
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  if (!stderr_path.empty())
+    posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+  // Environment: ours (minus tracking settings), plus env.
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  merged.erase("TT_ALLOC_TRACKING_ENABLED");
+  merged.erase("TTMEM_SOCKET");
+  for (const auto& [k, v] : env) merged[k] = v;
+  std::vector<std::string> envs;
+  for (const auto& [k, v] : merged) envs.push_back(k + "=" + v);
+  std::vector<char*> cenv, cargv;
+  for (auto& s : envs) cenv.push_back(s.data());
+  cenv.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  for (auto& s : args) cargv.push_back(s.data());
+  cargv.push_back(nullptr);
+  pid_t pid;
+  int rc = ::posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (in[0] >= 0) ::close(in[0]);
+  if (out[1] >= 0) ::close(out[1]);
+  if (rc != 0) {
+    ADD_FAILURE() << "posix_spawn " << argv[0] << ": " << std::strerror(rc);
+    return c;
+  }
+  c.pid = pid;
+  c.stdin_fd = in[1];
+  c.stdout_fd = out[0];
+  return c;
+}
+
+std::string ReadLine(int fd, std::chrono::milliseconds timeout) {
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n <= 0) break;
+    if (c == '\n') return line;
+    line += c;
+  }
+  return line;
+}
+
+int Wait(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    pid_t r = ::waitpid(pid, &st, WNOHANG);
+    if (r == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (r < 0 || std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+CliResult RunCli(const std::vector<std::string>& args) {
+  TempDir dir;
+  std::string err_path = dir.File("stderr");
+  std::vector<std::string> argv = {BinDir() + "/ttmem"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Child c = Spawn(argv, {}, false, true, err_path);
+  CliResult r;
+  if (c.pid < 0) return r;
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(c.stdout_fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(c.stdout_fd);
+  r.exit_code = Wait(c.pid, std::chrono::seconds(30));
+  r.out = out;
+  r.err = Slurp(err_path);
+  return r;
+}
+
+Daemon::Daemon(const TempDir& dir, const std::string& name)
+    : socket_(dir.File(name)), log_path_(dir.File(name + ".log")) {}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) Kill(SIGKILL);
+}
+
+bool Daemon::Start() {
+  Child c = Spawn({BinDir() + "/ttmemd", "--socket", socket_}, {}, false, false, log_path_);
+  pid_ = c.pid;
+  if (pid_ < 0) return false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (RunCli({"status", "--json", "--socket", socket_}).exit_code == 0) return true;
+    int st;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void Daemon::Kill(int sig) {
+  if (pid_ <= 0) return;
+  ::kill(pid_, sig);
+  Wait(pid_, std::chrono::seconds(10));
+  pid_ = -1;
+}
+
+int Daemon::Stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int rc = Wait(pid_, std::chrono::seconds(10));
+  pid_ = -1;
+  return rc;
+}
+
+std::string Daemon::log() const { return Slurp(log_path_); }
+
+nlohmann::json Status(const std::string& socket) {
+  CliResult r = RunCli({"status", "--json", "--socket", socket});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  return j;
+}
+
+}  // namespace ttmem::test

@@ -1,0 +1,77 @@
+// harness.h — real processes for the integration tests: the ttmemd binary, the ttmem CLI and
+// client programs, started with posix_spawn and talked to over pipes and the real socket.
+#ifndef TTMEM_TESTS_HARNESS_H_
+#define TTMEM_TESTS_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ttmem::test {
+
+std::string BinDir();  // where ttmemd, ttmem, ttmem-sim and the test clients are
+
+// A fresh directory under /tmp, removed with its contents at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct Child {
+  pid_t pid = -1;
+  int stdin_fd = -1;   // write end of the child's stdin, or -1
+  int stdout_fd = -1;  // read end of the child's stdout, or -1
+};
+
+// Spawns argv[0] (a path) with extra environment variables. Pipes stdin/stdout when asked;
+// stderr goes to `stderr_path` when given, else is inherited.
+Child Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+            bool pipe_stdin, bool pipe_stdout, const std::string& stderr_path = "");
+// Reads one line from the child's stdout (blocking up to timeout). Empty on EOF/timeout.
+std::string ReadLine(int fd, std::chrono::milliseconds timeout);
+// Waits for the child; returns its exit status (128+signal when killed), or -1 on timeout.
+int Wait(pid_t pid, std::chrono::milliseconds timeout);
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the ttmem CLI with args to completion.
+CliResult RunCli(const std::vector<std::string>& args);
+
+// A ttmemd on a private socket.
+class Daemon {
+ public:
+  explicit Daemon(const TempDir& dir, const std::string& name = "ttmemd.sock");
+  ~Daemon();
+  bool Start();                // spawns and waits until it answers (5 s)
+  void Kill(int sig = 9);      // sends sig and reaps
+  int Stop();                  // SIGTERM; returns exit status
+  const std::string& socket() const { return socket_; }
+  std::string log() const;     // its stderr so far
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string socket_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// `ttmem status --json` against the socket; fails the current test on error.
+nlohmann::json Status(const std::string& socket);
+
+}  // namespace ttmem::test
+
+#endif  // TTMEM_TESTS_HARNESS_H_
