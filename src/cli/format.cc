@@ -70,6 +70,23 @@ std::string RenderTable(const std::vector<std::string>& headers,
   return out;
 }
 
+std::string FormatDeviceList(const nlohmann::json& ids) {
+  std::vector<uint32_t> v;
+  for (const auto& id : ids)
+    if (id.is_number_unsigned()) v.push_back(id.get<uint32_t>());
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  std::string out;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += j == i ? fmt::format("{}", v[i]) : fmt::format("{}-{}", v[i], v[j]);
+    i = j + 1;
+  }
+  return out.empty() ? "-" : out;
+}
+
 namespace {
 
 std::optional<uint64_t> OptU64(const nlohmann::json& j) {
@@ -118,13 +135,12 @@ std::string RenderStatus(const nlohmann::json& s) {
     const auto& mem = p["memory"];
     uint64_t total = 0;
     for (const auto& [k, m] : mem.items()) total += m.value("used_bytes", uint64_t{0});
-    std::string devs;
-    for (const auto& id : p["devices"]) devs += (devs.empty() ? "" : ",") + id.dump();
+    std::string devs = FormatDeviceList(p["devices"]);
     auto b = [&](const char* key) { return FormatBytes(mem[key].value("used_bytes", uint64_t{0})); };
     std::string name = p.value("name", std::string());
     if (p["tag"].is_string()) name += " [" + p["tag"].get<std::string>() + "]";
     prows.push_back({fmt::format("{}", p.value("pid", 0)), Truncate(p.value("user", std::string()), 12),
-                     Truncate(name, 28), devs.empty() ? "-" : Truncate(devs, 16), b("dram"), b("l1"),
+                     Truncate(name, 28), Truncate(devs, 16), b("dram"), b("l1"),
                      b("l1_small"), b("trace"), b("cb"), b("kernel"), FormatBytes(total)});
   }
   if (prows.empty()) {

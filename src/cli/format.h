@@ -20,6 +20,9 @@ std::string Bar(uint64_t used, std::optional<uint64_t> total, int width);
 // Cuts `s` to at most `width` columns, ending with '~' when cut.
 std::string Truncate(const std::string& s, size_t width);
 
+// Device ids as compact ranges: [0,1,2,3,5] -> "0-3,5"; empty -> "-".
+std::string FormatDeviceList(const nlohmann::json& ids);
+
 // A plain-text table: columns sized to content, left-aligned unless the header starts with '>'
 // (right-aligned; the marker is not printed).
 std::string RenderTable(const std::vector<std::string>& headers,

@@ -33,6 +33,13 @@ TEST(Format, Truncate) {
   EXPECT_EQ(Truncate("abcdef", 0), "");
 }
 
+TEST(Format, DeviceListAsRanges) {
+  EXPECT_EQ(FormatDeviceList(nlohmann::json::array()), "-");
+  EXPECT_EQ(FormatDeviceList(nlohmann::json{0, 1, 2, 3, 4, 5, 6, 7}), "0-7");
+  EXPECT_EQ(FormatDeviceList(nlohmann::json{5, 0, 2, 3, 4, 9}), "0,2-5,9");
+  EXPECT_EQ(FormatDeviceList(nlohmann::json{31}), "31");
+}
+
 TEST(Format, TableAlignsColumns) {
   EXPECT_EQ(RenderTable({"A", ">N"}, {{"x", "1"}, {"long", "100"}}),
             "A       N\n"

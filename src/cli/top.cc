@@ -44,17 +44,23 @@ void Draw(const nlohmann::json& s, const std::string& status_line, const TopOpti
   title.resize(static_cast<size_t>(std::max(cols, 0)), ' ');
   Put(y++, 0, title, cols);
   attroff(A_REVERSE);
-  int bar = std::clamp((cols - 64) / 2, 4, 30);
+  // Fixed text of a device line is about 74 columns; the two bars share the rest.
+  int bar = std::clamp((cols - 74) / 2, 3, 30);
+  auto compact = [](uint64_t used, std::optional<uint64_t> total) {
+    if (!total) return FormatBytes(used) + "/?";
+    double pct = *total == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(*total);
+    return fmt::format("{}/{} {:.0f}%", FormatBytes(used), FormatBytes(*total), pct);
+  };
   for (const auto& d : s["devices"]) {
     if (y >= LINES - 4) break;
     const auto& m = d["memory"];
     uint64_t dram = m["dram"].value("used_bytes", uint64_t{0});
     uint64_t l1 = m["l1"].value("used_bytes", uint64_t{0});
     std::string arch = d["arch"].is_string() ? d["arch"].get<std::string>() : "?";
-    std::string line = fmt::format(
-        "{:>3} {:<11.11} DRAM [{}] {:<26} L1 [{}] {}", d.value("id", 0), arch,
-        Bar(dram, Total(m["dram"]), bar), FormatUsedOfTotal(dram, Total(m["dram"])),
-        Bar(l1, Total(m["l1"]), bar), FormatUsedOfTotal(l1, Total(m["l1"])));
+    std::string line = fmt::format("{:>3} {:<11.11} DRAM [{}] {:<21} L1 [{}] {}", d.value("id", 0),
+                                   arch, Bar(dram, Total(m["dram"]), bar),
+                                   compact(dram, Total(m["dram"])), Bar(l1, Total(m["l1"]), bar),
+                                   compact(l1, Total(m["l1"])));
     Put(y++, 0, line, cols);
   }
   ++y;
@@ -63,11 +69,10 @@ void Draw(const nlohmann::json& s, const std::string& status_line, const TopOpti
     const auto& mem = p["memory"];
     uint64_t total = 0;
     for (const auto& [k, v] : mem.items()) total += v.value("used_bytes", uint64_t{0});
-    std::string devs;
-    for (const auto& id : p["devices"]) devs += (devs.empty() ? "" : ",") + id.dump();
+    std::string devs = FormatDeviceList(p["devices"]);
     auto b = [&](const char* k) { return FormatBytes(mem[k].value("used_bytes", uint64_t{0})); };
     sorted.push_back({total, {fmt::format("{}", p.value("pid", 0)), Truncate(p.value("user", std::string()), 10),
-                    Truncate(p.value("name", std::string()), 16), devs.empty() ? "-" : Truncate(devs, 12),
+                    Truncate(p.value("name", std::string()), 16), Truncate(devs, 12),
                     b("dram"), b("l1"), b("cb"), b("trace"), FormatBytes(total)}});
   }
   // Largest holder first.
