@@ -73,7 +73,7 @@ std::string RenderTable(const std::vector<std::string>& headers,
 std::string FormatDeviceList(const nlohmann::json& ids) {
   std::vector<uint32_t> v;
   for (const auto& id : ids)
-    if (id.is_number_unsigned()) v.push_back(id.get<uint32_t>());
+    if (id.is_number_integer() && id.get<int64_t>() >= 0) v.push_back(id.get<uint32_t>());
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
   std::string out;
