@@ -23,7 +23,9 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop = true; }
+void OnSignal(int) {
+  g_stop = true;
+}
 
 struct Arch {
   const char* name;
@@ -56,8 +58,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed);
   CLI11_PARSE(app, argc, argv);
   if (!ttmem_enabled()) {
-    std::fprintf(stderr, "ttmem-sim: tracking is off: set TT_ALLOC_TRACKING_ENABLED=1 (ttmem sim "
-                         "does this for you)\n");
+    std::fprintf(stderr,
+                 "ttmem-sim: tracking is off: set TT_ALLOC_TRACKING_ENABLED=1 (ttmem sim "
+                 "does this for you)\n");
     return 2;
   }
   signal(SIGINT, OnSignal);
@@ -103,8 +106,11 @@ int main(int argc, char** argv) {
         }
         uint32_t dev = static_cast<uint32_t>(rng() % devices);
         int kind = static_cast<int>(rng() % 10);
-        ttmem_mem_type type = kind < 5 ? TTMEM_DRAM : kind < 8 ? TTMEM_L1 : kind < 9 ? TTMEM_CB : TTMEM_KERNEL;
-        uint64_t size = type == TTMEM_DRAM ? (1 + rng() % 64) << 20
+        ttmem_mem_type type = kind < 5   ? TTMEM_DRAM
+                              : kind < 8 ? TTMEM_L1
+                              : kind < 9 ? TTMEM_CB
+                                         : TTMEM_KERNEL;
+        uint64_t size = type == TTMEM_DRAM     ? (1 + rng() % 64) << 20
                         : type == TTMEM_KERNEL ? (4 + rng() % 60) << 10
                                                : (8 + rng() % 512) << 10;
         ttmem_alloc(dev, type, id, 0x10000 + (id << 12), size);

@@ -20,7 +20,9 @@ extern char** environ;
 
 namespace ttmem::test {
 
-std::string BinDir() { return TTMEM_TEST_BIN_DIR; }
+std::string BinDir() {
+  return TTMEM_TEST_BIN_DIR;
+}
 
 TempDir::TempDir() {
   char tmpl[] = "/tmp/ttmem-test-XXXXXX";
@@ -44,8 +46,7 @@ Child Spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   } else {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   }
-  if (pipe_stdout && ::pipe2(out, O_CLOEXEC) == 0)
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  if (pipe_stdout && ::pipe2(out, O_CLOEXEC) == 0) posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   if (!stderr_path.empty())
     posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                      0644);
@@ -184,7 +185,9 @@ int Daemon::Stop() {
   return rc;
 }
 
-std::string Daemon::log() const { return Slurp(log_path_); }
+std::string Daemon::log() const {
+  return Slurp(log_path_);
+}
 
 nlohmann::json Status(const std::string& socket) {
   CliResult r = RunCli({"status", "--json", "--socket", socket});

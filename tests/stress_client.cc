@@ -4,6 +4,7 @@
 // happens-before order that the lock gives (free, then release to the pool, then reuse) holds.
 // After the threads join it writes the live set it expects the daemon to show (its ground truth)
 // as JSON, then optionally holds until stdin closes.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -33,7 +34,7 @@ struct Buf {
 int main(int argc, char** argv) {
   uint32_t threads = 4, devices = 4, ids = 64;
   uint64_t ops = 20000, seed = 1;
-  uint32_t unknown_frees = 0, duplicate_allocs = 0;
+  uint32_t unknown_frees = 0, duplicate_allocs = 0, fork_children = 0;
   std::string truth_path;
   bool hold = false, announce = false;
   CLI::App app{"stress_client"};
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed);
   app.add_option("--unknown-frees", unknown_frees);
   app.add_option("--duplicate-allocs", duplicate_allocs);
+  app.add_option("--fork-children", fork_children,
+                 "fork this many children while the threads run; each reports 100 allocations "
+                 "with ids the parent uses too, and exits without freeing them");
   app.add_option("--truth", truth_path)->required();
   app.add_flag("--hold", hold, "after writing the truth, print 'ready' and wait for stdin EOF");
   app.add_flag("--announce", announce, "announce the devices with capacities");
@@ -54,7 +58,8 @@ int main(int argc, char** argv) {
       ttmem_device_info info = TTMEM_DEVICE_INFO_INIT;
       info.device = d;
       std::snprintf(info.arch, sizeof(info.arch), "test_arch");
-      for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t) info.capacity_bytes[t] = (1ull << 30) * (t + 1);
+      for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t)
+        info.capacity_bytes[t] = (1ull << 30) * (t + 1);
       ttmem_device_announce(&info);
     }
   }
@@ -101,6 +106,20 @@ int main(int argc, char** argv) {
   };
   std::vector<std::thread> pool_threads;
   for (uint32_t t = 0; t < threads; ++t) pool_threads.emplace_back(worker, t);
+  for (uint32_t i = 0; i < fork_children; ++i) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      // Only this thread exists here; it must report as the child, never into the parent's rings.
+      for (uint64_t id = 1; id <= 100; ++id) ttmem_alloc(0, TTMEM_DRAM, id, 0, 4096);
+      ::_exit(ttmem_flush(10000) == 0 ? 0 : 3);
+    }
+    int st = 0;
+    ::waitpid(child, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      std::fprintf(stderr, "stress_client: forked child failed (status %d)\n", st);
+      return 4;
+    }
+  }
   for (auto& th : pool_threads) th.join();
 
   // Anomalies, in ids disjoint from the pool.

@@ -52,8 +52,8 @@ typedef enum ttmem_mem_type {
   TTMEM_SYSTEM_MEMORY = 2,
   TTMEM_L1_SMALL = 3,
   TTMEM_TRACE = 4,
-  TTMEM_CB = 5,     /* circular buffers placed by the CB allocator (not backed by an L1 buffer) */
-  TTMEM_KERNEL = 6  /* program binaries in the kernel-config region of L1 */
+  TTMEM_CB = 5,    /* circular buffers placed by the CB allocator (not backed by an L1 buffer) */
+  TTMEM_KERNEL = 6 /* program binaries in the kernel-config region of L1 */
 } ttmem_mem_type;
 
 #define TTMEM_MEM_TYPE_COUNT 7
@@ -80,16 +80,17 @@ int ttmem_flush(uint32_t timeout_ms);
 /* Device announcement: the architecture and per-type capacities of a device as this process
  * sees it, so the daemon can show totals and percentages. Capacity 0 means unknown. */
 typedef struct ttmem_device_info {
-  uint32_t struct_size;   /* sizeof(ttmem_device_info); set by TTMEM_DEVICE_INFO_INIT */
-  uint32_t device;        /* the logical id used in ttmem_alloc/ttmem_free */
-  uint64_t unique_id;     /* host-wide chip id (tt-metal's chip_unique_id), 0 if unknown */
-  char arch[32];          /* NUL-terminated, e.g. "wormhole_b0", "blackhole" */
+  uint32_t struct_size; /* sizeof(ttmem_device_info); set by TTMEM_DEVICE_INFO_INIT */
+  uint32_t device;      /* the logical id used in ttmem_alloc/ttmem_free */
+  uint64_t unique_id;   /* host-wide chip id (tt-metal's chip_unique_id), 0 if unknown */
+  char arch[32];        /* NUL-terminated, e.g. "wormhole_b0", "blackhole" */
   uint64_t capacity_bytes[TTMEM_MEM_TYPE_COUNT]; /* indexed by ttmem_mem_type */
-  uint32_t num_cores;     /* worker cores (L1 banks), 0 if unknown */
+  uint32_t num_cores;                            /* worker cores (L1 banks), 0 if unknown */
   uint32_t reserved0;
 } ttmem_device_info;
 
-#define TTMEM_DEVICE_INFO_INIT {sizeof(ttmem_device_info), 0, 0, {0}, {0}, 0, 0}
+#define TTMEM_DEVICE_INFO_INIT \
+  { sizeof(ttmem_device_info), 0, 0, {0}, {0}, 0, 0 }
 
 /* Announces a device. Copies *info; may be called again to update. Returns 0 on success,
  * non-zero if info is NULL, malformed, or tracking is disabled. Not on the hot path: it may take
@@ -102,10 +103,10 @@ int ttmem_set_tag(const char* tag);
 
 /* Client-side counters, for diagnostics. */
 typedef struct ttmem_stats {
-  uint64_t events_written;  /* records written to this process's rings */
-  uint64_t events_dropped;  /* events lost: ring full, no free ring, bad device id */
-  uint32_t connected;       /* 1 while connected to a daemon */
-  uint32_t rings_in_use;    /* rings claimed by live threads */
+  uint64_t events_written; /* records written to this process's rings */
+  uint64_t events_dropped; /* events lost: ring full, no free ring, bad device id */
+  uint32_t connected;      /* 1 while connected to a daemon */
+  uint32_t rings_in_use;   /* rings claimed by live threads */
 } ttmem_stats;
 
 /* Fills *out. Returns 0, or non-zero if out is NULL. */

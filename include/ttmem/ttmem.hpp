@@ -21,15 +21,21 @@ enum class MemType : int {
   Kernel = TTMEM_KERNEL,
 };
 
-inline bool enabled() { return ttmem_enabled() != 0; }
+inline bool enabled() {
+  return ttmem_enabled() != 0;
+}
 
 inline void alloc(uint32_t device, MemType type, uint64_t id, uint64_t address, uint64_t size) {
   ttmem_alloc(device, static_cast<ttmem_mem_type>(type), id, address, size);
 }
 
-inline void free(uint32_t device, uint64_t id) { ttmem_free(device, id); }
+inline void free(uint32_t device, uint64_t id) {
+  ttmem_free(device, id);
+}
 
-inline bool flush(uint32_t timeout_ms) { return ttmem_flush(timeout_ms) == 0; }
+inline bool flush(uint32_t timeout_ms) {
+  return ttmem_flush(timeout_ms) == 0;
+}
 
 // Reports an allocation for its lifetime. Not copyable; movable.
 class Buffer {

@@ -136,12 +136,15 @@ std::string RenderStatus(const nlohmann::json& s) {
     uint64_t total = 0;
     for (const auto& [k, m] : mem.items()) total += m.value("used_bytes", uint64_t{0});
     std::string devs = FormatDeviceList(p["devices"]);
-    auto b = [&](const char* key) { return FormatBytes(mem[key].value("used_bytes", uint64_t{0})); };
+    auto b = [&](const char* key) {
+      return FormatBytes(mem[key].value("used_bytes", uint64_t{0}));
+    };
     std::string name = p.value("name", std::string());
     if (p["tag"].is_string()) name += " [" + p["tag"].get<std::string>() + "]";
-    prows.push_back({fmt::format("{}", p.value("pid", 0)), Truncate(p.value("user", std::string()), 12),
-                     Truncate(name, 28), Truncate(devs, 16), b("dram"), b("l1"),
-                     b("l1_small"), b("trace"), b("cb"), b("kernel"), FormatBytes(total)});
+    prows.push_back({fmt::format("{}", p.value("pid", 0)),
+                     Truncate(p.value("user", std::string()), 12), Truncate(name, 28),
+                     Truncate(devs, 16), b("dram"), b("l1"), b("l1_small"), b("trace"), b("cb"),
+                     b("kernel"), FormatBytes(total)});
   }
   if (prows.empty()) {
     out += "  No processes are reporting.\n";

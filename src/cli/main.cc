@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(50u, 3600000u));
 
   SimOptions sim;
-  auto* simc = app.add_subcommand("sim", "run a built-in simulated workload that reports to ttmemd");
+  auto* simc =
+      app.add_subcommand("sim", "run a built-in simulated workload that reports to ttmemd");
   AddSocket(simc, &socket);
   simc->add_option("--devices", sim.devices, "number of simulated devices")
       ->check(CLI::Range(1u, 64u));

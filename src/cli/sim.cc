@@ -28,19 +28,25 @@ int RunSim(const SimOptions& o, const char* argv0) {
   }
   std::string exe = dir + "/ttmem-sim";
   if (::access(exe.c_str(), X_OK) != 0) {
-    PrintError(fmt::format("cannot find the simulator at {}: reinstall ttmem (it installs "
-                           "ttmem-sim beside ttmem)",
-                           exe));
+    PrintError(
+        fmt::format("cannot find the simulator at {}: reinstall ttmem (it installs "
+                    "ttmem-sim beside ttmem)",
+                    exe));
     return kExitFailure;
   }
   ::setenv("TT_ALLOC_TRACKING_ENABLED", "1", 1);
   ::setenv("TTMEM_SOCKET", o.socket.c_str(), 1);
   std::vector<std::string> args = {exe,
-                                   "--devices", std::to_string(o.devices),
-                                   "--threads", std::to_string(o.threads),
-                                   "--seconds", fmt::format("{}", o.seconds),
-                                   "--arch", o.arch,
-                                   "--seed", std::to_string(o.seed)};
+                                   "--devices",
+                                   std::to_string(o.devices),
+                                   "--threads",
+                                   std::to_string(o.threads),
+                                   "--seconds",
+                                   fmt::format("{}", o.seconds),
+                                   "--arch",
+                                   o.arch,
+                                   "--seed",
+                                   std::to_string(o.seed)};
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);

@@ -10,7 +10,9 @@
 
 namespace ttmem::cli {
 
-void PrintError(const std::string& message) { std::fprintf(stderr, "ttmem: %s\n", message.c_str()); }
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "ttmem: %s\n", message.c_str());
+}
 
 // Keeps only the devices asked for (processes keep their full figures).
 void FilterDevices(nlohmann::json* status, const std::vector<uint32_t>& devices) {

@@ -21,10 +21,13 @@ void FilterDevices(nlohmann::json* status, const std::vector<uint32_t>& devices)
 namespace {
 
 std::atomic<bool> g_quit{false};
-void OnSignal(int) { g_quit = true; }
+void OnSignal(int) {
+  g_quit = true;
+}
 
 std::optional<uint64_t> Total(const nlohmann::json& m) {
-  if (m.contains("total_bytes") && m["total_bytes"].is_number()) return m["total_bytes"].get<uint64_t>();
+  if (m.contains("total_bytes") && m["total_bytes"].is_number())
+    return m["total_bytes"].get<uint64_t>();
   return std::nullopt;
 }
 
@@ -39,8 +42,9 @@ void Draw(const nlohmann::json& s, const std::string& status_line, const TopOpti
   int y = 0;
   size_t ndev = s["devices"].size(), nproc = s["processes"].size();
   attron(A_REVERSE);
-  std::string title = fmt::format(" ttmem top   {} device(s)   {} process(es)   every {} ms   q: quit",
-                                  ndev, nproc, o.refresh_ms);
+  std::string title =
+      fmt::format(" ttmem top   {} device(s)   {} process(es)   every {} ms   q: quit", ndev, nproc,
+                  o.refresh_ms);
   title.resize(static_cast<size_t>(std::max(cols, 0)), ' ');
   Put(y++, 0, title, cols);
   attroff(A_REVERSE);
@@ -48,7 +52,8 @@ void Draw(const nlohmann::json& s, const std::string& status_line, const TopOpti
   int bar = std::clamp((cols - 74) / 2, 3, 30);
   auto compact = [](uint64_t used, std::optional<uint64_t> total) {
     if (!total) return FormatBytes(used) + "/?";
-    double pct = *total == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(*total);
+    double pct =
+        *total == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(*total);
     return fmt::format("{}/{} {:.0f}%", FormatBytes(used), FormatBytes(*total), pct);
   };
   for (const auto& d : s["devices"]) {
@@ -57,10 +62,10 @@ void Draw(const nlohmann::json& s, const std::string& status_line, const TopOpti
     uint64_t dram = m["dram"].value("used_bytes", uint64_t{0});
     uint64_t l1 = m["l1"].value("used_bytes", uint64_t{0});
     std::string arch = d["arch"].is_string() ? d["arch"].get<std::string>() : "?";
-    std::string line = fmt::format("{:>3} {:<11.11} DRAM [{}] {:<21} L1 [{}] {}", d.value("id", 0),
-                                   arch, Bar(dram, Total(m["dram"]), bar),
-                                   compact(dram, Total(m["dram"])), Bar(l1, Total(m["l1"]), bar),
-                                   compact(l1, Total(m["l1"])));
+    std::string line =
+        fmt::format("{:>3} {:<11.11} DRAM [{}] {:<21} L1 [{}] {}", d.value("id", 0), arch,
+                    Bar(dram, Total(m["dram"]), bar), compact(dram, Total(m["dram"])),
+                    Bar(l1, Total(m["l1"]), bar), compact(l1, Total(m["l1"])));
     Put(y++, 0, line, cols);
   }
   ++y;
@@ -71,9 +76,11 @@ void Draw(const nlohmann::json& s, const std::string& status_line, const TopOpti
     for (const auto& [k, v] : mem.items()) total += v.value("used_bytes", uint64_t{0});
     std::string devs = FormatDeviceList(p["devices"]);
     auto b = [&](const char* k) { return FormatBytes(mem[k].value("used_bytes", uint64_t{0})); };
-    sorted.push_back({total, {fmt::format("{}", p.value("pid", 0)), Truncate(p.value("user", std::string()), 10),
-                    Truncate(p.value("name", std::string()), 16), Truncate(devs, 12),
-                    b("dram"), b("l1"), b("cb"), b("trace"), FormatBytes(total)}});
+    sorted.push_back(
+        {total,
+         {fmt::format("{}", p.value("pid", 0)), Truncate(p.value("user", std::string()), 10),
+          Truncate(p.value("name", std::string()), 16), Truncate(devs, 12), b("dram"), b("l1"),
+          b("cb"), b("trace"), FormatBytes(total)}});
   }
   // Largest holder first.
   std::stable_sort(sorted.begin(), sorted.end(),
@@ -137,9 +144,10 @@ int RunTop(const TopOptions& o) {
       FilterDevices(&now, o.devices);
       last = std::move(now);
       const auto& c = last["counters"];
-      status_line = fmt::format(" daemon ok   unknown frees {}   duplicate allocs {}   dropped events {}",
-                                c.value("unknown_frees", 0), c.value("duplicate_allocs", 0),
-                                c.value("dropped_events", 0));
+      status_line =
+          fmt::format(" daemon ok   unknown frees {}   duplicate allocs {}   dropped events {}",
+                      c.value("unknown_frees", 0), c.value("duplicate_allocs", 0),
+                      c.value("dropped_events", 0));
     } else {
       status_line = " daemon gone, retrying: " + error;
     }

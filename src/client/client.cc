@@ -65,8 +65,9 @@ struct Region {
 };
 Region g_region;
 
-std::atomic<int> g_wake_fd{-1};        // the daemon's eventfd; replaced in place with dup2
-std::atomic<uint32_t> g_connected{0};  // 1 while a daemon holds the region
+std::atomic<int> g_wake_fd{-1};         // the daemon's eventfd; replaced in place with dup2
+std::atomic<uint32_t> g_connected{0};   // 1 while a daemon holds the region
+std::atomic<uint32_t> g_connecting{0};  // 1 while a hello is in flight
 std::atomic<uint32_t> g_rings_in_use{0};
 
 // Control socket: written by the connector thread and by announce/tag callers.
@@ -140,7 +141,10 @@ uint64_t MonotonicNs() {
 uint64_t g_full_wait_ns = 10000000;
 
 bool WaitForSpace(ThreadRing* r, uint64_t head) {
-  if (g_connected.load(std::memory_order_relaxed) == 0 || g_full_wait_ns == 0) return false;
+  if ((g_connected.load(std::memory_order_relaxed) == 0 &&
+       g_connecting.load(std::memory_order_relaxed) == 0) ||
+      g_full_wait_ns == 0)
+    return false;
   WakeDaemon();
   const uint64_t deadline = MonotonicNs() + g_full_wait_ns;
   for (;;) {
@@ -238,7 +242,7 @@ void SendAnnouncementsLocked() {
     ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
 }
 
-bool Handshake(int fd) {
+bool SendHello(int fd) {
   ttmem::proto::HelloBody hello{};
   hello.protocol_version = ttmem::proto::kProtocolVersion;
   hello.region_size = g_region.size;
@@ -249,22 +253,31 @@ bool Handshake(int fd) {
     std::fclose(f);
   }
   std::memcpy(hello.comm, comm, sizeof(hello.comm));
-  if (!ttmem::base::SendFrame(fd, ttmem::proto::FrameType::kHello, &hello, sizeof(hello),
-                              g_region.memfd))
-    return false;
+  return ttmem::base::SendFrame(fd, ttmem::proto::FrameType::kHello, &hello, sizeof(hello),
+                                g_region.memfd);
+}
+
+enum class AckResult { kOk, kTimeout, kFailed };
+
+// Waits for the daemon's hello ack up to `timeout_ms`.
+AckResult ReceiveAck(int fd, int timeout_ms) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ttmem::base::Frame ack;
   std::string err;
-  if (!ttmem::base::RecvFrame(fd, 4096, &ack, &err)) return false;
+  errno = 0;
+  if (!ttmem::base::RecvFrame(fd, 4096, &ack, &err))
+    return errno == EAGAIN || errno == EWOULDBLOCK ? AckResult::kTimeout : AckResult::kFailed;
   if (ack.header.type != static_cast<uint16_t>(ttmem::proto::FrameType::kHelloAck) ||
       ack.payload.size() != sizeof(ttmem::proto::HelloAckBody))
-    return false;
+    return AckResult::kFailed;
   ttmem::proto::HelloAckBody body;
   std::memcpy(&body, ack.payload.data(), sizeof(body));
   if (body.status != static_cast<uint32_t>(ttmem::proto::HelloStatus::kOk)) {
     if (std::getenv("TTMEM_DEBUG") != nullptr)
       std::fprintf(stderr, "ttmem: daemon refused this client (status %u, daemon protocol %u)\n",
                    body.status, body.daemon_protocol_version);
-    return false;
+    return AckResult::kFailed;
   }
   if (ack.passed_fd) {
     int current = g_wake_fd.load();
@@ -274,25 +287,36 @@ bool Handshake(int fd) {
       ::dup3(ack.passed_fd.get(), current, O_CLOEXEC);  // writers never see a closed fd
     }
   }
-  return true;
+  return AckResult::kOk;
 }
 
-// Connects and hands the region over. `ack_timeout_ms` bounds the wait for a daemon that accepts
-// but does not answer. Returns the connected socket, or an invalid fd.
-ttmem::base::UniqueFd TryConnect(const std::string& path, int ack_timeout_ms) {
-  ttmem::base::UniqueFd fd = ttmem::base::ConnectUnix(path, /*nonblocking=*/false);
-  if (!fd) return fd;
-  timeval tv{ack_timeout_ms / 1000, (ack_timeout_ms % 1000) * 1000};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (!Handshake(fd.get())) return ttmem::base::UniqueFd();
+void OnConnected(int fd) {
   {
     std::lock_guard<std::mutex> lock(g_sock_mu);
-    g_sock_fd = fd.get();
+    g_sock_fd = fd;
     SendAnnouncementsLocked();
   }
   g_connected.store(1);
-  return fd;
+  g_connecting.store(0);
+}
+
+// Connects and sends hello, then waits for the ack up to `ack_timeout_ms`. On kOk the connection
+// is registered; on kTimeout *fd holds the socket with the hello in flight (g_connecting stays 1
+// so full rings wait for the daemon); on kFailed there is no connection.
+AckResult TryConnect(const std::string& path, int ack_timeout_ms, ttmem::base::UniqueFd* fd) {
+  *fd = ttmem::base::ConnectUnix(path, /*nonblocking=*/false);
+  if (!*fd) return AckResult::kFailed;
+  timeval send_timeout{2, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+  g_connecting.store(1);
+  AckResult r = SendHello(fd->get()) ? ReceiveAck(fd->get(), ack_timeout_ms) : AckResult::kFailed;
+  if (r == AckResult::kOk) {
+    OnConnected(fd->get());
+  } else if (r == AckResult::kFailed) {
+    g_connecting.store(0);
+    fd->reset();
+  }
+  return r;
 }
 
 // Blocks until the daemon hangs up, then forgets the connection.
@@ -309,17 +333,38 @@ void WaitForHangup(ttmem::base::UniqueFd fd) {
   g_sock_fd = -1;
 }
 
-// The connector thread: owns the connection made at init (arg, a heap int fd or -1) and
-// reconnects with backoff (50 ms doubling to 2 s) whenever there is none.
+// The connector thread: takes over the connection begun at init (arg: a heap InitialConnection)
+// and reconnects with backoff (50 ms doubling to 2 s) whenever there is none.
+struct InitialConnection {
+  int fd;        // -1: none
+  bool pending;  // hello sent, ack not yet received
+};
+
 void* ConnectorMain(void* arg) {
-  int first = *static_cast<int*>(arg);
-  delete static_cast<int*>(arg);
+  InitialConnection first = *static_cast<InitialConnection*>(arg);
+  delete static_cast<InitialConnection*>(arg);
   const std::string path = ttmem::proto::DefaultSocketPath();
-  if (first >= 0) WaitForHangup(ttmem::base::UniqueFd(first));
+  if (first.fd >= 0) {
+    ttmem::base::UniqueFd fd(first.fd);
+    if (first.pending) {
+      if (ReceiveAck(fd.get(), 5000) == AckResult::kOk) {
+        OnConnected(fd.get());
+      } else {
+        g_connecting.store(0);
+        fd.reset();
+      }
+    }
+    if (fd) WaitForHangup(std::move(fd));
+  }
   useconds_t backoff_us = 50000;
   for (;;) {
-    ttmem::base::UniqueFd fd = TryConnect(path, 2000);
-    if (fd) {
+    ttmem::base::UniqueFd fd;
+    AckResult r = TryConnect(path, 5000, &fd);
+    if (r == AckResult::kTimeout) {
+      g_connecting.store(0);
+      fd.reset();
+    }
+    if (r == AckResult::kOk) {
       backoff_us = 50000;
       WaitForHangup(std::move(fd));
     }
@@ -334,9 +379,9 @@ void* ConnectorMain(void* arg) {
 
 bool CreateRegion() {
   uint32_t rings = EnvU32("TTMEM_RINGS", kDefaultRings, 1, ttmem::proto::kMaxRings);
-  uint32_t cap = RoundUpPow2(EnvU32("TTMEM_RING_RECORDS", kDefaultRingRecords,
-                                    ttmem::proto::kMinRingCapacity,
-                                    ttmem::proto::kMaxRingCapacity));
+  uint32_t cap =
+      RoundUpPow2(EnvU32("TTMEM_RING_RECORDS", kDefaultRingRecords, ttmem::proto::kMinRingCapacity,
+                         ttmem::proto::kMaxRingCapacity));
   uint64_t size = ttmem::proto::RegionSize(rings, cap);
   g_full_wait_ns = uint64_t{EnvU32("TTMEM_FULL_WAIT_US", 10000, 0, 1000000)} * 1000;
   int fd = ::memfd_create("ttmem-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -386,6 +431,7 @@ void AtForkChild() {
   int wake = g_wake_fd.exchange(-1);
   if (wake >= 0) ::close(wake);
   g_connected.store(0);
+  g_connecting.store(0);
   g_rings_in_use.store(0);
   t_ring = ThreadRing{};
   g_state.store(kUninit);
@@ -421,7 +467,9 @@ int InitSlow() {
   // First attempt inline, so that a process that starts bursting at once finds the daemon
   // draining: a Unix connect fails at once when nobody listens, and a daemon that accepts but
   // does not answer costs at most 250 ms, once.
-  int* first = new int(TryConnect(ttmem::proto::DefaultSocketPath(), 250).release());
+  ttmem::base::UniqueFd fd;
+  AckResult r = TryConnect(ttmem::proto::DefaultSocketPath(), 250, &fd);
+  auto* first = new InitialConnection{fd.release(), r == AckResult::kTimeout};
   int rc = pthread_create(&thread, &attr, ConnectorMain, first);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
@@ -437,14 +485,18 @@ inline bool Enabled() {
   return InitSlow() == kEnabled;
 }
 
-__attribute__((constructor)) void InitAtLoad() { (void)Enabled(); }
+__attribute__((constructor)) void InitAtLoad() {
+  (void)Enabled();
+}
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // The C ABI.
 
-TTMEM_EXPORT int ttmem_enabled(void) { return Enabled() ? 1 : 0; }
+TTMEM_EXPORT int ttmem_enabled(void) {
+  return Enabled() ? 1 : 0;
+}
 
 TTMEM_EXPORT void ttmem_alloc(uint32_t device, ttmem_mem_type type, uint64_t buffer_id,
                               uint64_t address, uint64_t size) {
@@ -462,9 +514,9 @@ TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
   if (!Enabled()) return -1;
   timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
-  const uint64_t deadline =
-      static_cast<uint64_t>(start.tv_sec) * 1000000000ull + static_cast<uint64_t>(start.tv_nsec) +
-      uint64_t{timeout_ms} * 1000000ull;
+  const uint64_t deadline = static_cast<uint64_t>(start.tv_sec) * 1000000000ull +
+                            static_cast<uint64_t>(start.tv_nsec) +
+                            uint64_t{timeout_ms} * 1000000ull;
   const Region& reg = g_region;
   std::vector<uint64_t> target(reg.ring_count);
   for (uint32_t i = 0; i < reg.ring_count; ++i)
@@ -474,8 +526,8 @@ TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
       bool done = true;
       for (uint32_t i = 0; i < reg.ring_count && done; ++i) {
         // A dropped record never reaches the ring, so head counts exactly what must be applied.
-        done = ttmem::proto::RingAt(reg.base, i)->applied.load(std::memory_order_acquire) >=
-               target[i];
+        done =
+            ttmem::proto::RingAt(reg.base, i)->applied.load(std::memory_order_acquire) >= target[i];
       }
       if (done) return 0;
       WakeDaemon();

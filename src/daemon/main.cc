@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   ttmem::daemon::Options options;
   options.socket_path = ttmem::proto::DefaultSocketPath();
   std::string mode;
-  CLI::App app{"ttmemd: aggregates Tenstorrent device-memory reports from every process on this host"};
+  CLI::App app{
+      "ttmemd: aggregates Tenstorrent device-memory reports from every process on this host"};
   app.add_option("--socket", options.socket_path,
                  "socket path (env TTMEM_SOCKET; default /run/ttmem/ttmemd.sock as root, else "
                  "$XDG_RUNTIME_DIR/ttmemd.sock or /tmp/ttmem-UID/ttmemd.sock)")

@@ -32,7 +32,9 @@ namespace ttmem::daemon {
 namespace {
 
 enum Tag : uint64_t { kListen = 1, kSignal, kTimer, kWake, kConn, kPidfd };
-constexpr uint64_t Token(Tag tag, uint64_t id) { return (uint64_t{tag} << 56) | id; }
+constexpr uint64_t Token(Tag tag, uint64_t id) {
+  return (uint64_t{tag} << 56) | id;
+}
 
 constexpr uint32_t kFastTickMs = 2;
 constexpr uint32_t kSlowTickMs = 250;
@@ -118,15 +120,16 @@ bool Server::Start(std::string* error) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      *error = fmt::format("{} exists and is not a socket; remove it or choose another --socket",
-                           path);
+      *error =
+          fmt::format("{} exists and is not a socket; remove it or choose another --socket", path);
       return false;
     }
     base::UniqueFd probe = base::ConnectUnix(path, /*nonblocking=*/false);
     if (probe) {
-      *error = fmt::format("another ttmemd is already serving {}; stop it first or choose "
-                           "another --socket",
-                           path);
+      *error = fmt::format(
+          "another ttmemd is already serving {}; stop it first or choose "
+          "another --socket",
+          path);
       return false;
     }
     LogInfo("removing stale socket {} (no daemon answers on it)", path);
@@ -134,9 +137,10 @@ bool Server::Start(std::string* error) {
   }
   listen_ = base::ListenUnix(path, 128);
   if (!listen_) {
-    *error = fmt::format("cannot listen on {}: {} (check the directory's permissions or choose "
-                         "another --socket)",
-                         path, std::strerror(errno));
+    *error = fmt::format(
+        "cannot listen on {}: {} (check the directory's permissions or choose "
+        "another --socket)",
+        path, std::strerror(errno));
     return false;
   }
   bound_ = true;

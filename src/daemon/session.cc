@@ -13,7 +13,9 @@
 namespace ttmem::daemon {
 namespace {
 
-bool IsPow2(uint32_t x) { return x != 0 && (x & (x - 1)) == 0; }
+bool IsPow2(uint32_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
 
 uint64_t SatAdd(uint64_t a, uint64_t b) {
   uint64_t r = a + b;
@@ -73,7 +75,8 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
     proto::RingControl* ctl = proto::RingAt(base, i);
     uint64_t head = ctl->head.load(std::memory_order_acquire);
     uint64_t read = ctl->read.load(std::memory_order_relaxed);
-    if (read > head || head - read > hdr.ring_capacity) read = head > hdr.ring_capacity ? head - hdr.ring_capacity : 0;
+    if (read > head || head - read > hdr.ring_capacity)
+      read = head > hdr.ring_capacity ? head - hdr.ring_capacity : 0;
     s->read_[i] = read;
     ctl->read.store(read, std::memory_order_release);
     ctl->applied.store(read, std::memory_order_release);
@@ -182,7 +185,7 @@ uint64_t Session::ClientDropped() const {
 
 void Session::SetWakeWanted(bool wanted) {
   static_cast<proto::RegionHeader*>(base_)->wake_wanted.store(wanted ? 1 : 0,
-                                                               std::memory_order_relaxed);
+                                                              std::memory_order_relaxed);
 }
 
 }  // namespace ttmem::daemon

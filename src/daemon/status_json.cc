@@ -27,7 +27,8 @@ json UsageJson(const ledger::TypeUsage& u, const ledger::DeviceInfo* info) {
 json ProcessUsageJson(const ledger::TypeUsage& u) {
   json m = json::object();
   for (int t = 0; t < ledger::kNumTypes; ++t)
-    m[std::string(proto::kMemTypeKeys[t])] = {{"used_bytes", u[t].bytes}, {"buffers", u[t].buffers}};
+    m[std::string(proto::kMemTypeKeys[t])] = {{"used_bytes", u[t].bytes},
+                                              {"buffers", u[t].buffers}};
   return m;
 }
 
@@ -48,8 +49,10 @@ json BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     json d;
     d["id"] = id;
     d["arch"] = info != nullptr && !info->arch.empty() ? json(info->arch) : json(nullptr);
-    d["unique_id"] = info != nullptr && info->unique_id != 0 ? json(info->unique_id) : json(nullptr);
-    d["num_cores"] = info != nullptr && info->num_cores != 0 ? json(info->num_cores) : json(nullptr);
+    d["unique_id"] =
+        info != nullptr && info->unique_id != 0 ? json(info->unique_id) : json(nullptr);
+    d["num_cores"] =
+        info != nullptr && info->num_cores != 0 ? json(info->num_cores) : json(nullptr);
     d["memory"] = UsageJson(dev.usage, info);
     json procs = json::array();
     for (const auto& [pid, p] : ledger.processes()) {

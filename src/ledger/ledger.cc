@@ -10,7 +10,9 @@ Process& Ledger::ProcessFor(pid_t pid) {
   return it->second;
 }
 
-void Ledger::AddProcess(pid_t pid) { ProcessFor(pid); }
+void Ledger::AddProcess(pid_t pid) {
+  ProcessFor(pid);
+}
 
 void Ledger::Account(Process& p, uint32_t device, uint8_t type, uint64_t size, bool add) {
   Usage& pu = p.usage[device][type];
@@ -30,8 +32,8 @@ void Ledger::Account(Process& p, uint32_t device, uint8_t type, uint64_t size, b
   }
 }
 
-Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id,
-                     uint64_t address, uint64_t size) {
+Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
+                     uint64_t size) {
   if (type >= kNumTypes) return Result::kInvalid;
   Process& p = ProcessFor(pid);
   auto [it, inserted] = p.live.try_emplace(Process::Key{device, buffer_id});

@@ -48,11 +48,11 @@ inline constexpr uint16_t kFlagNone = 0;
 struct alignas(64) Record {
   uint64_t timestamp;  // ordering key across a process's rings (TSC or CLOCK_MONOTONIC ns)
   uint64_t buffer_id;
-  uint64_t address;    // alloc only
-  uint64_t size;       // alloc only
+  uint64_t address;  // alloc only
+  uint64_t size;     // alloc only
   uint32_t device;
-  uint8_t kind;        // RecordKind
-  uint8_t type;        // ttmem_mem_type (alloc only)
+  uint8_t kind;  // RecordKind
+  uint8_t type;  // ttmem_mem_type (alloc only)
   uint16_t flags;
   uint64_t reserved[3];
 };
@@ -79,7 +79,7 @@ struct alignas(64) RegionHeader {
   // --- written once by the client before the region is passed ---
   uint32_t magic;
   uint32_t version;
-  uint32_t header_size;    // sizeof(RegionHeader)
+  uint32_t header_size;  // sizeof(RegionHeader)
   uint32_t ring_count;
   uint32_t ring_capacity;  // records per ring, a power of two
   uint32_t record_size;    // sizeof(Record)

@@ -20,7 +20,7 @@ namespace ttmem::proto {
 
 inline constexpr uint32_t kFrameMagic = 0x464d5454;  // "TTMF"
 inline constexpr uint16_t kWireVersion = 1;
-inline constexpr uint32_t kMaxClientPayload = 64 * 1024;        // anything larger is hostile
+inline constexpr uint32_t kMaxClientPayload = 64 * 1024;         // anything larger is hostile
 inline constexpr uint32_t kMaxReplyPayload = 256 * 1024 * 1024;  // query replies
 
 enum class FrameType : uint16_t {
