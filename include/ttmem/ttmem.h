@@ -69,6 +69,15 @@ int ttmem_enabled(void);
 void ttmem_alloc(uint32_t device, ttmem_mem_type type, uint64_t buffer_id, uint64_t address,
                  uint64_t size);
 
+/* Flags for ttmem_alloc_ex. */
+#define TTMEM_ALLOC_HOOKED                                            \
+  0x1u /* intercepted by a graph-capture hook (tt-metal NO_DISPATCH): \
+          uses no device memory; counted apart as a capture estimate */
+
+/* ttmem_alloc with flags (TTMEM_ALLOC_*). Unknown flag bits are dropped and counted. */
+void ttmem_alloc_ex(uint32_t device, ttmem_mem_type type, uint64_t buffer_id, uint64_t address,
+                    uint64_t size, uint32_t flags);
+
 /* Reports that buffer `buffer_id` on `device` was freed. Never blocks. */
 void ttmem_free(uint32_t device, uint64_t buffer_id);
 

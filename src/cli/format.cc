@@ -129,6 +129,26 @@ std::string RenderStatus(const nlohmann::json& s) {
                        rows);
   }
 
+  // Graph-capture estimates: allocations a hook intercepted (no device memory used).
+  std::vector<std::vector<std::string>> crows;
+  for (const auto& dev : s.value("devices", nlohmann::json::array())) {
+    if (!dev.contains("capture_estimate")) continue;
+    std::vector<std::string> row = {fmt::format("{}", dev.value("id", 0))};
+    uint64_t any = 0;
+    for (const char* key : {"dram", "l1", "l1_small", "trace", "cb"}) {
+      uint64_t b = dev["capture_estimate"][key].value("used_bytes", uint64_t{0});
+      any += dev["capture_estimate"][key].value("buffers", uint64_t{0});
+      row.push_back(FormatBytes(b));
+    }
+    if (any != 0) crows.push_back(std::move(row));
+  }
+  if (!crows.empty()) {
+    out +=
+        "\nCapture estimates (allocations intercepted by a graph-capture hook; no device memory "
+        "used):\n";
+    out += RenderTable({">DEV", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB"}, crows);
+  }
+
   out += "\nProcesses:\n";
   std::vector<std::vector<std::string>> prows;
   for (const auto& p : s.value("processes", nlohmann::json::array())) {

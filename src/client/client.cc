@@ -44,6 +44,7 @@ using ttmem::proto::RingState;
 
 static_assert(TTMEM_MAX_DEVICES == ttmem::proto::kMaxDevices);
 static_assert(TTMEM_MEM_TYPE_COUNT == ttmem::proto::kMemTypeCount);
+static_assert(TTMEM_ALLOC_HOOKED == ttmem::proto::kFlagHooked);
 
 enum State : int { kUninit = 0, kDisabled = 1, kEnabled = 2 };
 
@@ -194,7 +195,7 @@ bool ClaimRing(ThreadRing* r) {
 }
 
 inline void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type, uint64_t id,
-                  uint64_t address, uint64_t size) {
+                  uint64_t address, uint64_t size, uint16_t flags) {
   ThreadRing& r = t_ring;
   RegionHeader* hdr = g_region.header;
   if (TTMEM_UNLIKELY(r.ctl == nullptr) && !ClaimRing(&r)) {
@@ -202,7 +203,7 @@ inline void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type, 
     return;
   }
   if (TTMEM_UNLIKELY(device >= TTMEM_MAX_DEVICES)) {
-    hdr->lost_bad_device.fetch_add(1, std::memory_order_relaxed);
+    hdr->lost_bad_args.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   uint64_t head = r.head;
@@ -223,7 +224,7 @@ inline void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type, 
   rec->device = device;
   rec->kind = static_cast<uint8_t>(kind);
   rec->type = type;
-  rec->flags = 0;
+  rec->flags = flags;
   r.head = head + 1;
   r.ctl->head.store(head + 1, std::memory_order_release);
   if (TTMEM_UNLIKELY(hdr->wake_wanted.load(std::memory_order_relaxed) != 0) &&
@@ -502,12 +503,23 @@ TTMEM_EXPORT void ttmem_alloc(uint32_t device, ttmem_mem_type type, uint64_t buf
                               uint64_t address, uint64_t size) {
   if (TTMEM_UNLIKELY(g_state.load(std::memory_order_acquire) != kEnabled) && !Enabled()) return;
   Write(ttmem::proto::RecordKind::kAlloc, device, static_cast<uint8_t>(type), buffer_id, address,
-        size);
+        size, 0);
+}
+
+TTMEM_EXPORT void ttmem_alloc_ex(uint32_t device, ttmem_mem_type type, uint64_t buffer_id,
+                                 uint64_t address, uint64_t size, uint32_t flags) {
+  if (TTMEM_UNLIKELY(g_state.load(std::memory_order_acquire) != kEnabled) && !Enabled()) return;
+  if (TTMEM_UNLIKELY((flags & ~uint32_t{ttmem::proto::kKnownFlags}) != 0)) {
+    g_region.header->lost_bad_args.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Write(ttmem::proto::RecordKind::kAlloc, device, static_cast<uint8_t>(type), buffer_id, address,
+        size, static_cast<uint16_t>(flags));
 }
 
 TTMEM_EXPORT void ttmem_free(uint32_t device, uint64_t buffer_id) {
   if (TTMEM_UNLIKELY(g_state.load(std::memory_order_acquire) != kEnabled) && !Enabled()) return;
-  Write(ttmem::proto::RecordKind::kFree, device, 0, buffer_id, 0, 0);
+  Write(ttmem::proto::RecordKind::kFree, device, 0, buffer_id, 0, 0, 0);
 }
 
 TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
@@ -585,7 +597,7 @@ TTMEM_EXPORT int ttmem_get_stats(ttmem_stats* out) {
     out->events_dropped += ctl->dropped.load(std::memory_order_relaxed);
   }
   out->events_dropped += reg.header->lost_no_ring.load(std::memory_order_relaxed) +
-                         reg.header->lost_bad_device.load(std::memory_order_relaxed);
+                         reg.header->lost_bad_args.load(std::memory_order_relaxed);
   out->connected = g_connected.load();
   out->rings_in_use = g_rings_in_use.load();
   return 0;

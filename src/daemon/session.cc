@@ -156,7 +156,12 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
         *error = fmt::format("allocation record with memory type {}", r.type);
         return false;
       }
-      ledger.Alloc(pid_, r.device, r.type, r.buffer_id, r.address, r.size);
+      if ((r.flags & ~proto::kKnownFlags) != 0) {
+        *error = fmt::format("allocation record with unknown flags {:#x}", r.flags);
+        return false;
+      }
+      ledger.Alloc(pid_, r.device, r.type, r.buffer_id, r.address, r.size,
+                   (r.flags & proto::kFlagHooked) != 0);
     } else if (r.kind == static_cast<uint8_t>(proto::RecordKind::kFree)) {
       ledger.Free(pid_, r.device, r.buffer_id);
     } else {
@@ -177,7 +182,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
 uint64_t Session::ClientDropped() const {
   const auto* hdr = static_cast<const proto::RegionHeader*>(base_);
   uint64_t total = SatAdd(hdr->lost_no_ring.load(std::memory_order_relaxed),
-                          hdr->lost_bad_device.load(std::memory_order_relaxed));
+                          hdr->lost_bad_args.load(std::memory_order_relaxed));
   for (uint32_t i = 0; i < ring_count_; ++i)
     total = SatAdd(total, proto::RingAt(base_, i)->dropped.load(std::memory_order_relaxed));
   return total;

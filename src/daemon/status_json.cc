@@ -54,6 +54,7 @@ json BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     d["num_cores"] =
         info != nullptr && info->num_cores != 0 ? json(info->num_cores) : json(nullptr);
     d["memory"] = UsageJson(dev.usage, info);
+    d["capture_estimate"] = ProcessUsageJson(dev.captured);
     json procs = json::array();
     for (const auto& [pid, p] : ledger.processes()) {
       auto it = p.usage.find(id);
@@ -96,6 +97,13 @@ json BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     e["started_unix_ms"] = m != meta.end() ? m->second.started_unix_ms : 0;
     e["devices"] = std::move(devs);
     e["memory"] = ProcessUsageJson(total);
+    ledger::TypeUsage captured{};
+    for (const auto& [dev_id, usage] : p.captured)
+      for (int t = 0; t < ledger::kNumTypes; ++t) {
+        captured[t].bytes += usage[t].bytes;
+        captured[t].buffers += usage[t].buffers;
+      }
+    e["capture_estimate"] = ProcessUsageJson(captured);
     e["counters"] = {{"unknown_frees", p.counters.unknown_frees},
                      {"duplicate_allocs", p.counters.duplicate_allocs},
                      {"dropped_events", p.counters.dropped_events}};

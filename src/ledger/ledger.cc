@@ -14,9 +14,10 @@ void Ledger::AddProcess(pid_t pid) {
   ProcessFor(pid);
 }
 
-void Ledger::Account(Process& p, uint32_t device, uint8_t type, uint64_t size, bool add) {
-  Usage& pu = p.usage[device][type];
-  Usage& du = devices_[device].usage[type];
+void Ledger::Account(Process& p, uint32_t device, const LiveBuffer& b, bool add) {
+  Usage& pu = b.hooked ? p.captured[device][b.type] : p.usage[device][b.type];
+  Usage& du = b.hooked ? devices_[device].captured[b.type] : devices_[device].usage[b.type];
+  const uint64_t size = b.size;
   if (add) {
     pu.bytes += size;
     pu.buffers += 1;
@@ -33,19 +34,19 @@ void Ledger::Account(Process& p, uint32_t device, uint8_t type, uint64_t size, b
 }
 
 Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-                     uint64_t size) {
+                     uint64_t size, bool hooked) {
   if (type >= kNumTypes) return Result::kInvalid;
   Process& p = ProcessFor(pid);
   auto [it, inserted] = p.live.try_emplace(Process::Key{device, buffer_id});
   Result r = Result::kOk;
   if (!inserted) {
-    Account(p, device, it->second.type, it->second.size, /*add=*/false);
+    Account(p, device, it->second, /*add=*/false);
     ++p.counters.duplicate_allocs;
     ++counters_.duplicate_allocs;
     r = Result::kDuplicateAlloc;
   }
-  it->second = LiveBuffer{type, address, size};
-  Account(p, device, type, size, /*add=*/true);
+  it->second = LiveBuffer{address, size, type, hooked};
+  Account(p, device, it->second, /*add=*/true);
   return r;
 }
 
@@ -57,7 +58,7 @@ Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id) {
     ++counters_.unknown_frees;
     return Result::kUnknownFree;
   }
-  Account(p, device, it->second.type, it->second.size, /*add=*/false);
+  Account(p, device, it->second, /*add=*/false);
   p.live.erase(it);
   return Result::kOk;
 }
@@ -73,6 +74,14 @@ uint64_t Ledger::RemoveProcess(pid_t pid) {
       d.usage[t].buffers -= usage[t].buffers;
       live_buffers_ -= usage[t].buffers;
       reclaimed += usage[t].bytes;
+    }
+  }
+  for (const auto& [device, usage] : it->second.captured) {
+    Device& d = devices_[device];
+    for (int t = 0; t < kNumTypes; ++t) {
+      d.captured[t].bytes -= usage[t].bytes;
+      d.captured[t].buffers -= usage[t].buffers;
+      live_buffers_ -= usage[t].buffers;
     }
   }
   processes_.erase(it);
@@ -91,35 +100,42 @@ void Ledger::SetDeviceInfo(uint32_t device, DeviceInfo info) {
 }
 
 std::string Ledger::CheckInvariantsForTesting() const {
-  std::map<uint32_t, TypeUsage> from_live;
-  std::map<uint32_t, TypeUsage> from_processes;
+  // Index 0: device memory, 1: capture estimate.
+  std::map<uint32_t, TypeUsage> from_live[2];
+  std::map<uint32_t, TypeUsage> from_processes[2];
   uint64_t live = 0;
   for (const auto& [pid, p] : processes_) {
-    std::unordered_map<uint32_t, TypeUsage> mine;
+    std::unordered_map<uint32_t, TypeUsage> mine[2];
     for (const auto& [key, buf] : p.live) {
-      for (auto* m : {&from_live[key.device], &mine[key.device]}) {
+      int k = buf.hooked ? 1 : 0;
+      for (auto* m : {&from_live[k][key.device], &mine[k][key.device]}) {
         (*m)[buf.type].bytes += buf.size;
         (*m)[buf.type].buffers += 1;
       }
       ++live;
     }
-    for (const auto& [device, usage] : p.usage) {
-      TypeUsage expect = mine.count(device) ? mine.at(device) : TypeUsage{};
-      if (usage != expect)
-        return "process " + std::to_string(pid) + " usage on device " + std::to_string(device) +
-               " differs from its live buffers";
-      for (int t = 0; t < kNumTypes; ++t) {
-        from_processes[device][t].bytes += usage[t].bytes;
-        from_processes[device][t].buffers += usage[t].buffers;
+    for (int k = 0; k < 2; ++k) {
+      for (const auto& [device, usage] : k == 0 ? p.usage : p.captured) {
+        TypeUsage expect = mine[k].count(device) ? mine[k].at(device) : TypeUsage{};
+        if (usage != expect)
+          return "process " + std::to_string(pid) + (k ? " capture" : " usage") + " on device " +
+                 std::to_string(device) + " differs from its live buffers";
+        for (int t = 0; t < kNumTypes; ++t) {
+          from_processes[k][device][t].bytes += usage[t].bytes;
+          from_processes[k][device][t].buffers += usage[t].buffers;
+        }
       }
     }
   }
   if (live != live_buffers_) return "live buffer count differs from the live tables";
   for (const auto& [device, d] : devices_) {
-    TypeUsage a = from_live.count(device) ? from_live.at(device) : TypeUsage{};
-    TypeUsage b = from_processes.count(device) ? from_processes.at(device) : TypeUsage{};
-    if (d.usage != a) return "device " + std::to_string(device) + " usage differs from live";
-    if (d.usage != b) return "device " + std::to_string(device) + " usage differs from processes";
+    for (int k = 0; k < 2; ++k) {
+      const TypeUsage& have = k == 0 ? d.usage : d.captured;
+      TypeUsage a = from_live[k].count(device) ? from_live[k].at(device) : TypeUsage{};
+      TypeUsage b = from_processes[k].count(device) ? from_processes[k].at(device) : TypeUsage{};
+      if (have != a) return "device " + std::to_string(device) + " totals differ from live";
+      if (have != b) return "device " + std::to_string(device) + " totals differ from processes";
+    }
   }
   return "";
 }

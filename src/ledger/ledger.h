@@ -9,6 +9,8 @@
 // Invariants (checked by CheckInvariantsForTesting):
 //   device usage == sum of process usage == sum of live entries, per device and type;
 //   allocated - freed - reclaimed == live, in bytes and in buffer counts.
+// Hooked allocations (a graph-capture hook intercepted them: no device memory used) are kept in
+// `captured`, a capture estimate, never in `usage`.
 // Anomalies never throw and never corrupt totals: a free of an unknown id is counted and ignored;
 // an allocation of an id already live is counted and replaces the old entry (the old one's free
 // was evidently lost).
@@ -52,14 +54,16 @@ struct Counters {
 enum class Result { kOk, kDuplicateAlloc, kUnknownFree, kInvalid };
 
 struct LiveBuffer {
-  uint8_t type = 0;
   uint64_t address = 0;
   uint64_t size = 0;
+  uint8_t type = 0;
+  bool hooked = false;
 };
 
 struct Process {
   pid_t pid = 0;
-  std::unordered_map<uint32_t, TypeUsage> usage;  // by device
+  std::unordered_map<uint32_t, TypeUsage> usage;     // by device
+  std::unordered_map<uint32_t, TypeUsage> captured;  // by device: hooked allocations
   Counters counters;
   // (device << 64 | buffer_id) flattened into a struct key.
   struct Key {
@@ -78,13 +82,14 @@ struct Process {
 
 struct Device {
   TypeUsage usage;
+  TypeUsage captured;  // capture estimate: hooked allocations, no device memory
   std::optional<DeviceInfo> info;
 };
 
 class Ledger {
  public:
   Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-               uint64_t size);
+               uint64_t size, bool hooked = false);
   Result Free(pid_t pid, uint32_t device, uint64_t buffer_id);
 
   // Registers a process (so it is listed even before its first allocation).
@@ -108,7 +113,7 @@ class Ledger {
 
  private:
   Process& ProcessFor(pid_t pid);
-  void Account(Process& p, uint32_t device, uint8_t type, uint64_t size, bool add);
+  void Account(Process& p, uint32_t device, const LiveBuffer& b, bool add);
 
   std::map<uint32_t, Device> devices_;
   std::map<pid_t, Process> processes_;

@@ -42,8 +42,10 @@ enum class RecordKind : uint8_t {
   kFree = 2,
 };
 
-// Record flags.
+// Record flags (alloc only).
 inline constexpr uint16_t kFlagNone = 0;
+inline constexpr uint16_t kFlagHooked = 0x1;  // == TTMEM_ALLOC_HOOKED: no device memory used
+inline constexpr uint16_t kKnownFlags = kFlagHooked;
 
 struct alignas(64) Record {
   uint64_t timestamp;  // ordering key across a process's rings (TSC or CLOCK_MONOTONIC ns)
@@ -87,8 +89,8 @@ struct alignas(64) RegionHeader {
   uint32_t clock;          // 1: x86 TSC, 2: CLOCK_MONOTONIC ns
   uint8_t pad0[28];
   // --- client process counters ---
-  std::atomic<uint64_t> lost_no_ring;     // events dropped because every ring was taken
-  std::atomic<uint64_t> lost_bad_device;  // events dropped for device >= TTMEM_MAX_DEVICES
+  std::atomic<uint64_t> lost_no_ring;   // events dropped because every ring was taken
+  std::atomic<uint64_t> lost_bad_args;  // events dropped: device >= 1024 or unknown flags
   uint8_t pad1[48];
   // --- daemon-written ---
   std::atomic<uint32_t> wake_wanted;  // 1: the daemon sleeps long; the next writer wakes it
