@@ -24,7 +24,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const char* kTypes[] = {"dram", "l1", "system_memory", "l1_small", "trace", "cb", "kernel"};
+const char* const* kTypes = kTypeKeys;
 
 struct Client {
   Child child;
@@ -93,27 +93,6 @@ void ExpectProcessMatches(const json& status, const json& truth) {
     EXPECT_EQ((*p)["memory"][kTypes[t]]["used_bytes"].get<uint64_t>(), total_bytes[t]) << kTypes[t];
     EXPECT_EQ((*p)["memory"][kTypes[t]]["buffers"].get<uint64_t>(), total_buffers[t]) << kTypes[t];
   }
-}
-
-// Polls status until pred holds or the timeout passes; returns the elapsed time, or -1 ms.
-template <typename Pred>
-std::chrono::milliseconds PollUntil(const std::string& socket, std::chrono::milliseconds timeout,
-                                    Pred pred) {
-  auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < timeout) {
-    if (pred(Status(socket)))
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - start);
-    std::this_thread::sleep_for(10ms);
-  }
-  return -1ms;
-}
-
-bool AllDevicesEmpty(const json& s) {
-  for (const auto& d : s["devices"])
-    for (const char* t : kTypes)
-      if (d["memory"][t]["buffers"] != 0 || d["memory"][t]["used_bytes"] != 0) return false;
-  return s["processes"].empty();
 }
 
 TEST(EndToEnd, MultiProcessMultiThreadTotalsAreExact) {

@@ -197,4 +197,17 @@ nlohmann::json Status(const std::string& socket) {
   return j;
 }
 
+const char* const kTypeKeys[7] = {"dram",  "l1", "system_memory", "l1_small",
+                                  "trace", "cb", "kernel"};
+
+bool AllDevicesEmpty(const nlohmann::json& s) {
+  for (const auto& d : s["devices"]) {
+    for (const char* t : kTypeKeys) {
+      if (d["memory"][t]["buffers"] != 0 || d["memory"][t]["used_bytes"] != 0) return false;
+      if (d.contains("capture_estimate") && d["capture_estimate"][t]["buffers"] != 0) return false;
+    }
+  }
+  return s["processes"].empty();
+}
+
 }  // namespace ttmem::test

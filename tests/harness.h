@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -71,6 +72,26 @@ class Daemon {
 
 // `ttmem status --json` against the socket; fails the current test on error.
 nlohmann::json Status(const std::string& socket);
+
+// The JSON keys of the memory types, in ttmem_mem_type order.
+extern const char* const kTypeKeys[7];
+
+// True when no device holds anything and no process is listed.
+bool AllDevicesEmpty(const nlohmann::json& status);
+
+// Polls status until pred holds or the timeout passes; returns the elapsed time, or -1 ms.
+template <typename Pred>
+std::chrono::milliseconds PollUntil(const std::string& socket, std::chrono::milliseconds timeout,
+                                    Pred pred) {
+  auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < timeout) {
+    if (pred(Status(socket)))
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::chrono::milliseconds(-1);
+}
 
 }  // namespace ttmem::test
 

@@ -29,15 +29,9 @@ struct TopOptions {
 };
 int RunTop(const TopOptions& o);
 
-struct SimOptions {
-  std::string socket;
-  uint32_t devices = 8;
-  uint32_t threads = 2;
-  double seconds = 0;  // 0: until interrupted
-  std::string arch = "wormhole_b0";
-  uint64_t seed = 1;
-};
-int RunSim(const SimOptions& o, const char* argv0);
+// Runs ttmem-sim (installed beside ttmem) with tracking enabled and TTMEM_SOCKET set; `args`
+// go through, except --socket, which `ttmem` takes itself.
+int RunSim(std::string socket, std::vector<std::string> args, const char* argv0);
 
 void PrintError(const std::string& message);
 

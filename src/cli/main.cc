@@ -38,18 +38,10 @@ int main(int argc, char** argv) {
   topc->add_option("-r,--refresh", top.refresh_ms, "refresh interval in milliseconds")
       ->check(CLI::Range(50u, 3600000u));
 
-  SimOptions sim;
-  auto* simc =
-      app.add_subcommand("sim", "run a built-in simulated workload that reports to ttmemd");
-  AddSocket(simc, &socket);
-  simc->add_option("--devices", sim.devices, "number of simulated devices")
-      ->check(CLI::Range(1u, 64u));
-  simc->add_option("--threads", sim.threads, "allocating threads")->check(CLI::Range(1u, 64u));
-  simc->add_option("--seconds", sim.seconds, "run time; 0 runs until interrupted")
-      ->check(CLI::Range(0.0, 86400.0));
-  simc->add_option("--arch", sim.arch, "device architecture")
-      ->check(CLI::IsMember({"wormhole_b0", "blackhole"}));
-  simc->add_option("--seed", sim.seed, "random seed");
+  auto* simc = app.add_subcommand(
+      "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");
+  simc->prefix_command();  // everything after `sim` goes to ttmem-sim
+  simc->set_help_flag();   // so does --help
 
   try {
     app.parse(argc, argv);
@@ -64,9 +56,9 @@ int main(int argc, char** argv) {
     PrintError(std::string(e.what()) + " (run '" + where + "' for the usage)");
     return kExitUsage;
   }
-  st.socket = top.socket = sim.socket = socket;
+  st.socket = top.socket = socket;
   if (status->parsed()) return RunStatus(st);
   if (topc->parsed()) return RunTop(top);
-  if (simc->parsed()) return RunSim(sim, argv[0]);
+  if (simc->parsed()) return RunSim(socket, simc->remaining(), argv[0]);
   return kExitUsage;
 }

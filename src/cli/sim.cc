@@ -15,7 +15,7 @@
 
 namespace ttmem::cli {
 
-int RunSim(const SimOptions& o, const char* argv0) {
+int RunSim(std::string socket, std::vector<std::string> args, const char* argv0) {
   char self[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
   std::string dir = ".";
@@ -34,21 +34,24 @@ int RunSim(const SimOptions& o, const char* argv0) {
                     exe));
     return kExitFailure;
   }
+  std::vector<std::string> pass = {exe};
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--socket") {
+      if (i + 1 == args.size()) {
+        PrintError("--socket needs a path (run 'ttmem sim --help' for the usage)");
+        return kExitUsage;
+      }
+      socket = args[++i];
+    } else if (args[i].rfind("--socket=", 0) == 0) {
+      socket = args[i].substr(9);
+    } else {
+      pass.push_back(args[i]);
+    }
+  }
   ::setenv("TT_ALLOC_TRACKING_ENABLED", "1", 1);
-  ::setenv("TTMEM_SOCKET", o.socket.c_str(), 1);
-  std::vector<std::string> args = {exe,
-                                   "--devices",
-                                   std::to_string(o.devices),
-                                   "--threads",
-                                   std::to_string(o.threads),
-                                   "--seconds",
-                                   fmt::format("{}", o.seconds),
-                                   "--arch",
-                                   o.arch,
-                                   "--seed",
-                                   std::to_string(o.seed)};
+  ::setenv("TTMEM_SOCKET", socket.c_str(), 1);
   std::vector<char*> cargs;
-  for (auto& a : args) cargs.push_back(a.data());
+  for (auto& a : pass) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   ::execv(exe.c_str(), cargs.data());
   PrintError(fmt::format("cannot run {}: {}", exe, std::strerror(errno)));

@@ -1,0 +1,101 @@
+// ttmem-sim — a simulated tt-metal runtime that reports to ttmemd through libttmem and the
+// tracking adapter. Usually started by `ttmem sim NAME ...`, which enables tracking.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "sim/arch.h"
+#include "sim/scenarios.h"
+#include "ttmem/ttmem.h"
+
+namespace ttsim {
+std::atomic<bool> g_stop{false};
+}
+
+namespace {
+void OnSignal(int) {
+  ttsim::g_stop = true;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  ttsim::ScenarioOptions o;
+  std::string arch = "wormhole_b0", mesh = "2x4", tracking = "observer";
+  std::string scenarios;
+  for (const auto& s : ttsim::Scenarios())
+    scenarios += std::string("\n  ") + s.name + ": " + s.help;
+  CLI::App app{"ttmem-sim: a simulated tt-metal runtime. Scenarios:" + scenarios};
+  app.add_option("scenario", o.name, "scenario to run")->required();
+  app.add_option("--arch", arch, "device architecture")
+      ->check(CLI::IsMember(ttsim::ArchNames()))
+      ->capture_default_str();
+  app.add_option("--mesh", mesh, "mesh shape RxC (mesh_allocation; churn: device count)")
+      ->capture_default_str();
+  app.add_option("--hold-ms", o.hold_ms, "keep the allocations live this long at the peak")
+      ->check(CLI::Range(0u, 86400000u));
+  app.add_option("--repeat", o.repeat, "run the scenario this many times")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--seconds", o.seconds, "churn: run time; 0 runs until interrupted")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "churn: allocating threads")->check(CLI::Range(1u, 64u));
+  app.add_option("--processes", o.processes, "churn: processes")->check(CLI::Range(1u, 64u));
+  app.add_option("--rate", o.rate, "churn: operations per second per thread; 0: as fast as it can")
+      ->check(CLI::Range(0u, 10000000u));
+  app.add_option("--scale", o.scale, "multiply buffer sizes")->check(CLI::Range(1e-6, 1e9));
+  app.add_option("--seed", o.seed, "random seed");
+  app.add_flag("--checkpoints", o.checkpoints,
+               "print the simulator's own figures as a JSON line at each checkpoint and wait for "
+               "a line on stdin (for tests)");
+  app.add_option("--tracking", tracking,
+                 "observer (the fix) or graph-processor (the proof of concept's per-thread "
+                 "processor, which misses other threads)")
+      ->check(CLI::IsMember({"observer", "graph-processor"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ttmem sim: %s (run 'ttmem sim --help' for the usage)\n", e.what());
+    return 2;
+  }
+  unsigned rows = 0, cols = 0;
+  char extra;
+  if (std::sscanf(mesh.c_str(), "%ux%u%c", &rows, &cols, &extra) != 2 || rows == 0 || cols == 0 ||
+      rows * cols > 64) {
+    std::fprintf(stderr, "ttmem sim: --mesh '%s' is not RxC with 1..64 devices, e.g. 2x4\n",
+                 mesh.c_str());
+    return 2;
+  }
+  if (o.checkpoints && o.processes > 1) {
+    std::fprintf(stderr, "ttmem sim: --checkpoints needs --processes 1\n");
+    return 2;
+  }
+  bool known = false;
+  for (const auto& s : ttsim::Scenarios()) known = known || o.name == s.name;
+  if (!known) {
+    std::string names;
+    for (const auto& s : ttsim::Scenarios())
+      names += (names.empty() ? "" : ", ") + std::string(s.name);
+    std::fprintf(stderr, "ttmem sim: unknown scenario '%s' (one of: %s)\n", o.name.c_str(),
+                 names.c_str());
+    return 2;
+  }
+  o.rows = rows;
+  o.cols = cols;
+  o.arch = ttsim::FindArch(arch);
+  o.tracking = tracking == "observer" ? ttsim::TrackingMode::kObserver
+                                      : ttsim::TrackingMode::kGraphProcessor;
+  if (!ttmem_enabled())
+    std::fprintf(stderr,
+                 "ttmem sim: tracking is off (TT_ALLOC_TRACKING_ENABLED is not 1): "
+                 "running without reporting\n");
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  ttsim::InstallTracking(o.tracking);
+  return ttsim::RunScenario(o);
+}

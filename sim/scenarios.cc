@@ -1,0 +1,390 @@
+#include "sim/scenarios.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/buffer.h"
+#include "sim/graph_tracker.h"
+#include "sim/mesh.h"
+#include "sim/program.h"
+#include "ttmem/ttmem.h"
+
+namespace ttsim {
+
+extern std::atomic<bool> g_stop;  // set by SIGINT/SIGTERM (main.cc)
+
+namespace {
+
+constexpr uint64_t kKiB = 1024, kMiB = 1024 * 1024;
+constexpr uint64_t kTile = 2048;  // a 32x32 bfloat16 tile: the page size of tiled tensors
+const char* kTypeKeys[] = {"dram", "l1", "system_memory", "l1_small", "trace", "cb", "kernel"};
+
+using CaptureUsage = std::map<uint32_t, UsageByType>;
+
+// --checkpoints: after ttmem_flush, print the simulator's own figures as one JSON line, then wait
+// for a line on stdin, so a test can compare them with the daemon's at that moment.
+class Checkpoints {
+ public:
+  explicit Checkpoints(bool enabled) : enabled_(enabled) {}
+  void At(const std::string& name, const std::vector<Device*>& devices,
+          const CaptureUsage& capture = {}) {
+    if (!enabled_) return;
+    nlohmann::json j;
+    j["checkpoint"] = name;
+    j["pid"] = ::getpid();
+    j["flush"] = ttmem_flush(10000);
+    j["devices"] = nlohmann::json::object();
+    for (Device* d : devices) j["devices"][std::to_string(d->id())] = ToJson(d->UsageSnapshot());
+    j["capture"] = nlohmann::json::object();
+    for (const auto& [id, usage] : capture) j["capture"][std::to_string(id)] = ToJson(usage);
+    std::cout << j.dump() << std::endl;
+    std::string line;
+    std::getline(std::cin, line);
+  }
+
+ private:
+  static nlohmann::json ToJson(const UsageByType& u) {
+    nlohmann::json m = nlohmann::json::object();
+    for (int t = 0; t < kNumMemTypes; ++t)
+      m[kTypeKeys[t]] = {{"used_bytes", u[t].bytes}, {"buffers", u[t].count}};
+    return m;
+  }
+  bool enabled_;
+};
+
+uint64_t Scaled(const ScenarioOptions& o, uint64_t bytes) {
+  double v = static_cast<double>(bytes) * o.scale;
+  return v < 1 ? 1 : static_cast<uint64_t>(v);
+}
+
+void Hold(const ScenarioOptions& o) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.hold_ms);
+  while (!g_stop && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+CoreRange FullGrid(const ArchSpec& a) {
+  return {0, 0, a.grid_x - 1, a.grid_y - 1};
+}
+
+// --- matmul_multicore_reuse -----------------------------------------------------------------
+// tt-metal's programming example: in0 (MxK), in1 (KxN), out (MxN) in DRAM, bfloat16 tiles; a
+// program on the whole compute grid with per-core CBs for in0, in1, out and the intermediate
+// (double-buffered blocks of 2x4 and 4x4 tiles), and reader, writer and compute kernels.
+void MatmulMulticoreReuse(const ScenarioOptions& o, Checkpoints& cp) {
+  auto dev = OpenDevice(0, *o.arch);
+  std::vector<Device*> devs = {dev.get()};
+  const uint64_t M = 1024, K = 1024, N = 1024;
+  for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
+    auto in0 = Buffer::Create(*dev, Scaled(o, M * K * 2), kTile, MemType::kDram);
+    auto in1 = Buffer::Create(*dev, Scaled(o, K * N * 2), kTile, MemType::kDram);
+    auto out = Buffer::Create(*dev, Scaled(o, M * N * 2), kTile, MemType::kDram);
+    cp.At("buffers", devs);
+    Program program;
+    CoreRange grid = FullGrid(*o.arch);
+    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb0: in0 blocks
+    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb1: in1 blocks
+    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb16: out
+    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb24: intermediate
+    program.AddKernel(grid, 8 * kKiB);                       // reader
+    program.AddKernel(grid, 6 * kKiB);                       // writer
+    program.AddKernel(grid, 20 * kKiB);                      // compute
+    program.Launch(*dev);
+    cp.At("running", devs);
+    Hold(o);
+    program.Release(*dev);
+    cp.At("program_released", devs);
+  }
+  cp.At("freed", devs);
+}
+
+// --- mesh_allocation -------------------------------------------------------------------------
+// The seeds' test_mesh_allocation.py: a 2 x 4 mesh, replicated inputs of a few MiB per device,
+// an add and a matmul (sharded output, an L1 activation that backs a globally allocated CB), then
+// everything freed and the mesh closed.
+void MeshAllocation(const ScenarioOptions& o, Checkpoints& cp) {
+  MeshDevice mesh(o.rows, o.cols, *o.arch);
+  std::vector<Device*> devs;
+  for (size_t i = 0; i < mesh.num_devices(); ++i) devs.push_back(&mesh.device(i));
+  CoreRange grid = FullGrid(*o.arch);
+  for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
+    auto a = MeshBuffer::Create(mesh, Scaled(o, 4 * kMiB), kTile, MemType::kDram,
+                                MeshLayout::kReplicated);
+    auto b = MeshBuffer::Create(mesh, Scaled(o, 4 * kMiB), kTile, MemType::kDram,
+                                MeshLayout::kReplicated);
+    cp.At("inputs", devs);
+    // add: c = a + b
+    auto c = MeshBuffer::Create(mesh, Scaled(o, 4 * kMiB), kTile, MemType::kDram,
+                                MeshLayout::kReplicated);
+    Program add;
+    for (int i = 0; i < 3; ++i) add.AddCircularBuffer(grid, {4 * kTile, nullptr});
+    add.AddKernel(grid, 6 * kKiB);
+    add.AddKernel(grid, 4 * kKiB);
+    add.AddKernel(grid, 12 * kKiB);
+    for (Device* d : devs) add.Launch(*d);
+    // matmul: d = a @ b, sharded over the mesh; e: an L1 activation backing the output CB.
+    auto d =
+        MeshBuffer::Create(mesh, Scaled(o, 8 * kMiB), kTile, MemType::kDram, MeshLayout::kSharded);
+    auto e = MeshBuffer::Create(mesh, 256 * kKiB, kTile, MemType::kL1, MeshLayout::kReplicated);
+    std::vector<std::unique_ptr<Program>> matmuls;
+    for (size_t i = 0; i < devs.size(); ++i) {
+      auto p = std::make_unique<Program>();
+      p->AddCircularBuffer(grid, {16 * kTile, nullptr});
+      p->AddCircularBuffer(grid, {16 * kTile, nullptr});
+      p->AddCircularBuffer(grid, {16 * kTile, e->device_buffer_ptr(i)});  // globally allocated
+      p->AddKernel(grid, 8 * kKiB);
+      p->AddKernel(grid, 20 * kKiB);
+      p->Launch(*devs[i]);
+      matmuls.push_back(std::move(p));
+    }
+    cp.At("ops", devs);
+    Hold(o);
+    matmuls.clear();
+    for (Device* dv : devs) add.Release(*dv);
+    cp.At("programs_released", devs);
+  }
+  cp.At("freed", devs);
+}
+
+// --- graph_capture ---------------------------------------------------------------------------
+// Real buffers stay live while an op is captured with NO_DISPATCH: the op's buffers are hooked
+// (address 0, no device memory) and its program is not placed. A worker thread allocating during
+// the capture is not hooked (the hook is per thread): its buffer is real.
+class CaptureHook : public IGraphHooks {
+ public:
+  bool hook_allocate(const Buffer*) override { return true; }
+  bool hook_deallocate(const Buffer* b) override { return b->hooked(); }
+  bool hook_program(const Program*) override { return true; }
+};
+
+class RecordingProcessor : public IGraphProcessor {
+ public:
+  void track_allocate(const Buffer*) override { ++allocations; }
+  std::atomic<int> allocations{0};
+};
+
+void GraphCapture(const ScenarioOptions& o, Checkpoints& cp) {
+  auto dev = OpenDevice(0, *o.arch);
+  std::vector<Device*> devs = {dev.get()};
+  const uint32_t cores = o.arch->num_cores();
+  for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
+    auto input = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
+    auto weights = Buffer::Create(*dev, Scaled(o, 2 * kMiB), kTile, MemType::kDram);
+    cp.At("inputs", devs);
+    auto recorder = std::make_shared<RecordingProcessor>();
+    GraphTracker::instance().push_processor(recorder);
+    GraphTracker::instance().add_hook(std::make_shared<CaptureHook>());
+    auto t1 = Buffer::Create(*dev, Scaled(o, 8 * kMiB), kTile, MemType::kDram);
+    auto t2 = Buffer::Create(*dev, 512 * kKiB, kTile, MemType::kL1);
+    auto out = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
+    Program op;
+    op.AddCircularBuffer(FullGrid(*o.arch), {8 * kTile, nullptr});
+    op.AddCircularBuffer(FullGrid(*o.arch), {8 * kTile, nullptr});
+    op.AddKernel(FullGrid(*o.arch), 10 * kKiB);
+    op.Launch(*dev);
+    std::shared_ptr<Buffer> cache;
+    std::thread([&] {
+      cache = Buffer::Create(*dev, Scaled(o, 1 * kMiB), kTile, MemType::kDram);
+    }).join();
+    CaptureUsage capture;
+    UsageByType& c = capture[dev->id()];
+    c[static_cast<int>(MemType::kDram)] = {t1->size() + out->size(), 2};
+    c[static_cast<int>(MemType::kL1)] = {t2->size(), 1};
+    c[static_cast<int>(MemType::kCb)] = {2 * 8 * kTile * cores, 2};
+    c[static_cast<int>(MemType::kKernel)] = {10 * kKiB * cores, 1};
+    cp.At("captured", devs, capture);
+    Hold(o);
+    t1.reset();
+    t2.reset();
+    out.reset();
+    op.Release(*dev);
+    GraphTracker::instance().clear_hook();
+    GraphTracker::instance().pop_processor();
+    cp.At("after_capture", devs);
+  }
+  cp.At("freed", devs);
+}
+
+// --- churn -----------------------------------------------------------------------------------
+// Random allocations of every type and programs with CBs and kernels, from several threads (ids
+// freed by one thread, buffers freed by another), optionally from several processes.
+struct ChurnStats {
+  std::atomic<uint64_t> ops{0}, oom{0};
+};
+
+void ChurnWorker(const ScenarioOptions& o, std::vector<std::unique_ptr<Device>>& devices,
+                 uint32_t t, ChurnStats& stats, std::mutex& mu,
+                 std::vector<std::shared_ptr<Buffer>>& live,
+                 std::vector<std::pair<std::unique_ptr<Program>, Device*>>& programs) {
+  std::mt19937_64 rng(o.seed * 7919 + t);
+  auto start = std::chrono::steady_clock::now();
+  const size_t max_live = 64 * devices.size();
+  while (!g_stop) {
+    if (o.seconds > 0 &&
+        std::chrono::steady_clock::now() - start >= std::chrono::duration<double>(o.seconds))
+      break;
+    stats.ops.fetch_add(1, std::memory_order_relaxed);
+    if (o.rate > 0) std::this_thread::sleep_for(std::chrono::microseconds(1000000 / o.rate));
+    Device& dev = *devices[rng() % devices.size()];
+    int op = static_cast<int>(rng() % 100);
+    try {
+      if (op < 45) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (live.size() >= max_live) continue;
+      }
+      if (op < 45) {
+        int k = static_cast<int>(rng() % 20);
+        MemType type = k < 10   ? MemType::kDram
+                       : k < 14 ? MemType::kL1
+                       : k < 17 ? MemType::kL1Small
+                       : k < 19 ? MemType::kTrace
+                                : MemType::kSystemMemory;
+        uint64_t size = type == MemType::kDram      ? (64 * kKiB) << (rng() % 9)
+                        : type == MemType::kL1      ? (4 * kKiB) << (rng() % 6)
+                        : type == MemType::kL1Small ? 256u << (rng() % 5)
+                        : type == MemType::kTrace   ? (64 * kKiB) << (rng() % 4)
+                                                    : (4 * kKiB) << (rng() % 8);
+        auto b = Buffer::Create(dev, Scaled(o, size), kTile, type);
+        std::lock_guard<std::mutex> lock(mu);
+        live.push_back(std::move(b));
+      } else if (op < 85) {
+        std::shared_ptr<Buffer> victim;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (live.empty()) continue;
+          size_t i = rng() % live.size();
+          victim = std::move(live[i]);
+          live[i] = std::move(live.back());
+          live.pop_back();
+        }
+        victim->Deallocate();  // on this thread, whoever allocated it
+      } else if (op < 95) {
+        auto p = std::make_unique<Program>();
+        const ArchSpec& a = dev.arch();
+        CoreRange range{0, 0, static_cast<uint32_t>(rng() % a.grid_x),
+                        static_cast<uint32_t>(rng() % a.grid_y)};
+        for (uint64_t i = 0, n = 1 + rng() % 3; i < n; ++i)
+          p->AddCircularBuffer(range, {(4 * kKiB) << (rng() % 4), nullptr});
+        p->AddKernel(range, (2 + rng() % 14) * kKiB);
+        p->Launch(dev);
+        std::lock_guard<std::mutex> lock(mu);
+        programs.emplace_back(std::move(p), &dev);
+      } else {
+        std::unique_ptr<Program> p;
+        Device* d = nullptr;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (programs.empty()) continue;
+          size_t i = rng() % programs.size();
+          std::swap(programs[i], programs.back());
+          p = std::move(programs.back().first);
+          d = programs.back().second;
+          programs.pop_back();
+        }
+        p->Release(*d);
+      }
+    } catch (const OutOfMemory&) {
+      stats.oom.fetch_add(1, std::memory_order_relaxed);  // load: expected now and then
+    }
+  }
+}
+
+void Churn(const ScenarioOptions& o, Checkpoints& cp) {
+  std::vector<pid_t> children;
+  uint32_t index = 0;
+  for (uint32_t i = 1; i < o.processes; ++i) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      index = i;
+      children.clear();
+      break;
+    }
+    if (pid > 0) children.push_back(pid);
+  }
+  ScenarioOptions mine = o;
+  mine.seed = o.seed + index * 1000003;
+  std::vector<std::unique_ptr<Device>> devices;
+  for (uint32_t i = 0; i < o.rows * o.cols; ++i) devices.push_back(OpenDevice(i, *o.arch));
+  std::vector<Device*> devs;
+  for (auto& d : devices) devs.push_back(d.get());
+  for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
+    std::mutex mu;
+    std::vector<std::shared_ptr<Buffer>> live;
+    std::vector<std::pair<std::unique_ptr<Program>, Device*>> programs;
+    ChurnStats stats;
+    std::vector<std::thread> threads;
+    for (uint32_t t = 0; t < o.threads; ++t)
+      threads.emplace_back([&, t] { ChurnWorker(mine, devices, t, stats, mu, live, programs); });
+    for (auto& th : threads) th.join();
+    cp.At("churned", devs);
+    Hold(o);
+    for (auto& [p, d] : programs) p->Release(*d);
+    programs.clear();
+    live.clear();
+    cp.At("freed", devs);
+    std::fprintf(stderr, "ttmem-sim: churn (process %u): %llu operations, %llu out of memory\n",
+                 index, static_cast<unsigned long long>(stats.ops.load()),
+                 static_cast<unsigned long long>(stats.oom.load()));
+  }
+  for (pid_t c : children) {
+    int st = 0;
+    ::waitpid(c, &st, 0);
+  }
+  if (index != 0) {
+    ttmem_flush(2000);
+    ::_exit(0);
+  }
+}
+
+}  // namespace
+
+const std::vector<Scenario>& Scenarios() {
+  static const std::vector<Scenario> s = {
+      {"matmul_multicore_reuse", "DRAM in0/in1/out and per-core CBs and kernels on the grid"},
+      {"mesh_allocation", "the seeds' mesh test: 2x4 mesh, replicated and sharded tensors, ops"},
+      {"graph_capture", "real buffers live while an op is captured with NO_DISPATCH"},
+      {"churn", "random allocations of every type from threads (and processes), for load"},
+  };
+  return s;
+}
+
+int RunScenario(const ScenarioOptions& o) {
+  Checkpoints cp(o.checkpoints);
+  try {
+    if (o.name == "matmul_multicore_reuse") {
+      MatmulMulticoreReuse(o, cp);
+    } else if (o.name == "mesh_allocation") {
+      MeshAllocation(o, cp);
+    } else if (o.name == "graph_capture") {
+      GraphCapture(o, cp);
+    } else if (o.name == "churn") {
+      Churn(o, cp);
+    } else {
+      std::fprintf(stderr,
+                   "ttmem sim: unknown scenario '%s' (run 'ttmem sim --help' for the list)\n",
+                   o.name.c_str());
+      return 2;
+    }
+  } catch (const OutOfMemory& e) {
+    // Everything the scenario held was released while the exception unwound.
+    ttmem_flush(2000);
+    std::fprintf(stderr, "ttmem sim: %s; lower --scale or use a larger --arch\n", e.what());
+    return 2;
+  }
+  ttmem_flush(2000);
+  return 0;
+}
+
+}  // namespace ttsim

@@ -1,0 +1,285 @@
+// The simulated tt-metal runtime against the real daemon: at every checkpoint of every scenario,
+// the daemon's per-device, per-type figures equal the simulator's own statistics, exactly; each
+// tracking path is shown to matter by disabling it.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/harness.h"
+
+namespace ttmem::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const json* FindDevice(const json& status, const std::string& id) {
+  for (const auto& d : status["devices"])
+    if (std::to_string(d["id"].get<uint32_t>()) == id) return &d;
+  return nullptr;
+}
+
+// Differences between the simulator's checkpoint and the daemon's status, one line each.
+std::vector<std::string> Diff(const json& cp, const json& status) {
+  std::vector<std::string> out;
+  auto compare = [&](const std::string& id, const json& want, const char* section) {
+    const json* d = FindDevice(status, id);
+    for (const char* t : kTypeKeys) {
+      uint64_t wb = want[t]["used_bytes"], wn = want[t]["buffers"];
+      uint64_t gb = d ? (*d)[section][t]["used_bytes"].get<uint64_t>() : 0;
+      uint64_t gn = d ? (*d)[section][t]["buffers"].get<uint64_t>() : 0;
+      if (wb != gb || wn != gn)
+        out.push_back(std::string(cp["checkpoint"]) + ": device " + id + " " + section + "." + t +
+                      ": sim " + std::to_string(wb) + " B / " + std::to_string(wn) + ", daemon " +
+                      std::to_string(gb) + " B / " + std::to_string(gn));
+    }
+  };
+  for (const auto& [id, usage] : cp["devices"].items()) {
+    compare(id, usage, "memory");
+    json zero = json::object();
+    for (const char* t : kTypeKeys) zero[t] = {{"used_bytes", 0}, {"buffers", 0}};
+    compare(id, cp["capture"].contains(id) ? cp["capture"][id] : zero, "capture_estimate");
+  }
+  return out;
+}
+
+struct SimRun {
+  int exit_code = -1;
+  std::vector<json> checkpoints;
+  std::vector<json> statuses;
+  std::string err;
+};
+
+// Runs `ttmem sim ARGS --checkpoints` against the daemon; at each checkpoint takes the daemon's
+// status, then lets the simulator go on.
+SimRun RunSim(const TempDir& dir, const Daemon& daemon, std::vector<std::string> args,
+              const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> argv = {BinDir() + "/ttmem", "sim", "--socket", daemon.socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--checkpoints");
+  std::string err_path = dir.File("sim.stderr");
+  Child c = Spawn(argv, env, true, true, err_path);
+  SimRun run;
+  for (;;) {
+    std::string line = ReadLine(c.stdout_fd, 60s);
+    if (line.empty()) break;
+    json cp = json::parse(line, nullptr, false);
+    EXPECT_FALSE(cp.is_discarded()) << line;
+    if (cp.is_discarded()) break;
+    EXPECT_EQ(cp["flush"], 0) << "ttmem_flush failed at " << cp["checkpoint"];
+    run.checkpoints.push_back(cp);
+    run.statuses.push_back(Status(daemon.socket()));
+    EXPECT_EQ(::write(c.stdin_fd, "\n", 1), 1);
+  }
+  ::close(c.stdin_fd);
+  ::close(c.stdout_fd);
+  run.exit_code = Wait(c.pid, 60s);
+  std::ifstream f(err_path);
+  run.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return run;
+}
+
+uint64_t Used(const json& status, const std::string& device, const char* type) {
+  const json* d = FindDevice(status, device);
+  return d ? (*d)["memory"][type]["used_bytes"].get<uint64_t>() : 0;
+}
+
+void ExpectExactEverywhere(const SimRun& run, size_t min_checkpoints) {
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_GE(run.checkpoints.size(), min_checkpoints) << run.err;
+  for (size_t i = 0; i < run.checkpoints.size(); ++i) {
+    for (const auto& d : Diff(run.checkpoints[i], run.statuses[i])) ADD_FAILURE() << d;
+    EXPECT_EQ(run.statuses[i]["counters"]["unknown_frees"], 0);
+    EXPECT_EQ(run.statuses[i]["counters"]["duplicate_allocs"], 0);
+    EXPECT_EQ(run.statuses[i]["counters"]["dropped_events"], 0);
+  }
+}
+
+class Sim : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(daemon_.Start()) << daemon_.log(); }
+  void ExpectNothingLeft() {
+    EXPECT_GE(PollUntil(daemon_.socket(), 2s, AllDevicesEmpty).count(), 0)
+        << Status(daemon_.socket()).dump(1);
+  }
+  TempDir dir_;
+  Daemon daemon_{dir_};
+};
+
+TEST_F(Sim, MatmulMulticoreReuseShowsDramAndCbExactly) {
+  for (const char* arch : {"wormhole_b0", "blackhole"}) {
+    SimRun run = RunSim(dir_, daemon_, {"matmul_multicore_reuse", "--arch", arch});
+    ExpectExactEverywhere(run, 4);
+    ASSERT_GE(run.checkpoints.size(), 2u);
+    ASSERT_EQ(run.checkpoints[1]["checkpoint"], "running");
+    const json& running = run.statuses[1];
+    EXPECT_EQ(Used(running, "0", "dram"), 3u * 2 * 1024 * 1024);
+    EXPECT_GT(Used(running, "0", "cb"), 0u);
+    EXPECT_GT(Used(running, "0", "kernel"), 0u);
+    const json* d = FindDevice(running, "0");
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ((*d)["arch"], arch);
+    EXPECT_TRUE((*d)["memory"]["dram"]["total_bytes"].is_number());
+    ExpectNothingLeft();
+  }
+}
+
+TEST_F(Sim, MeshAllocationTracksAllEightDevicesOnce) {
+  SimRun run = RunSim(dir_, daemon_, {"mesh_allocation"});
+  ExpectExactEverywhere(run, 3);
+  const json* ops = nullptr;
+  for (size_t i = 0; i < run.checkpoints.size(); ++i)
+    if (run.checkpoints[i]["checkpoint"] == "ops") ops = &run.statuses[i];
+  ASSERT_NE(ops, nullptr);
+  EXPECT_EQ((*ops)["devices"].size(), 8u);
+  for (int dev = 0; dev < 8; ++dev) {
+    // a, b, c replicated 4 MiB each, d sharded 8 MiB over 8 devices: 13 MiB per device, once.
+    EXPECT_EQ(Used(*ops, std::to_string(dev), "dram"), 13u * 1024 * 1024) << dev;
+    EXPECT_EQ(Used(*ops, std::to_string(dev), "l1"), 256u * 1024) << dev;
+    EXPECT_GT(Used(*ops, std::to_string(dev), "cb"), 0u) << dev;
+  }
+  ExpectNothingLeft();
+}
+
+TEST_F(Sim, MeshShapeFromTheCommandLine) {
+  SimRun run = RunSim(dir_, daemon_, {"mesh_allocation", "--mesh", "1x2", "--arch", "blackhole"});
+  ExpectExactEverywhere(run, 3);
+  EXPECT_EQ(run.statuses[0]["devices"].size(), 2u);
+  ExpectNothingLeft();
+}
+
+TEST_F(Sim, GraphCaptureIsShownApartAndUsesNoDeviceMemory) {
+  SimRun run = RunSim(dir_, daemon_, {"graph_capture"});
+  ExpectExactEverywhere(run, 4);
+  const json* captured = nullptr;
+  for (size_t i = 0; i < run.checkpoints.size(); ++i)
+    if (run.checkpoints[i]["checkpoint"] == "captured") captured = &run.statuses[i];
+  ASSERT_NE(captured, nullptr);
+  const json* d = FindDevice(*captured, "0");
+  ASSERT_NE(d, nullptr);
+  // Inputs 4 + 2 MiB and the worker thread's 1 MiB cache are real; the op's 8 + 4 MiB are not.
+  EXPECT_EQ((*d)["memory"]["dram"]["used_bytes"], 7u * 1024 * 1024);
+  EXPECT_EQ((*d)["capture_estimate"]["dram"]["used_bytes"], 12u * 1024 * 1024);
+  EXPECT_EQ((*d)["memory"]["cb"]["used_bytes"], 0u);
+  EXPECT_GT((*d)["capture_estimate"]["cb"]["used_bytes"].get<uint64_t>(), 0u);
+  auto text = RunCli({"status", "--socket", daemon_.socket()});
+  EXPECT_EQ(text.exit_code, 0);
+  ExpectNothingLeft();
+}
+
+TEST_F(Sim, ChurnFromThreadsIsExact) {
+  SimRun run =
+      RunSim(dir_, daemon_, {"churn", "--threads", "3", "--seconds", "1", "--mesh", "1x4"});
+  ExpectExactEverywhere(run, 2);
+  uint64_t buffers = 0;
+  for (const auto& d : run.statuses[0]["devices"])
+    for (const char* t : kTypeKeys) buffers += d["memory"][t]["buffers"].get<uint64_t>();
+  EXPECT_GT(buffers, 0u);
+  ExpectNothingLeft();
+}
+
+TEST_F(Sim, RepeatedRunsDoNotAccumulate) {
+  for (int i = 0; i < 2; ++i) {
+    SimRun run = RunSim(dir_, daemon_, {"matmul_multicore_reuse", "--repeat", "3"});
+    ExpectExactEverywhere(run, 10);
+    ExpectNothingLeft();
+  }
+  json s = Status(daemon_.socket());
+  EXPECT_EQ(s["counters"]["unknown_frees"], 0);
+  EXPECT_EQ(s["counters"]["live_buffers"], 0);
+}
+
+TEST_F(Sim, ChurnFromSeveralProcessesLeavesNothing) {
+  std::vector<std::string> argv = {
+      BinDir() + "/ttmem", "sim", "churn",  "--socket", daemon_.socket(), "--processes", "3",
+      "--seconds",         "1",   "--mesh", "1x2"};
+  Child c = Spawn(argv, {}, false, false, dir_.File("churn.stderr"));
+  EXPECT_EQ(Wait(c.pid, 60s), 0);
+  ExpectNothingLeft();
+  EXPECT_EQ(Status(daemon_.socket())["counters"]["unknown_frees"], 0);
+}
+
+// Each path of the adapter is needed: without it the daemon's figures diverge from the sim's.
+struct MissedPath {
+  const char* what;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+};
+
+void PrintTo(const MissedPath& p, std::ostream* os) { *os << p.what; }
+
+class SimMissedPath : public Sim, public ::testing::WithParamInterface<MissedPath> {};
+
+TEST_P(SimMissedPath, FiguresDiverge) {
+  SimRun run = RunSim(dir_, daemon_, GetParam().args, GetParam().env);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  size_t diffs = 0;
+  for (size_t i = 0; i < run.checkpoints.size(); ++i)
+    diffs += Diff(run.checkpoints[i], run.statuses[i]).size();
+  EXPECT_GT(diffs, 0u) << "disabling the " << GetParam().what << " path changed nothing";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, SimMissedPath,
+    ::testing::Values(MissedPath{"preallocated",
+                                 {"mesh_allocation", "--mesh", "1x2"},
+                                 {{"TTMEM_INTEGRATION_SKIP_FOR_TESTING", "preallocated"}}},
+                      MissedPath{"cb",
+                                 {"matmul_multicore_reuse"},
+                                 {{"TTMEM_INTEGRATION_SKIP_FOR_TESTING", "cb"}}},
+                      MissedPath{"kernel",
+                                 {"matmul_multicore_reuse"},
+                                 {{"TTMEM_INTEGRATION_SKIP_FOR_TESTING", "kernel"}}},
+                      MissedPath{"observer (per-thread processor instead)",
+                                 {"churn", "--threads", "2", "--seconds", "0.5", "--mesh", "1x1",
+                                  "--tracking", "graph-processor"},
+                                 {}}),
+    [](const auto& param_info) {
+      std::string n = param_info.param.what;
+      return n.substr(0, n.find(' '));
+    });
+
+TEST_F(Sim, OutOfMemoryIsClearExitsTwoAndLeavesNothing) {
+  std::vector<std::string> argv = {
+      BinDir() + "/ttmem", "sim", "matmul_multicore_reuse", "--socket", daemon_.socket(),
+      "--scale",           "4000"};
+  Child c = Spawn(argv, {}, false, false, dir_.File("oom.stderr"));
+  EXPECT_EQ(Wait(c.pid, 60s), 2);
+  std::ifstream f(dir_.File("oom.stderr"));
+  std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(err.find("out of memory on device 0 DRAM"), std::string::npos) << err;
+  EXPECT_NE(err.find("largest free block"), std::string::npos) << err;
+  EXPECT_NE(err.find("requested"), std::string::npos) << err;
+  ExpectNothingLeft();
+}
+
+TEST_F(Sim, BadParametersExitTwoWithOneLine) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"bogus_scenario"},
+                                        {"matmul_multicore_reuse", "--arch", "grayskull"},
+                                        {"mesh_allocation", "--mesh", "0x4"},
+                                        {"mesh_allocation", "--mesh", "2by4"},
+                                        {"churn", "--threads", "0"},
+                                        {"churn", "--checkpoints", "--processes", "2"},
+                                        {}}) {
+    std::vector<std::string> all = {"sim", "--socket", daemon_.socket()};
+    all.insert(all.end(), args.begin(), args.end());
+    CliResult r = RunCli(all);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("ttmem sim:"), std::string::npos) << r.err;
+  }
+  ExpectNothingLeft();
+}
+
+}  // namespace
+}  // namespace ttmem::test
