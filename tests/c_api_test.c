@@ -24,9 +24,11 @@ int main(void) {
   ttmem_alloc(0, TTMEM_DRAM, 1, 0x1000, 4096);
   ttmem_alloc(5000, TTMEM_L1, 2, 0, 64); /* device id out of range: dropped and counted */
   ttmem_free(0, 1);
+  ttmem_alloc_ex(0, TTMEM_DRAM, 3, 0, 64, TTMEM_ALLOC_HOOKED);
+  ttmem_alloc_ex(0, TTMEM_DRAM, 4, 0, 64, 0x80u); /* unknown flag: dropped and counted */
   if (ttmem_get_stats(NULL) == 0) return 4;
   if (ttmem_get_stats(&stats) != 0) return 5;
-  if (expect_enabled && (stats.events_written != 2 || stats.events_dropped != 1)) {
+  if (expect_enabled && (stats.events_written != 3 || stats.events_dropped != 2)) {
     fprintf(stderr, "stats: written %llu dropped %llu\n", (unsigned long long)stats.events_written,
             (unsigned long long)stats.events_dropped);
     return 6;
