@@ -216,7 +216,9 @@ struct MissedPath {
   std::map<std::string, std::string> env;
 };
 
-void PrintTo(const MissedPath& p, std::ostream* os) { *os << p.what; }
+void PrintTo(const MissedPath& p, std::ostream* os) {
+  *os << p.what;
+}
 
 class SimMissedPath : public Sim, public ::testing::WithParamInterface<MissedPath> {};
 
