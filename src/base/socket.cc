@@ -62,26 +62,31 @@ bool WriteAll(int fd, const void* buf, size_t len) {
   return true;
 }
 
-bool SendFrame(int fd, proto::FrameType type, const void* payload, uint32_t len, int pass_fd) {
+bool SendFrame(int fd, proto::FrameType type, const void* payload, uint32_t len, int pass_fd,
+               int pass_fd2) {
   proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion, static_cast<uint16_t>(type), len,
                        0};
-  if (pass_fd < 0) {
+  int fds[kMaxFdsPerFrame];
+  size_t nfds = 0;
+  for (int f : {pass_fd, pass_fd2})
+    if (f >= 0) fds[nfds++] = f;
+  if (nfds == 0) {
     if (!WriteAll(fd, &h, sizeof(h))) return false;
     return len == 0 || WriteAll(fd, payload, len);
   }
   // The fd travels with the header bytes.
   iovec iov{&h, sizeof(h)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerFrame)] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
   cmsghdr* cm = CMSG_FIRSTHDR(&msg);
   cm->cmsg_level = SOL_SOCKET;
   cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+  cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+  std::memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
   ssize_t n;
   do {
     n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
@@ -115,11 +120,13 @@ ReadResult FrameReader::TryCut(Frame* out) {
   out->header = h;
   out->payload.assign(buf_.begin() + sizeof(h), buf_.begin() + static_cast<ptrdiff_t>(total));
   buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(total));
+  // Fds travel with a frame's first bytes, and a read stops after the bytes that carried them, so
+  // the fds received so far belong to the frame being cut (at most two; more were closed).
   out->passed_fd.reset();
-  if (!fds_.empty()) {
-    out->passed_fd.reset(fds_.front());
-    fds_.erase(fds_.begin());
-  }
+  out->passed_fd2.reset();
+  if (!fds_.empty()) out->passed_fd = std::move(fds_[0]);
+  if (fds_.size() > 1) out->passed_fd2 = std::move(fds_[1]);
+  fds_.clear();
   return ReadResult::kFrame;
 }
 
@@ -153,11 +160,9 @@ ReadResult FrameReader::Next(int fd, Frame* out) {
         for (size_t i = 0; i < count; ++i) {
           int passed;
           std::memcpy(&passed, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-          if (fds_.size() < 4) {
-            fds_.push_back(passed);
-          } else {
-            ::close(passed);  // more fds than any frame may carry: hostile, drop them
-          }
+          UniqueFd owned(passed);
+          // More fds than any frame may carry: hostile; they close here.
+          if (fds_.size() < kMaxFdsPerFrame) fds_.push_back(std::move(owned));
         }
       }
     }

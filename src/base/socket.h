@@ -27,13 +27,17 @@ UniqueFd ListenUnix(const std::string& path, int backlog);
 // Writes all of buf (blocking fd) or fails. Retries EINTR. Returns false on error.
 bool WriteAll(int fd, const void* buf, size_t len);
 
-// Sends one frame; if pass_fd >= 0 it travels with the first byte (SCM_RIGHTS). Blocking fd.
-bool SendFrame(int fd, proto::FrameType type, const void* payload, uint32_t len, int pass_fd = -1);
+// Sends one frame; fds (at most kMaxFdsPerFrame; negative ones skipped) travel with the first
+// byte (SCM_RIGHTS). Blocking fd.
+inline constexpr size_t kMaxFdsPerFrame = 2;
+bool SendFrame(int fd, proto::FrameType type, const void* payload, uint32_t len, int pass_fd = -1,
+               int pass_fd2 = -1);
 
 struct Frame {
   proto::FrameHeader header{};
   std::vector<uint8_t> payload;
-  UniqueFd passed_fd;  // at most one fd per frame
+  UniqueFd passed_fd;   // the first fd that came with the frame
+  UniqueFd passed_fd2;  // the second, if any
 };
 
 enum class ReadResult { kFrame, kAgain, kClosed, kError, kMalformed };
@@ -52,7 +56,7 @@ class FrameReader {
   ReadResult TryCut(Frame* out);
   uint32_t max_payload_;
   std::vector<uint8_t> buf_;
-  std::vector<int> fds_;  // received, not yet attached
+  std::vector<UniqueFd> fds_;  // received, not yet attached to a frame
   std::string error_;
 };
 

@@ -26,6 +26,7 @@
 #endif
 
 #include "base/socket.h"
+#include "client/client_internal.h"
 #include "protocol/paths.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
@@ -35,8 +36,58 @@
 #define TTMEM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TTMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+namespace ttmem::client {
+
+// Definitions of the state shared with the connector (client_internal.h). Plain data, or heap
+// objects never freed, so that threads still running during static destruction, and fork
+// children, never touch a destroyed object.
+Region g_region;
+std::atomic<int> g_wake_fd{-1};
+std::atomic<uint32_t> g_connected{0};
+std::atomic<uint32_t> g_connecting{0};
+std::atomic<uint32_t> g_log_mode{1};
+std::atomic<uint32_t> g_overflow{0};
+ResyncLog* g_log = nullptr;
+int g_connector_wake = -1;
+std::mutex g_sock_mu;
+int g_sock_fd = -1;
+int g_state_fd = -1;
+proto::DeviceInfoBody g_devices[kMaxAnnounced];
+int g_num_devices = 0;
+proto::SetTagBody g_tag;
+bool g_has_tag = false;
+
+void WakeDaemon() {
+  int fd = g_wake_fd.load(std::memory_order_relaxed);
+  if (fd < 0) return;
+  uint64_t one = 1;
+  ssize_t n = ::write(fd, &one, sizeof(one));
+  (void)n;
+}
+
+ResyncLog::Chunk TakeLogAndSwitchToRings(std::vector<uint64_t>* heads) {
+  return g_log->TakeAndEnd(g_log_mode, [&] {
+    heads->resize(g_region.ring_count);
+    for (uint32_t i = 0; i < g_region.ring_count; ++i)
+      (*heads)[i] = proto::RingAt(g_region.base, i)->head.load(std::memory_order_acquire);
+    g_overflow.store(0);
+  });
+}
+
+void EnterLogMode() {
+  g_log_mode.store(1);
+  if (g_connector_wake >= 0) {
+    uint64_t one = 1;
+    ssize_t n = ::write(g_connector_wake, &one, sizeof(one));
+    (void)n;
+  }
+}
+
+}  // namespace ttmem::client
+
 namespace {
 
+using namespace ttmem::client;  // NOLINT: this file implements the shared state
 using ttmem::proto::Record;
 using ttmem::proto::RegionHeader;
 using ttmem::proto::RingControl;
@@ -51,36 +102,10 @@ enum State : int { kUninit = 0, kDisabled = 1, kEnabled = 2 };
 constexpr uint32_t kDefaultRings = 64;
 constexpr uint32_t kDefaultRingRecords = 8192;  // 512 KiB per ring
 
-// Globals are plain data (no destructors) so that threads still running during static
-// destruction, and fork children, never touch a destroyed object.
 std::atomic<int> g_state{kUninit};
-std::mutex g_init_mu;  // guards initialisation and the region fields below
-
-struct Region {
-  void* base = nullptr;
-  uint64_t size = 0;
-  int memfd = -1;
-  uint32_t ring_count = 0;
-  uint32_t ring_capacity = 0;
-  RegionHeader* header = nullptr;
-};
-Region g_region;
-
-std::atomic<int> g_wake_fd{-1};         // the daemon's eventfd; replaced in place with dup2
-std::atomic<uint32_t> g_connected{0};   // 1 while a daemon holds the region
-std::atomic<uint32_t> g_connecting{0};  // 1 while a hello is in flight
+std::mutex g_init_mu;  // guards initialisation
 std::atomic<uint32_t> g_rings_in_use{0};
-
-// Control socket: written by the connector thread and by announce/tag callers.
-std::mutex g_sock_mu;
-int g_sock_fd = -1;  // guarded by g_sock_mu
-
-// What the daemon must be told again after every (re)connect. Guarded by g_sock_mu.
-constexpr int kMaxAnnounced = 256;
-ttmem::proto::DeviceInfoBody g_devices[kMaxAnnounced];
-int g_num_devices = 0;
-ttmem::proto::SetTagBody g_tag;
-bool g_has_tag = false;
+std::atomic<uint64_t> g_logged{0};  // events that went to the resync log
 
 // Per-thread ring handle: POD, initial-exec TLS so the hot path reads it with one instruction.
 struct ThreadRing {
@@ -120,14 +145,6 @@ uint32_t RoundUpPow2(uint32_t x) {
   uint32_t p = 1;
   while (p < x) p <<= 1;
   return p;
-}
-
-void WakeDaemon() {
-  int fd = g_wake_fd.load(std::memory_order_relaxed);
-  if (fd < 0) return;
-  uint64_t one = 1;
-  ssize_t n = ::write(fd, &one, sizeof(one));
-  (void)n;
 }
 
 uint64_t MonotonicNs() {
@@ -194,28 +211,51 @@ bool ClaimRing(ThreadRing* r) {
   return false;
 }
 
+// Slow path: the event goes to the resync log. Returns false when the log mode ended meanwhile.
+__attribute__((noinline)) bool LogEvent(ttmem::proto::RecordKind kind, uint32_t device,
+                                        uint8_t type, uint64_t id, uint64_t address, uint64_t size,
+                                        uint16_t flags) {
+  ttmem::proto::SyncRecord rec{id, address, size, device, static_cast<uint8_t>(kind), type, flags};
+  if (!g_log->Add(g_log_mode, rec)) return false;
+  g_logged.fetch_add(1, std::memory_order_relaxed);
+  // During an overflow episode, an event that bypasses the rings counts as dropped (and
+  // resynced); before the first connection or after a daemon went away it does not.
+  if (g_overflow.load(std::memory_order_relaxed) != 0)
+    g_region.header->overflowed.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 inline void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type, uint64_t id,
                   uint64_t address, uint64_t size, uint16_t flags) {
-  ThreadRing& r = t_ring;
   RegionHeader* hdr = g_region.header;
-  if (TTMEM_UNLIKELY(r.ctl == nullptr) && !ClaimRing(&r)) {
-    hdr->lost_no_ring.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
   if (TTMEM_UNLIKELY(device >= TTMEM_MAX_DEVICES)) {
     hdr->lost_bad_args.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  uint64_t head = r.head;
-  if (TTMEM_UNLIKELY(head - r.cached_read > r.mask)) {
-    r.cached_read = r.ctl->read.load(std::memory_order_acquire);
-    if (head - r.cached_read > r.mask && !WaitForSpace(&r, head)) {
-      // Still full: count the loss (single writer, so no read-modify-write needed).
-      r.ctl->dropped.store(r.ctl->dropped.load(std::memory_order_relaxed) + 1,
-                           std::memory_order_relaxed);
+  ThreadRing& r = t_ring;
+  for (;;) {
+    if (TTMEM_UNLIKELY(g_log_mode.load(std::memory_order_relaxed) != 0) &&
+        LogEvent(kind, device, type, id, address, size, flags))
       return;
+    if (TTMEM_UNLIKELY(r.ctl == nullptr) && !ClaimRing(&r)) {
+      // No ring left for this thread (raise TTMEM_RINGS): its events go through the log.
+      g_overflow.store(1);
+      EnterLogMode();
+      continue;
     }
+    uint64_t head = r.head;
+    if (TTMEM_UNLIKELY(head - r.cached_read > r.mask)) {
+      r.cached_read = r.ctl->read.load(std::memory_order_acquire);
+      if (head - r.cached_read > r.mask && !WaitForSpace(&r, head)) {
+        // Still full: this event and every later one go to the resync log until it is delivered.
+        g_overflow.store(1);
+        EnterLogMode();
+        continue;
+      }
+    }
+    break;
   }
+  uint64_t head = r.head;
   Record* rec = &r.records[head & r.mask];
   rec->timestamp = Timestamp();
   rec->buffer_id = id;
@@ -230,149 +270,6 @@ inline void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type, 
   if (TTMEM_UNLIKELY(hdr->wake_wanted.load(std::memory_order_relaxed) != 0) &&
       hdr->wake_wanted.exchange(0, std::memory_order_relaxed) != 0)
     WakeDaemon();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Connection (background thread).
-
-void SendAnnouncementsLocked() {
-  for (int i = 0; i < g_num_devices; ++i)
-    ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kDeviceInfo, &g_devices[i],
-                           sizeof(g_devices[i]));
-  if (g_has_tag)
-    ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
-}
-
-bool SendHello(int fd) {
-  ttmem::proto::HelloBody hello{};
-  hello.protocol_version = ttmem::proto::kProtocolVersion;
-  hello.region_size = g_region.size;
-  char comm[16] = {};
-  FILE* f = std::fopen("/proc/self/comm", "re");
-  if (f != nullptr) {
-    if (std::fgets(comm, sizeof(comm), f) == nullptr) comm[0] = '\0';
-    std::fclose(f);
-  }
-  std::memcpy(hello.comm, comm, sizeof(hello.comm));
-  return ttmem::base::SendFrame(fd, ttmem::proto::FrameType::kHello, &hello, sizeof(hello),
-                                g_region.memfd);
-}
-
-enum class AckResult { kOk, kTimeout, kFailed };
-
-// Waits for the daemon's hello ack up to `timeout_ms`.
-AckResult ReceiveAck(int fd, int timeout_ms) {
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ttmem::base::Frame ack;
-  std::string err;
-  errno = 0;
-  if (!ttmem::base::RecvFrame(fd, 4096, &ack, &err))
-    return errno == EAGAIN || errno == EWOULDBLOCK ? AckResult::kTimeout : AckResult::kFailed;
-  if (ack.header.type != static_cast<uint16_t>(ttmem::proto::FrameType::kHelloAck) ||
-      ack.payload.size() != sizeof(ttmem::proto::HelloAckBody))
-    return AckResult::kFailed;
-  ttmem::proto::HelloAckBody body;
-  std::memcpy(&body, ack.payload.data(), sizeof(body));
-  if (body.status != static_cast<uint32_t>(ttmem::proto::HelloStatus::kOk)) {
-    if (std::getenv("TTMEM_DEBUG") != nullptr)
-      std::fprintf(stderr, "ttmem: daemon refused this client (status %u, daemon protocol %u)\n",
-                   body.status, body.daemon_protocol_version);
-    return AckResult::kFailed;
-  }
-  if (ack.passed_fd) {
-    int current = g_wake_fd.load();
-    if (current < 0) {
-      g_wake_fd.store(ack.passed_fd.release());
-    } else {
-      ::dup3(ack.passed_fd.get(), current, O_CLOEXEC);  // writers never see a closed fd
-    }
-  }
-  return AckResult::kOk;
-}
-
-void OnConnected(int fd) {
-  {
-    std::lock_guard<std::mutex> lock(g_sock_mu);
-    g_sock_fd = fd;
-    SendAnnouncementsLocked();
-  }
-  g_connected.store(1);
-  g_connecting.store(0);
-}
-
-// Connects and sends hello, then waits for the ack up to `ack_timeout_ms`. On kOk the connection
-// is registered; on kTimeout *fd holds the socket with the hello in flight (g_connecting stays 1
-// so full rings wait for the daemon); on kFailed there is no connection.
-AckResult TryConnect(const std::string& path, int ack_timeout_ms, ttmem::base::UniqueFd* fd) {
-  *fd = ttmem::base::ConnectUnix(path, /*nonblocking=*/false);
-  if (!*fd) return AckResult::kFailed;
-  timeval send_timeout{2, 0};
-  ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
-  g_connecting.store(1);
-  AckResult r = SendHello(fd->get()) ? ReceiveAck(fd->get(), ack_timeout_ms) : AckResult::kFailed;
-  if (r == AckResult::kOk) {
-    OnConnected(fd->get());
-  } else if (r == AckResult::kFailed) {
-    g_connecting.store(0);
-    fd->reset();
-  }
-  return r;
-}
-
-// Blocks until the daemon hangs up, then forgets the connection.
-void WaitForHangup(ttmem::base::UniqueFd fd) {
-  timeval none{0, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-  char buf[256];
-  for (;;) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
-    if (n == 0 || (n < 0 && errno != EINTR)) break;
-  }
-  g_connected.store(0);
-  std::lock_guard<std::mutex> lock(g_sock_mu);
-  g_sock_fd = -1;
-}
-
-// The connector thread: takes over the connection begun at init (arg: a heap InitialConnection)
-// and reconnects with backoff (50 ms doubling to 2 s) whenever there is none.
-struct InitialConnection {
-  int fd;        // -1: none
-  bool pending;  // hello sent, ack not yet received
-};
-
-void* ConnectorMain(void* arg) {
-  InitialConnection first = *static_cast<InitialConnection*>(arg);
-  delete static_cast<InitialConnection*>(arg);
-  const std::string path = ttmem::proto::DefaultSocketPath();
-  if (first.fd >= 0) {
-    ttmem::base::UniqueFd fd(first.fd);
-    if (first.pending) {
-      if (ReceiveAck(fd.get(), 5000) == AckResult::kOk) {
-        OnConnected(fd.get());
-      } else {
-        g_connecting.store(0);
-        fd.reset();
-      }
-    }
-    if (fd) WaitForHangup(std::move(fd));
-  }
-  useconds_t backoff_us = 50000;
-  for (;;) {
-    ttmem::base::UniqueFd fd;
-    AckResult r = TryConnect(path, 5000, &fd);
-    if (r == AckResult::kTimeout) {
-      g_connecting.store(0);
-      fd.reset();
-    }
-    if (r == AckResult::kOk) {
-      backoff_us = 50000;
-      WaitForHangup(std::move(fd));
-    }
-    ::usleep(backoff_us);
-    backoff_us = backoff_us * 2 > 2000000 ? 2000000 : backoff_us * 2;
-  }
-  return nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,6 +328,13 @@ void AtForkChild() {
   g_sock_fd = -1;
   int wake = g_wake_fd.exchange(-1);
   if (wake >= 0) ::close(wake);
+  if (g_state_fd >= 0) ::close(g_state_fd);  // the parent's table, not ours
+  g_state_fd = -1;
+  if (g_connector_wake >= 0) ::close(g_connector_wake);
+  g_connector_wake = -1;
+  g_log = nullptr;  // the parent's (its locks may be held by threads the child does not have)
+  g_log_mode.store(1);
+  g_overflow.store(0);
   g_connected.store(0);
   g_connecting.store(0);
   g_rings_in_use.store(0);
@@ -456,6 +360,9 @@ int InitSlow() {
     g_state.store(kDisabled, std::memory_order_release);
     return kDisabled;
   }
+  g_log = new ttmem::client::ResyncLog();  // never freed: threads may report during exit
+  g_connector_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_log_mode.store(1);  // until a daemon has our (empty) log and we switch to the rings
   pthread_t thread;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -468,13 +375,15 @@ int InitSlow() {
   // First attempt inline, so that a process that starts bursting at once finds the daemon
   // draining: a Unix connect fails at once when nobody listens, and a daemon that accepts but
   // does not answer costs at most 250 ms, once.
-  ttmem::base::UniqueFd fd;
-  AckResult r = TryConnect(ttmem::proto::DefaultSocketPath(), 250, &fd);
-  auto* first = new InitialConnection{fd.release(), r == AckResult::kTimeout};
+  auto* first = new InitialConnection(ConnectAtInit(250));
+  if (g_connected.load() != 0) {
+    std::vector<uint64_t> heads;
+    TakeLogAndSwitchToRings(&heads);  // nothing was reported yet: straight to the rings
+  }
   int rc = pthread_create(&thread, &attr, ConnectorMain, first);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
-  (void)rc;  // without the thread the app still runs; events stay in the rings and are counted
+  (void)rc;  // without the thread the app still runs; events stay in the log
   g_state.store(kEnabled, std::memory_order_release);
   return kEnabled;
 }
@@ -534,10 +443,11 @@ TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
   for (uint32_t i = 0; i < reg.ring_count; ++i)
     target[i] = ttmem::proto::RingAt(reg.base, i)->head.load(std::memory_order_acquire);
   for (;;) {
-    if (g_connected.load() != 0) {
+    if (g_log_mode.load() != 0) {
+      EnterLogMode();  // nudges the connector to deliver the log
+    } else if (g_connected.load() != 0) {
       bool done = true;
       for (uint32_t i = 0; i < reg.ring_count && done; ++i) {
-        // A dropped record never reaches the ring, so head counts exactly what must be applied.
         done =
             ttmem::proto::RingAt(reg.base, i)->applied.load(std::memory_order_acquire) >= target[i];
       }
@@ -591,13 +501,11 @@ TTMEM_EXPORT int ttmem_get_stats(ttmem_stats* out) {
   std::memset(out, 0, sizeof(*out));
   if (!Enabled()) return 0;
   const Region& reg = g_region;
-  for (uint32_t i = 0; i < reg.ring_count; ++i) {
-    const RingControl* ctl = ttmem::proto::RingAt(reg.base, i);
-    out->events_written += ctl->head.load(std::memory_order_relaxed);
-    out->events_dropped += ctl->dropped.load(std::memory_order_relaxed);
-  }
-  out->events_dropped += reg.header->lost_no_ring.load(std::memory_order_relaxed) +
-                         reg.header->lost_bad_args.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < reg.ring_count; ++i)
+    out->events_written += ttmem::proto::RingAt(reg.base, i)->head.load(std::memory_order_relaxed);
+  out->events_written += g_logged.load(std::memory_order_relaxed);
+  out->events_dropped = reg.header->overflowed.load(std::memory_order_relaxed) +
+                        reg.header->lost_bad_args.load(std::memory_order_relaxed);
   out->connected = g_connected.load();
   out->rings_in_use = g_rings_in_use.load();
   return 0;

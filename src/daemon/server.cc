@@ -291,7 +291,6 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
     if (type == proto::FrameType::kHello) return HandleHello(c, f);
     if (type == proto::FrameType::kQuery) {
       c.role = Role::kQuery;
-      c.reader = base::FrameReader(proto::kMaxClientPayload);
     } else {
       LogWarn("disconnecting {}: first frame of type {} (expected hello or query)", Describe(c),
               f.header.type);
@@ -299,7 +298,7 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
     }
   }
   if (c.role == Role::kQuery) {
-    if (type != proto::FrameType::kQuery || f.passed_fd) {
+    if (type != proto::FrameType::kQuery || f.passed_fd || f.passed_fd2) {
       LogWarn("disconnecting query peer {}: unexpected frame type {}", Describe(c), f.header.type);
       return false;
     }
@@ -307,7 +306,7 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
     return true;
   }
   // Reporting client.
-  if (f.passed_fd) {
+  if (f.passed_fd || f.passed_fd2) {
     LogWarn("disconnecting {}: unexpected file descriptor", Describe(c));
     return false;
   }
@@ -338,6 +337,29 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
       }
       meta_[c.cred.pid].tag =
           SafeText(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+      return true;
+    }
+    case proto::FrameType::kSyncBegin:
+    case proto::FrameType::kSync: {
+      DrainStats stats;
+      std::string error;
+      bool ok =
+          type == proto::FrameType::kSyncBegin
+              ? c.session->BeginSync(ledger_, f.payload.data(), f.payload.size(), &stats, &error)
+              : c.session->ApplySync(ledger_, f.payload.data(), f.payload.size(), &stats, &error);
+      events_applied_ += stats.applied;
+      if (!ok) LogWarn("disconnecting {}: {}", Describe(c), error);
+      return ok;
+    }
+    case proto::FrameType::kSyncEnd: {
+      std::string error;
+      if (f.payload.size() != sizeof(proto::SyncEndBody)) error = "sync end of wrong size";
+      if (!error.empty() || !c.session->EndSync(ledger_, &error)) {
+        LogWarn("disconnecting {}: {}", Describe(c), error);
+        return false;
+      }
+      Reply(c, proto::FrameType::kSyncAck,
+            std::string(reinterpret_cast<const char*>(f.payload.data()), f.payload.size()));
       return true;
     }
     default:
@@ -372,6 +394,17 @@ bool Server::HandleHello(Conn& c, base::Frame& f) {
   // The same pid again (exec, or a reconnect racing its own hang-up): the old session is over.
   if (auto old = session_by_pid_.find(c.cred.pid); old != session_by_pid_.end())
     Close(old->second, "replaced by a new connection from the same process");
+  ledger_.AddProcess(c.cred.pid);
+  uint64_t restored = 0;
+  std::string note;
+  if (!session->AttachState(std::move(f.passed_fd2), ledger_, &restored, &note, &error)) {
+    LogWarn("refusing {}: {}", Describe(c), error);
+    ledger_.RemoveProcess(c.cred.pid);
+    ack.status = static_cast<uint32_t>(proto::HelloStatus::kRefused);
+    base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack));
+    return false;
+  }
+  if (!note.empty()) LogWarn("client {}: {}", Describe(c), note);
   c.pidfd = PeerPidfd(c.fd.get(), c.cred.pid);
   if (c.pidfd) {
     epoll_event ev{};
@@ -385,10 +418,13 @@ bool Server::HandleHello(Conn& c, base::Frame& f) {
   ProcessMeta meta = ReadProcessMeta(c.cred.pid, c.cred.uid);
   meta.tag = meta_[c.cred.pid].tag;
   meta_[c.cred.pid] = std::move(meta);
-  ledger_.AddProcess(c.cred.pid);
-  if (!base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_.get()))
+  if (!base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_.get(),
+                       c.session->state_fd()))
     return false;
-  LogInfo("client {} connected", Describe(c));
+  if (restored != 0)
+    LogInfo("client {} reconnected; restored {} live buffers", Describe(c), restored);
+  else
+    LogInfo("client {} connected", Describe(c));
   ScheduleTick(kFastTickMs);
   return true;
 }

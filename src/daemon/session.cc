@@ -118,6 +118,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
     head1[i] = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
   for (uint32_t i = 0; i < ring_count_; ++i) {
     uint64_t head = head1[i];
+    if (!limit_.empty() && head > limit_[i]) head = std::max(limit_[i], read_[i]);
     if (head - read_[i] > max_records) head = read_[i] + max_records;  // work cap per ring
     if (!Collect(i, head, error)) return false;
   }
@@ -128,12 +129,10 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   // Pass 2: what happened-before pass 1's records is published by now.
   for (uint32_t i = 0; i < ring_count_; ++i) {
     uint64_t head = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
+    if (!limit_.empty() && head > limit_[i]) head = std::max(limit_[i], read_[i]);
     if (head - read_[i] > max_records) head = read_[i] + max_records;
     if (head > read_[i] && !Collect(i, head, error)) return false;
   }
-  for (uint32_t i = 0; i < ring_count_; ++i)
-    proto::RingAt(base_, i)->read.store(read_[i], std::memory_order_release);
-
   scratch_.insert(scratch_.end(), pending_.begin(), pending_.end());
   pending_.clear();
   std::sort(scratch_.begin(), scratch_.end(), [](const Pending& a, const Pending& b) {
@@ -147,45 +146,153 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
       continue;
     }
     const proto::Record& r = p.record;
-    if (r.device >= proto::kMaxDevices) {
-      *error = fmt::format("record with device id {} (limit {})", r.device, proto::kMaxDevices);
+    if (!Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error))
       return false;
-    }
-    if (r.kind == static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
-      if (r.type >= ledger::kNumTypes) {
-        *error = fmt::format("allocation record with memory type {}", r.type);
-        return false;
-      }
-      if ((r.flags & ~proto::kKnownFlags) != 0) {
-        *error = fmt::format("allocation record with unknown flags {:#x}", r.flags);
-        return false;
-      }
-      ledger.Alloc(pid_, r.device, r.type, r.buffer_id, r.address, r.size,
-                   (r.flags & proto::kFlagHooked) != 0);
-    } else if (r.kind == static_cast<uint8_t>(proto::RecordKind::kFree)) {
-      ledger.Free(pid_, r.device, r.buffer_id);
-    } else {
-      *error = fmt::format("record of unknown kind {}", r.kind);
-      return false;
-    }
     ++stats->applied;
   }
-  // A ring is applied up to its first pending record.
+  // A ring is applied up to its first pending record. Its slots are released only up to there,
+  // so a restarted daemon finds every unapplied record still in the ring.
   std::vector<uint64_t> applied(read_);
   for (const Pending& p : pending_) applied[p.ring] = std::min(applied[p.ring], p.position);
-  for (uint32_t i = 0; i < ring_count_; ++i)
+  for (uint32_t i = 0; i < ring_count_; ++i) {
     proto::RingAt(base_, i)->applied.store(applied[i], std::memory_order_release);
+    proto::RingAt(base_, i)->read.store(applied[i], std::memory_order_release);
+  }
   ledger.SetDropped(pid_, ClientDropped());
+  SaveCounters(ledger);
+  tolerant_ = false;
+  return true;
+}
+
+bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type,
+                    uint16_t flags, uint64_t buffer_id, uint64_t address, uint64_t size,
+                    std::string* error) {
+  if (device >= proto::kMaxDevices) {
+    *error = fmt::format("record with device id {} (limit {})", device, proto::kMaxDevices);
+    return false;
+  }
+  const bool count = !tolerant_;
+  if (kind == static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
+    if (type >= ledger::kNumTypes) {
+      *error = fmt::format("allocation record with memory type {}", type);
+      return false;
+    }
+    if ((flags & ~proto::kKnownFlags) != 0) {
+      *error = fmt::format("allocation record with unknown flags {:#x}", flags);
+      return false;
+    }
+    bool hooked = (flags & proto::kFlagHooked) != 0;
+    ledger.Alloc(pid_, device, type, buffer_id, address, size, hooked, count);
+    if (state_ &&
+        !state_->Put(device, buffer_id, ledger::LiveBuffer{address, size, type, hooked})) {
+      *error = "live table full (more than 64 Mi live buffers)";
+      return false;
+    }
+  } else if (kind == static_cast<uint8_t>(proto::RecordKind::kFree)) {
+    ledger.Free(pid_, device, buffer_id, count);
+    if (state_) state_->Erase(device, buffer_id);
+  } else {
+    *error = fmt::format("record of unknown kind {}", kind);
+    return false;
+  }
+  return true;
+}
+
+void Session::SaveCounters(const ledger::Ledger& ledger) {
+  if (!state_) return;
+  auto it = ledger.processes().find(pid_);
+  if (it != ledger.processes().end())
+    state_->SetCounters(it->second.counters.unknown_frees, it->second.counters.duplicate_allocs);
+}
+
+bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint64_t* restored,
+                          std::string* note, std::string* error) {
+  *restored = 0;
+  if (state_fd) {
+    std::string why;
+    state_ = StateFile::Open(pid_, std::move(state_fd), &why);
+    if (state_) {
+      uint64_t unknown = state_->unknown_frees(), dup = state_->duplicate_allocs();
+      uint64_t bad =
+          state_->ForEach([&](uint32_t device, uint64_t id, const ledger::LiveBuffer& b) {
+            ledger.Alloc(pid_, device, b.type, id, b.address, b.size, b.hooked);
+            ++*restored;
+          });
+      ledger.RestoreCounters(pid_, unknown, dup);
+      if (bad != 0) *note = fmt::format("dropped {} invalid entries of the handed-back table", bad);
+      tolerant_ = true;  // the first drain may replay records whose effect is already here
+      return true;
+    }
+    *note = "discarded the handed-back table: " + why;
+  }
+  state_ = StateFile::Create(pid_, error);
+  return state_ != nullptr;
+}
+
+bool Session::BeginSync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
+                        std::string* error) {
+  proto::SyncBeginBody b;
+  if (len < sizeof(b)) {
+    *error = "sync begin too short";
+    return false;
+  }
+  std::memcpy(&b, data, sizeof(b));
+  if (!limit_.empty() || b.ring_count != ring_count_ ||
+      len != sizeof(b) + uint64_t{b.ring_count} * sizeof(uint64_t)) {
+    *error = fmt::format("sync begin for {} rings (region has {}), {} bytes, round open: {}",
+                         b.ring_count, ring_count_, len, !limit_.empty());
+    return false;
+  }
+  std::vector<uint64_t> heads(ring_count_);
+  std::memcpy(heads.data(), data + sizeof(b), ring_count_ * sizeof(uint64_t));
+  for (uint32_t i = 0; i < ring_count_; ++i) {
+    uint64_t head = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
+    if (heads[i] < read_[i] || heads[i] > head || heads[i] - read_[i] > ring_capacity_) {
+      *error = fmt::format("sync begin: ring {} head {} is impossible (read {}, head {})", i,
+                           heads[i], read_[i], head);
+      return false;
+    }
+  }
+  limit_ = std::move(heads);
+  // Everything below the heads was published before the client switched: apply all of it.
+  return Drain(ledger, /*final=*/true, 1u << 20, stats, error);
+}
+
+bool Session::ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
+                        std::string* error) {
+  if (limit_.empty()) {
+    *error = "sync records outside a round";
+    return false;
+  }
+  if (len % sizeof(proto::SyncRecord) != 0) {
+    *error = fmt::format("sync frame of {} bytes is not a whole number of records", len);
+    return false;
+  }
+  for (size_t off = 0; off < len; off += sizeof(proto::SyncRecord)) {
+    proto::SyncRecord r;
+    std::memcpy(&r, data + off, sizeof(r));
+    if (!Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error))
+      return false;
+    ++stats->applied;
+  }
+  return true;
+}
+
+bool Session::EndSync(ledger::Ledger& ledger, std::string* error) {
+  if (limit_.empty()) {
+    *error = "sync end outside a round";
+    return false;
+  }
+  limit_.clear();
+  ledger.SetDropped(pid_, ClientDropped());
+  SaveCounters(ledger);
   return true;
 }
 
 uint64_t Session::ClientDropped() const {
   const auto* hdr = static_cast<const proto::RegionHeader*>(base_);
-  uint64_t total = SatAdd(hdr->lost_no_ring.load(std::memory_order_relaxed),
-                          hdr->lost_bad_args.load(std::memory_order_relaxed));
-  for (uint32_t i = 0; i < ring_count_; ++i)
-    total = SatAdd(total, proto::RingAt(base_, i)->dropped.load(std::memory_order_relaxed));
-  return total;
+  return SatAdd(hdr->overflowed.load(std::memory_order_relaxed),
+                hdr->lost_bad_args.load(std::memory_order_relaxed));
 }
 
 void Session::SetWakeWanted(bool wanted) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "daemon/state_file.h"
 #include "ledger/ledger.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
@@ -33,6 +34,22 @@ class Session {
   // Validates and maps the client's region. On failure returns null and sets *error.
   static std::unique_ptr<Session> Create(pid_t pid, base::UniqueFd memfd,
                                          const proto::HelloBody& hello, std::string* error);
+
+  // Restores the live table an earlier daemon kept for this client (state_fd valid), or starts a
+  // new one; the restored buffers go into the ledger. Returns false only when no table can be
+  // made at all. *restored: buffers restored; *note: why a handed-back table was discarded.
+  bool AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint64_t* restored,
+                   std::string* note, std::string* error);
+  int state_fd() const { return state_ ? state_->fd() : -1; }
+
+  // A resync round (docs/protocol.md): kSyncBegin applies every ring record below the heads the
+  // client recorded when it switched back to its rings, and holds the rest back; kSync applies
+  // the log; kSyncEnd lets the rings go on. Each returns false on malformed input (error set).
+  bool BeginSync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
+                 std::string* error);
+  bool ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
+                 std::string* error);
+  bool EndSync(ledger::Ledger& ledger, std::string* error);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -61,6 +78,10 @@ class Session {
     proto::Record record;
   };
   bool Collect(uint32_t ring, uint64_t head, std::string* error);
+  // Validates and applies one event to the ledger and the state table.
+  bool Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type, uint16_t flags,
+             uint64_t buffer_id, uint64_t address, uint64_t size, std::string* error);
+  void SaveCounters(const ledger::Ledger& ledger);
 
   pid_t pid_ = 0;
   base::UniqueFd memfd_;
@@ -71,6 +92,9 @@ class Session {
   std::vector<uint64_t> read_;  // private copies of each ring's read position
   std::vector<Pending> pending_;
   std::vector<Pending> scratch_;
+  std::unique_ptr<StateFile> state_;
+  bool tolerant_ = false;        // replaying after a restore: effects may already be applied
+  std::vector<uint64_t> limit_;  // during a resync round: ring records from here on wait
 };
 
 }  // namespace ttmem::daemon

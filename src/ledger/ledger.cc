@@ -34,15 +34,21 @@ void Ledger::Account(Process& p, uint32_t device, const LiveBuffer& b, bool add)
 }
 
 Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-                     uint64_t size, bool hooked) {
+                     uint64_t size, bool hooked, bool count_anomalies) {
   if (type >= kNumTypes) return Result::kInvalid;
   Process& p = ProcessFor(pid);
   auto [it, inserted] = p.live.try_emplace(Process::Key{device, buffer_id});
   Result r = Result::kOk;
   if (!inserted) {
+    const LiveBuffer& old = it->second;
+    if (!count_anomalies && old.type == type && old.address == address && old.size == size &&
+        old.hooked == hooked)
+      return Result::kOk;  // a replayed allocation already applied
     Account(p, device, it->second, /*add=*/false);
-    ++p.counters.duplicate_allocs;
-    ++counters_.duplicate_allocs;
+    if (count_anomalies) {
+      ++p.counters.duplicate_allocs;
+      ++counters_.duplicate_allocs;
+    }
     r = Result::kDuplicateAlloc;
   }
   it->second = LiveBuffer{address, size, type, hooked};
@@ -50,12 +56,14 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
   return r;
 }
 
-Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id) {
+Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies) {
   Process& p = ProcessFor(pid);
   auto it = p.live.find(Process::Key{device, buffer_id});
   if (it == p.live.end()) {
-    ++p.counters.unknown_frees;
-    ++counters_.unknown_frees;
+    if (count_anomalies) {
+      ++p.counters.unknown_frees;
+      ++counters_.unknown_frees;
+    }
     return Result::kUnknownFree;
   }
   Account(p, device, it->second, /*add=*/false);
@@ -86,6 +94,14 @@ uint64_t Ledger::RemoveProcess(pid_t pid) {
   }
   processes_.erase(it);
   return reclaimed;
+}
+
+void Ledger::RestoreCounters(pid_t pid, uint64_t unknown_frees, uint64_t duplicate_allocs) {
+  Process& p = ProcessFor(pid);
+  p.counters.unknown_frees += unknown_frees;
+  p.counters.duplicate_allocs += duplicate_allocs;
+  counters_.unknown_frees += unknown_frees;
+  counters_.duplicate_allocs += duplicate_allocs;
 }
 
 void Ledger::SetDropped(pid_t pid, uint64_t dropped) {

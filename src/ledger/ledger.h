@@ -88,9 +88,14 @@ struct Device {
 
 class Ledger {
  public:
+  // `count_anomalies` false (replaying events whose effect may already be here, after a daemon
+  // restart): an allocation identical to the live one and a free of a missing id change nothing
+  // and are not counted.
   Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-               uint64_t size, bool hooked = false);
-  Result Free(pid_t pid, uint32_t device, uint64_t buffer_id);
+               uint64_t size, bool hooked = false, bool count_anomalies = true);
+  Result Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies = true);
+  // Adds anomaly counts carried over from an earlier daemon (restore).
+  void RestoreCounters(pid_t pid, uint64_t unknown_frees, uint64_t duplicate_allocs);
 
   // Registers a process (so it is listed even before its first allocation).
   void AddProcess(pid_t pid);

@@ -63,10 +63,10 @@ static_assert(offsetof(Record, device) == 32);
 
 struct alignas(64) RingControl {
   // --- producer (client thread) cache line ---
-  std::atomic<uint64_t> head;     // records written so far
-  std::atomic<uint64_t> dropped;  // records that did not fit (ring full)
-  std::atomic<uint32_t> state;    // RingState
-  uint32_t tid;                   // informational only
+  std::atomic<uint64_t> head;   // records written so far
+  uint64_t reserved0;           // 0
+  std::atomic<uint32_t> state;  // RingState
+  uint32_t tid;                 // informational only
   uint8_t pad0[40];
   // --- daemon cache line ---
   std::atomic<uint64_t> read;     // records copied out by the daemon
@@ -89,7 +89,8 @@ struct alignas(64) RegionHeader {
   uint32_t clock;          // 1: x86 TSC, 2: CLOCK_MONOTONIC ns
   uint8_t pad0[28];
   // --- client process counters ---
-  std::atomic<uint64_t> lost_no_ring;   // events dropped because every ring was taken
+  std::atomic<uint64_t> overflowed;     // events that bypassed the rings (full, or no ring left)
+                                        // while a daemon was connected: dropped, then resynced
   std::atomic<uint64_t> lost_bad_args;  // events dropped: device >= 1024 or unknown flags
   uint8_t pad1[48];
   // --- daemon-written ---
@@ -97,7 +98,7 @@ struct alignas(64) RegionHeader {
   uint8_t pad2[124];
 };
 static_assert(sizeof(RegionHeader) == 256);
-static_assert(offsetof(RegionHeader, lost_no_ring) == 64);
+static_assert(offsetof(RegionHeader, overflowed) == 64);
 static_assert(offsetof(RegionHeader, wake_wanted) == 128);
 
 inline constexpr uint32_t kClockTsc = 1;

@@ -7,8 +7,9 @@
 //   | payload: `length` bytes                     |
 //   +---------------------------------------------+
 //
-// Client (libttmem) -> daemon: kHello (+ the region memfd via SCM_RIGHTS), kDeviceInfo, kSetTag.
-// Daemon -> client: kHelloAck (+ the daemon's wake eventfd via SCM_RIGHTS), or kError.
+// Client (libttmem) -> daemon: kHello (+ the region memfd, and the state memfd of an earlier
+// daemon if it has one, via SCM_RIGHTS), kDeviceInfo, kSetTag, kSync..., kSyncEnd.
+// Daemon -> client: kHelloAck (+ the wake eventfd and the state memfd), kSyncAck.
 // Query (ttmem CLI, scripts) -> daemon: kQuery with a JSON request; reply kQueryReply with JSON.
 #ifndef TTMEM_PROTOCOL_WIRE_H_
 #define TTMEM_PROTOCOL_WIRE_H_
@@ -28,6 +29,10 @@ enum class FrameType : uint16_t {
   kHelloAck = 2,
   kDeviceInfo = 3,
   kSetTag = 4,
+  kSyncBegin = 8,  // client -> daemon: SyncBeginBody + u64 heads[ring_count]
+  kSync = 5,       // client -> daemon: SyncRecord[] (the resync log)
+  kSyncEnd = 6,    // client -> daemon: SyncEndBody; the daemon answers kSyncAck
+  kSyncAck = 7,    // daemon -> client: SyncEndBody (the same sequence number)
   kQuery = 16,
   kQueryReply = 17,
   kError = 255,
@@ -74,6 +79,37 @@ struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
   uint64_t capacity_bytes[kMemTypeCount];
 };
 static_assert(sizeof(DeviceInfoBody) == 104);
+
+// One event of the resync log (kSync). The log is compacted per (device, buffer_id): frees of ids
+// the log does not hold come first, then the allocations still live, so applying the records of
+// one round in order gives the exact state.
+struct SyncRecord {
+  uint64_t buffer_id;
+  uint64_t address;
+  uint64_t size;
+  uint32_t device;
+  uint8_t kind;  // RecordKind
+  uint8_t type;
+  uint16_t flags;
+};
+static_assert(sizeof(SyncRecord) == 32);
+
+// A resync round: the client took its log and switched back to its rings at one instant, when
+// ring i held heads[i] records. The daemon applies ring records below heads[] first, then the
+// log (kSync), and only then ring records from heads[] on (kSyncEnd lifts the limit).
+struct SyncBeginBody {
+  uint64_t sequence;
+  uint32_t ring_count;
+  uint32_t reserved;
+  // followed by uint64_t heads[ring_count]
+};
+static_assert(sizeof(SyncBeginBody) == 16);
+
+struct SyncEndBody {
+  uint64_t sequence;
+  uint64_t events;  // events this round stands for (before compaction), for the drop count
+};
+static_assert(sizeof(SyncEndBody) == 16);
 
 struct SetTagBody {
   char tag[64];  // NUL-padded

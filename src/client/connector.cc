@@ -1,0 +1,239 @@
+// libttmem's connector thread: connects, hands the region (and the daemon's table for us, if an
+// earlier daemon left one) over, delivers the resync log, re-sends announcements, and reconnects
+// with backoff when the daemon goes away. Never on the application's hot path.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/socket.h"
+#include "client/client_internal.h"
+#include "protocol/paths.h"
+
+namespace ttmem::client {
+namespace {
+
+enum class AckResult { kOk, kTimeout, kFailed };
+
+void SendAnnouncementsLocked() {
+  for (int i = 0; i < g_num_devices; ++i)
+    base::SendFrame(g_sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i], sizeof(g_devices[i]));
+  if (g_has_tag) base::SendFrame(g_sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
+}
+
+bool SendHello(int fd) {
+  proto::HelloBody hello{};
+  hello.protocol_version = proto::kProtocolVersion;
+  hello.region_size = g_region.size;
+  FILE* f = std::fopen("/proc/self/comm", "re");
+  if (f != nullptr) {
+    if (std::fgets(hello.comm, sizeof(hello.comm), f) == nullptr) hello.comm[0] = '\0';
+    std::fclose(f);
+  }
+  std::lock_guard<std::mutex> lock(g_sock_mu);
+  return base::SendFrame(fd, proto::FrameType::kHello, &hello, sizeof(hello), g_region.memfd,
+                         g_state_fd);
+}
+
+// Waits for the daemon's hello ack up to `timeout_ms`; takes the wake eventfd and our table.
+AckResult ReceiveAck(int fd, int timeout_ms) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  base::Frame ack;
+  std::string err;
+  errno = 0;
+  if (!base::RecvFrame(fd, 4096, &ack, &err))
+    return errno == EAGAIN || errno == EWOULDBLOCK ? AckResult::kTimeout : AckResult::kFailed;
+  if (ack.header.type != static_cast<uint16_t>(proto::FrameType::kHelloAck) ||
+      ack.payload.size() != sizeof(proto::HelloAckBody))
+    return AckResult::kFailed;
+  proto::HelloAckBody body;
+  std::memcpy(&body, ack.payload.data(), sizeof(body));
+  if (body.status != static_cast<uint32_t>(proto::HelloStatus::kOk)) {
+    if (std::getenv("TTMEM_DEBUG") != nullptr)
+      std::fprintf(stderr, "ttmem: daemon refused this client (status %u, daemon protocol %u)\n",
+                   body.status, body.daemon_protocol_version);
+    return AckResult::kFailed;
+  }
+  if (ack.passed_fd) {
+    int current = g_wake_fd.load();
+    if (current < 0) {
+      g_wake_fd.store(ack.passed_fd.release());
+    } else {
+      ::dup3(ack.passed_fd.get(), current, O_CLOEXEC);  // writers never see a closed fd
+    }
+  }
+  if (ack.passed_fd2) {
+    std::lock_guard<std::mutex> lock(g_sock_mu);
+    if (g_state_fd >= 0) ::close(g_state_fd);
+    g_state_fd = ack.passed_fd2.release();
+  }
+  return AckResult::kOk;
+}
+
+void OnConnected(int fd) {
+  {
+    std::lock_guard<std::mutex> lock(g_sock_mu);
+    g_sock_fd = fd;
+    SendAnnouncementsLocked();
+  }
+  g_connected.store(1);
+  g_connecting.store(0);
+}
+
+// Connects and sends hello, then waits for the ack up to `ack_timeout_ms`. On kOk the connection
+// is registered; on kTimeout *fd holds the socket with the hello in flight (g_connecting stays 1
+// so full rings wait for the daemon); on kFailed there is no connection.
+AckResult TryConnect(const std::string& path, int ack_timeout_ms, base::UniqueFd* fd) {
+  *fd = base::ConnectUnix(path, /*nonblocking=*/false);
+  if (!*fd) return AckResult::kFailed;
+  timeval send_timeout{2, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+  g_connecting.store(1);
+  AckResult r = SendHello(fd->get()) ? ReceiveAck(fd->get(), ack_timeout_ms) : AckResult::kFailed;
+  if (r == AckResult::kOk) {
+    OnConnected(fd->get());
+  } else if (r == AckResult::kFailed) {
+    g_connecting.store(0);
+    fd->reset();
+  }
+  return r;
+}
+
+// Sends one round of the resync log (the ring heads at the switch, the frees, the allocations)
+// and waits for the ack.
+bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chunk,
+                  const std::vector<uint64_t>& heads, uint64_t sequence) {
+  constexpr size_t kPerFrame = proto::kMaxClientPayload / sizeof(proto::SyncRecord);
+  {
+    std::lock_guard<std::mutex> lock(g_sock_mu);
+    std::vector<uint8_t> begin(sizeof(proto::SyncBeginBody) + heads.size() * sizeof(uint64_t));
+    proto::SyncBeginBody b{sequence, static_cast<uint32_t>(heads.size()), 0};
+    std::memcpy(begin.data(), &b, sizeof(b));
+    std::memcpy(begin.data() + sizeof(b), heads.data(), heads.size() * sizeof(uint64_t));
+    if (!base::SendFrame(fd, proto::FrameType::kSyncBegin, begin.data(),
+                         static_cast<uint32_t>(begin.size())))
+      return false;
+    for (const auto* part : {&chunk.frees, &chunk.allocs}) {
+      for (size_t i = 0; i < part->size(); i += kPerFrame) {
+        size_t n = std::min(kPerFrame, part->size() - i);
+        if (!base::SendFrame(fd, proto::FrameType::kSync, part->data() + i,
+                             static_cast<uint32_t>(n * sizeof(proto::SyncRecord))))
+          return false;
+      }
+    }
+    proto::SyncEndBody end{sequence, chunk.events};
+    if (!base::SendFrame(fd, proto::FrameType::kSyncEnd, &end, sizeof(end))) return false;
+  }
+  // Wait (10 s at most) for the ack of this round.
+  for (int waited_ms = 0; waited_ms < 10000;) {
+    base::Frame f;
+    base::ReadResult r = reader.Next(fd, &f);
+    if (r == base::ReadResult::kFrame) {
+      proto::SyncEndBody ack;
+      if (f.header.type == static_cast<uint16_t>(proto::FrameType::kSyncAck) &&
+          f.payload.size() == sizeof(ack)) {
+        std::memcpy(&ack, f.payload.data(), sizeof(ack));
+        if (ack.sequence == sequence) return true;
+      }
+      continue;
+    }
+    if (r != base::ReadResult::kAgain) return false;
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, 100);
+    waited_ms += 100;
+  }
+  return false;
+}
+
+// Takes the log, switches back to the rings, and delivers what was taken. False if the
+// connection failed (the log is put back; the connection is then given up).
+bool Resync(int fd, base::FrameReader& reader, uint64_t* sequence) {
+  std::vector<uint64_t> heads;
+  ResyncLog::Chunk chunk = TakeLogAndSwitchToRings(&heads);
+  if (chunk.empty()) return true;
+  if (DeliverChunk(fd, reader, chunk, heads, ++*sequence)) return true;
+  g_log_mode.store(1);
+  g_log->PutBack(std::move(chunk));
+  return false;
+}
+
+// Serves one connection until the daemon goes away: resync whenever the log mode is on.
+void RunConnected(base::UniqueFd fd) {
+  timeval none{0, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+  base::FrameReader reader(4096);
+  uint64_t sequence = 0;
+  for (;;) {
+    if (g_log_mode.load() != 0 && !Resync(fd.get(), reader, &sequence)) break;
+    pollfd p[2] = {{fd.get(), POLLIN, 0}, {g_connector_wake, POLLIN, 0}};
+    int n = ::poll(p, 2, -1);
+    if (n < 0 && errno != EINTR) break;
+    if ((p[1].revents & POLLIN) != 0) {
+      uint64_t v;
+      while (::read(g_connector_wake, &v, sizeof(v)) > 0) {
+      }
+    }
+    if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      base::Frame f;
+      base::ReadResult r = reader.Next(fd.get(), &f);
+      if (r != base::ReadResult::kFrame && r != base::ReadResult::kAgain) break;
+    }
+  }
+  // The daemon is gone: events go to the log until the next one has everything.
+  g_log_mode.store(1);
+  g_connected.store(0);
+  std::lock_guard<std::mutex> lock(g_sock_mu);
+  g_sock_fd = -1;
+}
+
+}  // namespace
+
+InitialConnection ConnectAtInit(int ack_timeout_ms) {
+  base::UniqueFd fd;
+  AckResult r = TryConnect(proto::DefaultSocketPath(), ack_timeout_ms, &fd);
+  return InitialConnection{fd.release(), r == AckResult::kTimeout};
+}
+
+void* ConnectorMain(void* arg) {
+  InitialConnection first = *static_cast<InitialConnection*>(arg);
+  delete static_cast<InitialConnection*>(arg);
+  const std::string path = proto::DefaultSocketPath();
+  if (first.fd >= 0) {
+    base::UniqueFd fd(first.fd);
+    if (first.pending) {
+      if (ReceiveAck(fd.get(), 5000) == AckResult::kOk) {
+        OnConnected(fd.get());
+      } else {
+        g_connecting.store(0);
+        fd.reset();
+      }
+    }
+    if (fd) RunConnected(std::move(fd));
+  }
+  useconds_t backoff_us = 50000;
+  for (;;) {
+    base::UniqueFd fd;
+    AckResult r = TryConnect(path, 5000, &fd);
+    if (r == AckResult::kTimeout) {
+      g_connecting.store(0);
+      fd.reset();
+    }
+    if (r == AckResult::kOk) {
+      backoff_us = 50000;
+      RunConnected(std::move(fd));
+    }
+    ::usleep(backoff_us);
+    backoff_us = backoff_us * 2 > 2000000 ? 2000000 : backoff_us * 2;
+  }
+  return nullptr;
+}
+
+}  // namespace ttmem::client
