@@ -210,4 +210,80 @@ bool AllDevicesEmpty(const nlohmann::json& s) {
   return s["processes"].empty();
 }
 
+Client StartClient(const TempDir& dir, const std::string& socket, const std::string& name,
+                   std::vector<std::string> extra, std::map<std::string, std::string> env) {
+  Client c;
+  c.truth_path = dir.File(name + ".truth.json");
+  std::vector<std::string> argv = {BinDir() + "/ttmem_stress_client", "--truth", c.truth_path,
+                                   "--hold"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::map<std::string, std::string> all = {{"TT_ALLOC_TRACKING_ENABLED", "1"},
+                                            {"TTMEM_SOCKET", socket},
+                                            {"TTMEM_FULL_WAIT_US", "1000000"}};
+  for (const auto& [k, v] : env) all[k] = v;
+  c.child = Spawn(argv, all, true, true, dir.File(name + ".stderr"));
+  return c;
+}
+
+nlohmann::json ReadTruth(const Client& c) {
+  std::ifstream f(c.truth_path);
+  return nlohmann::json::parse(f, nullptr, false);
+}
+
+const nlohmann::json* FindProcess(const nlohmann::json& status, int pid) {
+  for (const auto& p : status["processes"])
+    if (p["pid"] == pid) return &p;
+  return nullptr;
+}
+
+uint64_t TruthValue(const nlohmann::json& truth, uint32_t device, const char* type,
+                    const char* field) {
+  auto d = truth["devices"].find(std::to_string(device));
+  if (d == truth["devices"].end()) return 0;
+  auto t = d->find(type);
+  if (t == d->end()) return 0;
+  return (*t)[field].get<uint64_t>();
+}
+
+std::vector<std::string> ProcessDiff(const nlohmann::json& status, const nlohmann::json& truth) {
+  std::vector<std::string> out;
+  int pid = truth["pid"];
+  const nlohmann::json* p = FindProcess(status, pid);
+  if (p == nullptr) return {"pid " + std::to_string(pid) + " missing from status"};
+  uint64_t total_bytes[7] = {}, total_buffers[7] = {};
+  auto check = [&](uint64_t got, uint64_t want, const std::string& what) {
+    if (got != want)
+      out.push_back("pid " + std::to_string(pid) + " " + what + ": daemon " + std::to_string(got) +
+                    ", truth " + std::to_string(want));
+  };
+  for (const auto& d : status["devices"]) {
+    uint32_t id = d["id"];
+    const nlohmann::json* mine = nullptr;
+    for (const auto& dp : d["processes"])
+      if (dp["pid"] == pid) mine = &dp;
+    for (int t = 0; t < 7; ++t) {
+      uint64_t want_b = TruthValue(truth, id, kTypeKeys[t], "used_bytes");
+      uint64_t want_n = TruthValue(truth, id, kTypeKeys[t], "buffers");
+      std::string where = "device " + std::to_string(id) + " " + kTypeKeys[t];
+      check(mine ? (*mine)["memory"][kTypeKeys[t]]["used_bytes"].get<uint64_t>() : 0, want_b,
+            where + " bytes");
+      check(mine ? (*mine)["memory"][kTypeKeys[t]]["buffers"].get<uint64_t>() : 0, want_n,
+            where + " buffers");
+      total_bytes[t] += want_b;
+      total_buffers[t] += want_n;
+    }
+  }
+  for (int t = 0; t < 7; ++t) {
+    check((*p)["memory"][kTypeKeys[t]]["used_bytes"].get<uint64_t>(), total_bytes[t],
+          std::string("total ") + kTypeKeys[t] + " bytes");
+    check((*p)["memory"][kTypeKeys[t]]["buffers"].get<uint64_t>(), total_buffers[t],
+          std::string("total ") + kTypeKeys[t] + " buffers");
+  }
+  return out;
+}
+
+void ExpectProcessMatches(const nlohmann::json& status, const nlohmann::json& truth) {
+  for (const auto& d : ProcessDiff(status, truth)) ADD_FAILURE() << d;
+}
+
 }  // namespace ttmem::test

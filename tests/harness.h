@@ -73,6 +73,25 @@ class Daemon {
 // `ttmem status --json` against the socket; fails the current test on error.
 nlohmann::json Status(const std::string& socket);
 
+// A ttmem_stress_client started with --hold (tests/stress_client.cc): it writes its ground truth
+// to truth_path and prints "ready"; each line sent to its stdin runs another batch.
+struct Client {
+  Child child;
+  std::string truth_path;
+};
+// `env` entries override the defaults (tracking on, the socket, a 1 s full-ring wait so that the
+// tests that are not about overflow never overflow on a loaded 2-core machine).
+Client StartClient(const TempDir& dir, const std::string& socket, const std::string& name,
+                   std::vector<std::string> extra, std::map<std::string, std::string> env = {});
+nlohmann::json ReadTruth(const Client& c);
+const nlohmann::json* FindProcess(const nlohmann::json& status, int pid);
+uint64_t TruthValue(const nlohmann::json& truth, uint32_t device, const char* type,
+                    const char* field);
+// Differences between a client's truth and the daemon's view of it (empty: exact).
+std::vector<std::string> ProcessDiff(const nlohmann::json& status, const nlohmann::json& truth);
+// Fails the current test for every difference.
+void ExpectProcessMatches(const nlohmann::json& status, const nlohmann::json& truth);
+
 // The JSON keys of the memory types, in ttmem_mem_type order.
 extern const char* const kTypeKeys[7];
 

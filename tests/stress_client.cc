@@ -9,9 +9,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -34,6 +36,7 @@ struct Buf {
 int main(int argc, char** argv) {
   uint32_t threads = 4, devices = 4, ids = 64;
   uint64_t ops = 20000, seed = 1;
+  uint32_t flush_ms = 10000;
   uint32_t unknown_frees = 0, duplicate_allocs = 0, fork_children = 0;
   std::string truth_path;
   bool hold = false, announce = false;
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
                  "fork this many children while the threads run; each reports 100 allocations "
                  "with ids the parent uses too, and exits without freeing them");
   app.add_option("--truth", truth_path)->required();
+  app.add_option("--flush-ms", flush_ms, "how long ttmem_flush may wait");
   app.add_flag("--hold", hold, "after writing the truth, print 'ready' and wait for stdin EOF");
   app.add_flag("--announce", announce, "announce the devices with capacities");
   CLI11_PARSE(app, argc, argv);
@@ -68,8 +72,9 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> pool;
   for (uint64_t i = 1; i <= ids; ++i) pool.push_back(i);
   std::vector<Buf> live;
+  uint64_t batch = 0;
   auto worker = [&](uint32_t t) {
-    std::mt19937_64 rng(seed * 1000003 + t);
+    std::mt19937_64 rng(seed * 1000003 + t + batch * 7919);
     for (uint64_t op = 0; op < ops; ++op) {
       bool alloc;
       Buf b{};
@@ -131,32 +136,44 @@ int main(int argc, char** argv) {
     live.push_back({0, id, TTMEM_DRAM, 200});
   }
 
-  int flush_rc = ttmem_flush(10000);
-  ttmem_stats stats;
-  ttmem_get_stats(&stats);
-  nlohmann::json truth;
-  truth["pid"] = ::getpid();
-  truth["flush_rc"] = flush_rc;
-  truth["events_written"] = stats.events_written;
-  truth["events_dropped"] = stats.events_dropped;
-  std::map<uint32_t, std::map<int, std::pair<uint64_t, uint64_t>>> usage;
-  for (const Buf& b : live) {
-    usage[b.device][b.type].first += b.size;
-    usage[b.device][b.type].second += 1;
-  }
-  static const char* kKeys[] = {"dram", "l1", "system_memory", "l1_small", "trace", "cb", "kernel"};
-  nlohmann::json devs = nlohmann::json::object();
-  for (const auto& [d, types] : usage)
-    for (const auto& [t, u] : types)
-      devs[std::to_string(d)][kKeys[t]] = {{"used_bytes", u.first}, {"buffers", u.second}};
-  truth["devices"] = devs;
-  std::ofstream(truth_path) << truth.dump(1);
-  if (hold) {
+  auto write_truth = [&]() {
+    int flush_rc = ttmem_flush(flush_ms);
+    ttmem_stats stats;
+    ttmem_get_stats(&stats);
+    nlohmann::json truth;
+    truth["pid"] = ::getpid();
+    truth["flush_rc"] = flush_rc;
+    truth["events_written"] = stats.events_written;
+    truth["events_dropped"] = stats.events_dropped;
+    std::map<uint32_t, std::map<int, std::pair<uint64_t, uint64_t>>> usage;
+    for (const Buf& b : live) {
+      usage[b.device][b.type].first += b.size;
+      usage[b.device][b.type].second += 1;
+    }
+    static const char* kKeys[] = {"dram",  "l1", "system_memory", "l1_small",
+                                  "trace", "cb", "kernel"};
+    nlohmann::json devs = nlohmann::json::object();
+    for (const auto& [d, types] : usage)
+      for (const auto& [t, u] : types)
+        devs[std::to_string(d)][kKeys[t]] = {{"used_bytes", u.first}, {"buffers", u.second}};
+    truth["devices"] = devs;
+    std::ofstream(truth_path) << truth.dump(1);
+    return flush_rc;
+  };
+  int flush_rc = write_truth();
+  // --hold: print 'ready', then for every line on stdin run another batch of operations (the
+  // daemon may have been killed, restarted or stopped meanwhile) and print 'ready' again; exit at
+  // EOF.
+  while (hold) {
     std::printf("ready\n");
     std::fflush(stdout);
-    char c;
-    while (::read(0, &c, 1) > 0) {
-    }
+    std::string line;
+    if (!std::getline(std::cin, line)) break;
+    ++batch;
+    std::vector<std::thread> again;
+    for (uint32_t t = 0; t < threads; ++t) again.emplace_back(worker, t);
+    for (auto& th : again) th.join();
+    flush_rc = write_truth();
   }
   return flush_rc == 0 ? 0 : 3;
 }

@@ -47,6 +47,7 @@ std::atomic<uint32_t> g_connected{0};
 std::atomic<uint32_t> g_connecting{0};
 std::atomic<uint32_t> g_log_mode{1};
 std::atomic<uint32_t> g_overflow{0};
+std::atomic<uint32_t> g_sync_inflight{0};
 ResyncLog* g_log = nullptr;
 int g_connector_wake = -1;
 std::mutex g_sock_mu;
@@ -65,12 +66,18 @@ void WakeDaemon() {
   (void)n;
 }
 
-ResyncLog::Chunk TakeLogAndSwitchToRings(std::vector<uint64_t>* heads) {
+ResyncLog::Chunk TakeLogAndSwitchToRings(uint64_t* sequence) {
   return g_log->TakeAndEnd(g_log_mode, [&] {
-    heads->resize(g_region.ring_count);
-    for (uint32_t i = 0; i < g_region.ring_count; ++i)
-      (*heads)[i] = proto::RingAt(g_region.base, i)->head.load(std::memory_order_acquire);
+    // Ring records from here on come after the log being taken: the daemon holds them back
+    // until this round's kSyncEnd. Published before the switch (TakeAndEnd stores the mode).
+    for (uint32_t i = 0; i < g_region.ring_count; ++i) {
+      proto::RingControl* ctl = proto::RingAt(g_region.base, i);
+      ctl->hold.store(ctl->head.load(std::memory_order_acquire), std::memory_order_relaxed);
+    }
+    *sequence = g_region.header->sync_hold_seq.load(std::memory_order_relaxed) + 1;
+    g_region.header->sync_hold_seq.store(*sequence, std::memory_order_release);
     g_overflow.store(0);
+    g_sync_inflight.store(1);  // cleared by the connector once delivered (or put back)
   });
 }
 
@@ -335,6 +342,7 @@ void AtForkChild() {
   g_log = nullptr;  // the parent's (its locks may be held by threads the child does not have)
   g_log_mode.store(1);
   g_overflow.store(0);
+  g_sync_inflight.store(0);
   g_connected.store(0);
   g_connecting.store(0);
   g_rings_in_use.store(0);
@@ -376,10 +384,8 @@ int InitSlow() {
   // draining: a Unix connect fails at once when nobody listens, and a daemon that accepts but
   // does not answer costs at most 250 ms, once.
   auto* first = new InitialConnection(ConnectAtInit(250));
-  if (g_connected.load() != 0) {
-    std::vector<uint64_t> heads;
-    TakeLogAndSwitchToRings(&heads);  // nothing was reported yet: straight to the rings
-  }
+  // Connected before anything was reported: the log is empty, straight to the rings.
+  if (g_connected.load() != 0) g_log_mode.store(0);
   int rc = pthread_create(&thread, &attr, ConnectorMain, first);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
@@ -445,7 +451,7 @@ TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
   for (;;) {
     if (g_log_mode.load() != 0) {
       EnterLogMode();  // nudges the connector to deliver the log
-    } else if (g_connected.load() != 0) {
+    } else if (g_connected.load() != 0 && g_sync_inflight.load() == 0) {
       bool done = true;
       for (uint32_t i = 0; i < reg.ring_count && done; ++i) {
         done =

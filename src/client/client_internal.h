@@ -46,11 +46,13 @@ extern int g_num_devices;                               // guarded by g_sock_mu
 extern proto::SetTagBody g_tag;                         // guarded by g_sock_mu
 extern bool g_has_tag;                                  // guarded by g_sock_mu
 
-extern std::atomic<uint32_t> g_overflow;  // the log mode began with a full ring: count drops
+extern std::atomic<uint32_t> g_overflow;       // the log mode began with a full ring: count drops
+extern std::atomic<uint32_t> g_sync_inflight;  // a taken log chunk is not acknowledged yet
 
 void WakeDaemon();
-// Takes the resync log and switches to the rings at one instant, recording the ring heads then.
-ResyncLog::Chunk TakeLogAndSwitchToRings(std::vector<uint64_t>* heads);
+// Takes the resync log and switches to the rings at one instant, recording each ring's head as
+// its hold and the round's sequence number in the region.
+ResyncLog::Chunk TakeLogAndSwitchToRings(uint64_t* sequence);
 // Starts the log mode (if not on) and wakes the connector.
 void EnterLogMode();
 

@@ -110,17 +110,12 @@ AckResult TryConnect(const std::string& path, int ack_timeout_ms, base::UniqueFd
 // Sends one round of the resync log (the ring heads at the switch, the frees, the allocations)
 // and waits for the ack.
 bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chunk,
-                  const std::vector<uint64_t>& heads, uint64_t sequence) {
+                  uint64_t sequence) {
   constexpr size_t kPerFrame = proto::kMaxClientPayload / sizeof(proto::SyncRecord);
   {
     std::lock_guard<std::mutex> lock(g_sock_mu);
-    std::vector<uint8_t> begin(sizeof(proto::SyncBeginBody) + heads.size() * sizeof(uint64_t));
-    proto::SyncBeginBody b{sequence, static_cast<uint32_t>(heads.size()), 0};
-    std::memcpy(begin.data(), &b, sizeof(b));
-    std::memcpy(begin.data() + sizeof(b), heads.data(), heads.size() * sizeof(uint64_t));
-    if (!base::SendFrame(fd, proto::FrameType::kSyncBegin, begin.data(),
-                         static_cast<uint32_t>(begin.size())))
-      return false;
+    proto::SyncBeginBody b{sequence, 0};
+    if (!base::SendFrame(fd, proto::FrameType::kSyncBegin, &b, sizeof(b))) return false;
     for (const auto* part : {&chunk.frees, &chunk.allocs}) {
       for (size_t i = 0; i < part->size(); i += kPerFrame) {
         size_t n = std::min(kPerFrame, part->size() - i);
@@ -155,14 +150,17 @@ bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chu
 
 // Takes the log, switches back to the rings, and delivers what was taken. False if the
 // connection failed (the log is put back; the connection is then given up).
-bool Resync(int fd, base::FrameReader& reader, uint64_t* sequence) {
-  std::vector<uint64_t> heads;
-  ResyncLog::Chunk chunk = TakeLogAndSwitchToRings(&heads);
-  if (chunk.empty()) return true;
-  if (DeliverChunk(fd, reader, chunk, heads, ++*sequence)) return true;
-  g_log_mode.store(1);
-  g_log->PutBack(std::move(chunk));
-  return false;
+bool Resync(int fd, base::FrameReader& reader) {
+  uint64_t sequence = 0;
+  ResyncLog::Chunk chunk = TakeLogAndSwitchToRings(&sequence);
+  // Even an empty round is delivered: the daemon holds ring records back until its kSyncEnd.
+  bool ok = DeliverChunk(fd, reader, chunk, sequence);
+  if (!ok) {
+    g_log_mode.store(1);
+    g_log->PutBack(std::move(chunk));
+  }
+  g_sync_inflight.store(0);
+  return ok;
 }
 
 // Serves one connection until the daemon goes away: resync whenever the log mode is on.
@@ -170,9 +168,8 @@ void RunConnected(base::UniqueFd fd) {
   timeval none{0, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
   base::FrameReader reader(4096);
-  uint64_t sequence = 0;
   for (;;) {
-    if (g_log_mode.load() != 0 && !Resync(fd.get(), reader, &sequence)) break;
+    if (g_log_mode.load() != 0 && !Resync(fd.get(), reader)) break;
     pollfd p[2] = {{fd.get(), POLLIN, 0}, {g_connector_wake, POLLIN, 0}};
     int n = ::poll(p, 2, -1);
     if (n < 0 && errno != EINTR) break;

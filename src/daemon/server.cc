@@ -393,13 +393,13 @@ bool Server::HandleHello(Conn& c, base::Frame& f) {
   }
   // The same pid again (exec, or a reconnect racing its own hang-up): the old session is over.
   if (auto old = session_by_pid_.find(c.cred.pid); old != session_by_pid_.end())
-    Close(old->second, "replaced by a new connection from the same process");
+    Close(old->second, "replaced by a new connection from the same process", /*retire=*/false);
   ledger_.AddProcess(c.cred.pid);
   uint64_t restored = 0;
   std::string note;
   if (!session->AttachState(std::move(f.passed_fd2), ledger_, &restored, &note, &error)) {
     LogWarn("refusing {}: {}", Describe(c), error);
-    ledger_.RemoveProcess(c.cred.pid);
+    ledger_.RemoveProcess(c.cred.pid, /*retire_counters=*/false);
     ack.status = static_cast<uint32_t>(proto::HelloStatus::kRefused);
     base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack));
     return false;
@@ -492,7 +492,7 @@ void Server::OnConnWritable(Conn& c) {
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
 }
 
-void Server::EndSession(Conn& c) {
+void Server::EndSession(Conn& c, bool retire) {
   if (!c.session) return;
   // Drain what the client published before it went away, then reclaim everything it held.
   DrainStats stats;
@@ -500,19 +500,19 @@ void Server::EndSession(Conn& c) {
   if (!c.session->Drain(ledger_, /*final=*/true, kMaxRecordsPerRingPerDrain, &stats, &error))
     LogWarn("final drain of {}: {}", Describe(c), error);
   events_applied_ += stats.applied;
-  uint64_t reclaimed = ledger_.RemoveProcess(c.cred.pid);
+  uint64_t reclaimed = ledger_.RemoveProcess(c.cred.pid, retire);
   LogInfo("client {} gone; reclaimed {} bytes", Describe(c), reclaimed);
   session_by_pid_.erase(c.cred.pid);
   meta_.erase(c.cred.pid);
   c.session.reset();
 }
 
-void Server::Close(uint64_t id, const std::string& why) {
+void Server::Close(uint64_t id, const std::string& why, bool retire) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   Conn& c = *it->second;
   if (!why.empty() && options_.verbose) LogInfo("{}: {}", Describe(c), why);
-  EndSession(c);
+  EndSession(c, retire);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
   if (c.pidfd) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pidfd.get(), nullptr);
   conns_.erase(it);

@@ -58,8 +58,10 @@ class Server {
   bool HandleHello(Conn& c, base::Frame& f);
   void HandleQuery(Conn& c, const base::Frame& f);
   void Reply(Conn& c, proto::FrameType type, const std::string& payload);
-  void Close(uint64_t id, const std::string& why);
-  void EndSession(Conn& c);
+  // `retire`: the process is gone, keep its anomaly counts in the totals; false when the same
+  // process reconnects (its new session restores them).
+  void Close(uint64_t id, const std::string& why, bool retire = true);
+  void EndSession(Conn& c, bool retire);
   void DrainAll();
   void ScheduleTick(uint32_t ms);
   void OnTimer();

@@ -68,6 +68,10 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
     return nullptr;
   }
   s->ring_count_ = hdr.ring_count;
+  // A round announced before we started is over for us: the client puts back what it could not
+  // deliver and begins a new one.
+  s->acked_seq_ =
+      static_cast<proto::RegionHeader*>(base)->sync_hold_seq.load(std::memory_order_acquire);
   s->ring_capacity_ = hdr.ring_capacity;
   s->read_.resize(hdr.ring_count);
   // Resume where a previous daemon left off (its published read position), if plausible.
@@ -117,8 +121,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   for (uint32_t i = 0; i < ring_count_; ++i)
     head1[i] = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
   for (uint32_t i = 0; i < ring_count_; ++i) {
-    uint64_t head = head1[i];
-    if (!limit_.empty() && head > limit_[i]) head = std::max(limit_[i], read_[i]);
+    uint64_t head = Limit(i, head1[i]);
     if (head - read_[i] > max_records) head = read_[i] + max_records;  // work cap per ring
     if (!Collect(i, head, error)) return false;
   }
@@ -128,8 +131,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   if (final) watermark = std::numeric_limits<uint64_t>::max();
   // Pass 2: what happened-before pass 1's records is published by now.
   for (uint32_t i = 0; i < ring_count_; ++i) {
-    uint64_t head = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
-    if (!limit_.empty() && head > limit_[i]) head = std::max(limit_[i], read_[i]);
+    uint64_t head = Limit(i, proto::RingAt(base_, i)->head.load(std::memory_order_acquire));
     if (head - read_[i] > max_records) head = read_[i] + max_records;
     if (head > read_[i] && !Collect(i, head, error)) return false;
   }
@@ -229,38 +231,39 @@ bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint6
   return state_ != nullptr;
 }
 
+uint64_t Session::Limit(uint32_t ring, uint64_t head) const {
+  // Read after the head (acquire): a record published after the client's switch implies that
+  // its hold and round number are visible here.
+  uint64_t seq =
+      static_cast<proto::RegionHeader*>(base_)->sync_hold_seq.load(std::memory_order_acquire);
+  if (seq == acked_seq_) return head;
+  uint64_t hold = proto::RingAt(base_, ring)->hold.load(std::memory_order_relaxed);
+  return std::min(head, std::max(hold, read_[ring]));
+}
+
 bool Session::BeginSync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
                         std::string* error) {
   proto::SyncBeginBody b;
-  if (len < sizeof(b)) {
-    *error = "sync begin too short";
+  uint64_t announced =
+      static_cast<proto::RegionHeader*>(base_)->sync_hold_seq.load(std::memory_order_acquire);
+  if (len != sizeof(b) || round_ != 0) {
+    *error = fmt::format("sync begin of {} bytes (round open: {})", len, round_ != 0);
     return false;
   }
   std::memcpy(&b, data, sizeof(b));
-  if (!limit_.empty() || b.ring_count != ring_count_ ||
-      len != sizeof(b) + uint64_t{b.ring_count} * sizeof(uint64_t)) {
-    *error = fmt::format("sync begin for {} rings (region has {}), {} bytes, round open: {}",
-                         b.ring_count, ring_count_, len, !limit_.empty());
+  if (b.sequence != announced || b.sequence == acked_seq_) {
+    *error = fmt::format("sync begin for round {}, the region announces {} (last ended {})",
+                         b.sequence, announced, acked_seq_);
     return false;
   }
-  std::vector<uint64_t> heads(ring_count_);
-  std::memcpy(heads.data(), data + sizeof(b), ring_count_ * sizeof(uint64_t));
-  for (uint32_t i = 0; i < ring_count_; ++i) {
-    uint64_t head = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
-    if (heads[i] < read_[i] || heads[i] > head || heads[i] - read_[i] > ring_capacity_) {
-      *error = fmt::format("sync begin: ring {} head {} is impossible (read {}, head {})", i,
-                           heads[i], read_[i], head);
-      return false;
-    }
-  }
-  limit_ = std::move(heads);
-  // Everything below the heads was published before the client switched: apply all of it.
+  round_ = b.sequence;
+  // Everything below the holds was published before the client switched: apply all of it.
   return Drain(ledger, /*final=*/true, 1u << 20, stats, error);
 }
 
 bool Session::ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
                         std::string* error) {
-  if (limit_.empty()) {
+  if (round_ == 0) {
     *error = "sync records outside a round";
     return false;
   }
@@ -279,11 +282,12 @@ bool Session::ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
 }
 
 bool Session::EndSync(ledger::Ledger& ledger, std::string* error) {
-  if (limit_.empty()) {
+  if (round_ == 0) {
     *error = "sync end outside a round";
     return false;
   }
-  limit_.clear();
+  acked_seq_ = round_;
+  round_ = 0;
   ledger.SetDropped(pid_, ClientDropped());
   SaveCounters(ledger);
   return true;

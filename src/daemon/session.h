@@ -93,8 +93,12 @@ class Session {
   std::vector<Pending> pending_;
   std::vector<Pending> scratch_;
   std::unique_ptr<StateFile> state_;
-  bool tolerant_ = false;        // replaying after a restore: effects may already be applied
-  std::vector<uint64_t> limit_;  // during a resync round: ring records from here on wait
+  bool tolerant_ = false;  // replaying after a restore: effects may already be applied
+  // Resync rounds: records from a ring's hold on wait while the region announces a round
+  // (sync_hold_seq) later than the last one ended here (acked_seq_).
+  uint64_t acked_seq_ = 0;
+  uint64_t round_ = 0;  // the round begun (kSyncBegin) and not yet ended; 0: none
+  uint64_t Limit(uint32_t ring, uint64_t head) const;
 };
 
 }  // namespace ttmem::daemon

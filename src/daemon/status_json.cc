@@ -111,7 +111,7 @@ json BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   }
   out["processes"] = std::move(processes);
 
-  const ledger::Counters& c = ledger.counters();
+  const ledger::Counters c = ledger.counters();
   out["counters"] = {{"unknown_frees", c.unknown_frees},
                      {"duplicate_allocs", c.duplicate_allocs},
                      {"dropped_events", c.dropped_events},

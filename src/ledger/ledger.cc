@@ -45,10 +45,7 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
         old.hooked == hooked)
       return Result::kOk;  // a replayed allocation already applied
     Account(p, device, it->second, /*add=*/false);
-    if (count_anomalies) {
-      ++p.counters.duplicate_allocs;
-      ++counters_.duplicate_allocs;
-    }
+    if (count_anomalies) ++p.counters.duplicate_allocs;
     r = Result::kDuplicateAlloc;
   }
   it->second = LiveBuffer{address, size, type, hooked};
@@ -60,10 +57,7 @@ Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_a
   Process& p = ProcessFor(pid);
   auto it = p.live.find(Process::Key{device, buffer_id});
   if (it == p.live.end()) {
-    if (count_anomalies) {
-      ++p.counters.unknown_frees;
-      ++counters_.unknown_frees;
-    }
+    if (count_anomalies) ++p.counters.unknown_frees;
     return Result::kUnknownFree;
   }
   Account(p, device, it->second, /*add=*/false);
@@ -71,9 +65,24 @@ Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_a
   return Result::kOk;
 }
 
-uint64_t Ledger::RemoveProcess(pid_t pid) {
+Counters Ledger::counters() const {
+  Counters c = retired_;
+  for (const auto& [pid, p] : processes_) {
+    c.unknown_frees += p.counters.unknown_frees;
+    c.duplicate_allocs += p.counters.duplicate_allocs;
+    c.dropped_events += p.counters.dropped_events;
+  }
+  return c;
+}
+
+uint64_t Ledger::RemoveProcess(pid_t pid, bool retire_counters) {
   auto it = processes_.find(pid);
   if (it == processes_.end()) return 0;
+  if (retire_counters) {
+    retired_.unknown_frees += it->second.counters.unknown_frees;
+    retired_.duplicate_allocs += it->second.counters.duplicate_allocs;
+    retired_.dropped_events += it->second.counters.dropped_events;
+  }
   uint64_t reclaimed = 0;
   for (const auto& [device, usage] : it->second.usage) {
     Device& d = devices_[device];
@@ -100,15 +109,11 @@ void Ledger::RestoreCounters(pid_t pid, uint64_t unknown_frees, uint64_t duplica
   Process& p = ProcessFor(pid);
   p.counters.unknown_frees += unknown_frees;
   p.counters.duplicate_allocs += duplicate_allocs;
-  counters_.unknown_frees += unknown_frees;
-  counters_.duplicate_allocs += duplicate_allocs;
 }
 
 void Ledger::SetDropped(pid_t pid, uint64_t dropped) {
   Process& p = ProcessFor(pid);
-  if (dropped <= p.counters.dropped_events) return;
-  counters_.dropped_events += dropped - p.counters.dropped_events;
-  p.counters.dropped_events = dropped;
+  if (dropped > p.counters.dropped_events) p.counters.dropped_events = dropped;
 }
 
 void Ledger::SetDeviceInfo(uint32_t device, DeviceInfo info) {

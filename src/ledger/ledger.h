@@ -100,7 +100,9 @@ class Ledger {
   // Registers a process (so it is listed even before its first allocation).
   void AddProcess(pid_t pid);
   // Reclaims everything the process holds and forgets it. Returns the bytes reclaimed.
-  uint64_t RemoveProcess(pid_t pid);
+  // `retire_counters`: keep its anomaly counts in the totals (it exited); false when the same
+  // process comes straight back with its counts (a reconnect restores them).
+  uint64_t RemoveProcess(pid_t pid, bool retire_counters = true);
   // Sets the process's count of events lost before reaching the daemon (monotonic; a smaller
   // value than before is ignored).
   void SetDropped(pid_t pid, uint64_t dropped);
@@ -110,7 +112,7 @@ class Ledger {
   const std::map<uint32_t, Device>& devices() const { return devices_; }
   const std::map<pid_t, Process>& processes() const { return processes_; }
   // Anomalies since start, including those of processes already gone.
-  const Counters& counters() const { return counters_; }
+  Counters counters() const;
   uint64_t live_buffers() const { return live_buffers_; }
 
   // Returns an empty string when every invariant holds, else a description of the first breach.
@@ -122,7 +124,7 @@ class Ledger {
 
   std::map<uint32_t, Device> devices_;
   std::map<pid_t, Process> processes_;
-  Counters counters_;
+  Counters retired_;  // counts of processes that are gone
   uint64_t live_buffers_ = 0;
 };
 

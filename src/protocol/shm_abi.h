@@ -64,7 +64,8 @@ static_assert(offsetof(Record, device) == 32);
 struct alignas(64) RingControl {
   // --- producer (client thread) cache line ---
   std::atomic<uint64_t> head;   // records written so far
-  uint64_t reserved0;           // 0
+  std::atomic<uint64_t> hold;   // head when the client last switched from its log back to its
+                                // rings (see RegionHeader::sync_hold_seq)
   std::atomic<uint32_t> state;  // RingState
   uint32_t tid;                 // informational only
   uint8_t pad0[40];
@@ -92,14 +93,20 @@ struct alignas(64) RegionHeader {
   std::atomic<uint64_t> overflowed;     // events that bypassed the rings (full, or no ring left)
                                         // while a daemon was connected: dropped, then resynced
   std::atomic<uint64_t> lost_bad_args;  // events dropped: device >= 1024 or unknown flags
-  uint8_t pad1[48];
+  // Resync round `sync_hold_seq` is under way: ring records from each ring's `hold` on came
+  // after the log the client is delivering; the daemon applies them only after that round's
+  // kSyncEnd. Stored (release) before the client switches back to its rings.
+  std::atomic<uint64_t> sync_hold_seq;
+  uint8_t pad1[40];
   // --- daemon-written ---
   std::atomic<uint32_t> wake_wanted;  // 1: the daemon sleeps long; the next writer wakes it
   uint8_t pad2[124];
 };
 static_assert(sizeof(RegionHeader) == 256);
 static_assert(offsetof(RegionHeader, overflowed) == 64);
+static_assert(offsetof(RegionHeader, sync_hold_seq) == 80);
 static_assert(offsetof(RegionHeader, wake_wanted) == 128);
+static_assert(offsetof(RingControl, hold) == 8);
 
 inline constexpr uint32_t kClockTsc = 1;
 inline constexpr uint32_t kClockMonotonic = 2;

@@ -94,14 +94,13 @@ struct SyncRecord {
 };
 static_assert(sizeof(SyncRecord) == 32);
 
-// A resync round: the client took its log and switched back to its rings at one instant, when
-// ring i held heads[i] records. The daemon applies ring records below heads[] first, then the
-// log (kSync), and only then ring records from heads[] on (kSyncEnd lifts the limit).
+// A resync round: the client took its log and switched back to its rings at one instant, after
+// recording each ring's head in RingControl::hold and the round in RegionHeader::sync_hold_seq.
+// The daemon applies ring records below the holds first, then the log (kSync), and ring records
+// from the holds on only after kSyncEnd.
 struct SyncBeginBody {
-  uint64_t sequence;
-  uint32_t ring_count;
-  uint32_t reserved;
-  // followed by uint64_t heads[ring_count]
+  uint64_t sequence;  // == RegionHeader::sync_hold_seq
+  uint64_t reserved;
 };
 static_assert(sizeof(SyncBeginBody) == 16);
 
