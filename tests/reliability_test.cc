@@ -1,17 +1,27 @@
 // Reliability: a daemon that starts late, dies (kill -9) and comes back, or falls behind; in
 // every case the totals become exact again, without restarting any client, and what bypassed the
 // rings is counted.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "base/socket.h"
+#include "protocol/shm_abi.h"
+#include "protocol/wire.h"
 #include "tests/harness.h"
 
 namespace ttmem::test {
@@ -138,6 +148,161 @@ TEST(Reliability, OverflowIsCountedAndResyncedToExactTotals) {
             std::string::npos);
   ::close(c.child.stdin_fd);
   EXPECT_EQ(Wait(c.child.pid, 10s), 0);
+}
+
+}  // namespace
+}  // namespace ttmem::test
+
+namespace ttmem::test {
+namespace {
+
+// A forger: a real hello with a valid, sealed region, then impossible ring contents.
+struct Forger {
+  base::UniqueFd sock;
+  base::UniqueFd memfd;
+  void* base = nullptr;
+  uint64_t size = 0;
+};
+
+Forger Forge(const std::string& socket, int state_fd = -1) {
+  Forger f;
+  const uint32_t rings = 2, cap = 64;
+  f.size = proto::RegionSize(rings, cap);
+  f.memfd.reset(::memfd_create("forger", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  EXPECT_EQ(::ftruncate(f.memfd.get(), static_cast<off_t>(f.size)), 0);
+  EXPECT_EQ(::fcntl(f.memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
+  f.base = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.memfd.get(), 0);
+  auto* h = static_cast<proto::RegionHeader*>(f.base);
+  h->magic = proto::kRegionMagic;
+  h->version = proto::kProtocolVersion;
+  h->header_size = sizeof(proto::RegionHeader);
+  h->ring_count = rings;
+  h->ring_capacity = cap;
+  h->record_size = sizeof(proto::Record);
+  h->region_size = f.size;
+  f.sock = base::ConnectUnix(socket, false);
+  proto::HelloBody hello{};
+  hello.protocol_version = proto::kProtocolVersion;
+  hello.region_size = f.size;
+  EXPECT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kHello, &hello, sizeof(hello),
+                              f.memfd.get(), state_fd));
+  base::Frame ack;
+  std::string err;
+  EXPECT_TRUE(base::RecvFrame(f.sock.get(), 4096, &ack, &err)) << err;
+  return f;
+}
+
+bool HungUp(int fd, int timeout_ms = 3000) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return false;
+  char c;
+  return ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+TEST(Reliability, ForgedSharedMemoryDisconnectsOnlyTheForger) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start());
+  Client honest = StartClient(dir, daemon.socket(), "honest", {"--threads", "2", "--ops", "2000"});
+  ASSERT_EQ(ReadLine(honest.child.stdout_fd, 30s), "ready");
+  json truth = ReadTruth(honest);
+
+  // 1. A head far beyond the ring's capacity.
+  Forger a = Forge(daemon.socket());
+  proto::RingAt(a.base, 0)->head.store(1000000);
+  EXPECT_TRUE(HungUp(a.sock.get()));
+  // 2. Records of an unknown kind, a device out of range, a type out of range.
+  for (auto [kind, device, type] : {std::tuple{99, 0, 0}, {1, 5000, 0}, {1, 0, 9}}) {
+    Forger f = Forge(daemon.socket());
+    proto::Record* r = proto::RecordsOf(f.base, 2, 64, 1);
+    *r = proto::Record{};
+    r->kind = static_cast<uint8_t>(kind);
+    r->device = static_cast<uint32_t>(device);
+    r->type = static_cast<uint8_t>(type);
+    proto::RingAt(f.base, 1)->head.store(1);
+    EXPECT_TRUE(HungUp(f.sock.get())) << kind << " " << device << " " << type;
+  }
+  // 3. A resync round the region never announced.
+  {
+    Forger f = Forge(daemon.socket());
+    proto::SyncBeginBody b{42, 0};
+    ASSERT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kSyncBegin, &b, sizeof(b)));
+    EXPECT_TRUE(HungUp(f.sock.get()));
+  }
+  // 4. A "state table" that is random bytes: discarded, the client is served afresh.
+  {
+    base::UniqueFd junk(::memfd_create("junk", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    ASSERT_EQ(::ftruncate(junk.get(), 4096 + 64), 0);
+    ASSERT_EQ(::fcntl(junk.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
+    Forger f = Forge(daemon.socket(), junk.get());
+    EXPECT_FALSE(HungUp(f.sock.get(), 300));
+  }
+  json status = Status(daemon.socket());
+  ExpectProcessMatches(status, truth);
+  EXPECT_GE(status["counters"]["clients_disconnected_for_errors"].get<int>(), 5);
+  std::string log = daemon.log();
+  for (const char* want : {"is impossible", "unknown kind", "device id 5000", "memory type 9",
+                           "sync begin for round 42", "discarded the handed-back table"})
+    EXPECT_NE(log.find(want), std::string::npos) << want << "\n" << log;
+  ::close(honest.child.stdin_fd);
+  EXPECT_EQ(Wait(honest.child.pid, 10s), 0);
+}
+
+uint64_t ProcField(pid_t pid, const std::string& file, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/" + file);
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(key.size()));
+  return 0;
+}
+
+size_t OpenFds(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
+TEST(Reliability, ChurnOfHundredsOfClientsLeavesNoFdOrMemoryBehind) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start());
+  auto run_batch = [&](int first, int count) {
+    std::vector<Client> batch;
+    for (int i = 0; i < count; ++i)
+      batch.push_back(StartClient(
+          dir, daemon.socket(), "churn" + std::to_string(first + i),
+          {"--threads", "2", "--ops", "300", "--ids", "40", "--seed", std::to_string(first + i)}));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      ASSERT_EQ(ReadLine(batch[i].child.stdout_fd, 30s), "ready");
+      if (i % 2 == 0) {
+        ::kill(batch[i].child.pid, SIGKILL);  // half die holding memory
+      } else {
+        ::close(batch[i].child.stdin_fd);  // half exit cleanly
+      }
+    }
+    for (auto& c : batch) {
+      Wait(c.child.pid, 10s);
+      ::close(c.child.stdout_fd);
+      if (c.child.stdin_fd >= 0) ::close(c.child.stdin_fd);
+    }
+  };
+  run_batch(0, 20);  // warm up allocator pools before measuring
+  ASSERT_GE(PollUntil(daemon.socket(), 5s, AllDevicesEmpty).count(), 0);
+  size_t fds_before = OpenFds(daemon.pid());
+  uint64_t rss_before = ProcField(daemon.pid(), "status", "VmRSS:");
+  for (int b = 0; b < 10; ++b) run_batch(100 + b * 20, 20);
+  ASSERT_GE(PollUntil(daemon.socket(), 5s, AllDevicesEmpty).count(), 0);
+  size_t fds_after = OpenFds(daemon.pid());
+  uint64_t rss_after = ProcField(daemon.pid(), "status", "VmRSS:");
+  std::fprintf(stderr, "[ measure ] 200 clients: daemon fds %zu -> %zu, RSS %llu -> %llu KiB\n",
+               fds_before, fds_after, static_cast<unsigned long long>(rss_before),
+               static_cast<unsigned long long>(rss_after));
+  EXPECT_EQ(fds_after, fds_before);
+  EXPECT_LT(rss_after, rss_before + 8 * 1024) << "daemon grew by more than 8 MiB";
+  json s = Status(daemon.socket());
+  EXPECT_EQ(s["counters"]["live_buffers"], 0);
+  EXPECT_EQ(s["counters"]["unknown_frees"], 0);
 }
 
 }  // namespace
