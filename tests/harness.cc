@@ -154,7 +154,9 @@ Daemon::~Daemon() {
 }
 
 bool Daemon::Start() {
-  Child c = Spawn({BinDir() + "/ttmemd", "--socket", socket_}, {}, false, false, log_path_);
+  std::vector<std::string> argv = {BinDir() + "/ttmemd", "--socket", socket_};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  Child c = Spawn(argv, {}, false, false, log_path_);
   pid_ = c.pid;
   if (pid_ < 0) return false;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

@@ -57,9 +57,10 @@ class Daemon {
  public:
   explicit Daemon(const TempDir& dir, const std::string& name = "ttmemd.sock");
   ~Daemon();
-  bool Start();            // spawns and waits until it answers (5 s)
-  void Kill(int sig = 9);  // sends sig and reaps
-  int Stop();              // SIGTERM; returns exit status
+  bool Start();                         // spawns and waits until it answers (5 s)
+  std::vector<std::string> extra_args;  // appended to the command line by Start()
+  void Kill(int sig = 9);               // sends sig and reaps
+  int Stop();                           // SIGTERM; returns exit status
   const std::string& socket() const { return socket_; }
   std::string log() const;  // its stderr so far
   pid_t pid() const { return pid_; }

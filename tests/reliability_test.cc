@@ -317,5 +317,57 @@ TEST(Reliability, ChurnOfHundredsOfClientsLeavesNoFdOrMemoryBehind) {
   EXPECT_EQ(s["counters"]["unknown_frees"], 0);
 }
 
+TEST(Reliability, PerUidConnectionLimit) {
+  TempDir dir;
+  Daemon daemon(dir);
+  daemon.extra_args = {"--max-connections-per-uid", "3"};
+  ASSERT_TRUE(daemon.Start());
+  std::vector<base::UniqueFd> held;
+  for (int i = 0; i < 3; ++i) held.push_back(base::ConnectUnix(daemon.socket(), false));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(RunCli({"status", "--socket", daemon.socket()}).exit_code, 2);
+  held.pop_back();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(RunCli({"status", "--socket", daemon.socket()}).exit_code, 0);
+  EXPECT_NE(daemon.log().find("--max-connections-per-uid"), std::string::npos) << daemon.log();
+}
+
+TEST(Reliability, PerUidLiveBufferLimitDisconnectsTheHog) {
+  TempDir dir;
+  Daemon daemon(dir);
+  daemon.extra_args = {"--max-live-buffers-per-uid", "50"};
+  ASSERT_TRUE(daemon.Start());
+  Client hog = StartClient(
+      dir, daemon.socket(), "hog",
+      {"--threads", "1", "--ops", "100", "--duplicate-allocs", "100", "--flush-ms", "500"});
+  ASSERT_EQ(ReadLine(hog.child.stdout_fd, 30s), "ready");
+  EXPECT_NE(daemon.log().find("over --max-live-buffers-per-uid 50"), std::string::npos)
+      << daemon.log();
+  EXPECT_EQ(RunCli({"status", "--socket", daemon.socket()}).exit_code, 0);  // daemon fine
+  ::close(hog.child.stdin_fd);
+  Wait(hog.child.pid, 10s);
+}
+
+TEST(Reliability, SighupReopensTheLogFile) {
+  TempDir dir;
+  Daemon daemon(dir);
+  std::string log = dir.File("ttmemd.log");
+  daemon.extra_args = {"--log", log};
+  ASSERT_TRUE(daemon.Start());
+  ASSERT_EQ(::rename(log.c_str(), (log + ".1").c_str()), 0);  // what logrotate does
+  ::kill(daemon.pid(), SIGHUP);
+  std::string text;
+  for (int i = 0; i < 100 && text.find("reopened") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    std::ifstream f(log);
+    text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  EXPECT_NE(text.find("SIGHUP: reopened"), std::string::npos) << text;
+  std::ifstream old(log + ".1");
+  std::string old_text((std::istreambuf_iterator<char>(old)), std::istreambuf_iterator<char>());
+  EXPECT_NE(old_text.find("listening on"), std::string::npos) << old_text;
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace ttmem::test

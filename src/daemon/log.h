@@ -10,6 +10,26 @@
 
 namespace ttmem::daemon {
 
+// Where log lines go: stderr, or the file of --log (reopened on SIGHUP for log rotation). Only
+// the event-loop thread logs.
+inline FILE*& LogFile() {
+  static FILE* f = stderr;
+  return f;
+}
+
+// Opens (append) `path` and makes it the log. On failure keeps the old one and sets *error.
+inline bool OpenLog(const std::string& path, std::string* error) {
+  FILE* f = std::fopen(path.c_str(), "ae");
+  if (f == nullptr) {
+    *error = "cannot open log file " + path;
+    return false;
+  }
+  std::setvbuf(f, nullptr, _IOLBF, 0);
+  if (LogFile() != stderr) std::fclose(LogFile());
+  LogFile() = f;
+  return true;
+}
+
 inline void LogLine(const char* level, const std::string& msg) {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -17,7 +37,8 @@ inline void LogLine(const char* level, const std::string& msg) {
   gmtime_r(&ts.tv_sec, &t);
   char when[32];
   std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &t);
-  std::fprintf(stderr, "%s.%03ldZ ttmemd %s %s\n", when, ts.tv_nsec / 1000000, level, msg.c_str());
+  std::fprintf(LogFile(), "%s.%03ldZ ttmemd %s %s\n", when, ts.tv_nsec / 1000000, level,
+               msg.c_str());
 }
 
 template <typename... Args>

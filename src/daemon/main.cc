@@ -22,6 +22,16 @@ int main(int argc, char** argv) {
   app.add_option("--socket-mode", mode,
                  "octal permissions of the socket (default 0666 under /run/ttmem, else 0600)");
   app.add_flag("-v,--verbose", options.verbose, "log every connection event");
+  app.add_option("--log", options.log_path,
+                 "log to this file (append) instead of stderr; SIGHUP reopens it");
+  app.add_option("--max-connections-per-uid", options.max_connections_per_uid,
+                 "connections one uid may hold (reporting and querying)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--max-live-buffers-per-uid", options.max_live_buffers_per_uid,
+                 "live buffers one uid's processes may hold before they are disconnected")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -41,6 +51,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.socket_mode = static_cast<uint32_t>(m);
+  }
+  if (!options.log_path.empty()) {
+    std::string error;
+    if (!ttmem::daemon::OpenLog(options.log_path, &error)) {
+      std::fprintf(stderr, "ttmemd: %s (check the path and its permissions)\n", error.c_str());
+      return 2;
+    }
   }
   ttmem::daemon::Server server(options);
   std::string error;

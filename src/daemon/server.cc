@@ -246,6 +246,16 @@ void Server::Accept() {
       LogError("SO_PEERCRED failed: {}; dropping connection", std::strerror(errno));
       continue;
     }
+    uint32_t same_uid = 0;
+    for (const auto& [id, other] : conns_) same_uid += other->cred.uid == c->cred.uid ? 1 : 0;
+    if (same_uid >= options_.max_connections_per_uid) {
+      ++disconnected_for_errors_;
+      LogWarn(
+          "refusing a connection from pid {} uid {}: uid already has {} connections "
+          "(--max-connections-per-uid)",
+          c->cred.pid, c->cred.uid, same_uid);
+      continue;
+    }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = Token(kConn, c->id);
@@ -537,12 +547,32 @@ void Server::DrainAll() {
     ++disconnected_for_errors_;
     Close(id, "");
   }
+  EnforceUidLimits();
   if (session_by_pid_.empty()) {
     ScheduleTick(0);
   } else if (events_applied_ != before || pending) {
     ScheduleTick(kFastTickMs);
   } else {
     ScheduleTick(std::min(kSlowTickMs, std::max(kFastTickMs, tick_ms_ * 2)));
+  }
+}
+
+void Server::EnforceUidLimits() {
+  std::map<uid_t, uint64_t> live;
+  for (const auto& [id, c] : conns_) {
+    if (!c->session) continue;
+    auto p = ledger_.processes().find(c->cred.pid);
+    if (p != ledger_.processes().end()) live[c->cred.uid] += p->second.live.size();
+  }
+  std::vector<uint64_t> over;
+  for (const auto& [id, c] : conns_)
+    if (c->session && live[c->cred.uid] > options_.max_live_buffers_per_uid) over.push_back(id);
+  for (uint64_t id : over) {
+    auto it = conns_.find(id);
+    LogWarn("disconnecting {}: its uid holds {} live buffers, over --max-live-buffers-per-uid {}",
+            Describe(*it->second), live[it->second->cred.uid], options_.max_live_buffers_per_uid);
+    ++disconnected_for_errors_;
+    Close(id, "");
   }
 }
 
@@ -573,7 +603,13 @@ void Server::OnSignal() {
   signalfd_siginfo si;
   while (::read(signal_.get(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si))) {
     if (si.ssi_signo == SIGHUP) {
-      LogInfo("SIGHUP: logs go to stderr; nothing to reopen");
+      std::string error;
+      if (options_.log_path.empty())
+        LogInfo("SIGHUP: logging to stderr; nothing to reopen");
+      else if (!OpenLog(options_.log_path, &error))
+        LogError("SIGHUP: {}; still logging to the old file", error);
+      else
+        LogInfo("SIGHUP: reopened {}", options_.log_path);
     } else {
       LogInfo("received signal {}; shutting down", si.ssi_signo);
       stop_ = true;

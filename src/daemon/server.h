@@ -26,6 +26,9 @@ struct Options {
   std::string socket_path;
   uint32_t socket_mode = 0;  // 0: 0666 under /run/ttmem, else 0600
   bool verbose = false;
+  std::string log_path;                    // empty: stderr; SIGHUP reopens it
+  uint32_t max_connections_per_uid = 256;  // reporting clients and query peers together
+  uint64_t max_live_buffers_per_uid = 1ull << 24;
 };
 
 class Server {
@@ -67,6 +70,8 @@ class Server {
   void OnTimer();
   void OnSignal();
   std::string Describe(const Conn& c) const;
+  // Per-uid limits: disconnects the sessions of a uid over its live-buffer allowance.
+  void EnforceUidLimits();
 
   Options options_;
   base::UniqueFd epoll_;
