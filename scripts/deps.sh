@@ -2,7 +2,8 @@
 # Installs what ttmem needs to build and test, from Debian 12's packages; skips what is present.
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev
-          libncurses-dev libgtest-dev libbenchmark-dev clang-format tmux procps)
+          libncurses-dev libgtest-dev libbenchmark-dev clang-format tmux procps
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
