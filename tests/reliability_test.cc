@@ -369,5 +369,22 @@ TEST(Reliability, SighupReopensTheLogFile) {
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
+TEST(Reliability, ExecEndsTheSessionAndReclaimsWhileThePidLives) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start());
+  Client c = StartClient(dir, daemon.socket(), "execer", {"--threads", "2", "--ops", "500"});
+  ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
+  json truth = ReadTruth(c);
+  ExpectProcessMatches(Status(daemon.socket()), truth);
+  ASSERT_EQ(::write(c.child.stdin_fd, "exec\n", 5), 5);
+  // The new image has no libttmem: the socket closed on exec (CLOEXEC), so the old image's
+  // memory is reclaimed although the pid is still running.
+  EXPECT_GE(PollUntil(daemon.socket(), 2s, AllDevicesEmpty).count(), 0);
+  EXPECT_EQ(::kill(c.child.pid, 0), 0) << "the exec'd process should still run";
+  ::kill(c.child.pid, SIGKILL);
+  Wait(c.child.pid, 10s);
+}
+
 }  // namespace
 }  // namespace ttmem::test

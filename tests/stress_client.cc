@@ -169,6 +169,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::string line;
     if (!std::getline(std::cin, line)) break;
+    if (line == "exec") {  // become another program, holding what was allocated (exec test)
+      ::execl("/bin/sleep", "sleep", "5", static_cast<char*>(nullptr));
+      return 5;
+    }
     ++batch;
     std::vector<std::thread> again;
     for (uint32_t t = 0; t < threads; ++t) again.emplace_back(worker, t);
