@@ -17,6 +17,20 @@ std::mutex g_mu;  // guards the two maps: what was reported per (device, program
 std::map<std::pair<uint32_t, uint64_t>, std::vector<uint32_t>> g_cbs;
 std::map<std::pair<uint32_t, uint64_t>, std::vector<uint32_t>> g_kernels;
 
+// Frees every id reported for (device, program) in `reported` (the CBs or the kernels).
+void ReleaseReported(std::map<std::pair<uint32_t, uint64_t>, std::vector<uint32_t>>& reported,
+                     uint32_t device, uint64_t program_id, uint64_t (*id_of)(uint64_t, uint32_t)) {
+  std::vector<uint32_t> indices;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = reported.find({device, program_id});
+    if (it == reported.end()) return;
+    indices = std::move(it->second);
+    reported.erase(it);
+  }
+  for (uint32_t i : indices) ttmem_free(device, id_of(program_id, i));
+}
+
 }  // namespace
 
 bool SkipForTesting(const char* path) {
@@ -60,15 +74,7 @@ void CircularBufferAllocated(const CircularBufferEvent& e) {
 }
 
 void ProgramCircularBuffersReleased(uint32_t device, uint64_t program_id) {
-  std::vector<uint32_t> cbs;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    auto it = g_cbs.find({device, program_id});
-    if (it == g_cbs.end()) return;
-    cbs = std::move(it->second);
-    g_cbs.erase(it);
-  }
-  for (uint32_t i : cbs) ttmem_free(device, CircularBufferId(program_id, i));
+  ReleaseReported(g_cbs, device, program_id, CircularBufferId);
 }
 
 void KernelLoaded(const KernelEvent& e) {
@@ -82,15 +88,7 @@ void KernelLoaded(const KernelEvent& e) {
 }
 
 void ProgramKernelsUnloaded(uint32_t device, uint64_t program_id) {
-  std::vector<uint32_t> kernels;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    auto it = g_kernels.find({device, program_id});
-    if (it == g_kernels.end()) return;
-    kernels = std::move(it->second);
-    g_kernels.erase(it);
-  }
-  for (uint32_t i : kernels) ttmem_free(device, KernelId(program_id, i));
+  ReleaseReported(g_kernels, device, program_id, KernelId);
 }
 
 }  // namespace ttmem::integration

@@ -83,24 +83,23 @@ uint64_t Ledger::RemoveProcess(pid_t pid, bool retire_counters) {
     retired_.duplicate_allocs += it->second.counters.duplicate_allocs;
     retired_.dropped_events += it->second.counters.dropped_events;
   }
-  uint64_t reclaimed = 0;
-  for (const auto& [device, usage] : it->second.usage) {
-    Device& d = devices_[device];
-    for (int t = 0; t < kNumTypes; ++t) {
-      d.usage[t].bytes -= usage[t].bytes;
-      d.usage[t].buffers -= usage[t].buffers;
-      live_buffers_ -= usage[t].buffers;
-      reclaimed += usage[t].bytes;
+  // Takes a process's per-device usage out of the device totals; returns the bytes.
+  auto subtract = [&](const std::unordered_map<uint32_t, TypeUsage>& by_device,
+                      TypeUsage Device::*totals) {
+    uint64_t bytes = 0;
+    for (const auto& [device, usage] : by_device) {
+      TypeUsage& d = devices_[device].*totals;
+      for (int t = 0; t < kNumTypes; ++t) {
+        d[t].bytes -= usage[t].bytes;
+        d[t].buffers -= usage[t].buffers;
+        live_buffers_ -= usage[t].buffers;
+        bytes += usage[t].bytes;
+      }
     }
-  }
-  for (const auto& [device, usage] : it->second.captured) {
-    Device& d = devices_[device];
-    for (int t = 0; t < kNumTypes; ++t) {
-      d.captured[t].bytes -= usage[t].bytes;
-      d.captured[t].buffers -= usage[t].buffers;
-      live_buffers_ -= usage[t].buffers;
-    }
-  }
+    return bytes;
+  };
+  uint64_t reclaimed = subtract(it->second.usage, &Device::usage);
+  subtract(it->second.captured, &Device::captured);  // an estimate: no device memory to reclaim
   processes_.erase(it);
   return reclaimed;
 }
