@@ -31,6 +31,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("TTMEM_TEST_KEEP") != nullptr) return;  // keep logs for a post-mortem
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

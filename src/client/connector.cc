@@ -127,8 +127,9 @@ bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chu
     proto::SyncEndBody end{sequence, chunk.events};
     if (!base::SendFrame(fd, proto::FrameType::kSyncEnd, &end, sizeof(end))) return false;
   }
-  // Wait (10 s at most) for the ack of this round.
-  for (int waited_ms = 0; waited_ms < 10000;) {
+  // Wait for the ack of this round for as long as the connection lives: the application does not
+  // wait (it reports to the log meanwhile), and giving up would only force a reconnect.
+  for (;;) {
     base::Frame f;
     base::ReadResult r = reader.Next(fd, &f);
     if (r == base::ReadResult::kFrame) {
@@ -142,10 +143,8 @@ bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chu
     }
     if (r != base::ReadResult::kAgain) return false;
     pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, 100);
-    waited_ms += 100;
+    ::poll(&p, 1, 1000);
   }
-  return false;
 }
 
 // Takes the log, switches back to the rings, and delivers what was taken. False if the
