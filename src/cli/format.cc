@@ -135,7 +135,7 @@ std::string RenderStatus(const nlohmann::json& s) {
     if (!dev.contains("capture_estimate")) continue;
     std::vector<std::string> row = {fmt::format("{}", dev.value("id", 0))};
     uint64_t any = 0;
-    for (const char* key : {"dram", "l1", "l1_small", "trace", "cb"}) {
+    for (const char* key : {"dram", "l1", "l1_small", "trace", "cb", "kernel"}) {
       uint64_t b = dev["capture_estimate"][key].value("used_bytes", uint64_t{0});
       any += dev["capture_estimate"][key].value("buffers", uint64_t{0});
       row.push_back(FormatBytes(b));
@@ -146,7 +146,7 @@ std::string RenderStatus(const nlohmann::json& s) {
     out +=
         "\nCapture estimates (allocations intercepted by a graph-capture hook; no device memory "
         "used):\n";
-    out += RenderTable({">DEV", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB"}, crows);
+    out += RenderTable({">DEV", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB", ">KERNEL"}, crows);
   }
 
   out += "\nProcesses:\n";
