@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
 #include "tests/harness.h"
+
+extern "C" char** environ;
 
 namespace ttmem::test {
 namespace {
@@ -386,6 +389,36 @@ TEST(Reliability, ExecEndsTheSessionAndReclaimsWhileThePidLives) {
   EXPECT_EQ(::kill(c.child.pid, 0), 0) << "the exec'd process should still run";
   ::kill(c.child.pid, SIGKILL);
   Wait(c.child.pid, 10s);
+}
+
+TEST(Reliability, SystemdSocketActivation) {
+  TempDir dir;
+  std::string path = dir.File("activated.sock");
+  base::UniqueFd listener = base::ListenUnix(path, 16);
+  ASSERT_TRUE(listener);
+  // What systemd does: the socket as fd 3, LISTEN_FDS=1 and LISTEN_PID = the daemon's pid.
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, listener.get(), 3);
+  std::string log = dir.File("activated.log");
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::string script =
+      "LISTEN_FDS=1 LISTEN_PID=$$ exec '" + BinDir() + "/ttmemd' --socket '" + path + "'";
+  const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
+  pid_t pid;
+  ASSERT_EQ(::posix_spawn(&pid, "/bin/sh", &fa, nullptr, const_cast<char**>(argv), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  listener.reset();  // the daemon holds it now
+  Client c = StartClient(dir, path, "activated", {"--ops", "300"});
+  ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
+  ExpectProcessMatches(Status(path), ReadTruth(c));
+  std::ifstream f(log);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("socket activation"), std::string::npos) << text;
+  ::close(c.child.stdin_fd);
+  Wait(c.child.pid, 10s);
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid, 10s), 0);
 }
 
 }  // namespace

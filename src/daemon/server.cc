@@ -102,8 +102,32 @@ Server::~Server() {
   if (bound_) ::unlink(options_.socket_path.c_str());
 }
 
+// systemd socket activation: the listening socket arrives as fd 3 (LISTEN_FDS=1 for our pid).
+static base::UniqueFd InheritedListener() {
+  const char* fds = std::getenv("LISTEN_FDS");
+  const char* pid = std::getenv("LISTEN_PID");
+  if (fds == nullptr || pid == nullptr || std::strcmp(fds, "1") != 0 ||
+      std::strtol(pid, nullptr, 10) != ::getpid())
+    return base::UniqueFd();
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDNAMES");
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (::getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+    return base::UniqueFd();
+  ::fcntl(3, F_SETFD, FD_CLOEXEC);
+  ::fcntl(3, F_SETFL, ::fcntl(3, F_GETFL) | O_NONBLOCK);
+  return base::UniqueFd(3);
+}
+
 bool Server::Start(std::string* error) {
   const std::string& path = options_.socket_path;
+  listen_ = InheritedListener();
+  if (listen_) {
+    LogInfo("using the socket systemd passed (socket activation) for {}", path);
+    return StartLoop(error);
+  }
   // Create the parent directory if missing (0700 for a per-user one, 0755 for /run/ttmem).
   auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
@@ -147,6 +171,11 @@ bool Server::Start(std::string* error) {
   uint32_t mode = options_.socket_mode != 0 ? options_.socket_mode
                                             : (path.rfind("/run/ttmem/", 0) == 0 ? 0666 : 0600);
   ::chmod(path.c_str(), mode);
+  return StartLoop(error);
+}
+
+bool Server::StartLoop(std::string* error) {
+  const std::string& path = options_.socket_path;
 
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   sigset_t mask;

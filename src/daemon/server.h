@@ -35,7 +35,8 @@ class Server {
  public:
   explicit Server(Options options);
   ~Server();
-  // Binds the socket (refusing if another daemon serves it). Returns false with *error set.
+  // Binds the socket (refusing if another daemon serves it), or takes the one systemd passed
+  // (socket activation: LISTEN_FDS=1, fd 3). Returns false with *error set.
   bool Start(std::string* error);
   // Runs until SIGTERM/SIGINT. Returns the process exit code.
   int Run();
@@ -54,6 +55,7 @@ class Server {
     size_t out_off = 0;
   };
 
+  bool StartLoop(std::string* error);  // the event sources, once the listener exists
   void Accept();
   void OnConnReadable(Conn& c);
   void OnConnWritable(Conn& c);
