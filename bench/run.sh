@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cmake --preset default -DTTMEM_BUILD_BENCH=ON >/dev/null
-cmake --build --preset default --target ttmem_client_bench ttmemd >/dev/null
+cmake --build --preset default --target ttmem_client_bench ttmem_daemon_bench ttmemd >/dev/null
 dir=$(mktemp -d /tmp/ttmem-bench-XXXXXX)
 trap 'kill $daemon 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 build/bin/ttmemd --socket "$dir/d.sock" 2>"$dir/ttmemd.log" &
@@ -18,7 +18,9 @@ TT_ALLOC_TRACKING_ENABLED=1 TTMEM_SOCKET="$dir/d.sock" build/bin/ttmem_client_be
   --benchmark_out="$dir/enabled.json" >/dev/null
 TT_ALLOC_TRACKING_ENABLED=0 build/bin/ttmem_client_bench "${common[@]}" \
   --benchmark_filter='BM_HotPath/real_time/threads:1$' --benchmark_out="$dir/disabled.json" >/dev/null
-python3 - "$dir/enabled.json" "$dir/disabled.json" <<'PY'
+TT_ALLOC_TRACKING_ENABLED=1 TTMEM_SOCKET="$dir/d.sock" build/bin/ttmem_daemon_bench \
+  --benchmark_format=json --benchmark_out="$dir/daemon.json" >/dev/null
+python3 - "$dir/enabled.json" "$dir/disabled.json" "$dir/daemon.json" <<'PY'
 import json, sys
 def med(path):
     out = {}
@@ -27,6 +29,9 @@ def med(path):
             out[b["run_name"]] = b
     return out
 en, dis = med(sys.argv[1]), med(sys.argv[2])
+daemon = {b["run_name"]: b for b in json.load(open(sys.argv[3]))["benchmarks"]}
+mem = next(b for n, b in daemon.items() if n.startswith("BM_MemoryPerLiveBuffer"))
+ingest = next(b for n, b in daemon.items() if n.startswith("BM_DaemonIngest"))
 def ns(b):
     return b["ns_per_event"] * 1e9 if "ns_per_event" in b else b["real_time"] / 2
 base1 = ns(en["BM_PocBaseline/real_time/threads:1"])
@@ -42,4 +47,8 @@ rows = [
 print(f"{'figure':58} {'target':>9} {'measured':>10} {'x faster than PoC':>18}")
 for name, target, value in rows:
     print(f"{name:58} {target:>9} {value:10.2f} {base1 / value:18.1f}")
+print(f"{'daemon ingest, 4 producer processes (M events/s)':58} {'>= 10':>9} "
+      f"{ingest['events_per_second'] / 1e6:10.2f}   (dropped {int(ingest['dropped'])})")
+print(f"{'daemon memory per live buffer at 1M (bytes)':58} {'<= 100':>9} "
+      f"{mem['bytes_per_buffer']:10.1f}")
 PY
