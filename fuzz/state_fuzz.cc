@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "daemon/state_file.h"
 
@@ -27,12 +28,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto state = ttmem::daemon::StateFile::Open(pid, ttmem::base::UniqueFd(fd), &error);
   if (!state) return 0;
   uint64_t live = 0;
-  state->ForEach([&](uint32_t device, uint64_t, const ttmem::ledger::LiveBuffer& b) {
+  std::vector<uint32_t> slots;
+  state->ForEach([&](uint32_t slot, uint32_t device, uint64_t, const ttmem::ledger::LiveBuffer& b) {
     if (device >= 1024 || b.type >= ttmem::ledger::kNumTypes) std::abort();
     ++live;
+    return (slot & 1) == 0;  // refuse some, as duplicates would be
   });
-  if (live != state->live()) std::abort();
-  for (uint64_t i = 0; i < 2000; ++i) state->Put(1, i, ttmem::ledger::LiveBuffer{0, i, 0, false});
-  for (uint64_t i = 0; i < 2000; i += 2) state->Erase(1, i);
+  (void)live;
+  for (uint64_t i = 0; i < 2000; ++i)
+    slots.push_back(state->Put(ttmem::daemon::StateFile::kNoSlot, 1, i,
+                               ttmem::ledger::LiveBuffer{0, i, 0, 0, false}));
+  for (size_t i = 0; i < slots.size(); i += 2) state->Release(slots[i]);
+  uint64_t before = state->live();
+  state->Release(ttmem::daemon::StateFile::kNoSlot);  // out of range: ignored
+  if (state->live() != before) std::abort();
   return 0;
 }

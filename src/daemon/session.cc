@@ -184,15 +184,22 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
       return false;
     }
     bool hooked = (flags & proto::kFlagHooked) != 0;
-    ledger.Alloc(pid_, device, type, buffer_id, address, size, hooked, count);
-    if (state_ &&
-        !state_->Put(device, buffer_id, ledger::LiveBuffer{address, size, type, hooked})) {
-      *error = "live table full (more than 64 Mi live buffers)";
-      return false;
+    // The state-table slot lives in the ledger entry's tag: reuse it when the id is live.
+    const ledger::LiveBuffer* old = ledger.Find(pid_, device, buffer_id);
+    uint32_t slot = old != nullptr ? old->tag : StateFile::kNoSlot;
+    if (state_) {
+      slot =
+          state_->Put(slot, device, buffer_id, ledger::LiveBuffer{address, size, 0, type, hooked});
+      if (slot == StateFile::kNoSlot) {
+        *error = "live table full (more than 64 Mi live buffers)";
+        return false;
+      }
     }
+    ledger.Alloc(pid_, device, type, buffer_id, address, size, hooked, count, slot);
   } else if (kind == static_cast<uint8_t>(proto::RecordKind::kFree)) {
-    ledger.Free(pid_, device, buffer_id, count);
-    if (state_) state_->Erase(device, buffer_id);
+    ledger::LiveBuffer freed;
+    if (ledger.Free(pid_, device, buffer_id, count, &freed) == ledger::Result::kOk && state_)
+      state_->Release(freed.tag);
   } else {
     *error = fmt::format("record of unknown kind {}", kind);
     return false;
@@ -215,10 +222,12 @@ bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint6
     state_ = StateFile::Open(pid_, std::move(state_fd), &why);
     if (state_) {
       uint64_t unknown = state_->unknown_frees(), dup = state_->duplicate_allocs();
-      uint64_t bad =
-          state_->ForEach([&](uint32_t device, uint64_t id, const ledger::LiveBuffer& b) {
-            ledger.Alloc(pid_, device, b.type, id, b.address, b.size, b.hooked);
+      uint64_t bad = state_->ForEach(
+          [&](uint32_t slot, uint32_t device, uint64_t id, const ledger::LiveBuffer& b) {
+            if (ledger.Find(pid_, device, id) != nullptr) return false;  // a duplicate slot
+            ledger.Alloc(pid_, device, b.type, id, b.address, b.size, b.hooked, true, slot);
             ++*restored;
+            return true;
           });
       ledger.RestoreCounters(pid_, unknown, dup);
       if (bad != 0) *note = fmt::format("dropped {} invalid entries of the handed-back table", bad);

@@ -84,25 +84,25 @@ StateFile::~StateFile() {
 }
 
 uint64_t StateFile::ForEach(
-    const std::function<void(uint32_t, uint64_t, const ledger::LiveBuffer&)>& fn) {
+    const std::function<bool(uint32_t, uint32_t, uint64_t, const ledger::LiveBuffer&)>& keep) {
   uint64_t bad = 0;
-  index_.clear();
+  live_ = 0;
   free_slots_.clear();
   for (uint64_t i = capacity_; i > 0; --i) {
+    const uint32_t index = static_cast<uint32_t>(i - 1);
     StateSlot slot;
-    std::memcpy(&slot, &slots()[i - 1], sizeof(slot));  // copy before checking: hostile memory
+    std::memcpy(&slot, &slots()[index], sizeof(slot));  // copy before checking: hostile memory
     bool valid = slot.live == 1 && slot.type < ledger::kNumTypes && slot.device < 1024 &&
-                 (slot.flags & ~1u) == 0 &&
-                 !index_.count(ledger::Process::Key{slot.device, slot.buffer_id});
+                 (slot.flags & ~1u) == 0;
     if (slot.live != 0 && !valid) ++bad;
-    if (!valid) {
-      std::memset(&slots()[i - 1], 0, sizeof(StateSlot));
-      free_slots_.push_back(static_cast<uint32_t>(i - 1));
+    if (valid && keep(index, slot.device, slot.buffer_id,
+                      ledger::LiveBuffer{slot.address, slot.size, index, slot.type,
+                                         (slot.flags & 1) != 0})) {
+      ++live_;
       continue;
     }
-    index_.emplace(ledger::Process::Key{slot.device, slot.buffer_id}, static_cast<uint32_t>(i - 1));
-    fn(slot.device, slot.buffer_id,
-       ledger::LiveBuffer{slot.address, slot.size, slot.type, (slot.flags & 1) != 0});
+    std::memset(&slots()[index], 0, sizeof(StateSlot));
+    free_slots_.push_back(index);
   }
   return bad;
 }
@@ -120,29 +120,24 @@ bool StateFile::Grow() {
   return true;
 }
 
-bool StateFile::Put(uint32_t device, uint64_t buffer_id, const ledger::LiveBuffer& b) {
-  ledger::Process::Key key{device, buffer_id};
-  auto it = index_.find(key);
-  uint32_t slot;
-  if (it != index_.end()) {
-    slot = it->second;
-  } else {
-    if (free_slots_.empty() && !Grow()) return false;
+uint32_t StateFile::Put(uint32_t slot, uint32_t device, uint64_t buffer_id,
+                        const ledger::LiveBuffer& b) {
+  if (slot == kNoSlot || slot >= capacity_) {
+    if (free_slots_.empty() && !Grow()) return kNoSlot;
     slot = free_slots_.back();
     free_slots_.pop_back();
-    index_.emplace(key, slot);
+    ++live_;
   }
   slots()[slot] = StateSlot{
       buffer_id, b.address, b.size, device, b.type, static_cast<uint8_t>(b.hooked ? 1 : 0), 1, 0};
-  return true;
+  return slot;
 }
 
-void StateFile::Erase(uint32_t device, uint64_t buffer_id) {
-  auto it = index_.find(ledger::Process::Key{device, buffer_id});
-  if (it == index_.end()) return;
-  slots()[it->second].live = 0;
-  free_slots_.push_back(it->second);
-  index_.erase(it);
+void StateFile::Release(uint32_t slot) {
+  if (slot >= capacity_ || slots()[slot].live == 0) return;
+  slots()[slot].live = 0;
+  free_slots_.push_back(slot);
+  --live_;
 }
 
 void StateFile::SetCounters(uint64_t unknown_frees, uint64_t duplicate_allocs) {

@@ -64,17 +64,22 @@ class StateFile {
   StateFile(const StateFile&) = delete;
   StateFile& operator=(const StateFile&) = delete;
 
+  static constexpr uint32_t kNoSlot = 0xffffffffu;
+
   int fd() const { return fd_.get(); }
-  // Records a live buffer (replacing one with the same key). False when the table cannot grow.
-  bool Put(uint32_t device, uint64_t buffer_id, const ledger::LiveBuffer& b);
-  void Erase(uint32_t device, uint64_t buffer_id);
+  // Writes a live buffer into `slot` (kNoSlot: a new one) and returns the slot; kNoSlot when
+  // the table cannot grow. The caller keeps the slot with its own entry (no index here: the
+  // ledger's live table is the index, which keeps the daemon's memory per buffer small).
+  uint32_t Put(uint32_t slot, uint32_t device, uint64_t buffer_id, const ledger::LiveBuffer& b);
+  void Release(uint32_t slot);
   void SetCounters(uint64_t unknown_frees, uint64_t duplicate_allocs);
-  // Calls fn for every valid live entry (restore). Returns the number of invalid slots dropped.
-  uint64_t ForEach(const std::function<void(uint32_t device, uint64_t buffer_id,
-                                            const ledger::LiveBuffer& b)>& fn);
+  // Calls keep(slot, device, id, buffer) for every valid live entry (restore); entries it
+  // refuses and invalid ones are released. Returns the number of invalid slots dropped.
+  uint64_t ForEach(const std::function<bool(uint32_t slot, uint32_t device, uint64_t buffer_id,
+                                            const ledger::LiveBuffer& b)>& keep);
   uint64_t unknown_frees() const { return header()->unknown_frees; }
   uint64_t duplicate_allocs() const { return header()->duplicate_allocs; }
-  size_t live() const { return index_.size(); }
+  uint64_t live() const { return live_; }
 
  private:
   StateFile() = default;
@@ -87,8 +92,8 @@ class StateFile {
   base::UniqueFd fd_;
   void* base_ = nullptr;
   uint64_t capacity_ = 0;  // private copy; the header's is only a hint
-  std::unordered_map<ledger::Process::Key, uint32_t, ledger::Process::KeyHash> index_;
   std::vector<uint32_t> free_slots_;
+  uint64_t live_ = 0;
 };
 
 }  // namespace ttmem::daemon

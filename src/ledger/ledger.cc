@@ -34,7 +34,7 @@ void Ledger::Account(Process& p, uint32_t device, const LiveBuffer& b, bool add)
 }
 
 Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-                     uint64_t size, bool hooked, bool count_anomalies) {
+                     uint64_t size, bool hooked, bool count_anomalies, uint32_t tag) {
   if (type >= kNumTypes) return Result::kInvalid;
   Process& p = ProcessFor(pid);
   auto [it, inserted] = p.live.try_emplace(Process::Key{device, buffer_id});
@@ -48,12 +48,20 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
     if (count_anomalies) ++p.counters.duplicate_allocs;
     r = Result::kDuplicateAlloc;
   }
-  it->second = LiveBuffer{address, size, type, hooked};
+  it->second = LiveBuffer{address, size, tag, type, hooked};
   Account(p, device, it->second, /*add=*/true);
   return r;
 }
 
-Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies) {
+const LiveBuffer* Ledger::Find(pid_t pid, uint32_t device, uint64_t buffer_id) const {
+  auto p = processes_.find(pid);
+  if (p == processes_.end()) return nullptr;
+  auto it = p->second.live.find(Process::Key{device, buffer_id});
+  return it == p->second.live.end() ? nullptr : &it->second;
+}
+
+Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies,
+                    LiveBuffer* freed) {
   Process& p = ProcessFor(pid);
   auto it = p.live.find(Process::Key{device, buffer_id});
   if (it == p.live.end()) {
@@ -61,6 +69,7 @@ Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_a
     return Result::kUnknownFree;
   }
   Account(p, device, it->second, /*add=*/false);
+  if (freed != nullptr) *freed = it->second;
   p.live.erase(it);
   return Result::kOk;
 }

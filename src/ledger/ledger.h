@@ -56,9 +56,11 @@ enum class Result { kOk, kDuplicateAlloc, kUnknownFree, kInvalid };
 struct LiveBuffer {
   uint64_t address = 0;
   uint64_t size = 0;
+  uint32_t tag = 0;  // the caller's (the daemon keeps the entry's state-table slot here)
   uint8_t type = 0;
   bool hooked = false;
 };
+static_assert(sizeof(LiveBuffer) == 24);
 
 struct Process {
   pid_t pid = 0;
@@ -92,8 +94,12 @@ class Ledger {
   // restart): an allocation identical to the live one and a free of a missing id change nothing
   // and are not counted.
   Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-               uint64_t size, bool hooked = false, bool count_anomalies = true);
-  Result Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies = true);
+               uint64_t size, bool hooked = false, bool count_anomalies = true, uint32_t tag = 0);
+  // *freed (if given) receives the entry that was freed.
+  Result Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies = true,
+              LiveBuffer* freed = nullptr);
+  // The live entry, or null.
+  const LiveBuffer* Find(pid_t pid, uint32_t device, uint64_t buffer_id) const;
   // Adds anomaly counts carried over from an earlier daemon (restore).
   void RestoreCounters(pid_t pid, uint64_t unknown_frees, uint64_t duplicate_allocs);
 
