@@ -4,18 +4,6 @@
 
 namespace ttsim {
 
-std::string HumanBytes(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", v, kUnits[u]);
-}
-
 BankAllocator::BankAllocator(std::string name, uint32_t num_banks, uint64_t base,
                              uint64_t bank_size, uint32_t alignment)
     : name_(std::move(name)),
@@ -69,8 +57,9 @@ uint64_t BankAllocator::Allocate(uint64_t size_per_bank, bool bottom_up, uint64_
   throw OutOfMemory(fmt::format(
       "out of memory on {}: requested {} ({} per bank x {} banks), largest free block {} per "
       "bank ({} free per bank)",
-      name_, HumanBytes(request_bytes), HumanBytes(size), num_banks_,
-      HumanBytes(Stats().largest_free_block_bytes), HumanBytes(Stats().total_free_bytes)));
+      name_, ttmem::base::FormatBytes(request_bytes), ttmem::base::FormatBytes(size), num_banks_,
+      ttmem::base::FormatBytes(Stats().largest_free_block_bytes),
+      ttmem::base::FormatBytes(Stats().total_free_bytes)));
 }
 
 bool BankAllocator::AllocateAt(uint64_t address, uint64_t size_per_bank) {

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/bytes.h"
+
 namespace ttsim {
 
 // Out of memory: the message names device, type, request and largest free block.
@@ -63,8 +65,6 @@ class BankAllocator {
   std::map<uint64_t, uint64_t> used_;  // address -> size
   uint64_t allocated_ = 0;
 };
-
-std::string HumanBytes(uint64_t bytes);
 
 }  // namespace ttsim
 

@@ -74,7 +74,7 @@ void Device::ClaimBufferAt(MemType type, uint64_t address, uint64_t size, uint64
     throw OutOfMemory(
         fmt::format("{}: address {:#x} is not free for a {} mesh buffer (mesh "
                     "devices out of lock step)",
-                    a.name(), address, HumanBytes(size)));
+                    a.name(), address, ttmem::base::FormatBytes(size)));
   buffer_sizes_[static_cast<int>(type)][address] = size;
   usage_[static_cast<int>(type)].bytes += size;
   usage_[static_cast<int>(type)].count += 1;
@@ -120,7 +120,8 @@ uint64_t Device::AllocateCircularBuffer(const CoreRange& range, uint64_t size) {
     throw OutOfMemory(fmt::format(
         "device {} CB: circular buffer of {} per core at {:#x} would clash with L1 buffers from "
         "{:#x} (largest free CB space {} per core)",
-        id_, HumanBytes(size), addr, l1_floor, HumanBytes(l1_floor > addr ? l1_floor - addr : 0)));
+        id_, ttmem::base::FormatBytes(size), addr, l1_floor,
+        ttmem::base::FormatBytes(l1_floor > addr ? l1_floor - addr : 0)));
   for (uint32_t y = range.y0; y <= range.y1; ++y)
     for (uint32_t x = range.x0; x <= range.x1; ++x) cb_blocks_[Core(x, y)].emplace(addr, size);
   usage_[static_cast<int>(MemType::kCb)].bytes += size * range.num_cores();
@@ -152,8 +153,9 @@ void Device::LoadKernel(const CoreRange& range, uint64_t binary_size) {
       if (kernel_used_[Core(x, y)] + binary_size > arch_.kernel_config_size)
         throw OutOfMemory(fmt::format(
             "out of memory on device {} KERNEL: requested {} per core, {} of {} per core in use",
-            id_, HumanBytes(binary_size), HumanBytes(kernel_used_[Core(x, y)]),
-            HumanBytes(arch_.kernel_config_size)));
+            id_, ttmem::base::FormatBytes(binary_size),
+            ttmem::base::FormatBytes(kernel_used_[Core(x, y)]),
+            ttmem::base::FormatBytes(arch_.kernel_config_size)));
   for (uint32_t y = range.y0; y <= range.y1; ++y)
     for (uint32_t x = range.x0; x <= range.x1; ++x) kernel_used_[Core(x, y)] += binary_size;
   usage_[static_cast<int>(MemType::kKernel)].bytes += binary_size * range.num_cores();

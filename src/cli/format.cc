@@ -8,18 +8,6 @@
 
 namespace ttmem::cli {
 
-std::string FormatBytes(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 6) {
-    v /= 1024.0;
-    ++u;
-  }
-  return fmt::format("{:.1f} {}", v, kUnits[u]);
-}
-
 std::string FormatUsedOfTotal(uint64_t used, std::optional<uint64_t> total) {
   if (!total) return FormatBytes(used) + " / ?";
   double pct = *total == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(*total);

@@ -9,10 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/bytes.h"
+
 namespace ttmem::cli {
 
 // 0 -> "0 B", 1536 -> "1.5 KiB", 12 GiB -> "12.0 GiB". Binary units.
-std::string FormatBytes(uint64_t bytes);
+using base::FormatBytes;
 // "used / total (pct%)" or "used / ?" when the total is unknown.
 std::string FormatUsedOfTotal(uint64_t used, std::optional<uint64_t> total);
 // A bar of `width` cells, '#' for used, '.' for free; all '?' when total unknown.

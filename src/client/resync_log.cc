@@ -64,13 +64,4 @@ void ResyncLog::PutBack(Chunk&& older) {
   shards_[0].mu.unlock();
 }
 
-uint64_t ResyncLog::size() const {
-  uint64_t n = 0;
-  for (const Shard& s : shards_) {
-    std::lock_guard<std::mutex> lock(s.mu);
-    n += s.allocs.size() + s.frees.size();
-  }
-  return n;
-}
-
 }  // namespace ttmem::client

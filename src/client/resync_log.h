@@ -45,7 +45,6 @@ class ResyncLog {
   }
   // Puts back a chunk that could not be delivered, composed with what was added since.
   void PutBack(Chunk&& older);
-  uint64_t size() const;  // entries held (allocs + frees)
 
  private:
   struct Key {
