@@ -42,6 +42,10 @@ class Server {
   int Run();
 
  private:
+  // epoll data: the source's kind in the top byte, the connection id below.
+  enum Tag : uint64_t { kListen = 1, kSignal, kTimer, kWake, kConn, kPidfd };
+  static constexpr uint64_t Token(Tag tag, uint64_t id) { return (uint64_t{tag} << 56) | id; }
+
   enum class Role { kUnknown, kClient, kQuery };
   struct Conn {
     uint64_t id = 0;
@@ -72,6 +76,7 @@ class Server {
   void OnTimer();
   void OnSignal();
   std::string Describe(const Conn& c) const;
+  uint64_t UptimeMs() const;
   // Per-uid limits: disconnects the sessions of a uid over its live-buffer allowance.
   void EnforceUidLimits();
 
