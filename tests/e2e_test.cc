@@ -43,8 +43,11 @@ TEST(EndToEnd, MultiProcessMultiThreadTotalsAreExact) {
     ASSERT_EQ(ReadLine(c.child.stdout_fd, 60s), "ready");
     truths.push_back(ReadTruth(c));
     ASSERT_EQ(truths.back()["flush_rc"], 0) << "ttmem_flush did not complete";
-    ASSERT_EQ(truths.back()["events_dropped"], 0);
   }
+  // On a loaded or sanitized machine the rings may overflow even with a 1 s wait; the resync
+  // keeps totals exact, and the daemon must count exactly what the clients dropped.
+  uint64_t dropped = 0;
+  for (const auto& t : truths) dropped += t["events_dropped"].get<uint64_t>();
   json status = Status(daemon.socket());
   for (const auto& t : truths) ExpectProcessMatches(status, t);
   // Device totals are the sum of the clients' truths.
@@ -64,7 +67,7 @@ TEST(EndToEnd, MultiProcessMultiThreadTotalsAreExact) {
   }
   EXPECT_EQ(status["counters"]["unknown_frees"], 3);
   EXPECT_EQ(status["counters"]["duplicate_allocs"], 2);
-  EXPECT_EQ(status["counters"]["dropped_events"], 0);
+  EXPECT_EQ(status["counters"]["dropped_events"].get<uint64_t>(), dropped);
   const json* p0 = FindProcess(status, truths[0]["pid"]);
   ASSERT_NE(p0, nullptr);
   EXPECT_EQ((*p0)["counters"]["unknown_frees"], 3);
