@@ -21,8 +21,8 @@
  *
  * Enabling: everything is off unless the environment variable TT_ALLOC_TRACKING_ENABLED is "1"
  * when the library first initialises (at load time, or at the first call). When off, every call
- * returns after one predictable branch. The daemon's socket is taken from TTMEM_SOCKET, else the
- * default described in ttmem_socket_path().
+ * returns after one predictable branch, inlined at the call site (see the end of this file). The
+ * daemon's socket is taken from TTMEM_SOCKET, else the default described in ttmem_socket_path().
  *
  * Threading: every function may be called from any thread at any time. The reporting functions
  * (ttmem_alloc, ttmem_free) never block, make no system call and take no lock shared between
@@ -126,6 +126,37 @@ int ttmem_get_stats(ttmem_stats* out);
  * /tmp/ttmem-<uid>/ttmemd.sock) into buf (NUL-terminated, truncated to len). Returns the full
  * length of the path. */
 uint32_t ttmem_socket_path(char* buf, uint32_t len);
+
+/* ---- The disabled fast path (internal, not API) ----------------------------------------------
+ * ttmem_internal_off becomes 1 once the library has found tracking disabled. With GCC or Clang the
+ * macros below turn ttmem_alloc, ttmem_alloc_ex and ttmem_free into a load and a branch at the call
+ * site, so a disabled process does not even call into the library (under 1 ns per call). The
+ * exported functions are unchanged: taking their address, `(ttmem_alloc)(...)` and dlsym() reach
+ * them directly. Define TTMEM_NO_INLINE before including this header to turn the macros off. */
+extern int ttmem_internal_off;
+
+#if !defined(TTMEM_NO_INLINE) && (defined(__GNUC__) || defined(__clang__))
+static __inline__ void ttmem_internal_alloc(uint32_t device, ttmem_mem_type type,
+                                            uint64_t buffer_id, uint64_t address, uint64_t size) {
+  if (__builtin_expect(__atomic_load_n(&ttmem_internal_off, __ATOMIC_RELAXED), 0)) return;
+  (ttmem_alloc)(device, type, buffer_id, address, size);
+}
+static __inline__ void ttmem_internal_alloc_ex(uint32_t device, ttmem_mem_type type,
+                                               uint64_t buffer_id, uint64_t address, uint64_t size,
+                                               uint32_t flags) {
+  if (__builtin_expect(__atomic_load_n(&ttmem_internal_off, __ATOMIC_RELAXED), 0)) return;
+  (ttmem_alloc_ex)(device, type, buffer_id, address, size, flags);
+}
+static __inline__ void ttmem_internal_free(uint32_t device, uint64_t buffer_id) {
+  if (__builtin_expect(__atomic_load_n(&ttmem_internal_off, __ATOMIC_RELAXED), 0)) return;
+  (ttmem_free)(device, buffer_id);
+}
+#define ttmem_alloc(device, type, buffer_id, address, size) \
+  ttmem_internal_alloc((device), (type), (buffer_id), (address), (size))
+#define ttmem_alloc_ex(device, type, buffer_id, address, size, flags) \
+  ttmem_internal_alloc_ex((device), (type), (buffer_id), (address), (size), (flags))
+#define ttmem_free(device, buffer_id) ttmem_internal_free((device), (buffer_id))
+#endif
 
 #ifdef __cplusplus
 } /* extern "C" */

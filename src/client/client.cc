@@ -30,9 +30,15 @@
 #include "protocol/paths.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
+#define TTMEM_NO_INLINE  // the library defines the functions the inline checks call
 #include "ttmem/ttmem.h"
 
 #define TTMEM_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Read by the inline disabled check in ttmem.h; written only through SetState().
+extern "C" {
+__attribute__((visibility("default"))) int ttmem_internal_off = 0;
+}
 #define TTMEM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TTMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -110,6 +116,12 @@ constexpr uint32_t kDefaultRings = 64;
 constexpr uint32_t kDefaultRingRecords = 8192;  // 512 KiB per ring
 
 std::atomic<int> g_state{kUninit};
+
+// Mirrors g_state == kDisabled for the inline check in ttmem.h.
+void SetState(int st) {
+  __atomic_store_n(&ttmem_internal_off, st == kDisabled ? 1 : 0, __ATOMIC_RELAXED);
+  g_state.store(st, std::memory_order_release);
+}
 std::mutex g_init_mu;  // guards initialisation
 std::atomic<uint32_t> g_rings_in_use{0};
 std::atomic<uint64_t> g_logged{0};  // events that went to the resync log
@@ -349,7 +361,7 @@ void AtForkChild() {
   g_connecting.store(0);
   g_rings_in_use.store(0);
   t_ring = ThreadRing{};
-  g_state.store(kUninit);
+  SetState(kUninit);
   g_sock_mu.unlock();
   g_init_mu.unlock();
 }
@@ -367,7 +379,7 @@ __attribute__((noinline, cold)) int InitSlow() {
   }
   const char* env = std::getenv("TT_ALLOC_TRACKING_ENABLED");
   if (env == nullptr || std::strcmp(env, "1") != 0 || !CreateRegion()) {
-    g_state.store(kDisabled, std::memory_order_release);
+    SetState(kDisabled);
     return kDisabled;
   }
   g_log = new ttmem::client::ResyncLog();  // never freed: threads may report during exit
@@ -392,7 +404,7 @@ __attribute__((noinline, cold)) int InitSlow() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
   (void)rc;  // without the thread the app still runs; events stay in the log
-  g_state.store(kEnabled, std::memory_order_release);
+  SetState(kEnabled);
   return kEnabled;
 }
 
