@@ -34,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   h->ring_capacity = cap;
   h->record_size = sizeof(proto::Record);
   h->region_size = region;
+  h->rings_used = rings;
   size_t keep_header = size > 0 && (data[0] & 1) ? 0 : sizeof(proto::RegionHeader);
   size_t n = size < region - keep_header ? size : region - keep_header;
   std::memcpy(static_cast<char*>(base) + keep_header, data, n);

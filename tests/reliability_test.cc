@@ -184,6 +184,7 @@ Forger Forge(const std::string& socket, int state_fd = -1) {
   h->ring_capacity = cap;
   h->record_size = sizeof(proto::Record);
   h->region_size = f.size;
+  h->rings_used = rings;
   f.sock = base::ConnectUnix(socket, false);
   proto::HelloBody hello{};
   hello.protocol_version = proto::kProtocolVersion;

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ttmem::base {
@@ -134,8 +135,13 @@ ReadResult FrameReader::Next(int fd, Frame* out) {
   for (;;) {
     ReadResult r = TryCut(out);
     if (r != ReadResult::kAgain) return r;
-    // Read at most what completes a bounded frame.
+    // Read 64 KiB, or at once the rest of a large frame whose (validated) header is here.
     size_t want = 64 * 1024;
+    if (buf_.size() >= sizeof(proto::FrameHeader)) {
+      proto::FrameHeader h;
+      std::memcpy(&h, buf_.data(), sizeof(h));
+      want = std::max(want, sizeof(h) + h.length - buf_.size());
+    }
     size_t old = buf_.size();
     buf_.resize(old + want);
     iovec iov{buf_.data() + old, want};
@@ -179,6 +185,11 @@ ReadResult FrameReader::Next(int fd, Frame* out) {
 
 bool RecvFrame(int fd, uint32_t max_payload, Frame* out, std::string* error) {
   FrameReader reader(max_payload);
+  return RecvFrame(fd, &reader, out, error);
+}
+
+bool RecvFrame(int fd, FrameReader* reader_ptr, Frame* out, std::string* error) {
+  FrameReader& reader = *reader_ptr;
   for (;;) {
     ReadResult r = reader.Next(fd, out);
     switch (r) {

@@ -13,7 +13,28 @@
 namespace ttmem::cli {
 
 bool QueryClient::Request(const std::string& cmd, nlohmann::json* reply, std::string* error) {
+  return RequestJson(nlohmann::json{{"cmd", cmd}}, reply, error);
+}
+
+bool QueryClient::RequestJson(const nlohmann::json& request, nlohmann::json* reply,
+                              std::string* error) {
+  std::string payload;
+  if (!RequestRaw(request.dump(), &payload, error)) return false;
+  *reply = nlohmann::json::parse(payload, nullptr, false);
+  if (reply->is_discarded() || !reply->is_object()) {
+    *error = "ttmemd sent a reply that is not a JSON object: is it a ttmemd of another version?";
+    return false;
+  }
+  if (reply->contains("error")) {
+    *error = fmt::format("ttmemd refused the request: {}", (*reply)["error"].dump());
+    return false;
+  }
+  return true;
+}
+
+bool QueryClient::RequestRaw(const std::string& req, std::string* payload, std::string* error) {
   if (!fd_) {
+    reader_ = base::FrameReader(proto::kMaxReplyPayload);
     fd_ = base::ConnectUnix(path_, /*nonblocking=*/false);
     if (!fd_) {
       *error = fmt::format(
@@ -26,26 +47,16 @@ bool QueryClient::Request(const std::string& cmd, nlohmann::json* reply, std::st
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   }
-  std::string req = nlohmann::json{{"cmd", cmd}}.dump();
-  base::Frame f;
   std::string err;
   if (!base::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
                        static_cast<uint32_t>(req.size())) ||
-      !base::RecvFrame(fd_.get(), proto::kMaxReplyPayload, &f, &err)) {
+      !base::RecvFrame(fd_.get(), &reader_, &frame_, &err)) {
     fd_.reset();
     *error = fmt::format("lost the connection to ttmemd on {} ({}): is the daemon still running?",
                          path_, err.empty() ? std::strerror(errno) : err);
     return false;
   }
-  *reply = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
-  if (reply->is_discarded() || !reply->is_object()) {
-    *error = "ttmemd sent a reply that is not a JSON object: is it a ttmemd of another version?";
-    return false;
-  }
-  if (reply->contains("error")) {
-    *error = fmt::format("ttmemd refused the request: {}", (*reply)["error"].dump());
-    return false;
-  }
+  payload->assign(frame_.payload.begin(), frame_.payload.end());
   return true;
 }
 

@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/socket.h"
 #include "base/unique_fd.h"
+#include "protocol/wire.h"
 
 namespace ttmem::cli {
 
@@ -16,11 +18,17 @@ class QueryClient {
   // Sends {"cmd": cmd} and returns the reply. On failure returns false with a one-line *error
   // that names the fix. Reconnects on the next call after a failure.
   bool Request(const std::string& cmd, nlohmann::json* reply, std::string* error);
+  // Sends a request object (e.g. {"cmd": "status", "drain": false}).
+  bool RequestJson(const nlohmann::json& request, nlohmann::json* reply, std::string* error);
+  // Sends a serialised request and returns the reply's bytes unparsed (benchmarks, tools).
+  bool RequestRaw(const std::string& request, std::string* payload, std::string* error);
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
   base::UniqueFd fd_;
+  base::FrameReader reader_{proto::kMaxReplyPayload};  // buffers reused between replies
+  base::Frame frame_;
 };
 
 }  // namespace ttmem::cli

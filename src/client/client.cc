@@ -223,6 +223,12 @@ bool ClaimRing(ThreadRing* r) {
     r->cached_read = ctl->read.load(std::memory_order_acquire);
     r->mask = reg.ring_capacity - 1;
     r->index = i;
+    // Before the first record: the daemon scans rings [0, rings_used).
+    auto* hdr = static_cast<ttmem::proto::RegionHeader*>(reg.base);
+    uint32_t used = hdr->rings_used.load(std::memory_order_relaxed);
+    while (used < i + 1 &&
+           !hdr->rings_used.compare_exchange_weak(used, i + 1, std::memory_order_release)) {
+    }
     g_rings_in_use.fetch_add(1, std::memory_order_relaxed);
     pthread_setspecific(g_thread_key, reinterpret_cast<void*>(1));
     return true;

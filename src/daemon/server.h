@@ -67,6 +67,10 @@ class Server {
   bool HandleHello(Conn& c, base::Frame& f);
   void HandleQuery(Conn& c, const base::Frame& f);
   void Reply(Conn& c, proto::FrameType type, const std::string& payload);
+  // A reply written in place: BeginReply (false: the peer was closed), append a header-sized gap
+  // at `at` and the payload to c.out, then EndReply fills the header in and starts sending.
+  bool BeginReply(Conn& c);
+  void EndReply(Conn& c, size_t at, proto::FrameType type);
   // `retire`: the process is gone, keep its anomaly counts in the totals; false when the same
   // process reconnects (its new session restores them).
   void Close(uint64_t id, const std::string& why, bool retire = true);

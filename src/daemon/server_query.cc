@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "daemon/server.h"
@@ -14,38 +16,60 @@ namespace ttmem::daemon {
 void Server::HandleQuery(Conn& c, const base::Frame& f) {
   nlohmann::json req = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr,
                                              /*allow_exceptions=*/false);
-  nlohmann::json reply;
   std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string()
                         ? req["cmd"].get<std::string>()
                         : "";
   if (cmd == "status") {
-    DrainAll();  // what clients published before the query is visible in its answer
+    // What clients published before the query is visible in its answer, unless the caller asks
+    // for what the daemon has applied so far ("drain": false; used to measure the drain latency).
+    if (!(req.contains("drain") && req["drain"] == false)) DrainAll();
     DaemonMeta dm;
     dm.pid = ::getpid();
     dm.socket = options_.socket_path;
     dm.uptime_ms = UptimeMs();
     dm.events_applied = events_applied_;
     dm.clients_disconnected_for_errors = disconnected_for_errors_;
-    reply = BuildStatus(ledger_, meta_, dm);
-  } else if (cmd == "ping") {
-    reply = {{"ok", true}, {"protocol_version", proto::kProtocolVersion}};
-  } else {
-    reply = {{"error", req.is_discarded() ? "request is not valid JSON"
-                                          : "unknown cmd (expected \"status\" or \"ping\")"}};
+    // Written straight into the connection's output buffer (kept between replies).
+    if (!BeginReply(c)) return;
+    const size_t at = c.out.size();
+    c.out.append(sizeof(proto::FrameHeader), '\0');
+    BuildStatus(ledger_, meta_, dm, &c.out);
+    EndReply(c, at, proto::FrameType::kQueryReply);
+    return;
   }
-  Reply(c, proto::FrameType::kQueryReply, reply.dump());
+  std::string reply;
+  if (cmd == "ping") {
+    reply = nlohmann::json{{"ok", true}, {"protocol_version", proto::kProtocolVersion}}.dump();
+  } else {
+    reply = nlohmann::json{{"error", req.is_discarded()
+                                         ? "request is not valid JSON"
+                                         : "unknown cmd (expected \"status\" or \"ping\")"}}
+                .dump();
+  }
+  Reply(c, proto::FrameType::kQueryReply, reply);
+}
+
+bool Server::BeginReply(Conn& c) {
+  if (c.out.size() - c.out_off > 64u * 1024 * 1024) {  // a peer that never reads: stop buffering
+    Close(c.id, "");
+    return false;
+  }
+  return true;
+}
+
+void Server::EndReply(Conn& c, size_t at, proto::FrameType type) {
+  proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion, static_cast<uint16_t>(type),
+                       static_cast<uint32_t>(c.out.size() - at - sizeof(proto::FrameHeader)), 0};
+  std::memcpy(c.out.data() + at, &h, sizeof(h));
+  OnConnWritable(c);
 }
 
 void Server::Reply(Conn& c, proto::FrameType type, const std::string& payload) {
-  proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion, static_cast<uint16_t>(type),
-                       static_cast<uint32_t>(payload.size()), 0};
-  if (c.out.size() > 64u * 1024 * 1024) {  // a peer that never reads: stop buffering for it
-    Close(c.id, "");
-    return;
-  }
-  c.out.append(reinterpret_cast<const char*>(&h), sizeof(h));
+  if (!BeginReply(c)) return;
+  const size_t at = c.out.size();
+  c.out.append(sizeof(proto::FrameHeader), '\0');
   c.out.append(payload);
-  OnConnWritable(c);
+  EndReply(c, at, type);
 }
 
 void Server::OnConnWritable(Conn& c) {

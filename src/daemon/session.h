@@ -62,6 +62,7 @@ class Session {
 
   // Events the client counted as lost (ring full, no ring, bad device), saturating.
   uint64_t ClientDropped() const;
+  uint32_t RingsUsed() const;  // rings [0, this) were ever claimed (bounded by ring_count_)
 
   // Asks the client's next writer to wake the daemon (set when the daemon sleeps long).
   void SetWakeWanted(bool wanted);
@@ -90,6 +91,9 @@ class Session {
   uint32_t ring_count_ = 0;
   uint32_t ring_capacity_ = 0;
   std::vector<uint64_t> read_;  // private copies of each ring's read position
+  uint64_t last_dropped_ = ~0ull;
+  std::vector<uint64_t> head1_;  // Drain's scratch: ring heads seen in pass 1  // the client's drop
+                                 // count when last given to the ledger
   std::vector<Pending> pending_;
   std::vector<Pending> scratch_;
   std::unique_ptr<StateFile> state_;

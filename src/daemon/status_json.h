@@ -31,8 +31,9 @@ struct DaemonMeta {
   uint64_t clients_disconnected_for_errors = 0;
 };
 
-nlohmann::json BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                           const DaemonMeta& daemon);
+// Appends the status document (docs/protocol.md §3), serialised, to *out.
+void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                 const DaemonMeta& daemon, std::string* out);
 
 }  // namespace ttmem::daemon
 

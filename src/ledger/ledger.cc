@@ -93,8 +93,7 @@ uint64_t Ledger::RemoveProcess(pid_t pid, bool retire_counters) {
     retired_.dropped_events += it->second.counters.dropped_events;
   }
   // Takes a process's per-device usage out of the device totals; returns the bytes.
-  auto subtract = [&](const std::unordered_map<uint32_t, TypeUsage>& by_device,
-                      TypeUsage Device::*totals) {
+  auto subtract = [&](const DeviceUsage& by_device, TypeUsage Device::*totals) {
     uint64_t bytes = 0;
     for (const auto& [device, usage] : by_device) {
       TypeUsage& d = devices_[device].*totals;

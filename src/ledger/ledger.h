@@ -19,12 +19,16 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace ttmem::ledger {
 
@@ -62,10 +66,45 @@ struct LiveBuffer {
 };
 static_assert(sizeof(LiveBuffer) == 24);
 
+// Per-device figures of one process: a vector sorted by device id. A process uses a few devices
+// (32 at most on today's hosts), so lookups are a short binary search, and a status snapshot
+// walks each process's figures contiguously (hash nodes cost a cache miss each; benchmarks.md).
+class DeviceUsage {
+ public:
+  using value_type = std::pair<uint32_t, TypeUsage>;
+  using const_iterator = std::vector<value_type>::const_iterator;
+  TypeUsage& operator[](uint32_t device) {
+    auto it = LowerBound(device);
+    if (it == v_.end() || it->first != device) it = v_.insert(it, {device, TypeUsage{}});
+    return it->second;
+  }
+  const_iterator find(uint32_t device) const {
+    auto it = std::lower_bound(v_.begin(), v_.end(), device,
+                               [](const value_type& e, uint32_t d) { return e.first < d; });
+    return it != v_.end() && it->first == device ? it : v_.end();
+  }
+  const TypeUsage& at(uint32_t device) const {
+    auto it = find(device);
+    if (it == v_.end()) throw std::out_of_range("DeviceUsage::at");
+    return it->second;
+  }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.end(); }
+  size_t size() const { return v_.size(); }
+  bool empty() const { return v_.empty(); }
+
+ private:
+  std::vector<value_type>::iterator LowerBound(uint32_t device) {
+    return std::lower_bound(v_.begin(), v_.end(), device,
+                            [](const value_type& e, uint32_t d) { return e.first < d; });
+  }
+  std::vector<value_type> v_;
+};
+
 struct Process {
   pid_t pid = 0;
-  std::unordered_map<uint32_t, TypeUsage> usage;     // by device
-  std::unordered_map<uint32_t, TypeUsage> captured;  // by device: hooked allocations
+  DeviceUsage usage;     // by device
+  DeviceUsage captured;  // by device: hooked allocations
   Counters counters;
   // (device << 64 | buffer_id) flattened into a struct key.
   struct Key {

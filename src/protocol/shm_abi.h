@@ -97,7 +97,11 @@ struct alignas(64) RegionHeader {
   // after the log the client is delivering; the daemon applies them only after that round's
   // kSyncEnd. Stored (release) before the client switches back to its rings.
   std::atomic<uint64_t> sync_hold_seq;
-  uint8_t pad1[40];
+  // Rings [0, rings_used) have ever been claimed; the daemon scans only those. Raised (release)
+  // by a claiming thread before its first record. A client that lowers it hides only its own
+  // events (they wait in the ring, unapplied).
+  std::atomic<uint32_t> rings_used;
+  uint8_t pad1[36];
   // --- daemon-written ---
   std::atomic<uint32_t> wake_wanted;  // 1: the daemon sleeps long; the next writer wakes it
   uint8_t pad2[124];
@@ -105,6 +109,7 @@ struct alignas(64) RegionHeader {
 static_assert(sizeof(RegionHeader) == 256);
 static_assert(offsetof(RegionHeader, overflowed) == 64);
 static_assert(offsetof(RegionHeader, sync_hold_seq) == 80);
+static_assert(offsetof(RegionHeader, rings_used) == 88);
 static_assert(offsetof(RegionHeader, wake_wanted) == 128);
 static_assert(offsetof(RingControl, hold) == 8);
 
