@@ -199,8 +199,8 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
     }
     bool hooked = (flags & proto::kFlagHooked) != 0;
     // The state-table slot lives in the ledger entry's tag: reuse it when the id is live.
-    const ledger::LiveBuffer* old = ledger.Find(pid_, device, buffer_id);
-    uint32_t slot = old != nullptr ? old->tag : StateFile::kNoSlot;
+    ledger::LiveBuffer old;
+    uint32_t slot = ledger.Find(pid_, device, buffer_id, &old) ? old.tag : StateFile::kNoSlot;
     if (state_) {
       slot =
           state_->Put(slot, device, buffer_id, ledger::LiveBuffer{address, size, 0, type, hooked});
@@ -238,7 +238,7 @@ bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint6
       uint64_t unknown = state_->unknown_frees(), dup = state_->duplicate_allocs();
       uint64_t bad = state_->ForEach(
           [&](uint32_t slot, uint32_t device, uint64_t id, const ledger::LiveBuffer& b) {
-            if (ledger.Find(pid_, device, id) != nullptr) return false;  // a duplicate slot
+            if (ledger.Find(pid_, device, id)) return false;  // a duplicate slot
             ledger.Alloc(pid_, device, b.type, id, b.address, b.size, b.hooked, true, slot);
             ++*restored;
             return true;

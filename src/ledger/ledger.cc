@@ -1,5 +1,6 @@
 #include "ledger/ledger.h"
 
+#include <cstdint>
 #include <string>
 
 namespace ttmem::ledger {
@@ -35,41 +36,57 @@ void Ledger::Account(Process& p, uint32_t device, const LiveBuffer& b, bool add)
 
 Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
                      uint64_t size, bool hooked, bool count_anomalies, uint32_t tag) {
-  if (type >= kNumTypes) return Result::kInvalid;
+  if (type >= kNumTypes || device > UINT16_MAX) return Result::kInvalid;
   Process& p = ProcessFor(pid);
-  auto [it, inserted] = p.live.try_emplace(Process::Key{device, buffer_id});
+  LiveEntry e;
+  e.id = buffer_id;
+  e.device = static_cast<uint16_t>(device);
+  auto [it, inserted] = p.live.insert(e);
   Result r = Result::kOk;
   if (!inserted) {
-    const LiveBuffer& old = it->second;
+    const LiveEntry& old = *it;
     if (!count_anomalies && old.type == type && old.address == address && old.size == size &&
-        old.hooked == hooked)
+        (old.hooked != 0) == hooked)
       return Result::kOk;  // a replayed allocation already applied
-    Account(p, device, it->second, /*add=*/false);
+    Account(p, device, old.buffer(), /*add=*/false);
     if (count_anomalies) ++p.counters.duplicate_allocs;
     r = Result::kDuplicateAlloc;
   }
-  it->second = LiveBuffer{address, size, tag, type, hooked};
-  Account(p, device, it->second, /*add=*/true);
+  it->address = address;
+  it->size = size;
+  it->tag = tag;
+  it->type = type;
+  it->hooked = hooked ? 1 : 0;
+  Account(p, device, it->buffer(), /*add=*/true);
   return r;
 }
 
-const LiveBuffer* Ledger::Find(pid_t pid, uint32_t device, uint64_t buffer_id) const {
+bool Ledger::Find(pid_t pid, uint32_t device, uint64_t buffer_id, LiveBuffer* out) const {
   auto p = processes_.find(pid);
-  if (p == processes_.end()) return nullptr;
-  auto it = p->second.live.find(Process::Key{device, buffer_id});
-  return it == p->second.live.end() ? nullptr : &it->second;
+  if (p == processes_.end() || device > UINT16_MAX) return false;
+  LiveEntry probe;
+  probe.id = buffer_id;
+  probe.device = static_cast<uint16_t>(device);
+  auto it = p->second.live.find(probe);
+  if (it == p->second.live.end()) return false;
+  if (out != nullptr) *out = it->buffer();
+  return true;
 }
 
 Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies,
                     LiveBuffer* freed) {
   Process& p = ProcessFor(pid);
-  auto it = p.live.find(Process::Key{device, buffer_id});
+  LiveEntry probe;
+  probe.id = buffer_id;
+  probe.device = static_cast<uint16_t>(device);
+  auto it = device > UINT16_MAX ? p.live.end() : p.live.find(probe);
   if (it == p.live.end()) {
     if (count_anomalies) ++p.counters.unknown_frees;
     return Result::kUnknownFree;
   }
-  Account(p, device, it->second, /*add=*/false);
-  if (freed != nullptr) *freed = it->second;
+  const LiveBuffer b = it->buffer();
+  Account(p, device, b, /*add=*/false);
+  if (freed != nullptr) *freed = b;
   p.live.erase(it);
   return Result::kOk;
 }
@@ -134,9 +151,9 @@ std::string Ledger::CheckInvariantsForTesting() const {
   uint64_t live = 0;
   for (const auto& [pid, p] : processes_) {
     std::unordered_map<uint32_t, TypeUsage> mine[2];
-    for (const auto& [key, buf] : p.live) {
-      int k = buf.hooked ? 1 : 0;
-      for (auto* m : {&from_live[k][key.device], &mine[k][key.device]}) {
+    for (const LiveEntry& buf : p.live) {
+      int k = buf.hooked != 0 ? 1 : 0;
+      for (auto* m : {&from_live[k][buf.device], &mine[k][buf.device]}) {
         (*m)[buf.type].bytes += buf.size;
         (*m)[buf.type].buffers += 1;
       }

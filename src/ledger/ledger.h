@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -101,24 +102,38 @@ class DeviceUsage {
   std::vector<value_type> v_;
 };
 
+// One live buffer as the ledger keeps it: 32 bytes, so a hash node is 40 and a malloc chunk 48
+// (the daemon's memory per live buffer is a target: docs/benchmarks.md). Identity is
+// (device, id); the rest may change in place.
+struct LiveEntry {
+  uint64_t id = 0;
+  mutable uint64_t address = 0;
+  mutable uint64_t size = 0;
+  mutable uint32_t tag = 0;
+  uint16_t device = 0;  // < 65536 (the daemon accepts < 1024)
+  mutable uint8_t type = 0;
+  mutable uint8_t hooked = 0;
+  LiveBuffer buffer() const { return LiveBuffer{address, size, tag, type, hooked != 0}; }
+};
+static_assert(sizeof(LiveEntry) == 32);
+
 struct Process {
   pid_t pid = 0;
   DeviceUsage usage;     // by device
   DeviceUsage captured;  // by device: hooked allocations
   Counters counters;
-  // (device << 64 | buffer_id) flattened into a struct key.
-  struct Key {
-    uint32_t device;
-    uint64_t id;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const noexcept {
-      uint64_t h = k.id * 0x9E3779B97F4A7C15ull ^ (uint64_t{k.device} * 0xC2B2AE3D27D4EB4Full);
+  struct Hash {
+    size_t operator()(const LiveEntry& e) const noexcept {
+      uint64_t h = e.id * 0x9E3779B97F4A7C15ull ^ (uint64_t{e.device} * 0xC2B2AE3D27D4EB4Full);
       return static_cast<size_t>(h ^ (h >> 29));
     }
   };
-  std::unordered_map<Key, LiveBuffer, KeyHash> live;
+  struct Same {
+    bool operator()(const LiveEntry& a, const LiveEntry& b) const noexcept {
+      return a.id == b.id && a.device == b.device;
+    }
+  };
+  std::unordered_set<LiveEntry, Hash, Same> live;
 };
 
 struct Device {
@@ -137,8 +152,8 @@ class Ledger {
   // *freed (if given) receives the entry that was freed.
   Result Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies = true,
               LiveBuffer* freed = nullptr);
-  // The live entry, or null.
-  const LiveBuffer* Find(pid_t pid, uint32_t device, uint64_t buffer_id) const;
+  // The live entry into *out (if given); false when there is none.
+  bool Find(pid_t pid, uint32_t device, uint64_t buffer_id, LiveBuffer* out = nullptr) const;
   // Adds anomaly counts carried over from an earlier daemon (restore).
   void RestoreCounters(pid_t pid, uint64_t unknown_frees, uint64_t duplicate_allocs);
 
