@@ -373,8 +373,9 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
         LogWarn("disconnecting {}: tag of {} bytes", Describe(c), f.payload.size());
         return false;
       }
-      meta_[c.cred.pid].tag =
-          SafeText(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+      ProcessMeta& m = meta_[c.cred.pid];
+      m.tag = SafeText(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+      m.version = ++meta_version_;
       return true;
     }
     case proto::FrameType::kSyncBegin:
@@ -455,6 +456,7 @@ bool Server::HandleHello(Conn& c, base::Frame& f) {
   session_by_pid_[c.cred.pid] = c.id;
   ProcessMeta meta = ReadProcessMeta(c.cred.pid, c.cred.uid);
   meta.tag = meta_[c.cred.pid].tag;
+  meta.version = ++meta_version_;
   meta_[c.cred.pid] = std::move(meta);
   if (!base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_.get(),
                        c.session->state_fd()))

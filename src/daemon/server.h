@@ -96,6 +96,8 @@ class Server {
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::map<pid_t, uint64_t> session_by_pid_;
   std::map<pid_t, ProcessMeta> meta_;
+  uint64_t meta_version_ = 0;  // the last ProcessMeta::version handed out
+  StatusCache status_cache_;   // serialised per-process parts of the status reply
   ledger::Ledger ledger_;
   uint32_t tick_ms_ = 0;
   bool wake_wanted_ = false;

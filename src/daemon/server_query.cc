@@ -33,7 +33,7 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     if (!BeginReply(c)) return;
     const size_t at = c.out.size();
     c.out.append(sizeof(proto::FrameHeader), '\0');
-    BuildStatus(ledger_, meta_, dm, &c.out);
+    BuildStatus(ledger_, meta_, dm, &c.out, &status_cache_);
     EndReply(c, at, proto::FrameType::kQueryReply);
     return;
   }

@@ -1,6 +1,7 @@
 // The status reply, written straight into a string. Building it as an nlohmann::json tree first
 // cost 85 ms at 32 devices × 256 processes (allocation and std::map nodes; docs/benchmarks.md);
-// streaming the same document costs a few milliseconds. nlohmann still escapes every string.
+// streaming the same document costs about 1.5 ms, and each process's parts are kept between
+// replies until it changes. nlohmann still escapes every string.
 #include "daemon/status_json.h"
 
 #include <algorithm>
@@ -139,25 +140,87 @@ void Add(ledger::TypeUsage& into, const ledger::TypeUsage& u) {
   }
 }
 
+// A process's own parts of the document: its entry under each device it uses, and its entry in
+// "processes". Regenerated only when the process or its metadata changed.
+void WriteFragments(pid_t pid, const ledger::Process& p, const ProcessMeta& pm,
+                    ProcessFragments* f) {
+  f->device_entries.clear();
+  const std::string name = Escape(pm.name);
+  ledger::TypeUsage total{}, captured{};
+  std::vector<uint32_t> devs;
+  for (const auto& [dev_id, usage] : p.usage) {  // in device order
+    Add(total, usage);
+    if (!Any(usage)) continue;
+    devs.push_back(dev_id);
+    std::string entry;
+    JsonWriter w(&entry);
+    w.BeginObject();
+    w.Key("pid").Int(pid);
+    w.Key("name").Raw(name);
+    w.Key("memory");
+    WriteUsage(w, usage, nullptr);
+    w.EndObject();
+    f->device_entries.emplace_back(dev_id, std::move(entry));
+  }
+  for (const auto& [dev_id, usage] : p.captured) Add(captured, usage);
+  f->process.clear();
+  JsonWriter w(&f->process);
+  w.BeginObject();
+  w.Key("pid").Int(pid);
+  w.Key("name").Raw(name);
+  w.Key("cmdline").String(pm.cmdline);
+  pm.version != 0 ? w.Key("uid").Uint(pm.uid) : w.Key("uid").Null();
+  w.Key("user").String(pm.user);
+  w.Key("tag").StringOrNull(pm.tag);
+  w.Key("started_unix_ms").Uint(pm.started_unix_ms);
+  w.Key("devices").BeginArray();
+  for (uint32_t d : devs) w.Uint(d);
+  w.EndArray();
+  w.Key("memory");
+  WriteUsage(w, total, nullptr);
+  w.Key("capture_estimate");
+  WriteUsage(w, captured, nullptr);
+  w.Key("counters").BeginObject();
+  w.Key("unknown_frees").Uint(p.counters.unknown_frees);
+  w.Key("duplicate_allocs").Uint(p.counters.duplicate_allocs);
+  w.Key("dropped_events").Uint(p.counters.dropped_events);
+  w.EndObject();
+  w.EndObject();
+  f->ledger_version = p.version;
+  f->meta_version = pm.version;
+}
+
 }  // namespace
 
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                 const DaemonMeta& daemon, std::string* out_string) {
+                 const DaemonMeta& daemon, std::string* out_string, StatusCache* cache) {
   static const ProcessMeta kNoMeta{};
-  auto meta_of = [&](pid_t pid) -> const ProcessMeta* {
-    auto m = meta.find(pid);
-    return m != meta.end() ? &m->second : nullptr;
-  };
-  // Each process's name appears once per device it uses: escape it once.
-  std::vector<std::string> names;
-  names.reserve(ledger.processes().size());
+  StatusCache local;
+  StatusCache& fragments = cache != nullptr ? *cache : local;
+  // Gather each process's fragments (fresh or regenerated) by device, in pid order.
+  std::unordered_map<uint32_t, std::vector<const std::string*>> by_device;
+  std::vector<const std::string*> process_entries;
+  process_entries.reserve(ledger.processes().size());
   for (const auto& [pid, p] : ledger.processes()) {
-    const ProcessMeta* m = meta_of(pid);
-    names.push_back(Escape(m != nullptr ? m->name : kNoMeta.name));
+    auto m = meta.find(pid);
+    const ProcessMeta& pm = m != meta.end() ? m->second : kNoMeta;
+    ProcessFragments& f = fragments[pid];
+    if (f.ledger_version != p.version || f.meta_version != pm.version || f.process.empty())
+      WriteFragments(pid, p, pm, &f);
+    for (const auto& [dev_id, entry] : f.device_entries) by_device[dev_id].push_back(&entry);
+    process_entries.push_back(&f.process);
   }
+  if (fragments.size() > ledger.processes().size()) {  // forget processes that are gone
+    for (auto it = fragments.begin(); it != fragments.end();)
+      it = ledger.processes().count(it->first) != 0 ? std::next(it) : fragments.erase(it);
+  }
+
   std::string& out = *out_string;
-  out.reserve(out.size() + 4096 +
-              ledger.processes().size() * (600 + ledger.devices().size() * 360));
+  size_t bytes = 4096 + ledger.devices().size() * 2048;
+  for (const std::string* e : process_entries) bytes += e->size() + 1;
+  for (const auto& [dev_id, entries] : by_device)
+    for (const std::string* e : entries) bytes += e->size() + 1;
+  out.reserve(out.size() + bytes);
   JsonWriter w(&out);
   w.BeginObject();
   w.Key("version").Uint(1);
@@ -167,21 +230,6 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   w.Key("uptime_ms").Uint(daemon.uptime_ms);
   w.Key("protocol_version").Uint(proto::kProtocolVersion);
   w.EndObject();
-
-  // One walk over every process's per-device usage, gathered by device (a lookup per device and
-  // process instead would chase hash nodes 8,192 times at 32 devices × 256 processes).
-  struct Entry {
-    pid_t pid;
-    const std::string* name;
-    const ledger::TypeUsage* usage;
-  };
-  std::unordered_map<uint32_t, std::vector<Entry>> by_device;
-  size_t index = 0;
-  for (const auto& [pid, p] : ledger.processes()) {
-    for (const auto& [dev_id, usage] : p.usage)
-      if (Any(usage)) by_device[dev_id].push_back({pid, &names[index], &usage});
-    ++index;
-  }
 
   w.Key("devices").BeginArray();
   for (const auto& [id, dev] : ledger.devices()) {
@@ -196,53 +244,16 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.Key("capture_estimate");
     WriteUsage(w, dev.captured, nullptr);
     w.Key("processes").BeginArray();
-    for (const Entry& e : by_device[id]) {  // in pid order, as processes() is
-      w.BeginObject();
-      w.Key("pid").Int(e.pid);
-      w.Key("name").Raw(*e.name);
-      w.Key("memory");
-      WriteUsage(w, *e.usage, nullptr);
-      w.EndObject();
-    }
+    auto entries = by_device.find(id);
+    if (entries != by_device.end())
+      for (const std::string* e : entries->second) w.Raw(*e);
     w.EndArray();
     w.EndObject();
   }
   w.EndArray();
 
   w.Key("processes").BeginArray();
-  for (const auto& [pid, p] : ledger.processes()) {
-    const ProcessMeta* m = meta_of(pid);
-    const ProcessMeta& pm = m != nullptr ? *m : kNoMeta;
-    ledger::TypeUsage total{}, captured{};
-    std::vector<uint32_t> devs;
-    for (const auto& [dev_id, usage] : p.usage) {
-      Add(total, usage);
-      if (Any(usage)) devs.push_back(dev_id);
-    }
-    for (const auto& [dev_id, usage] : p.captured) Add(captured, usage);
-    std::sort(devs.begin(), devs.end());
-    w.BeginObject();
-    w.Key("pid").Int(pid);
-    w.Key("name").String(pm.name);
-    w.Key("cmdline").String(pm.cmdline);
-    m != nullptr ? w.Key("uid").Uint(pm.uid) : w.Key("uid").Null();
-    w.Key("user").String(pm.user);
-    w.Key("tag").StringOrNull(pm.tag);
-    w.Key("started_unix_ms").Uint(pm.started_unix_ms);
-    w.Key("devices").BeginArray();
-    for (uint32_t d : devs) w.Uint(d);
-    w.EndArray();
-    w.Key("memory");
-    WriteUsage(w, total, nullptr);
-    w.Key("capture_estimate");
-    WriteUsage(w, captured, nullptr);
-    w.Key("counters").BeginObject();
-    w.Key("unknown_frees").Uint(p.counters.unknown_frees);
-    w.Key("duplicate_allocs").Uint(p.counters.duplicate_allocs);
-    w.Key("dropped_events").Uint(p.counters.dropped_events);
-    w.EndObject();
-    w.EndObject();
-  }
+  for (const std::string* e : process_entries) w.Raw(*e);
   w.EndArray();
 
   const ledger::Counters c = ledger.counters();

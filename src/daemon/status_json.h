@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +24,7 @@ struct ProcessMeta {
   std::string user;
   std::string tag;  // set by the client (untrusted, shown as given)
   uint64_t started_unix_ms = 0;
+  uint64_t version = 0;  // non-zero, and new on every change (status fragments are keyed by it)
 };
 
 struct DaemonMeta {
@@ -31,9 +35,20 @@ struct DaemonMeta {
   uint64_t clients_disconnected_for_errors = 0;
 };
 
-// Appends the status document (docs/protocol.md §3), serialised, to *out.
+// A process's serialised parts of the status document, valid while its ledger version and its
+// metadata version are unchanged.
+struct ProcessFragments {
+  uint64_t ledger_version = 0;
+  uint64_t meta_version = 0;
+  std::vector<std::pair<uint32_t, std::string>> device_entries;  // by device, in device order
+  std::string process;
+};
+using StatusCache = std::unordered_map<pid_t, ProcessFragments>;
+
+// Appends the status document (docs/protocol.md §3), serialised, to *out. With a cache, only the
+// processes that changed since the last call are serialised again.
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                 const DaemonMeta& daemon, std::string* out);
+                 const DaemonMeta& daemon, std::string* out, StatusCache* cache = nullptr);
 
 }  // namespace ttmem::daemon
 

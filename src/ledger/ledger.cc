@@ -8,6 +8,7 @@ namespace ttmem::ledger {
 Process& Ledger::ProcessFor(pid_t pid) {
   auto [it, inserted] = processes_.try_emplace(pid);
   if (inserted) it->second.pid = pid;
+  it->second.version = ++version_;  // every caller is about to change it
   return it->second;
 }
 

@@ -119,6 +119,7 @@ static_assert(sizeof(LiveEntry) == 32);
 
 struct Process {
   pid_t pid = 0;
+  uint64_t version = 0;  // new (ledger-wide counter) on every change to this process
   DeviceUsage usage;     // by device
   DeviceUsage captured;  // by device: hooked allocations
   Counters counters;
@@ -184,7 +185,8 @@ class Ledger {
 
   std::map<uint32_t, Device> devices_;
   std::map<pid_t, Process> processes_;
-  Counters retired_;  // counts of processes that are gone
+  uint64_t version_ = 0;  // the last Process::version handed out
+  Counters retired_;      // counts of processes that are gone
   uint64_t live_buffers_ = 0;
 };
 
