@@ -48,7 +48,7 @@ inline constexpr uint16_t kFlagHooked = 0x1;  // == TTMEM_ALLOC_HOOKED: no devic
 inline constexpr uint16_t kKnownFlags = kFlagHooked;
 
 struct alignas(64) Record {
-  uint64_t timestamp;  // ordering key across a process's rings (TSC or CLOCK_MONOTONIC ns)
+  uint64_t timestamp;  // ordering key across a process's rings (RegionHeader::clock says which)
   uint64_t buffer_id;
   uint64_t address;  // alloc only
   uint64_t size;     // alloc only
@@ -104,17 +104,26 @@ struct alignas(64) RegionHeader {
   uint8_t pad1[36];
   // --- daemon-written ---
   std::atomic<uint32_t> wake_wanted;  // 1: the daemon sleeps long; the next writer wakes it
-  uint8_t pad2[124];
+  uint8_t pad2[60];
+  // --- client, every event (a line of its own) ---
+  // The process's event sequence (clock kClockSequence): each record's ordering key is taken
+  // from it with one atomic increment. Its order is consistent with happens-before, which is all
+  // the daemon's merge needs (a free in one thread that made an id available before another
+  // thread's allocation of it has the smaller key).
+  std::atomic<uint64_t> sequence;
+  uint8_t pad3[56];
 };
 static_assert(sizeof(RegionHeader) == 256);
 static_assert(offsetof(RegionHeader, overflowed) == 64);
 static_assert(offsetof(RegionHeader, sync_hold_seq) == 80);
 static_assert(offsetof(RegionHeader, rings_used) == 88);
 static_assert(offsetof(RegionHeader, wake_wanted) == 128);
+static_assert(offsetof(RegionHeader, sequence) == 192);
 static_assert(offsetof(RingControl, hold) == 8);
 
-inline constexpr uint32_t kClockTsc = 1;
-inline constexpr uint32_t kClockMonotonic = 2;
+inline constexpr uint32_t kClockTsc = 1;        // (earlier clients) x86 TSC
+inline constexpr uint32_t kClockMonotonic = 2;  // (earlier clients) CLOCK_MONOTONIC ns
+inline constexpr uint32_t kClockSequence = 3;   // RegionHeader::sequence
 
 constexpr uint64_t RegionSize(uint32_t ring_count, uint32_t ring_capacity) {
   return sizeof(RegionHeader) + uint64_t{ring_count} * sizeof(RingControl) +
