@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -257,6 +258,57 @@ TEST(Cli, TopWithoutTerminalPrintsTheTable) {
   auto plain = RunCli({"status", "--socket", daemon.socket()});
   EXPECT_EQ(plain.exit_code, 0);
   EXPECT_NE(plain.out.find("DRAM used / total"), std::string::npos) << plain.out;
+  ::close(c.child.stdin_fd);
+  Wait(c.child.pid, 10s);
+}
+
+// `ttmem status --query ... --format csv` agrees with `--json`, field by field, and refuses
+// unknown fields with exit 2.
+TEST(Cli, QueryFieldsAsCsvMatchTheJson) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start());
+  Client c =
+      StartClient(dir, daemon.socket(), "c", {"--announce", "--devices", "3", "--ops", "400"});
+  ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
+  auto js = RunCli({"status", "--json", "--socket", daemon.socket()});
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  json s = json::parse(js.out);
+  auto csv = RunCli({"status", "--socket", daemon.socket(), "--query",
+                     "device.id,device.dram.used_bytes,device.l1.buffers,device.dram.total_bytes"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  std::stringstream lines(csv.out);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line, "device.id,device.dram.used_bytes,device.l1.buffers,device.dram.total_bytes");
+  size_t n = 0;
+  for (; std::getline(lines, line); ++n) {
+    ASSERT_LT(n, s["devices"].size());
+    const json& d = s["devices"][n];
+    const json& total = d["memory"]["dram"]["total_bytes"];
+    EXPECT_EQ(line, fmt::format("{},{},{},{}", d["id"].get<int>(),
+                                d["memory"]["dram"]["used_bytes"].get<uint64_t>(),
+                                d["memory"]["l1"]["buffers"].get<uint64_t>(),
+                                total.is_null() ? "" : total.dump()));
+  }
+  EXPECT_EQ(n, s["devices"].size());
+  EXPECT_GE(n, 3u);
+  // Per process and device, one device only, no header.
+  auto pd = RunCli({"status", "--socket", daemon.socket(), "-d", "1", "--format", "csv,noheader",
+                    "--query", "process.pid,device.id,process.dram.used_bytes"});
+  ASSERT_EQ(pd.exit_code, 0) << pd.err;
+  const json& d1 = s["devices"][1];
+  ASSERT_EQ(d1["id"], 1);
+  std::string expect;
+  for (const json& e : d1["processes"])
+    expect += fmt::format("{},1,{}\n", e["pid"].get<int>(),
+                          e["memory"]["dram"]["used_bytes"].get<uint64_t>());
+  EXPECT_EQ(pd.out, expect);
+  auto bad = RunCli({"status", "--socket", daemon.socket(), "--query", "device.id,dram"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown field 'dram'"), std::string::npos) << bad.err;
+  auto fields = RunCli({"status", "--list-fields"});
+  EXPECT_NE(fields.out.find("device.l1_small.used_percent\n"), std::string::npos);
   ::close(c.child.stdin_fd);
   Wait(c.child.pid, 10s);
 }

@@ -16,6 +16,9 @@ inline constexpr int kExitUsage = 2;
 struct StatusOptions {
   std::string socket;
   bool json = false;
+  std::string format = "table";  // table | json | csv | csv,noheader
+  std::string query;             // --query FIELDS (implies csv)
+  bool list_fields = false;
   std::vector<uint32_t> devices;  // empty: all
   double loop_seconds = 0;        // -l: repeat every N seconds
 };

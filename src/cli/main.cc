@@ -26,6 +26,12 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "print devices, memory by type and processes");
   AddSocket(status, &socket);
   status->add_flag("--json", st.json, "print one JSON object (see docs/protocol.md)");
+  status->add_option("--format", st.format, "table, json, csv or csv,noheader")
+      ->check(CLI::IsMember({"table", "json", "csv", "csv,noheader"}));
+  status->add_option("--query", st.query,
+                     "comma-separated fields, printed as CSV (e.g. "
+                     "device.id,device.dram.used_bytes; --list-fields lists them)");
+  status->add_flag("--list-fields", st.list_fields, "list the fields --query accepts");
   status->add_option("-d,--device", st.devices, "only this device (repeatable)");
   status->add_option("-l,--loop", st.loop_seconds, "repeat every SECONDS until interrupted")
       ->check(CLI::Range(0.05, 86400.0));

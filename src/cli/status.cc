@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/fields.h"
 #include "cli/format.h"
 #include "cli/query.h"
 
@@ -26,21 +27,46 @@ void FilterDevices(nlohmann::json* status, const std::vector<uint32_t>& devices)
 }
 
 int RunStatus(const StatusOptions& o) {
+  if (o.list_fields) {
+    for (const std::string& f : AllFields()) std::printf("%s\n", f.c_str());
+    return kExitOk;
+  }
+  std::string format = o.json ? "json" : o.format;
+  std::vector<std::string> fields;
+  std::string error;
+  if (!o.query.empty()) {
+    if (format == "json") {
+      PrintError("--query prints CSV; drop --json/--format json, or use --format csv");
+      return kExitUsage;
+    }
+    if (!ParseFields(o.query, &fields, &error)) {
+      PrintError(error);
+      return kExitUsage;
+    }
+    if (format == "table") format = "csv";
+  } else if (format.rfind("csv", 0) == 0) {
+    fields = DefaultDeviceFields();
+  }
   QueryClient q(o.socket);
-  for (;;) {
+  for (bool first = true;; first = false) {
     nlohmann::json s;
-    std::string error;
     if (!q.Request("status", &s, &error)) {
       PrintError(error);
       return kExitUsage;
     }
     FilterDevices(&s, o.devices);
-    std::string text = o.json ? s.dump(2) + "\n" : RenderStatus(s);
+    std::string text;
+    if (format == "json")
+      text = s.dump(2) + "\n";
+    else if (format == "table")
+      text = RenderStatus(s);
+    else  // CSV: the header once, also with -l
+      text = RenderCsv(s, fields, first && format == "csv");
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     if (o.loop_seconds <= 0) return kExitOk;
     std::this_thread::sleep_for(std::chrono::duration<double>(o.loop_seconds));
-    if (!o.json) std::fputs("\n", stdout);
+    if (format == "table") std::fputs("\n", stdout);
   }
 }
 
