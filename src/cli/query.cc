@@ -1,6 +1,7 @@
 #include "cli/query.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -32,21 +33,25 @@ bool QueryClient::RequestJson(const nlohmann::json& request, nlohmann::json* rep
   return true;
 }
 
-bool QueryClient::RequestRaw(const std::string& req, std::string* payload, std::string* error) {
+bool QueryClient::Connect(std::string* error) {
+  if (fd_) return true;
+  reader_ = base::FrameReader(proto::kMaxReplyPayload);
+  fd_ = base::ConnectUnix(path_, /*nonblocking=*/false);
   if (!fd_) {
-    reader_ = base::FrameReader(proto::kMaxReplyPayload);
-    fd_ = base::ConnectUnix(path_, /*nonblocking=*/false);
-    if (!fd_) {
-      *error = fmt::format(
-          "no ttmemd answering on {} ({}): start it with 'ttmemd --socket {}' or point "
-          "--socket / TTMEM_SOCKET at the running daemon",
-          path_, std::strerror(errno), path_);
-      return false;
-    }
-    timeval tv{5, 0};
-    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    *error = fmt::format(
+        "no ttmemd answering on {} ({}): start it with 'ttmemd --socket {}' or point "
+        "--socket / TTMEM_SOCKET at the running daemon",
+        path_, std::strerror(errno), path_);
+    return false;
   }
+  timeval tv{5, 0};
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  return true;
+}
+
+bool QueryClient::RequestRaw(const std::string& req, std::string* payload, std::string* error) {
+  if (!Connect(error)) return false;
   std::string err;
   if (!base::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
                        static_cast<uint32_t>(req.size())) ||
@@ -58,6 +63,46 @@ bool QueryClient::RequestRaw(const std::string& req, std::string* payload, std::
   }
   payload->assign(frame_.payload.begin(), frame_.payload.end());
   return true;
+}
+
+bool QueryClient::Send(const nlohmann::json& request, std::string* error) {
+  if (!Connect(error)) return false;
+  const std::string req = request.dump();
+  if (!base::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
+                       static_cast<uint32_t>(req.size()))) {
+    fd_.reset();
+    *error =
+        fmt::format("lost the connection to ttmemd on {}: is the daemon still running?", path_);
+    return false;
+  }
+  return true;
+}
+
+int QueryClient::Poll(nlohmann::json* out, int timeout_ms, std::string* error) {
+  if (!fd_) {
+    *error = "not connected to ttmemd";
+    return -1;
+  }
+  auto lost = [&](const std::string& why) {
+    fd_.reset();
+    *error = fmt::format("lost the connection to ttmemd on {} ({})", path_, why);
+    return -1;
+  };
+  for (;;) {
+    base::ReadResult r = reader_.Next(fd_.get(), &frame_);  // reads with MSG_DONTWAIT
+    if (r == base::ReadResult::kFrame) {
+      *out = nlohmann::json::parse(frame_.payload.begin(), frame_.payload.end(), nullptr, false);
+      if (out->is_discarded() || !out->is_object()) return lost("a reply that is not JSON");
+      return 1;
+    }
+    if (r == base::ReadResult::kClosed) return lost("closed by the daemon");
+    if (r != base::ReadResult::kAgain) return lost(reader_.error());
+    pollfd p{fd_.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n == 0) return 0;
+    if (n < 0 && errno != EINTR) return lost(std::strerror(errno));
+    timeout_ms = 0;  // bytes arrived: read them, then return what is complete
+  }
 }
 
 }  // namespace ttmem::cli

@@ -22,9 +22,15 @@ class QueryClient {
   bool RequestJson(const nlohmann::json& request, nlohmann::json* reply, std::string* error);
   // Sends a serialised request and returns the reply's bytes unparsed (benchmarks, tools).
   bool RequestRaw(const std::string& request, std::string* payload, std::string* error);
+  // Subscriptions: Send a request ({"cmd": "subscribe", ...}) without waiting, then Poll for
+  // the documents the daemon pushes: 1 with *out set, 0 when none came within timeout_ms,
+  // -1 when the connection is lost (*error says so; the next Send reconnects).
+  bool Send(const nlohmann::json& request, std::string* error);
+  int Poll(nlohmann::json* out, int timeout_ms, std::string* error);
   const std::string& path() const { return path_; }
 
  private:
+  bool Connect(std::string* error);
   std::string path_;
   base::UniqueFd fd_;
   base::FrameReader reader_{proto::kMaxReplyPayload};  // buffers reused between replies

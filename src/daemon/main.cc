@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
                  "connections one uid may hold (reporting and querying)")
       ->check(CLI::Range(1u, 1000000u))
       ->capture_default_str();
+  app.add_option("--history-seconds", options.history_seconds,
+                 "seconds of per-device and per-process history kept (one sample a second)")
+      ->check(CLI::Range(0u, 86400u))
+      ->capture_default_str();
   app.add_option("--max-live-buffers-per-uid", options.max_live_buffers_per_uid,
                  "live buffers one uid's processes may hold before they are disconnected")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))

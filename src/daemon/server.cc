@@ -91,7 +91,8 @@ std::string SafeText(const char* p, size_t n) {
 
 }  // namespace
 
-Server::Server(Options options) : options_(std::move(options)) {}
+Server::Server(Options options)
+    : options_(std::move(options)), history_(1000, options_.history_seconds) {}
 
 Server::~Server() {
   if (bound_) ::unlink(options_.socket_path.c_str());
@@ -248,6 +249,7 @@ int Server::Run() {
         }
       }
     }
+    PushSubscriptions();
   }
   // Clean shutdown: apply what clients published, then let them go.
   DrainAll();
@@ -515,8 +517,14 @@ void Server::DrainAll() {
     Close(id, "");
   }
   EnforceUidLimits();
+  history_.MaybeSample(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()),
+      ledger_);
   if (session_by_pid_.empty()) {
-    ScheduleTick(0);
+    // No clients: nothing changes until one comes, except what a subscriber has not been sent.
+    ScheduleTick(HasSubscribers() ? kSlowTickMs : 0);
   } else if (events_applied_ != before || pending) {
     ScheduleTick(kFastTickMs);
   } else {

@@ -16,6 +16,7 @@
 
 #include "base/socket.h"
 #include "base/unique_fd.h"
+#include "daemon/history.h"
 #include "daemon/session.h"
 #include "daemon/status_json.h"
 #include "ledger/ledger.h"
@@ -29,6 +30,7 @@ struct Options {
   std::string log_path;                    // empty: stderr; SIGHUP reopens it
   uint32_t max_connections_per_uid = 256;  // reporting clients and query peers together
   uint64_t max_live_buffers_per_uid = 1ull << 24;
+  uint32_t history_seconds = 300;  // samples kept per device and per process (one a second)
 };
 
 class Server {
@@ -57,6 +59,11 @@ class Server {
     base::UniqueFd pidfd;
     std::string out;  // pending reply bytes
     size_t out_off = 0;
+    // A monitor's subscription: a status document whenever something changed, at most every
+    // subscribe_ms (0: none).
+    uint32_t subscribe_ms = 0;
+    uint64_t pushed_ns = 0;
+    uint64_t pushed_ledger = ~0ull, pushed_meta = ~0ull;
   };
 
   bool StartLoop(std::string* error);  // the event sources, once the listener exists
@@ -66,6 +73,9 @@ class Server {
   bool HandleFrame(Conn& c, base::Frame& f);
   bool HandleHello(Conn& c, base::Frame& f);
   void HandleQuery(Conn& c, const base::Frame& f);
+  void SendStatus(Conn& c);  // the status document, built into c.out
+  void PushSubscriptions();  // to each subscriber that is due and has news
+  bool HasSubscribers() const;
   void Reply(Conn& c, proto::FrameType type, const std::string& payload);
   // A reply written in place: BeginReply (false: the peer was closed), append a header-sized gap
   // at `at` and the payload to c.out, then EndReply fills the header in and starts sending.
@@ -98,6 +108,7 @@ class Server {
   std::map<pid_t, ProcessMeta> meta_;
   uint64_t meta_version_ = 0;  // the last ProcessMeta::version handed out
   StatusCache status_cache_;   // serialised per-process parts of the status reply
+  History history_;
   ledger::Ledger ledger_;
   uint32_t tick_ms_ = 0;
   bool wake_wanted_ = false;

@@ -5,13 +5,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "daemon/server.h"
+#include "protocol/mem_types.h"
 
 namespace ttmem::daemon {
+namespace {
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
 
 void Server::HandleQuery(Conn& c, const base::Frame& f) {
   nlohmann::json req = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr,
@@ -23,18 +38,63 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     // What clients published before the query is visible in its answer, unless the caller asks
     // for what the daemon has applied so far ("drain": false; used to measure the drain latency).
     if (!(req.contains("drain") && req["drain"] == false)) DrainAll();
-    DaemonMeta dm;
-    dm.pid = ::getpid();
-    dm.socket = options_.socket_path;
-    dm.uptime_ms = UptimeMs();
-    dm.events_applied = events_applied_;
-    dm.clients_disconnected_for_errors = disconnected_for_errors_;
-    // Written straight into the connection's output buffer (kept between replies).
-    if (!BeginReply(c)) return;
-    const size_t at = c.out.size();
-    c.out.append(sizeof(proto::FrameHeader), '\0');
-    BuildStatus(ledger_, meta_, dm, &c.out, &status_cache_);
-    EndReply(c, at, proto::FrameType::kQueryReply);
+    SendStatus(c);
+    return;
+  }
+  if (cmd == "subscribe") {
+    // {"cmd": "subscribe", "interval_ms": N}: a status document now, then whenever something
+    // changed, at most every N ms (50..60000, default 1000), until the connection closes.
+    uint64_t ms = 1000;
+    if (req.contains("interval_ms") && req["interval_ms"].is_number_unsigned())
+      ms = req["interval_ms"].get<uint64_t>();
+    c.subscribe_ms = static_cast<uint32_t>(std::clamp<uint64_t>(ms, 50, 60000));
+    DrainAll();
+    SendStatus(c);
+    return;
+  }
+  if (cmd == "buffers") {
+    // {"cmd": "buffers", "pid": P, ["limit": N]}: the process's largest live buffers (N <= 1000,
+    // default 20), largest first, and how many it holds in all.
+    nlohmann::json list = nlohmann::json::array();
+    size_t total = 0;
+    if (req.contains("pid") && req["pid"].is_number_integer()) {
+      size_t limit = 20;
+      if (req.contains("limit") && req["limit"].is_number_unsigned())
+        limit = std::min<size_t>(req["limit"].get<size_t>(), 1000);
+      auto p = ledger_.processes().find(req["pid"].get<pid_t>());
+      if (p != ledger_.processes().end()) {
+        std::vector<const ledger::LiveEntry*> all;
+        all.reserve(p->second.live.size());
+        for (const ledger::LiveEntry& e : p->second.live) all.push_back(&e);
+        total = all.size();
+        limit = std::min(limit, all.size());
+        std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(limit), all.end(),
+                          [](const ledger::LiveEntry* a, const ledger::LiveEntry* b) {
+                            return a->size != b->size ? a->size > b->size : a->id < b->id;
+                          });
+        for (size_t i = 0; i < limit; ++i) {
+          const ledger::LiveEntry& e = *all[i];
+          list.push_back({{"device", e.device},
+                          {"type", std::string(proto::kMemTypeKeys[e.type])},
+                          {"id", e.id},
+                          {"address", e.address},
+                          {"size", e.size},
+                          {"capture", e.hooked != 0}});
+        }
+      }
+    }
+    Reply(c, proto::FrameType::kQueryReply,
+          nlohmann::json{{"buffers", std::move(list)}, {"live_buffers", total}}.dump());
+    return;
+  }
+  if (cmd == "history") {
+    // {"cmd": "history", ["device": N], ["pid": P]}: the samples the daemon keeps.
+    std::optional<uint32_t> device;
+    std::optional<pid_t> pid;
+    if (req.contains("device") && req["device"].is_number_unsigned())
+      device = req["device"].get<uint32_t>();
+    if (req.contains("pid") && req["pid"].is_number_integer()) pid = req["pid"].get<pid_t>();
+    Reply(c, proto::FrameType::kQueryReply, history_.ToJson(device, pid).dump());
     return;
   }
   std::string reply;
@@ -43,10 +103,52 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
   } else {
     reply = nlohmann::json{{"error", req.is_discarded()
                                          ? "request is not valid JSON"
-                                         : "unknown cmd (expected \"status\" or \"ping\")"}}
+                                         : "unknown cmd (expected \"status\", \"subscribe\", "
+                                           "\"history\", \"buffers\" or \"ping\")"}}
                 .dump();
   }
   Reply(c, proto::FrameType::kQueryReply, reply);
+}
+
+void Server::SendStatus(Conn& c) {
+  DaemonMeta dm;
+  dm.pid = ::getpid();
+  dm.socket = options_.socket_path;
+  dm.uptime_ms = UptimeMs();
+  dm.events_applied = events_applied_;
+  dm.clients_disconnected_for_errors = disconnected_for_errors_;
+  // Written straight into the connection's output buffer (kept between replies).
+  if (!BeginReply(c)) return;
+  const size_t at = c.out.size();
+  c.out.append(sizeof(proto::FrameHeader), '\0');
+  BuildStatus(ledger_, meta_, dm, &c.out, &status_cache_);
+  c.pushed_ns = MonotonicNs();
+  c.pushed_ledger = ledger_.version();
+  c.pushed_meta = meta_version_;
+  EndReply(c, at, proto::FrameType::kQueryReply);
+}
+
+bool Server::HasSubscribers() const {
+  for (const auto& [id, c] : conns_)
+    if (c->subscribe_ms != 0) return true;
+  return false;
+}
+
+void Server::PushSubscriptions() {
+  uint64_t now = 0;
+  std::vector<uint64_t> due;
+  for (const auto& [id, c] : conns_) {
+    if (c->subscribe_ms == 0) continue;
+    if (c->pushed_ledger == ledger_.version() && c->pushed_meta == meta_version_) continue;
+    if (now == 0) now = MonotonicNs();
+    // A peer still reading the previous document gets the next one after it.
+    if (now >= c->pushed_ns + uint64_t{c->subscribe_ms} * 1000000 && c->out_off >= c->out.size())
+      due.push_back(id);
+  }
+  for (uint64_t id : due) {
+    auto it = conns_.find(id);
+    if (it != conns_.end()) SendStatus(*it->second);
+  }
 }
 
 bool Server::BeginReply(Conn& c) {

@@ -105,6 +105,7 @@ Counters Ledger::counters() const {
 uint64_t Ledger::RemoveProcess(pid_t pid, bool retire_counters) {
   auto it = processes_.find(pid);
   if (it == processes_.end()) return 0;
+  ++version_;
   if (retire_counters) {
     retired_.unknown_frees += it->second.counters.unknown_frees;
     retired_.duplicate_allocs += it->second.counters.duplicate_allocs;
@@ -142,6 +143,7 @@ void Ledger::SetDropped(pid_t pid, uint64_t dropped) {
 }
 
 void Ledger::SetDeviceInfo(uint32_t device, DeviceInfo info) {
+  ++version_;
   devices_[device].info = std::move(info);
 }
 

@@ -175,6 +175,8 @@ class Ledger {
   // Anomalies since start, including those of processes already gone.
   Counters counters() const;
   uint64_t live_buffers() const { return live_buffers_; }
+  // Changes whenever anything in the ledger changes (monitors' subscriptions compare it).
+  uint64_t version() const { return version_; }
 
   // Returns an empty string when every invariant holds, else a description of the first breach.
   std::string CheckInvariantsForTesting() const;
