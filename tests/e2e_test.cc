@@ -400,5 +400,82 @@ TEST(Top, RendersInTmuxSurvivesDaemonLossAndQuits) {
   Wait(c.child.pid, 10s);
 }
 
+// The monitor's interactions in a real terminal: sort, filter, detail view, help, read-only
+// signals; and 32 devices at 80x24 stay inside the screen.
+TEST(Top, SortFilterDetailHelpAndReadonly) {
+  if (std::string(TTMEM_TEST_TMUX).empty()) GTEST_SKIP() << "tmux not installed";
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start());
+  Client a =
+      StartClient(dir, daemon.socket(), "a", {"--announce", "--devices", "2", "--ops", "200"});
+  Client b =
+      StartClient(dir, daemon.socket(), "b", {"--announce", "--devices", "32", "--ops", "400"});
+  ASSERT_EQ(ReadLine(a.child.stdout_fd, 30s), "ready");
+  ASSERT_EQ(ReadLine(b.child.stdout_fd, 30s), "ready");
+  const std::string pa = std::to_string(ReadTruth(a)["pid"].get<int>());
+  const std::string pb = std::to_string(ReadTruth(b)["pid"].get<int>());
+  Tmux tmux(dir);
+  ASSERT_EQ(tmux.Run({"new-session", "-d", "-s", "top", "-x", "80", "-y", "24",
+                      BinDir() + "/ttmem top --readonly -r 100 --socket " + daemon.socket()}),
+            0);
+  ASSERT_TRUE(tmux.WaitFor(pb)) << tmux.Capture();
+  std::string screen = tmux.Capture();
+  EXPECT_NE(screen.find(pa), std::string::npos) << screen;
+  EXPECT_NE(screen.find("more device(s)"), std::string::npos) << screen;  // 32 do not fit
+  std::stringstream lines(screen);
+  for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 80u) << line;
+  // Sort by PID: the smaller first.
+  tmux.Run({"send-keys", "-t", "top", "s"});
+  ASSERT_TRUE(tmux.WaitFor("sort PID ")) << tmux.Capture();
+  screen = tmux.Capture();
+  const std::string first = std::min(std::stoi(pa), std::stoi(pb)) == std::stoi(pa) ? pa : pb;
+  const std::string second = first == pa ? pb : pa;
+  EXPECT_LT(screen.find("\n" + std::string(5 - std::min<size_t>(5, first.size()), ' ') + first),
+            screen.find(second + "  "))
+      << screen;
+  // Filter to one process.
+  tmux.Run({"send-keys", "-t", "top", "/", "pid:" + pa, "Enter"});
+  ASSERT_TRUE(tmux.WaitFor("filter 'pid:" + pa + "'")) << tmux.Capture();
+  screen = tmux.Capture();
+  EXPECT_EQ(screen.find(pb + "  "), std::string::npos) << screen;
+  // Detail view of it.
+  tmux.Run({"send-keys", "-t", "top", "Enter"});
+  ASSERT_TRUE(tmux.WaitFor("process " + pa)) << tmux.Capture();
+  EXPECT_TRUE(tmux.WaitFor("Largest live buffers")) << tmux.Capture();
+  // Read-only: no signal, and it says why.
+  tmux.Run({"send-keys", "-t", "top", "k"});
+  EXPECT_TRUE(tmux.WaitFor("read-only")) << tmux.Capture();
+  EXPECT_EQ(::kill(std::stoi(pa), 0), 0);
+  tmux.Run({"send-keys", "-t", "top", "Escape"});
+  ASSERT_TRUE(tmux.WaitFor("sort PID")) << tmux.Capture();
+  tmux.Run({"send-keys", "-t", "top", "h"});
+  EXPECT_TRUE(tmux.WaitFor("any key: back")) << tmux.Capture();
+  tmux.Run({"send-keys", "-t", "top", "x"});
+  EXPECT_TRUE(tmux.WaitFor("sort PID")) << tmux.Capture();
+  tmux.Run({"send-keys", "-t", "top", "q"});
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = tmux.Run({"has-session", "-t", "top"}) != 0;
+    if (!gone) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(gone) << "q did not quit";
+  // Without --readonly: k asks, y sends SIGTERM to the selected process (our own user's).
+  Tmux rw(dir);
+  ASSERT_EQ(rw.Run({"new-session", "-d", "-s", "top", "-x", "100", "-y", "30",
+                    BinDir() + "/ttmem top -r 100 --socket " + daemon.socket()}),
+            0);
+  ASSERT_TRUE(rw.WaitFor(pa)) << rw.Capture();
+  rw.Run({"send-keys", "-t", "top", "/", "pid:" + pa, "Enter"});
+  ASSERT_TRUE(rw.WaitFor("filter 'pid:" + pa + "'")) << rw.Capture();
+  rw.Run({"send-keys", "-t", "top", "k"});
+  ASSERT_TRUE(rw.WaitFor("send SIGTERM to " + pa)) << rw.Capture();
+  rw.Run({"send-keys", "-t", "top", "y", "Enter"});
+  EXPECT_EQ(Wait(a.child.pid, 10s), 128 + SIGTERM);
+  EXPECT_TRUE(rw.WaitFor("sent SIGTERM to " + pa)) << rw.Capture();
+  ::close(b.child.stdin_fd);
+  Wait(b.child.pid, 10s);
+}
+
 }  // namespace
 }  // namespace ttmem::test

@@ -29,6 +29,8 @@ struct TopOptions {
   std::vector<uint32_t> devices;  // empty: all
   bool all = false;
   uint32_t refresh_ms = 1000;
+  bool no_color = false;
+  bool readonly = false;  // no signals to processes
 };
 int RunTop(const TopOptions& o);
 

@@ -8,6 +8,18 @@
 
 namespace ttmem::cli {
 
+std::string FormatBytesShort(uint64_t bytes) {
+  static const char kUnits[] = "BKMGTPE";
+  if (bytes < 1024) return std::to_string(bytes);
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f}{}", v, kUnits[u]);
+}
+
 std::string FormatUsedOfTotal(uint64_t used, std::optional<uint64_t> total) {
   if (!total) return FormatBytes(used) + " / ?";
   double pct = *total == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(*total);
@@ -56,6 +68,32 @@ std::string RenderTable(const std::vector<std::string>& headers,
   std::string out = line(h);
   for (const auto& r : rows) out += line(r);
   return out;
+}
+
+std::vector<std::string> Chart(const std::vector<double>& values, double max, int width,
+                               int height) {
+  if (width <= 0 || height <= 0) return {};
+  std::vector<std::string> rows(static_cast<size_t>(height),
+                                std::string(static_cast<size_t>(width), ' '));
+  const size_t n = std::min(values.size(), static_cast<size_t>(width));
+  for (size_t i = 0; i < n; ++i) {
+    const double v = values[values.size() - n + i];
+    const size_t col = static_cast<size_t>(width) - n + i;
+    // In thirds of a row: 0 .. 3 * height.
+    double frac = max > 0 ? std::clamp(v / max, 0.0, 1.0) : 0.0;
+    int thirds = static_cast<int>(frac * 3 * height + 0.5);
+    if (v > 0 && thirds == 0) thirds = 1;  // something: never drawn empty
+    for (int r = 0; r < height; ++r) {
+      int level = thirds - 3 * r;  // this row's share, from the bottom
+      char c = level >= 3 ? '#' : level == 2 ? ':' : level == 1 ? '.' : ' ';
+      rows[static_cast<size_t>(height - 1 - r)][col] = c;
+    }
+  }
+  return rows;
+}
+
+int UsageLevel(double percent) {
+  return percent < 60 ? 0 : percent < 85 ? 1 : 2;
 }
 
 std::string FormatDeviceList(const nlohmann::json& ids) {

@@ -27,6 +27,33 @@ TEST(Format, Bars) {
   EXPECT_EQ(Bar(5, 10, 0), "");
 }
 
+TEST(Format, ChartScalesFillsFromTheBottomAndKeepsTheNewestOnTheRight) {
+  auto rows = Chart({0, 50, 100, 1}, 100, 6, 2);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], "    # ");  // top row: only 100 % reaches it (50 % fills the bottom row)
+  EXPECT_EQ(rows[1], "   ##.");  // 0 % blank; the newest (1 %) still shows
+  EXPECT_EQ(rows[0].size(), 6u);
+  auto cut = Chart({10, 20, 30, 40}, 40, 2, 1);  // only the newest fit
+  EXPECT_EQ(cut[0], ":#");
+  EXPECT_TRUE(Chart({1}, 1, 0, 3).empty());
+  EXPECT_EQ(Chart({5}, 0, 2, 1)[0], " .");  // unknown scale: something, drawn minimal
+}
+
+TEST(Format, ShortBytes) {
+  EXPECT_EQ(FormatBytesShort(0), "0");
+  EXPECT_EQ(FormatBytesShort(1023), "1023");
+  EXPECT_EQ(FormatBytesShort(1536), "1.5K");
+  EXPECT_EQ(FormatBytesShort(12ull << 30), "12.0G");
+  EXPECT_EQ(FormatBytesShort(UINT64_MAX), "16.0E");
+}
+
+TEST(Format, UsageLevels) {
+  EXPECT_EQ(UsageLevel(0), 0);
+  EXPECT_EQ(UsageLevel(59.9), 0);
+  EXPECT_EQ(UsageLevel(60), 1);
+  EXPECT_EQ(UsageLevel(85), 2);
+}
+
 TEST(Format, Truncate) {
   EXPECT_EQ(Truncate("abcdef", 10), "abcdef");
   EXPECT_EQ(Truncate("abcdef", 4), "abc~");

@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   topc->add_flag("-a,--all", top.all, "show all devices (the default)");
   topc->add_option("-r,--refresh", top.refresh_ms, "refresh interval in milliseconds")
       ->check(CLI::Range(50u, 3600000u));
+  topc->add_flag("--no-color", top.no_color, "no colours");
+  topc->add_flag("--readonly", top.readonly, "never send signals to processes");
 
   auto* simc = app.add_subcommand(
       "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");

@@ -1,18 +1,26 @@
-// ttmem top — a basic live view (the full monitor is a later issue): a panel line per device with
-// DRAM and L1 bars, the process table, and a status line for anomalies and daemon loss.
+// ttmem top — the live monitor (docs/monitor.md). Updates come from a daemon subscription (a
+// status document whenever something changed, at most every -r ms); history from the daemon's
+// rings, then from the updates. Views: main (device panels, history chart, process table),
+// process detail, help. Never crashes on a lost daemon: it says so and retries.
 #include <curses.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/query.h"
+#include "protocol/mem_types.h"
 
 namespace ttmem::cli {
 
@@ -20,102 +28,596 @@ void FilterDevices(nlohmann::json* status, const std::vector<uint32_t>& devices)
 
 namespace {
 
+using nlohmann::json;
+
 std::atomic<bool> g_quit{false};
 void OnSignal(int) {
   g_quit = true;
 }
 
-std::optional<uint64_t> Total(const nlohmann::json& m) {
-  if (m.contains("total_bytes") && m["total_bytes"].is_number())
-    return m["total_bytes"].get<uint64_t>();
+enum class View { kMain, kDetail, kHelp };
+enum Sort { kByPid, kByUser, kByDram, kByL1, kByCb, kByTrace, kByTotal, kSortCount };
+const char* const kSortNames[] = {"PID", "USER", "DRAM", "L1", "CB", "TRACE", "TOTAL"};
+enum Color { kGreen = 1, kYellow, kRed, kTitle };
+
+uint64_t U64(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<uint64_t>() : 0;
+}
+std::optional<uint64_t> Total(const json& m) {
+  auto it = m.find("total_bytes");
+  if (it != m.end() && it->is_number() && it->get<uint64_t>() != 0) return it->get<uint64_t>();
   return std::nullopt;
 }
-
-void Put(int y, int x, const std::string& s, int cols) {
-  if (y >= LINES || x >= cols) return;
-  mvaddnstr(y, x, s.c_str(), cols - x);
+double Percent(uint64_t used, std::optional<uint64_t> total) {
+  return total ? 100.0 * static_cast<double>(used) / static_cast<double>(*total) : 0.0;
+}
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-void Draw(const nlohmann::json& s, const std::string& status_line, const TopOptions& o) {
-  erase();
-  int cols = COLS;
-  int y = 0;
-  size_t ndev = s["devices"].size(), nproc = s["processes"].size();
-  attron(A_REVERSE);
-  std::string title =
-      fmt::format(" ttmem top   {} device(s)   {} process(es)   every {} ms   q: quit", ndev, nproc,
-                  o.refresh_ms);
-  title.resize(static_cast<size_t>(std::max(cols, 0)), ' ');
-  Put(y++, 0, title, cols);
-  attroff(A_REVERSE);
-  // Fixed text of a device line is about 74 columns; the two bars share the rest.
-  int bar = std::clamp((cols - 74) / 2, 3, 30);
-  auto compact = [](uint64_t used, std::optional<uint64_t> total) {
-    if (!total) return FormatBytes(used) + "/?";
-    double pct =
-        *total == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(*total);
-    return fmt::format("{}/{} {:.0f}%", FormatBytes(used), FormatBytes(*total), pct);
+struct ProcRow {
+  int64_t pid = 0;
+  std::string user, name;
+  uint64_t uid = 0;
+  bool uid_known = false;
+  std::string devices;
+  uint64_t dram = 0, l1 = 0, cb = 0, trace = 0, total = 0;
+};
+
+struct State {
+  TopOptions opt;
+  json status;  // the last document, devices filtered
+  bool have = false;
+  bool connected = false;
+  std::string error;
+  View view = View::kMain;
+  Sort sort = kByTotal;
+  bool reverse = false;
+  std::string filter;
+  size_t selected = 0, scroll = 0;
+  int64_t detail_pid = 0;
+  json detail_buffers, detail_history;
+  std::string message;
+  bool color = false;
+  // Aggregate history of the shown devices: unix ms -> (DRAM used, L1 used).
+  std::map<uint64_t, std::pair<double, double>> history;
+  uint64_t last_sample_ms = 0;
+};
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+bool DeviceShown(const State& st, uint32_t id) {
+  return st.opt.devices.empty() ||
+         std::find(st.opt.devices.begin(), st.opt.devices.end(), id) != st.opt.devices.end();
+}
+
+// Process rows after the filter, sorted.
+std::vector<ProcRow> Rows(const State& st) {
+  std::vector<ProcRow> rows;
+  if (!st.have) return rows;
+  for (const auto& p : st.status["processes"]) {
+    ProcRow r;
+    r.pid = p.value("pid", int64_t{0});
+    r.user = Str(p, "user");
+    r.name = Str(p, "name");
+    r.uid_known = p.contains("uid") && p["uid"].is_number();
+    r.uid = r.uid_known ? p["uid"].get<uint64_t>() : 0;
+    r.devices = FormatDeviceList(p["devices"]);
+    const auto& m = p["memory"];
+    r.dram = U64(m["dram"], "used_bytes");
+    r.l1 = U64(m["l1"], "used_bytes");
+    r.cb = U64(m["cb"], "used_bytes");
+    r.trace = U64(m["trace"], "used_bytes");
+    for (const auto& [k, v] : m.items()) r.total += U64(v, "used_bytes");
+    // -d: only processes on a shown device (or on none yet).
+    bool on_shown = p["devices"].empty();
+    for (const auto& d : p["devices"]) on_shown = on_shown || DeviceShown(st, d.get<uint32_t>());
+    if (!on_shown) continue;
+    // Filter: user:NAME, pid:N, dev:N, or text found in the command, user or pid.
+    const std::string& f = st.filter;
+    bool keep = true;
+    if (f.rfind("user:", 0) == 0) {
+      keep = r.user == f.substr(5);
+    } else if (f.rfind("pid:", 0) == 0) {
+      keep = std::to_string(r.pid) == f.substr(4);
+    } else if (f.rfind("dev:", 0) == 0) {
+      keep = false;
+      for (const auto& d : p["devices"])
+        keep = keep || std::to_string(d.get<uint32_t>()) == f.substr(4);
+    } else if (!f.empty()) {
+      keep = r.name.find(f) != std::string::npos || r.user.find(f) != std::string::npos ||
+             std::to_string(r.pid).find(f) != std::string::npos ||
+             Str(p, "cmdline").find(f) != std::string::npos;
+    }
+    if (keep) rows.push_back(std::move(r));
+  }
+  auto key = [&](const ProcRow& r) -> uint64_t {
+    switch (st.sort) {
+      case kByPid:
+        return static_cast<uint64_t>(r.pid);
+      case kByDram:
+        return r.dram;
+      case kByL1:
+        return r.l1;
+      case kByCb:
+        return r.cb;
+      case kByTrace:
+        return r.trace;
+      default:
+        return r.total;
+    }
   };
-  for (const auto& d : s["devices"]) {
-    if (y >= LINES - 4) break;
+  std::stable_sort(rows.begin(), rows.end(), [&](const ProcRow& a, const ProcRow& b) {
+    bool less = st.sort == kByUser ? a.user < b.user : key(a) < key(b);
+    bool greater = st.sort == kByUser ? b.user < a.user : key(b) < key(a);
+    // Numbers largest first, names and PIDs ascending; `r` reverses.
+    bool ascending = st.sort == kByUser || st.sort == kByPid;
+    return (ascending != st.reverse) ? less : greater;
+  });
+  return rows;
+}
+
+void Put(int y, int x, const std::string& s, int attr = 0) {
+  if (y < 0 || y >= LINES || x >= COLS) return;
+  if (attr) attron(attr);
+  mvaddnstr(y, x, s.c_str(), COLS - x);
+  if (attr) attroff(attr);
+}
+
+void FillLine(int y, const std::string& s, int attr) {
+  std::string line = s;
+  line.resize(static_cast<size_t>(std::max(COLS, 0)), ' ');
+  Put(y, 0, line, attr);
+}
+
+int LevelAttr(const State& st, double pct) {
+  if (!st.color) return 0;
+  return COLOR_PAIR(kGreen + UsageLevel(pct));
+}
+
+// "[####....]  45% 5.4G/12.0G"; the bar in the usage colour. Returns the columns used.
+int DrawBar(const State& st, int y, int x, const json& m, int width) {
+  const uint64_t used = U64(m, "used_bytes");
+  const auto total = Total(m);
+  const double pct = Percent(used, total);
+  Put(y, x, "[");
+  Put(y, x + 1, Bar(used, total, width), total ? LevelAttr(st, pct) : 0);
+  const bool wide = COLS >= 140;
+  auto b = [&](uint64_t v) { return wide ? FormatBytes(v) : FormatBytesShort(v); };
+  std::string tail =
+      total ? fmt::format("] {:>3.0f}% {:>{}}/{}", pct, b(used), wide ? 10 : 6, b(*total))
+            : fmt::format("]   ? {:>{}}/?", b(used), wide ? 10 : 6);
+  Put(y, x + 1 + width, tail);
+  return 1 + width + static_cast<int>(tail.size());
+}
+
+// Adds a point to the chart once a second. Returns true when it did.
+bool Sample(State& st) {
+  const uint64_t now = NowMs();
+  if (now < st.last_sample_ms + 1000) return false;
+  st.last_sample_ms = now;
+  double dram = 0, l1 = 0;
+  for (const auto& d : st.status["devices"]) {
+    dram += static_cast<double>(U64(d["memory"]["dram"], "used_bytes"));
+    l1 += static_cast<double>(U64(d["memory"]["l1"], "used_bytes"));
+  }
+  st.history[now] = {dram, l1};
+  while (st.history.size() > 3600) st.history.erase(st.history.begin());
+  return true;
+}
+
+// Loads the daemon's recent history of the shown devices (once, at start and after a reconnect).
+void LoadHistory(State& st, QueryClient& req) {
+  json h;
+  std::string error;
+  if (!req.RequestJson({{"cmd", "history"}}, &h, &error)) return;
+  for (const auto& d : h["devices"]) {
+    if (!DeviceShown(st, d.value("id", 0u))) continue;
+    for (const auto& row : d["samples"]) {
+      auto& e = st.history[row[0].get<uint64_t>()];
+      e.first += row[1].get<double>();
+      e.second += row[2].get<double>();
+    }
+  }
+}
+
+int DrawChart(const State& st, int y, int rows_per_metric) {
+  uint64_t dram_total = 0, l1_total = 0;
+  for (const auto& d : st.status["devices"]) {
+    dram_total += Total(d["memory"]["dram"]).value_or(0);
+    l1_total += Total(d["memory"]["l1"]).value_or(0);
+  }
+  std::vector<double> dram, l1;
+  for (const auto& [t, v] : st.history) {
+    dram.push_back(v.first);
+    l1.push_back(v.second);
+  }
+  const int width = std::max(COLS - 10, 1);
+  auto max_of = [](const std::vector<double>& v, uint64_t total) {
+    if (total != 0) return static_cast<double>(total);
+    double m = 0;
+    for (double x : v) m = std::max(m, x);
+    return m;
+  };
+  Put(y++, 0,
+      fmt::format("History of the devices shown, one column a second, {} s (scale: {})",
+                  std::min<size_t>(dram.size(), static_cast<size_t>(width)),
+                  dram_total ? "capacity" : "peak"),
+      A_BOLD);
+  for (auto [label, values, total] :
+       {std::tuple{"DRAM", &dram, dram_total}, std::tuple{"L1", &l1, l1_total}}) {
+    auto chart = Chart(*values, max_of(*values, total), width, rows_per_metric);
+    for (size_t r = 0; r < chart.size(); ++r) {
+      Put(y, 0, r == 0 ? fmt::format("{:<8}|", label) : "        |");
+      Put(y++, 9, chart[r], st.color ? COLOR_PAIR(kTitle) : 0);
+    }
+  }
+  return y;
+}
+
+void DrawMain(State& st) {
+  const auto& devices = st.status["devices"];
+  const size_t ndev = devices.size();
+  std::vector<ProcRow> rows = Rows(st);
+  FillLine(
+      0,
+      fmt::format(" ttmem top   {} device(s)   {} process(es)   sort {}{}   {}h: help  q: quit",
+                  ndev, rows.size(), kSortNames[st.sort], st.reverse ? " (reversed)" : "",
+                  st.filter.empty() ? "" : "filter '" + st.filter + "'   "),
+      A_REVERSE);
+  int y = 1;
+  // Room: the table wants at least 6 lines; a device panel takes 2 lines, 1 when compact; the
+  // chart 5 (or 3) when it fits.
+  const int avail = LINES - 2;
+  const bool full = static_cast<int>(ndev) * 2 + 6 + 7 <= avail;
+  const int chart_rows = avail - static_cast<int>(ndev) * (full ? 2 : 1) >= 6 + 7   ? 2
+                         : avail - static_cast<int>(ndev) * (full ? 2 : 1) >= 6 + 5 ? 1
+                                                                                    : 0;
+  const int dev_lines = std::max(1, avail - 6 - (chart_rows ? 1 + 2 * chart_rows : 0));
+  const int bar = std::clamp((COLS - 80) / 2 + 6, 6, 40);
+  size_t shown = 0;
+  for (const auto& d : devices) {
+    if (y - 1 + (full ? 2 : 1) > dev_lines) break;
     const auto& m = d["memory"];
-    uint64_t dram = m["dram"].value("used_bytes", uint64_t{0});
-    uint64_t l1 = m["l1"].value("used_bytes", uint64_t{0});
-    std::string arch = d["arch"].is_string() ? d["arch"].get<std::string>() : "?";
-    std::string line =
-        fmt::format("{:>3} {:<11.11} DRAM [{}] {:<21} L1 [{}] {}", d.value("id", 0), arch,
-                    Bar(dram, Total(m["dram"]), bar), compact(dram, Total(m["dram"])),
-                    Bar(l1, Total(m["l1"]), bar), compact(l1, Total(m["l1"])));
-    Put(y++, 0, line, cols);
+    Put(y, 0,
+        fmt::format("{:>3} {:<11.11}", d.value("id", 0),
+                    d["arch"].is_string() ? d["arch"].get<std::string>() : "?"));
+    int x = 16;
+    Put(y, x, "DRAM");
+    x += 5 + DrawBar(st, y, x + 5, m["dram"], bar) + 2;
+    if (x + 4 + bar < COLS) {
+      Put(y, x, "L1");
+      DrawBar(st, y, x + 3, m["l1"], bar);
+    }
+    ++y;
+    if (full) {
+      std::string line = "    ";
+      for (const char* k : {"l1_small", "trace", "cb", "kernel"}) {
+        auto total = Total(m[k]);
+        line += fmt::format("{} {}{}  ", proto::kMemTypeLabels[*proto::MemTypeFromKey(k)],
+                            FormatBytesShort(U64(m[k], "used_bytes")),
+                            total ? "/" + FormatBytesShort(*total) : "");
+      }
+      line += fmt::format("procs {}", d["processes"].size());
+      Put(y++, 0, line);
+    }
+    ++shown;
   }
-  ++y;
-  std::vector<std::pair<uint64_t, std::vector<std::string>>> sorted;
-  for (const auto& p : s["processes"]) {
-    const auto& mem = p["memory"];
-    uint64_t total = 0;
-    for (const auto& [k, v] : mem.items()) total += v.value("used_bytes", uint64_t{0});
-    std::string devs = FormatDeviceList(p["devices"]);
-    auto b = [&](const char* k) { return FormatBytes(mem[k].value("used_bytes", uint64_t{0})); };
-    sorted.push_back(
-        {total,
-         {fmt::format("{}", p.value("pid", 0)), Truncate(p.value("user", std::string()), 10),
-          Truncate(p.value("name", std::string()), 16), Truncate(devs, 12), b("dram"), b("l1"),
-          b("cb"), b("trace"), FormatBytes(total)}});
-  }
-  // Largest holder first.
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::vector<std::vector<std::string>> rows;
-  for (auto& r : sorted) rows.push_back(std::move(r.second));
+  if (shown < ndev)
+    Put(y++, 0,
+        fmt::format("    ... {} more device(s): enlarge the terminal or pick with -d N",
+                    ndev - shown),
+        A_DIM);
+  if (chart_rows > 0) y = DrawChart(st, y, chart_rows);
+  // The process table.
+  // Narrow screens (80 columns): short units and tighter text columns.
+  const bool narrow = COLS < 110;
+  auto b = [&](uint64_t v) { return narrow ? FormatBytesShort(v) : FormatBytes(v); };
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& r : rows)
+    cells.push_back({std::to_string(r.pid), Truncate(r.user, narrow ? 7 : 12),
+                     Truncate(r.name, narrow ? 15 : 24), Truncate(r.devices, narrow ? 6 : 16),
+                     b(r.dram), b(r.l1), b(r.cb), b(r.trace), b(r.total)});
   std::string table = RenderTable(
-      {">PID", "USER", "COMMAND", "DEVICES", ">DRAM", ">L1", ">CB", ">TRACE", ">TOTAL"}, rows);
-  size_t pos = 0;
-  bool header = true;
-  while (pos < table.size() && y < LINES - 1) {
+      {">PID", "USER", "COMMAND", "DEVICES", ">DRAM", ">L1", ">CB", ">TRACE", ">TOTAL"}, cells);
+  std::vector<std::string> lines;
+  for (size_t pos = 0; pos < table.size();) {
     size_t nl = table.find('\n', pos);
-    if (header) attron(A_BOLD);
-    Put(y++, 0, table.substr(pos, nl - pos), cols);
-    if (header) attroff(A_BOLD);
-    header = false;
+    lines.push_back(table.substr(pos, nl - pos));
     pos = nl + 1;
   }
-  attron(A_REVERSE);
-  std::string st = status_line;
-  st.resize(static_cast<size_t>(std::max(cols, 0)), ' ');
-  Put(LINES - 1, 0, st, cols);
-  attroff(A_REVERSE);
+  FillLine(y++, lines[0], A_BOLD | A_UNDERLINE);
+  const size_t visible = static_cast<size_t>(std::max(LINES - 1 - y, 1));
+  if (st.selected >= rows.size()) st.selected = rows.empty() ? 0 : rows.size() - 1;
+  if (st.selected < st.scroll) st.scroll = st.selected;
+  if (st.selected >= st.scroll + visible) st.scroll = st.selected - visible + 1;
+  for (size_t i = st.scroll; i < rows.size() && y < LINES - 1; ++i)
+    FillLine(y++, lines[i + 1], i == st.selected ? A_REVERSE : 0);
+  if (rows.empty()) Put(y, 0, st.filter.empty() ? "  (no processes)" : "  (none match the filter)");
+}
+
+void DrawDetail(State& st) {
+  const json* proc = nullptr;
+  for (const auto& p : st.status["processes"])
+    if (p.value("pid", int64_t{0}) == st.detail_pid) proc = &p;
+  FillLine(0,
+           fmt::format(" ttmem top   process {}   Esc: back   k/K: SIGTERM/SIGKILL   q: quit",
+                       st.detail_pid),
+           A_REVERSE);
+  int y = 1;
+  if (proc == nullptr) {
+    Put(y, 0, fmt::format("Process {} is gone (its memory was reclaimed).", st.detail_pid));
+    return;
+  }
+  Put(y++, 0,
+      fmt::format("{}  user {}  tag {}  cmd: {}", Str(*proc, "name"), Str(*proc, "user"),
+                  (*proc)["tag"].is_string() ? (*proc)["tag"].get<std::string>() : "-",
+                  Str(*proc, "cmdline")));
+  const auto& c = (*proc)["counters"];
+  Put(y++, 0,
+      fmt::format("unknown frees {}   duplicate allocs {}   dropped events {}",
+                  U64(c, "unknown_frees"), U64(c, "duplicate_allocs"), U64(c, "dropped_events")));
+  ++y;
+  // Per device and type, from the device entries.
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& d : st.status["devices"])
+    for (const auto& e : d["processes"]) {
+      if (e.value("pid", int64_t{0}) != st.detail_pid) continue;
+      std::vector<std::string> row = {std::to_string(d.value("id", 0))};
+      for (int t : {0, 1, 3, 4, 5, 6})
+        row.push_back(
+            FormatBytes(U64(e["memory"][std::string(proto::kMemTypeKeys[t])], "used_bytes")));
+      cells.push_back(std::move(row));
+    }
+  std::string table =
+      RenderTable({">DEVICE", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB", ">KERNEL"}, cells);
+  bool head = true;
+  for (size_t pos = 0; pos < table.size() && y < LINES / 2;) {
+    size_t nl = table.find('\n', pos);
+    Put(y++, 0, table.substr(pos, nl - pos), head ? A_BOLD : 0);
+    head = false;
+    pos = nl + 1;
+  }
+  ++y;
+  // Largest live buffers.
+  std::vector<std::vector<std::string>> bufs;
+  for (const auto& b : st.detail_buffers["buffers"])
+    bufs.push_back({std::to_string(b.value("device", 0)), Str(b, "type"),
+                    std::to_string(U64(b, "id")), fmt::format("{:#x}", U64(b, "address")),
+                    FormatBytes(U64(b, "size")), b.value("capture", false) ? "capture" : ""});
+  Put(y++, 0,
+      fmt::format("Largest live buffers ({} live in all):",
+                  st.detail_buffers.value("live_buffers", uint64_t{0})),
+      A_BOLD);
+  std::string btable = RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", ""}, bufs);
+  const int chart_rows = 3;
+  for (size_t pos = 0; pos < btable.size() && y < LINES - 2 - chart_rows - 1;) {
+    size_t nl = btable.find('\n', pos);
+    Put(y++, 0, btable.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  // Its own history: all memory types together.
+  std::vector<double> values;
+  for (const auto& p : st.detail_history["processes"])
+    for (const auto& row : p["samples"]) {
+      double sum = 0;
+      for (size_t i = 1; i < row.size(); ++i) sum += row[i].get<double>();
+      values.push_back(sum);
+    }
+  double peak = 0;
+  for (double v : values) peak = std::max(peak, v);
+  if (y < LINES - 1 - chart_rows) {
+    Put(y++, 0,
+        fmt::format("Its memory over the last {} s (peak {}):", values.size(),
+                    FormatBytes(static_cast<uint64_t>(peak))),
+        A_BOLD);
+    for (const std::string& row : Chart(values, peak, std::max(COLS - 1, 1), chart_rows))
+      Put(y++, 0, row, st.color ? COLOR_PAIR(kTitle) : 0);
+  }
+}
+
+void DrawHelp() {
+  FillLine(0, " ttmem top   help   any key: back", A_REVERSE);
+  const char* lines[] = {
+      "Up/Down PgUp/PgDn Home/End   select a process",
+      "Enter        the process's detail: per device and type, largest buffers, history",
+      "s            sort by the next column (PID USER DRAM L1 CB TRACE TOTAL)",
+      "r            reverse the sort",
+      "/            filter: text (command, user or PID), user:NAME, pid:N or dev:N",
+      "c            clear the filter",
+      "k / K        send SIGTERM / SIGKILL to the selected process (asks first;",
+      "             off with --readonly; other users' processes need root)",
+      "Esc, Left    back to the main view",
+      "h, ?         this help",
+      "q            quit",
+      "",
+      "Bars: green below 60 %, yellow below 85 %, red above (--no-color: none).",
+      "The status line shows the daemon's state and anomalies: unknown frees, duplicate",
+      "allocations and events clients had to drop.",
+  };
+  int y = 2;
+  for (const char* l : lines) Put(y++, 2, l);
+}
+
+void DrawStatusLine(const State& st) {
+  std::string line;
+  int attr = A_REVERSE;
+  if (!st.connected) {
+    line = " daemon gone, retrying: " + st.error;
+    if (st.color) attr |= COLOR_PAIR(kRed);
+  } else {
+    const auto& c = st.status["counters"];
+    line =
+        fmt::format(" daemon ok   unknown frees {}   duplicate allocs {}   dropped events {}",
+                    U64(c, "unknown_frees"), U64(c, "duplicate_allocs"), U64(c, "dropped_events"));
+    if (st.color && (U64(c, "unknown_frees") || U64(c, "dropped_events")))
+      attr |= COLOR_PAIR(kYellow);
+  }
+  // A message (the answer to a key) comes first: it must not be cut off at 80 columns.
+  if (!st.message.empty()) line = " " + st.message + "   |" + line;
+  FillLine(LINES - 1, line, attr);
+}
+
+void Draw(State& st) {
+  erase();
+  if (st.view == View::kHelp)
+    DrawHelp();
+  else if (st.view == View::kDetail)
+    DrawDetail(st);
+  else
+    DrawMain(st);
+  DrawStatusLine(st);
   refresh();
+}
+
+// A one-line prompt in the status line; returns nullopt on Esc.
+std::optional<std::string> Prompt(State& st, const std::string& question) {
+  std::string text;
+  timeout(-1);
+  for (;;) {
+    FillLine(LINES - 1, " " + question + text, A_REVERSE);
+    refresh();
+    int ch = getch();
+    if (ch == 27) {
+      timeout(50);
+      return std::nullopt;
+    }
+    if (ch == '\n' || ch == KEY_ENTER) break;
+    if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && !text.empty())
+      text.pop_back();
+    else if (ch >= 32 && ch < 127 && text.size() < 64)
+      text += static_cast<char>(ch);
+  }
+  timeout(50);
+  (void)st;
+  return text;
+}
+
+void SignalProcess(State& st, int64_t pid, int sig) {
+  const char* name = sig == SIGKILL ? "SIGKILL" : "SIGTERM";
+  if (st.opt.readonly) {
+    st.message = "read-only (--readonly): sending signals is off";
+    return;
+  }
+  std::optional<ProcRow> target;
+  for (const auto& r : Rows(st))
+    if (r.pid == pid) target = r;
+  if (!target) return;
+  if (::geteuid() != 0 && (!target->uid_known || target->uid != ::getuid())) {
+    st.message = fmt::format("refused: {} belongs to {}; only root signals other users", pid,
+                             target->user.empty() ? "another user" : target->user);
+    return;
+  }
+  auto answer = Prompt(st, fmt::format("send {} to {} ({})? y/N ", name, pid, target->name));
+  if (!answer || (*answer != "y" && *answer != "Y")) {
+    st.message = "not sent";
+    return;
+  }
+  st.message = ::kill(static_cast<pid_t>(pid), sig) == 0
+                   ? fmt::format("sent {} to {}", name, pid)
+                   : fmt::format("{} to {} failed: {}", name, pid, std::strerror(errno));
+}
+
+void OpenDetail(State& st, QueryClient& req, int64_t pid) {
+  st.view = View::kDetail;
+  st.detail_pid = pid;
+  std::string error;
+  if (!req.RequestJson({{"cmd", "buffers"}, {"pid", pid}, {"limit", 10}}, &st.detail_buffers,
+                       &error))
+    st.detail_buffers = json::object();
+  if (!req.RequestJson({{"cmd", "history"}, {"pid", pid}}, &st.detail_history, &error))
+    st.detail_history = json::object();
+}
+
+// Returns false to quit.
+bool HandleKey(State& st, QueryClient& req, int ch) {
+  if (ch == 'q' || ch == 'Q') return false;
+  if (ch == KEY_RESIZE || ch == ERR) return true;
+  if (st.view == View::kHelp) {
+    st.view = View::kMain;
+    return true;
+  }
+  if (ch == 'h' || ch == '?') {
+    st.view = View::kHelp;
+    return true;
+  }
+  if (st.view == View::kDetail) {
+    if (ch == 27 || ch == KEY_LEFT || ch == KEY_BACKSPACE || ch == 127)
+      st.view = View::kMain;
+    else if (ch == 'k' || ch == 'K')
+      SignalProcess(st, st.detail_pid, ch == 'K' ? SIGKILL : SIGTERM);
+    return true;
+  }
+  std::vector<ProcRow> rows = Rows(st);
+  const size_t page = static_cast<size_t>(std::max(LINES / 2, 1));
+  switch (ch) {
+    case KEY_UP:
+      st.selected = st.selected > 0 ? st.selected - 1 : 0;
+      break;
+    case KEY_DOWN:
+      ++st.selected;
+      break;
+    case KEY_PPAGE:
+      st.selected = st.selected > page ? st.selected - page : 0;
+      break;
+    case KEY_NPAGE:
+      st.selected += page;
+      break;
+    case KEY_HOME:
+      st.selected = 0;
+      break;
+    case KEY_END:
+      st.selected = rows.empty() ? 0 : rows.size() - 1;
+      break;
+    case 's':
+      st.sort = static_cast<Sort>((st.sort + 1) % kSortCount);
+      break;
+    case 'r':
+      st.reverse = !st.reverse;
+      break;
+    case 'c':
+      st.filter.clear();
+      break;
+    case '/': {
+      auto f = Prompt(st, "filter (text, user:NAME, pid:N, dev:N): ");
+      if (f) st.filter = *f;
+      st.selected = st.scroll = 0;
+      break;
+    }
+    case '\n':
+    case KEY_ENTER:
+    case KEY_RIGHT:
+      if (st.selected < rows.size()) OpenDetail(st, req, rows[st.selected].pid);
+      break;
+    case 'k':
+    case 'K':
+      if (st.selected < rows.size())
+        SignalProcess(st, rows[st.selected].pid, ch == 'K' ? SIGKILL : SIGTERM);
+      break;
+    case 27:
+      st.message.clear();
+      break;
+    default:
+      break;
+  }
+  return true;
 }
 
 }  // namespace
 
 int RunTop(const TopOptions& o) {
-  QueryClient q(o.socket);
-  nlohmann::json s;
+  QueryClient sub(o.socket), req(o.socket);
+  json s;
   std::string error;
   if (!isatty(STDOUT_FILENO)) {
     // Not a terminal (a pipe, CI, a script): print the status table once.
-    if (!q.Request("status", &s, &error)) {
+    if (!req.Request("status", &s, &error)) {
       PrintError(error);
       return kExitUsage;
     }
@@ -124,36 +626,73 @@ int RunTop(const TopOptions& o) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;
   }
-  if (!q.Request("status", &s, &error)) {
+  const json subscribe = {{"cmd", "subscribe"}, {"interval_ms", o.refresh_ms}};
+  if (!sub.Send(subscribe, &error)) {
     PrintError(error);
     return kExitUsage;
   }
+  State st;
+  st.opt = o;
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   initscr();
   cbreak();
   noecho();
   keypad(stdscr, TRUE);
+  set_escdelay(25);
   curs_set(0);
-  timeout(static_cast<int>(o.refresh_ms));
-  nlohmann::json last = s;
-  std::string status_line;
+  timeout(50);
+  if (!o.no_color && has_colors()) {
+    start_color();
+    use_default_colors();
+    init_pair(kGreen, COLOR_GREEN, -1);
+    init_pair(kYellow, COLOR_YELLOW, -1);
+    init_pair(kRed, COLOR_RED, -1);
+    init_pair(kTitle, COLOR_CYAN, -1);
+    st.color = true;
+  }
+  st.connected = true;
+  LoadHistory(st, req);
+  auto last_try = std::chrono::steady_clock::now();
+  bool dirty = true;
   while (!g_quit) {
-    nlohmann::json now;
-    if (q.Request("status", &now, &error)) {
-      FilterDevices(&now, o.devices);
-      last = std::move(now);
-      const auto& c = last["counters"];
-      status_line =
-          fmt::format(" daemon ok   unknown frees {}   duplicate allocs {}   dropped events {}",
-                      c.value("unknown_frees", 0), c.value("duplicate_allocs", 0),
-                      c.value("dropped_events", 0));
-    } else {
-      status_line = " daemon gone, retrying: " + error;
+    if (st.connected) {
+      json doc;
+      int r = sub.Poll(&doc, 0, &error);
+      if (r > 0) {
+        FilterDevices(&doc, o.devices);
+        st.status = std::move(doc);
+        st.have = true;
+        dirty = true;
+      } else if (r < 0) {
+        st.connected = false;
+        st.error = error;
+        dirty = true;
+      }
+    } else if (std::chrono::steady_clock::now() - last_try >=
+               std::chrono::milliseconds(o.refresh_ms)) {
+      last_try = std::chrono::steady_clock::now();
+      if (sub.Send(subscribe, &error)) {
+        st.connected = true;
+        st.history.clear();
+        LoadHistory(st, req);
+      } else {
+        st.error = error;
+      }
+      dirty = true;
     }
-    Draw(last, status_line, o);
-    int ch = getch();
-    if (ch == 'q' || ch == 'Q') break;
+    if (st.have && st.connected && Sample(st)) dirty = true;
+    if (dirty) Draw(st);
+    dirty = false;
+    int ch = getch();  // waits up to 50 ms
+    if (ch != ERR) {
+      if (!HandleKey(st, req, ch)) break;
+      dirty = true;
+    }
+    if (st.view == View::kDetail && dirty && ch == ERR) {
+      // Refresh the detail's buffers along with the pushed updates.
+      OpenDetail(st, req, st.detail_pid);
+    }
   }
   endwin();
   return kExitOk;
