@@ -426,7 +426,8 @@ void DrawHelp() {
   FillLine(0, " ttmem top   help   any key: back", A_REVERSE);
   const char* lines[] = {
       "Up/Down PgUp/PgDn Home/End   select a process",
-      "Enter        the process's detail: per device and type, largest buffers, history",
+      "Enter        the process's detail: per device and type, largest buffers,",
+      "             its history",
       "s            sort by the next column (PID USER DRAM L1 CB TRACE TOTAL)",
       "r            reverse the sort",
       "/            filter: text (command, user or PID), user:NAME, pid:N or dev:N",
@@ -438,8 +439,8 @@ void DrawHelp() {
       "q            quit",
       "",
       "Bars: green below 60 %, yellow below 85 %, red above (--no-color: none).",
-      "The status line shows the daemon's state and anomalies: unknown frees, duplicate",
-      "allocations and events clients had to drop.",
+      "The status line shows the daemon's state and anomalies: unknown frees,",
+      "duplicate allocations and events clients had to drop.",
   };
   int y = 2;
   for (const char* l : lines) Put(y++, 2, l);
