@@ -31,6 +31,23 @@ Device::Device(uint32_t id, const ArchSpec& arch) : id_(id), arch_(arch) {
   kernel_used_.resize(arch.num_cores());
 }
 
+const BankAllocator* Device::BankAllocatorFor(MemType type) const {
+  switch (type) {
+    case MemType::kDram:
+      return dram_.get();
+    case MemType::kL1:
+      return l1_.get();
+    case MemType::kL1Small:
+      return l1_small_.get();
+    case MemType::kTrace:
+      return trace_.get();
+    case MemType::kSystemMemory:
+      return sysmem_.get();
+    default:
+      return nullptr;
+  }
+}
+
 BankAllocator& Device::allocator(MemType type) {
   switch (type) {
     case MemType::kDram:

@@ -73,6 +73,8 @@ class Device : public AllocTarget {
   void ClaimBufferAt(MemType type, uint64_t address, uint64_t size, uint64_t page_size);
   // The address `AllocateBuffer` would pick, without taking it (mesh planning).
   BankAllocator& allocator(MemType type);
+  // The bank allocator of a buffer type, or null for CB and KERNEL (placed per core).
+  const BankAllocator* BankAllocatorFor(MemType type) const;
 
   uint64_t AllocateCircularBuffer(const CoreRange& range, uint64_t size);
   void FreeCircularBuffer(const CoreRange& range, uint64_t address);

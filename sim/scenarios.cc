@@ -47,6 +47,17 @@ class Checkpoints {
     j["flush"] = ttmem_flush(10000);
     j["devices"] = nlohmann::json::object();
     for (Device* d : devices) j["devices"][std::to_string(d->id())] = ToJson(d->UsageSnapshot());
+    // The allocators' own per-bank statistics (tt-metal's Statistics) of the interleaved types.
+    j["allocators"] = nlohmann::json::object();
+    for (Device* d : devices)
+      for (int t = 0; t < kNumMemTypes; ++t)
+        if (d->BankAllocatorFor(static_cast<MemType>(t)) != nullptr) {
+          AllocatorStats st = d->Statistics(static_cast<MemType>(t));
+          j["allocators"][std::to_string(d->id())][kTypeKeys[t]] = {
+              {"total_allocated_bytes", st.total_allocated_bytes},
+              {"largest_free_block_bytes", st.largest_free_block_bytes},
+              {"total_free_bytes", st.total_free_bytes}};
+        }
     j["capture"] = nlohmann::json::object();
     for (const auto& [id, usage] : capture) j["capture"][std::to_string(id)] = ToJson(usage);
     std::cout << j.dump() << std::endl;

@@ -34,8 +34,14 @@ void Announce(const Device& d) {
   info.device = d.id();
   std::snprintf(info.arch, sizeof(info.arch), "%s", d.arch().name.c_str());
   info.num_cores = d.arch().num_cores();
-  for (int t = 0; t < kNumMemTypes; ++t)
+  for (int t = 0; t < kNumMemTypes; ++t) {
     info.capacity_bytes[t] = d.Capacity(static_cast<MemType>(t));
+    // Bank geometry of the interleaved types (CBs and kernels sit on chosen cores: none).
+    if (const BankAllocator* a = d.BankAllocatorFor(static_cast<MemType>(t))) {
+      info.bank_count[t] = a->num_banks();
+      info.bank_base[t] = a->base();
+    }
+  }
   ttmem_device_announce(&info);
 }
 

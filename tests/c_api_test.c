@@ -21,6 +21,13 @@ int main(void) {
   info.capacity_bytes[TTMEM_DRAM] = 12ull << 30;
   if ((ttmem_device_announce(&info) == 0) != expect_enabled) return 2;
   if (ttmem_device_announce(NULL) == 0) return 3;
+  /* A caller built against the first, 112-byte struct (no bank geometry) is still accepted; a
+   * smaller struct_size is not. */
+  info.struct_size = TTMEM_DEVICE_INFO_V1_SIZE;
+  if ((ttmem_device_announce(&info) == 0) != expect_enabled) return 10;
+  info.struct_size = TTMEM_DEVICE_INFO_V1_SIZE - 8;
+  if (ttmem_device_announce(&info) == 0) return 11;
+  info.struct_size = sizeof info;
   ttmem_alloc(0, TTMEM_DRAM, 1, 0x1000, 4096);
   ttmem_alloc(5000, TTMEM_L1, 2, 0, 64); /* device id out of range: dropped and counted */
   ttmem_free(0, 1);

@@ -453,6 +453,12 @@ TEST(Top, SortFilterDetailHelpAndReadonly) {
   EXPECT_TRUE(tmux.WaitFor("any key: back")) << tmux.Capture();
   tmux.Run({"send-keys", "-t", "top", "x"});
   EXPECT_TRUE(tmux.WaitFor("sort PID")) << tmux.Capture();
+  // Fragmentation view: these clients announce no bank geometry, and it says so.
+  tmux.Run({"send-keys", "-t", "top", "f"});
+  EXPECT_TRUE(tmux.WaitFor("fragmentation: device")) << tmux.Capture();
+  EXPECT_TRUE(tmux.WaitFor("No bank geometry")) << tmux.Capture();
+  tmux.Run({"send-keys", "-t", "top", "Escape"});
+  EXPECT_TRUE(tmux.WaitFor("sort PID")) << tmux.Capture();
   tmux.Run({"send-keys", "-t", "top", "q"});
   bool gone = false;
   for (int i = 0; i < 100 && !gone; ++i) {

@@ -16,6 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/socket.h"
+#include "protocol/wire.h"
+
 extern char** environ;
 
 namespace ttmem::test {
@@ -198,6 +201,19 @@ nlohmann::json Status(const std::string& socket) {
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << r.out;
   return j;
+}
+
+nlohmann::json Query(const std::string& socket, const nlohmann::json& request) {
+  base::UniqueFd fd = base::ConnectUnix(socket, false);
+  EXPECT_TRUE(fd) << "connect " << socket;
+  if (!fd) return nullptr;
+  const std::string req = request.dump();
+  base::Frame f;
+  std::string err;
+  EXPECT_TRUE(base::SendFrame(fd.get(), proto::FrameType::kQuery, req.data(),
+                              static_cast<uint32_t>(req.size())));
+  EXPECT_TRUE(base::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &err)) << err;
+  return nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
 }
 
 const char* const kTypeKeys[7] = {"dram",  "l1", "system_memory", "l1_small",

@@ -73,6 +73,8 @@ class Daemon {
 
 // `ttmem status --json` against the socket; fails the current test on error.
 nlohmann::json Status(const std::string& socket);
+// One request over the query protocol (docs/protocol.md §3), the reply parsed.
+nlohmann::json Query(const std::string& socket, const nlohmann::json& request);
 
 // A ttmem_stress_client started with --hold (tests/stress_client.cc): it writes its ground truth
 // to truth_path and prints "ready"; each line sent to its stdin runs another batch.

@@ -56,6 +56,7 @@ std::vector<std::string> Diff(const json& cp, const json& status) {
 struct SimRun {
   int exit_code = -1;
   std::vector<json> checkpoints;
+  std::vector<json> fragmentation;  // the daemon's fragmentation reply at each checkpoint
   std::vector<json> statuses;
   std::string err;
 };
@@ -79,6 +80,7 @@ SimRun RunSim(const TempDir& dir, const Daemon& daemon, std::vector<std::string>
     EXPECT_EQ(cp["flush"], 0) << "ttmem_flush failed at " << cp["checkpoint"];
     run.checkpoints.push_back(cp);
     run.statuses.push_back(Status(daemon.socket()));
+    run.fragmentation.push_back(Query(daemon.socket(), {{"cmd", "fragmentation"}}));
     EXPECT_EQ(::write(c.stdin_fd, "\n", 1), 1);
   }
   ::close(c.stdin_fd);
@@ -105,6 +107,47 @@ void ExpectExactEverywhere(const SimRun& run, size_t min_checkpoints) {
   }
 }
 
+// The daemon's fragmentation view, computed from reported addresses and the announced bank
+// geometry, against the simulator's allocators: per bank, bytes in use, free bytes and the
+// largest free block, for every interleaved type at every checkpoint.
+void ExpectFragmentationMatchesTheAllocators(const SimRun& run) {
+  size_t compared = 0;
+  for (size_t i = 0; i < run.checkpoints.size(); ++i) {
+    const json& cp = run.checkpoints[i];
+    for (const auto& d : run.fragmentation[i]["devices"]) {
+      const std::string id = std::to_string(d["id"].get<int>());
+      if (!cp["allocators"].contains(id)) continue;
+      for (const auto& t : d["types"]) {
+        const std::string type = t["type"];
+        const json& a = cp["allocators"][id][type];
+        const std::string where = std::string(cp["checkpoint"]) + " device " + id + " " + type;
+        // The daemon knows a buffer's size, not its page size: it takes ceil(size / banks) per
+        // bank where the allocator takes whole pages (ceil(pages / banks) * page). So each live
+        // buffer may count up to one page (2 KiB tiles here; 32 KiB at most) less.
+        const uint64_t buffers =
+            (*FindDevice(run.statuses[i], id))["memory"][type]["buffers"].get<uint64_t>();
+        const uint64_t slack = buffers * 32 * 1024;
+        auto near = [&](const char* ours, const char* theirs) {
+          const uint64_t x = t[ours].get<uint64_t>(), y = a[theirs].get<uint64_t>();
+          EXPECT_LE(x > y ? x - y : y - x, slack)
+              << where << ": " << ours << " " << x << " vs the allocator's " << y;
+        };
+        near("used_per_bank_bytes", "total_allocated_bytes");
+        near("free_per_bank_bytes", "total_free_bytes");
+        near("largest_free_block_bytes", "largest_free_block_bytes");
+        EXPECT_LE(t["used_per_bank_bytes"].get<uint64_t>(),
+                  a["total_allocated_bytes"].get<uint64_t>())
+            << where << ": never more than the allocator";
+        if (buffers == 0) {
+          EXPECT_EQ(t["largest_free_block_bytes"], a["largest_free_block_bytes"]) << where;
+        }
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(compared, 0u);
+}
+
 class Sim : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(daemon_.Start()) << daemon_.log(); }
@@ -120,6 +163,7 @@ TEST_F(Sim, MatmulMulticoreReuseShowsDramAndCbExactly) {
   for (const char* arch : {"wormhole_b0", "blackhole"}) {
     SimRun run = RunSim(dir_, daemon_, {"matmul_multicore_reuse", "--arch", arch});
     ExpectExactEverywhere(run, 4);
+    ExpectFragmentationMatchesTheAllocators(run);
     ASSERT_GE(run.checkpoints.size(), 2u);
     ASSERT_EQ(run.checkpoints[1]["checkpoint"], "running");
     const json& running = run.statuses[1];
@@ -136,6 +180,7 @@ TEST_F(Sim, MatmulMulticoreReuseShowsDramAndCbExactly) {
 
 TEST_F(Sim, MeshAllocationTracksAllEightDevicesOnce) {
   SimRun run = RunSim(dir_, daemon_, {"mesh_allocation"});
+  ExpectFragmentationMatchesTheAllocators(run);
   ExpectExactEverywhere(run, 3);
   const json* ops = nullptr;
   for (size_t i = 0; i < run.checkpoints.size(); ++i)

@@ -96,10 +96,25 @@ typedef struct ttmem_device_info {
   uint64_t capacity_bytes[TTMEM_MEM_TYPE_COUNT]; /* indexed by ttmem_mem_type */
   uint32_t num_cores;                            /* worker cores (L1 banks), 0 if unknown */
   uint32_t reserved0;
+  /* --- since 0.2 (a caller built against the older, 112-byte struct still works) --- */
+  /* Bank geometry of each type, for the fragmentation view (0 = unknown): an interleaved buffer
+   * of `size` bytes at `address` takes [address, address + ceil(size / bank_count)) in each of
+   * `bank_count` banks, whose allocatable range is [bank_base, bank_base + capacity /
+   * bank_count). Leave 0 for types whose buffers are not spread over every bank (CB, KERNEL). */
+  uint32_t bank_count[TTMEM_MEM_TYPE_COUNT];
+  uint32_t reserved1;
+  uint64_t bank_base[TTMEM_MEM_TYPE_COUNT];
 } ttmem_device_info;
 
-#define TTMEM_DEVICE_INFO_INIT \
-  { sizeof(ttmem_device_info), 0, 0, {0}, {0}, 0, 0 }
+/* The size of the struct before bank geometry was added; still accepted in struct_size. */
+#define TTMEM_DEVICE_INFO_V1_SIZE 112
+
+#define TTMEM_DEVICE_INFO_INIT                                 \
+  {                                                            \
+    sizeof(ttmem_device_info), 0, 0, {0}, {0}, 0, 0, {0}, 0, { \
+      0                                                        \
+    }                                                          \
+  }
 
 /* Announces a device. Copies *info; may be called again to update. Returns 0 on success,
  * non-zero if info is NULL, malformed, or tracking is disabled. Not on the hot path: it may take

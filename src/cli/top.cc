@@ -35,7 +35,7 @@ void OnSignal(int) {
   g_quit = true;
 }
 
-enum class View { kMain, kDetail, kHelp };
+enum class View { kMain, kDetail, kHelp, kFragmentation };
 enum Sort { kByPid, kByUser, kByDram, kByL1, kByCb, kByTrace, kByTotal, kSortCount };
 const char* const kSortNames[] = {"PID", "USER", "DRAM", "L1", "CB", "TRACE", "TOTAL"};
 enum Color { kGreen = 1, kYellow, kRed, kTitle };
@@ -79,6 +79,8 @@ struct State {
   size_t selected = 0, scroll = 0;
   int64_t detail_pid = 0;
   json detail_buffers, detail_history;
+  size_t frag_index = 0;  // which of the shown devices the fragmentation view shows
+  json fragmentation;
   std::string message;
   bool color = false;
   // Aggregate history of the shown devices: unix ms -> (DRAM used, L1 used).
@@ -422,10 +424,66 @@ void DrawDetail(State& st) {
   }
 }
 
+void LoadFragmentation(State& st, QueryClient& req) {
+  const auto& devices = st.status["devices"];
+  if (devices.empty()) return;
+  st.frag_index %= devices.size();
+  std::string error;
+  if (!req.RequestJson({{"cmd", "fragmentation"},
+                        {"device", devices[st.frag_index].value("id", 0u)},
+                        {"cells", std::clamp(COLS - 2, 1, 1000)}},
+                       &st.fragmentation, &error))
+    st.fragmentation = json::object();
+}
+
+void DrawFragmentation(const State& st) {
+  const auto& devices = st.status["devices"];
+  if (devices.empty()) {
+    FillLine(0, " ttmem top   fragmentation   Esc: back", A_REVERSE);
+    Put(2, 0, "No devices.");
+    return;
+  }
+  const json& d = devices[st.frag_index % devices.size()];
+  FillLine(0,
+           fmt::format(" ttmem top   fragmentation: device {} ({})   Tab: next   Esc: back",
+                       d.value("id", 0), Str(d, "arch")),
+           A_REVERSE);
+  int y = 2;
+  bool any = false;
+  for (const auto& dev : st.fragmentation.value("devices", json::array()))
+    for (const auto& t : dev["types"]) {
+      if (y + 4 >= LINES) break;
+      any = true;
+      const std::string type = Str(t, "type");
+      auto label = proto::MemTypeFromKey(type);
+      Put(y++, 0,
+          fmt::format("{:<9} {} bank(s) of {} from {:#x}",
+                      label ? proto::kMemTypeLabels[*label] : type, U64(t, "bank_count"),
+                      FormatBytes(U64(t, "bank_size")), U64(t, "bank_base")),
+          A_BOLD);
+      Put(y++, 0,
+          fmt::format("  per bank: used {}  free {} in {} block(s)  largest free {}",
+                      FormatBytesShort(U64(t, "used_per_bank_bytes")),
+                      FormatBytesShort(U64(t, "free_per_bank_bytes")), U64(t, "free_blocks"),
+                      FormatBytesShort(U64(t, "largest_free_block_bytes"))));
+      const std::string map = Str(t, "map");
+      Put(y, 0, "[");
+      Put(y, 1, map, st.color ? COLOR_PAIR(kTitle) : 0);
+      Put(y++, 1 + static_cast<int>(map.size()), "]");
+    }
+  if (!any)
+    Put(y++, 0,
+        "No bank geometry announced for this device: the runtime's ttmem_device_info leaves "
+        "bank_count 0.");
+  Put(LINES - 2, 0,
+      "Map of one bank, low addresses left: ' ' free  '.' <1/3 used  ':' <2/3  '#' more");
+}
+
 void DrawHelp() {
   FillLine(0, " ttmem top   help   any key: back", A_REVERSE);
   const char* lines[] = {
       "Up/Down PgUp/PgDn Home/End   select a process",
+      "f            fragmentation: free space and address map per device and type",
       "Enter        the process's detail: per device and type, largest buffers,",
       "             its history",
       "s            sort by the next column (PID USER DRAM L1 CB TRACE TOTAL)",
@@ -471,6 +529,8 @@ void Draw(State& st) {
     DrawHelp();
   else if (st.view == View::kDetail)
     DrawDetail(st);
+  else if (st.view == View::kFragmentation)
+    DrawFragmentation(st);
   else
     DrawMain(st);
   DrawStatusLine(st);
@@ -548,6 +608,15 @@ bool HandleKey(State& st, QueryClient& req, int ch) {
     st.view = View::kHelp;
     return true;
   }
+  if (st.view == View::kFragmentation) {
+    if (ch == 27 || ch == KEY_LEFT || ch == KEY_BACKSPACE || ch == 127) {
+      st.view = View::kMain;
+    } else if (ch == '\t' || ch == 'n') {
+      ++st.frag_index;
+      LoadFragmentation(st, req);
+    }
+    return true;
+  }
   if (st.view == View::kDetail) {
     if (ch == 27 || ch == KEY_LEFT || ch == KEY_BACKSPACE || ch == 127)
       st.view = View::kMain;
@@ -584,6 +653,10 @@ bool HandleKey(State& st, QueryClient& req, int ch) {
       break;
     case 'c':
       st.filter.clear();
+      break;
+    case 'f':
+      st.view = View::kFragmentation;
+      LoadFragmentation(st, req);
       break;
     case '/': {
       auto f = Prompt(st, "filter (text, user:NAME, pid:N, dev:N): ");
@@ -683,16 +756,16 @@ int RunTop(const TopOptions& o) {
       dirty = true;
     }
     if (st.have && st.connected && Sample(st)) dirty = true;
+    if (dirty) {  // the views' own queries follow the pushed updates
+      if (st.view == View::kDetail) OpenDetail(st, req, st.detail_pid);
+      if (st.view == View::kFragmentation) LoadFragmentation(st, req);
+    }
     if (dirty) Draw(st);
     dirty = false;
     int ch = getch();  // waits up to 50 ms
     if (ch != ERR) {
       if (!HandleKey(st, req, ch)) break;
       dirty = true;
-    }
-    if (st.view == View::kDetail && dirty && ch == ERR) {
-      // Refresh the detail's buffers along with the pushed updates.
-      OpenDetail(st, req, st.detail_pid);
     }
   }
   endwin();

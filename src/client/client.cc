@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -475,16 +476,24 @@ TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
 }
 
 TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
-  if (info == nullptr || info->struct_size < sizeof(ttmem_device_info) ||
+  if (info == nullptr || info->struct_size < TTMEM_DEVICE_INFO_V1_SIZE ||
       info->device >= TTMEM_MAX_DEVICES || !Enabled())
     return -1;
+  // A caller built against the older struct passes 112 bytes: the rest reads as zero (unknown).
+  ttmem_device_info in;
+  std::memset(&in, 0, sizeof(in));
+  std::memcpy(&in, info, std::min<size_t>(info->struct_size, sizeof(in)));
   ttmem::proto::DeviceInfoBody body{};
-  body.device = info->device;
-  body.num_cores = info->num_cores;
-  body.unique_id = info->unique_id;
-  std::memcpy(body.arch, info->arch, sizeof(body.arch));
+  body.device = in.device;
+  body.num_cores = in.num_cores;
+  body.unique_id = in.unique_id;
+  std::memcpy(body.arch, in.arch, sizeof(body.arch));
   body.arch[sizeof(body.arch) - 1] = '\0';
-  for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t) body.capacity_bytes[t] = info->capacity_bytes[t];
+  for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t) {
+    body.capacity_bytes[t] = in.capacity_bytes[t];
+    body.bank_count[t] = in.bank_count[t];
+    body.bank_base[t] = in.bank_base[t];
+  }
   std::lock_guard<std::mutex> lock(g_sock_mu);
   int slot = 0;
   while (slot < g_num_devices && g_devices[slot].device != body.device) ++slot;

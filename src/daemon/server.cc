@@ -352,12 +352,13 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
   }
   switch (type) {
     case proto::FrameType::kDeviceInfo: {
-      if (f.payload.size() != sizeof(proto::DeviceInfoBody)) {
+      if (f.payload.size() != sizeof(proto::DeviceInfoBody) &&
+          f.payload.size() != proto::kDeviceInfoBodyV1Size) {
         LogWarn("disconnecting {}: device info of {} bytes", Describe(c), f.payload.size());
         return false;
       }
-      proto::DeviceInfoBody b;
-      std::memcpy(&b, f.payload.data(), sizeof(b));
+      proto::DeviceInfoBody b{};  // a v1 body leaves the bank geometry zero: unknown
+      std::memcpy(&b, f.payload.data(), f.payload.size());
       if (b.device >= proto::kMaxDevices) {
         LogWarn("disconnecting {}: device info for device {}", Describe(c), b.device);
         return false;
@@ -366,7 +367,15 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
       info.arch = SafeText(b.arch, sizeof(b.arch));
       info.unique_id = b.unique_id;
       info.num_cores = b.num_cores;
-      for (int t = 0; t < ledger::kNumTypes; ++t) info.capacity_bytes[t] = b.capacity_bytes[t];
+      for (int t = 0; t < ledger::kNumTypes; ++t) {
+        info.capacity_bytes[t] = b.capacity_bytes[t];
+        // Geometry is only a drawing aid; anything that cannot describe a real bank is ignored.
+        const bool sane = b.bank_count[t] != 0 && b.bank_count[t] <= (1u << 20) &&
+                          b.capacity_bytes[t] / b.bank_count[t] != 0 &&
+                          b.bank_base[t] <= UINT64_MAX - b.capacity_bytes[t];
+        info.bank_count[t] = sane ? b.bank_count[t] : 0;
+        info.bank_base[t] = sane ? b.bank_base[t] : 0;
+      }
       ledger_.SetDeviceInfo(b.device, std::move(info));
       return true;
     }

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/fragmentation.h"
 #include "daemon/server.h"
 #include "protocol/mem_types.h"
 
@@ -87,6 +88,31 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
           nlohmann::json{{"buffers", std::move(list)}, {"live_buffers", total}}.dump());
     return;
   }
+  if (cmd == "fragmentation") {
+    // {"cmd": "fragmentation", ["device": N], ["cells": W]}: per device and type with known bank
+    // geometry, the free space of one bank, its largest free block and a strip of W cells.
+    uint32_t cells = 64;
+    if (req.contains("cells") && req["cells"].is_number_unsigned())
+      cells = static_cast<uint32_t>(std::min<uint64_t>(req["cells"].get<uint64_t>(), 1000));
+    nlohmann::json devices = nlohmann::json::array();
+    for (const auto& [id, dev] : ledger_.devices()) {
+      if (req.contains("device") && req["device"] != id) continue;
+      nlohmann::json types = nlohmann::json::array();
+      for (const TypeFragmentation& tf : ComputeFragmentation(ledger_, id, cells))
+        types.push_back({{"type", std::string(proto::kMemTypeKeys[tf.type])},
+                         {"bank_count", tf.bank_count},
+                         {"bank_base", tf.bank_base},
+                         {"bank_size", tf.bank_size},
+                         {"used_per_bank_bytes", tf.used_per_bank},
+                         {"free_per_bank_bytes", tf.free_per_bank},
+                         {"largest_free_block_bytes", tf.largest_free_block},
+                         {"free_blocks", tf.free_blocks},
+                         {"map", tf.map}});
+      devices.push_back({{"id", id}, {"types", std::move(types)}});
+    }
+    Reply(c, proto::FrameType::kQueryReply, nlohmann::json{{"devices", std::move(devices)}}.dump());
+    return;
+  }
   if (cmd == "history") {
     // {"cmd": "history", ["device": N], ["pid": P]}: the samples the daemon keeps.
     std::optional<uint32_t> device;
@@ -101,11 +127,12 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
   if (cmd == "ping") {
     reply = nlohmann::json{{"ok", true}, {"protocol_version", proto::kProtocolVersion}}.dump();
   } else {
-    reply = nlohmann::json{{"error", req.is_discarded()
-                                         ? "request is not valid JSON"
-                                         : "unknown cmd (expected \"status\", \"subscribe\", "
-                                           "\"history\", \"buffers\" or \"ping\")"}}
-                .dump();
+    reply =
+        nlohmann::json{{"error", req.is_discarded()
+                                     ? "request is not valid JSON"
+                                     : "unknown cmd (expected \"status\", \"subscribe\", "
+                                       "\"history\", \"buffers\", \"fragmentation\" or \"ping\")"}}
+            .dump();
   }
   Reply(c, proto::FrameType::kQueryReply, reply);
 }

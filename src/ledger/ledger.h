@@ -47,6 +47,8 @@ struct DeviceInfo {
   uint64_t unique_id = 0;
   uint32_t num_cores = 0;
   std::array<uint64_t, kNumTypes> capacity_bytes{};  // 0 = unknown
+  std::array<uint32_t, kNumTypes> bank_count{};      // 0 = unknown (no fragmentation view)
+  std::array<uint64_t, kNumTypes> bank_base{};
 };
 
 struct Counters {

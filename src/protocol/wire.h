@@ -77,8 +77,13 @@ struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
   uint64_t unique_id;
   char arch[32];
   uint64_t capacity_bytes[kMemTypeCount];
+  // Since 0.2; a 104-byte body (without these) is still accepted, meaning "unknown".
+  uint32_t bank_count[kMemTypeCount];
+  uint32_t reserved;
+  uint64_t bank_base[kMemTypeCount];
 };
-static_assert(sizeof(DeviceInfoBody) == 104);
+static_assert(sizeof(DeviceInfoBody) == 192);
+inline constexpr size_t kDeviceInfoBodyV1Size = 104;
 
 // One event of the resync log (kSync). The log is compacted per (device, buffer_id): frees of ids
 // the log does not hold come first, then the allocations still live, so applying the records of

@@ -1,0 +1,37 @@
+// fragmentation.h — free space of one device's memory types, from the addresses the processes
+// reported and the bank geometry the device was announced with (ttmem_device_info::bank_count,
+// bank_base). Every bank of an interleaved type holds the same address range, so one bank's
+// picture is every bank's: a buffer of `size` takes [address, address + ceil(size / banks)).
+// Pure; computed on request (it walks every live buffer).
+#ifndef TTMEM_DAEMON_FRAGMENTATION_H_
+#define TTMEM_DAEMON_FRAGMENTATION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger.h"
+
+namespace ttmem::daemon {
+
+struct TypeFragmentation {
+  int type = 0;
+  uint32_t bank_count = 0;
+  uint64_t bank_base = 0;
+  uint64_t bank_size = 0;      // allocatable bytes per bank: capacity / bank_count
+  uint64_t used_per_bank = 0;  // bytes of the range some live buffer covers
+  uint64_t free_per_bank = 0;
+  uint64_t largest_free_block = 0;  // per bank
+  uint64_t free_blocks = 0;
+  // `cells` characters over [bank_base, bank_base + bank_size): ' ' free, '.' up to a third in
+  // use, ':' up to two thirds, '#' more.
+  std::string map;
+};
+
+// The types of `device` whose geometry is known, in type order. `cells` is clamped to 1..1000.
+std::vector<TypeFragmentation> ComputeFragmentation(const ledger::Ledger& ledger, uint32_t device,
+                                                    uint32_t cells);
+
+}  // namespace ttmem::daemon
+
+#endif  // TTMEM_DAEMON_FRAGMENTATION_H_
