@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "base/bytes.h"
 #include "base/socket.h"
 #include "protocol/wire.h"
 #include "tests/harness.h"
@@ -373,6 +374,13 @@ TEST(Top, RendersInTmuxSurvivesDaemonLossAndQuits) {
     EXPECT_NE(screen.find("test_arch"), std::string::npos) << screen;
     EXPECT_NE(screen.find("daemon ok"), std::string::npos) << screen;
     EXPECT_NE(screen.find(std::to_string(truth["pid"].get<int>())), std::string::npos) << screen;
+    if (w >= 110) {  // the process row shows its DRAM total as the client counted it
+      const uint64_t dram =
+          TruthValue(truth, 0, "dram", "used_bytes") + TruthValue(truth, 1, "dram", "used_bytes");
+      EXPECT_NE(screen.find(base::FormatBytes(dram)), std::string::npos)
+          << base::FormatBytes(dram) << "\n"
+          << screen;
+    }
     // Nothing wider than the terminal.
     std::stringstream lines(screen);
     for (std::string line; std::getline(lines, line);)

@@ -302,9 +302,11 @@ void DrawMain(State& st) {
       std::string line = "    ";
       for (const char* k : {"l1_small", "trace", "cb", "kernel"}) {
         auto total = Total(m[k]);
-        line += fmt::format("{} {}{}  ", proto::kMemTypeLabels[*proto::MemTypeFromKey(k)],
-                            FormatBytesShort(U64(m[k], "used_bytes")),
-                            total ? "/" + FormatBytesShort(*total) : "");
+        const uint64_t used = U64(m[k], "used_bytes");
+        line += fmt::format(
+            "{} {}{}  ", proto::kMemTypeLabels[*proto::MemTypeFromKey(k)], FormatBytesShort(used),
+            total ? fmt::format("/{} {:.0f}%", FormatBytesShort(*total), Percent(used, total))
+                  : "");
       }
       line += fmt::format("procs {}", d["processes"].size());
       Put(y++, 0, line);
