@@ -340,6 +340,15 @@ class Tmux {
     Run({"capture-pane", "-p", "-t", "top"}, &out);
     return out;
   }
+  // Presses q; true once the session (the monitor) is gone, within 2 s.
+  bool Quit() {
+    Run({"send-keys", "-t", "top", "q"});
+    for (int i = 0; i < 100; ++i) {
+      if (Run({"has-session", "-t", "top"}) != 0) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
   // Waits until the screen contains `text`.
   bool WaitFor(const std::string& text, std::chrono::milliseconds timeout = 5s) {
     auto end = std::chrono::steady_clock::now() + timeout;
@@ -385,14 +394,7 @@ TEST(Top, RendersInTmuxSurvivesDaemonLossAndQuits) {
     std::stringstream lines(screen);
     for (std::string line; std::getline(lines, line);)
       EXPECT_LE(line.size(), static_cast<size_t>(w)) << line;
-    tmux.Run({"send-keys", "-t", "top", "q"});
-    std::string out;
-    bool gone = false;
-    for (int i = 0; i < 100 && !gone; ++i) {
-      gone = tmux.Run({"has-session", "-t", "top"}) != 0;
-      if (!gone) std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_TRUE(gone) << "q did not quit";
+    EXPECT_TRUE(tmux.Quit()) << "q did not quit";
   }
   // Daemon loss under the monitor, then recovery.
   Tmux tmux(dir);
@@ -467,13 +469,7 @@ TEST(Top, SortFilterDetailHelpAndReadonly) {
   EXPECT_TRUE(tmux.WaitFor("No bank geometry")) << tmux.Capture();
   tmux.Run({"send-keys", "-t", "top", "Escape"});
   EXPECT_TRUE(tmux.WaitFor("sort PID")) << tmux.Capture();
-  tmux.Run({"send-keys", "-t", "top", "q"});
-  bool gone = false;
-  for (int i = 0; i < 100 && !gone; ++i) {
-    gone = tmux.Run({"has-session", "-t", "top"}) != 0;
-    if (!gone) std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_TRUE(gone) << "q did not quit";
+  EXPECT_TRUE(tmux.Quit()) << "q did not quit";
   // Without --readonly: k asks, y sends SIGTERM to the selected process (our own user's).
   Tmux rw(dir);
   ASSERT_EQ(rw.Run({"new-session", "-d", "-s", "top", "-x", "100", "-y", "30",
