@@ -435,6 +435,12 @@ TEST(Top, SortFilterDetailHelpAndReadonly) {
   EXPECT_NE(screen.find("more device(s)"), std::string::npos) << screen;  // 32 do not fit
   std::stringstream lines(screen);
   for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 80u) << line;
+  // A resize re-lays the screen out: wide units appear at 200 columns.
+  EXPECT_EQ(screen.find("KiB"), std::string::npos) << screen;
+  ASSERT_EQ(tmux.Run({"resize-window", "-t", "top", "-x", "200", "-y", "50"}), 0);
+  EXPECT_TRUE(tmux.WaitFor("KiB")) << tmux.Capture();
+  ASSERT_EQ(tmux.Run({"resize-window", "-t", "top", "-x", "80", "-y", "24"}), 0);
+  EXPECT_TRUE(tmux.WaitFor("more device(s)")) << tmux.Capture();
   // Sort by PID: the smaller first.
   tmux.Run({"send-keys", "-t", "top", "s"});
   ASSERT_TRUE(tmux.WaitFor("sort PID ")) << tmux.Capture();
