@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ttmem::cli {
 
 // Exit codes: 0 success, 1 runtime failure, 2 usage error or no daemon.
@@ -19,10 +21,17 @@ struct StatusOptions {
   std::string format = "table";  // table | json | csv | csv,noheader
   std::string query;             // --query FIELDS (implies csv)
   bool list_fields = false;
+  std::string source = "daemon";  // daemon | shm (tt-metal's own statistics, no daemon)
+  std::string shm_dir = "/dev/shm";
   std::vector<uint32_t> devices;  // empty: all
   double loop_seconds = 0;        // -l: repeat every N seconds
 };
 int RunStatus(const StatusOptions& o);
+
+// tt-metal's shared-memory statistics in `dir` as a status document ("source": "tt-metal-shm");
+// regions that could not be used go to *problems. `proc_root` is normally "/proc".
+nlohmann::json ShmStatus(const std::string& dir, const std::string& proc_root,
+                         std::vector<std::string>* problems);
 
 struct TopOptions {
   std::string socket;

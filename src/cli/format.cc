@@ -120,28 +120,43 @@ std::optional<uint64_t> OptU64(const nlohmann::json& j) {
   return std::nullopt;
 }
 
+// A figure of an object, 0 when absent or null (unknown figures are drawn as "-" by Small()).
+uint64_t Figure(const nlohmann::json& m, const char* key) {
+  if (!m.is_object()) return 0;
+  auto it = m.find(key);
+  return it != m.end() ? OptU64(*it).value_or(0) : 0;
+}
+
+// Bytes, or "-" when the source does not count this type (tt-metal's statistics: KERNEL).
+std::string Small(const nlohmann::json& m) {
+  if (m.is_object() && m.contains("used_bytes") && m["used_bytes"].is_null()) return "-";
+  return FormatBytes(Figure(m, "used_bytes"));
+}
+
 }  // namespace
 
 std::string RenderStatus(const nlohmann::json& s) {
   std::string out;
   const auto& d = s.value("daemon", nlohmann::json::object());
   uint64_t up_s = d.value("uptime_ms", uint64_t{0}) / 1000;
-  out += fmt::format("ttmem status   daemon pid {}   socket {}   up {:02}:{:02}:{:02}\n\n",
-                     d.value("pid", 0), d.value("socket", std::string("?")), up_s / 3600,
-                     up_s / 60 % 60, up_s % 60);
+  if (s.value("source", std::string()) == "tt-metal-shm")
+    out += fmt::format("ttmem status   source: tt-metal's shared-memory statistics in {}\n\n",
+                       s.value("shm_dir", std::string("?")));
+  else
+    out += fmt::format("ttmem status   daemon pid {}   socket {}   up {:02}:{:02}:{:02}\n\n",
+                       d.value("pid", 0), d.value("socket", std::string("?")), up_s / 3600,
+                       up_s / 60 % 60, up_s % 60);
 
   std::vector<std::vector<std::string>> rows;
   for (const auto& dev : s.value("devices", nlohmann::json::array())) {
     const auto& mem = dev["memory"];
     auto cell = [&](const char* key) {
       const auto& m = mem[key];
-      return FormatUsedOfTotal(m.value("used_bytes", uint64_t{0}), OptU64(m["total_bytes"]));
+      return FormatUsedOfTotal(Figure(m, "used_bytes"), OptU64(m["total_bytes"]));
     };
-    auto small = [&](const char* key) {
-      return FormatBytes(mem[key].value("used_bytes", uint64_t{0}));
-    };
+    auto small = [&](const char* key) { return Small(mem[key]); };
     uint64_t buffers = 0;
-    for (const auto& [k, m] : mem.items()) buffers += m.value("buffers", uint64_t{0});
+    for (const auto& [k, m] : mem.items()) buffers += Figure(m, "buffers");
     rows.push_back({fmt::format("{}", dev.value("id", 0)),
                     dev["arch"].is_string() ? dev["arch"].get<std::string>() : "?", cell("dram"),
                     cell("l1"), small("l1_small"), small("trace"), small("cb"), small("kernel"),
@@ -162,8 +177,8 @@ std::string RenderStatus(const nlohmann::json& s) {
     std::vector<std::string> row = {fmt::format("{}", dev.value("id", 0))};
     uint64_t any = 0;
     for (const char* key : {"dram", "l1", "l1_small", "trace", "cb", "kernel"}) {
-      uint64_t b = dev["capture_estimate"][key].value("used_bytes", uint64_t{0});
-      any += dev["capture_estimate"][key].value("buffers", uint64_t{0});
+      uint64_t b = Figure(dev["capture_estimate"][key], "used_bytes");
+      any += Figure(dev["capture_estimate"][key], "buffers");
       row.push_back(FormatBytes(b));
     }
     if (any != 0) crows.push_back(std::move(row));
@@ -180,13 +195,12 @@ std::string RenderStatus(const nlohmann::json& s) {
   for (const auto& p : s.value("processes", nlohmann::json::array())) {
     const auto& mem = p["memory"];
     uint64_t total = 0;
-    for (const auto& [k, m] : mem.items()) total += m.value("used_bytes", uint64_t{0});
+    for (const auto& [k, m] : mem.items()) total += Figure(m, "used_bytes");
     std::string devs = FormatDeviceList(p["devices"]);
-    auto b = [&](const char* key) {
-      return FormatBytes(mem[key].value("used_bytes", uint64_t{0}));
-    };
+    auto b = [&](const char* key) { return Small(mem[key]); };
     std::string name = p.value("name", std::string());
     if (p["tag"].is_string()) name += " [" + p["tag"].get<std::string>() + "]";
+    if (p.value("stale", false)) name += " (stale)";
     prows.push_back({fmt::format("{}", p.value("pid", 0)),
                      Truncate(p.value("user", std::string()), 12), Truncate(name, 28),
                      Truncate(devs, 16), b("dram"), b("l1"), b("l1_small"), b("trace"), b("cb"),
@@ -198,6 +212,20 @@ std::string RenderStatus(const nlohmann::json& s) {
     out += RenderTable({">PID", "USER", "NAME", "DEVICES", ">DRAM", ">L1", ">L1_SMALL", ">TRACE",
                         ">CB", ">KERNEL", ">TOTAL"},
                        prows);
+  }
+  if (s.value("source", std::string()) == "tt-metal-shm") {
+    size_t stale = 0;
+    for (const auto& p : s.value("processes", nlohmann::json::array()))
+      stale += p.value("stale", false) ? 1 : 0;
+    out += fmt::format(
+        "\n{} stale process slot(s): left by a writer that died, or its pid now belongs to "
+        "another process; their bytes are still in the totals above.\n",
+        stale);
+    for (const auto& dev : s.value("devices", nlohmann::json::array()))
+      if (!dev.value("open_without_report", nlohmann::json::array()).empty())
+        out += fmt::format("Device {} is open in pid(s) {} that report nothing here.\n",
+                           dev.value("id", 0), dev["open_without_report"].dump());
+    return out;
   }
   const auto& c = s.value("counters", nlohmann::json::object());
   out += fmt::format(

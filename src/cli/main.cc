@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
                      "comma-separated fields, printed as CSV (e.g. "
                      "device.id,device.dram.used_bytes; --list-fields lists them)");
   status->add_flag("--list-fields", st.list_fields, "list the fields --query accepts");
+  status
+      ->add_option("--source", st.source,
+                   "daemon (default), or shm: read tt-metal's own shared-memory statistics "
+                   "directly, no daemon needed")
+      ->check(CLI::IsMember({"daemon", "shm"}));
+  status->add_option("--shm-dir", st.shm_dir, "where --source shm looks (default /dev/shm)");
   status->add_option("-d,--device", st.devices, "only this device (repeatable)");
   status->add_option("-l,--loop", st.loop_seconds, "repeat every SECONDS until interrupted")
       ->check(CLI::Range(0.05, 86400.0));

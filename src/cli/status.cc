@@ -50,14 +50,19 @@ int RunStatus(const StatusOptions& o) {
   QueryClient q(o.socket);
   for (bool first = true;; first = false) {
     nlohmann::json s;
-    if (!q.Request("status", &s, &error)) {
+    if (o.source == "shm") {
+      std::vector<std::string> problems;
+      s = ShmStatus(o.shm_dir, "/proc", &problems);
+      for (const std::string& p : problems)
+        if (first) PrintError("skipped " + p);
+    } else if (!q.Request("status", &s, &error)) {
       PrintError(error);
       return kExitUsage;
     }
     FilterDevices(&s, o.devices);
     std::string text;
     if (format == "json")
-      text = s.dump(2) + "\n";
+      text = s.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     else if (format == "table")
       text = RenderStatus(s);
     else  // CSV: the header once, also with -l

@@ -1,0 +1,219 @@
+#include "ttshm/tt_shm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace ttmem::ttshm {
+namespace {
+
+template <class T>
+T Load(const std::string& b, size_t off) {
+  T v{};
+  if (off + sizeof(T) <= b.size()) std::memcpy(&v, b.data() + off, sizeof(T));
+  return v;
+}
+
+template <class T>
+void Store(std::string* b, size_t off, T v) {
+  std::memcpy(b->data() + off, &v, sizeof(T));
+}
+
+// Printable ASCII from a fixed field (comm names are): up to the first NUL, other bytes '?'.
+std::string Text(const std::string& b, size_t off, size_t len) {
+  std::string s;
+  for (size_t i = 0; i < len && off + i < b.size(); ++i) {
+    char c = b[off + i];
+    if (c == '\0') break;
+    s += (static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) >= 127) ? '?' : c;
+  }
+  return s;
+}
+
+std::string ReadSmall(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// When the process started, ns since the epoch; 0 if unknown.
+uint64_t StartNs(pid_t pid) {
+  std::string stat = ReadSmall(fmt::format("/proc/{}/stat", pid));
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i)
+    if (i == 22) {
+      static const uint64_t btime = [] {
+        std::istringstream s(ReadSmall("/proc/stat"));
+        std::string key;
+        uint64_t v = 0;
+        while (s >> key)
+          if (key == "btime" && s >> v) return v;
+        return uint64_t{0};
+      }();
+      const long hz = ::sysconf(_SC_CLK_TCK);
+      if (btime == 0 || hz <= 0) return 0;
+      const uint64_t ticks = std::stoull(field);
+      return (btime + ticks / static_cast<uint64_t>(hz)) * 1000000000ull +
+             ticks % static_cast<uint64_t>(hz) * (1000000000ull / static_cast<uint64_t>(hz));
+    }
+  return 0;
+}
+
+}  // namespace
+
+bool ReadRegion(const std::string& path, Region* out, std::string* error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  std::string b(kRegionSize + 1, '\0');  // one more: a larger file is not this layout either
+  ssize_t n = ::pread(fd, b.data(), b.size(), 0);
+  ::close(fd);
+  if (n < 0) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  b.resize(static_cast<size_t>(n));
+  Region r;
+  r.path = path;
+  r.version = Load<uint32_t>(b, 0);
+  if (b.size() < 4) {
+    *error = fmt::format("truncated: {} bytes", b.size());
+    return false;
+  }
+  if (r.version != 3 && r.version != 4) {
+    *error = fmt::format("layout version {} is not one this reader knows (3, 4)", r.version);
+    return false;
+  }
+  const size_t need = r.version == 4 ? kRegionSize : kV3MinSize;
+  if (b.size() < need || b.size() > kRegionSize) {
+    *error = fmt::format("{} bytes where version {} has {}", b.size(), r.version, need);
+    return false;
+  }
+  if (r.version == 4) {
+    uint32_t init = Load<uint32_t>(b, kOffInitState);
+    if (init != kReady) {
+      *error = init == 1 ? "still initialising (init_state 1)"
+                         : fmt::format("not initialised (init_state {:#x})", init);
+      return false;
+    }
+  }
+  r.num_active_processes = Load<uint32_t>(b, 4);
+  r.last_update_ns = Load<uint64_t>(b, 8);
+  r.asic_id = Load<uint64_t>(b, 32);
+  r.device_id = Load<uint32_t>(b, 40);
+  for (int t = 0; t < kNumTypes; ++t) r.totals[t] = Load<uint64_t>(b, kOffTotals + 8 * t);
+  for (int i = 0; i < kMaxProcesses; ++i) {
+    const size_t at = kOffProcesses + kProcessSize * static_cast<size_t>(i);
+    const int32_t pid = Load<int32_t>(b, at);
+    if (pid <= 0) continue;  // 0 free, -1 being released (v4), other negatives: garbage
+    Process p;
+    p.pid = pid;
+    for (int t = 0; t < kNumTypes; ++t) p.used[t] = Load<uint64_t>(b, at + 8 + 8 * t);
+    p.last_update_ns = Load<uint64_t>(b, at + 48);
+    p.name = Text(b, at + 56, 64);
+    r.processes.push_back(std::move(p));
+  }
+  *out = std::move(r);
+  return true;
+}
+
+std::vector<Region> Discover(const std::string& dir, std::vector<std::string>* problems) {
+  std::vector<Region> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    problems->push_back(fmt::format("{}: {}", dir, std::strerror(errno)));
+    return out;
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    const std::string pre = "tt_device_", post = "_memory";
+    if (name.size() > pre.size() + post.size() && name.rfind(pre, 0) == 0 &&
+        name.compare(name.size() - post.size(), post.size(), post) == 0)
+      names.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    Region r;
+    std::string error;
+    const std::string path = dir + "/" + name;
+    if (ReadRegion(path, &r, &error))
+      out.push_back(std::move(r));
+    else
+      problems->push_back(fmt::format("{}: {}", path, error));
+  }
+  return out;
+}
+
+void CheckLiveness(Region* r) {
+  for (Process& p : r->processes) {
+    if (::kill(p.pid, 0) != 0 && errno == ESRCH) {
+      p.alive = false;
+      p.stale_reason = "no such process";
+      continue;
+    }
+    // Alive (or EPERM: alive, someone else's). Is it still the process that wrote the slot?
+    const uint64_t started = StartNs(p.pid);
+    std::string comm = ReadSmall(fmt::format("/proc/{}/comm", p.pid));
+    while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    if ((started != 0 && p.last_update_ns != 0 && started > p.last_update_ns + 1000000000ull) ||
+        (!comm.empty() && !p.name.empty() && comm != p.name.substr(0, 15))) {
+      p.alive = false;
+      p.stale_reason = "pid reused";
+    }
+  }
+}
+
+std::vector<pid_t> DriverPids(const std::string& proc_root, uint32_t device) {
+  std::vector<pid_t> out;
+  std::ifstream f(fmt::format("{}/driver/tenstorrent/{}/pids", proc_root, device));
+  for (long long v; f >> v;)
+    if (v > 0 && v < (1ll << 31)) out.push_back(static_cast<pid_t>(v));
+  return out;
+}
+
+std::string EncodeRegion(uint32_t version, uint64_t asic_id, uint32_t device_id,
+                         const std::vector<WriterProcess>& processes, uint32_t init_state) {
+  std::string b(kRegionSize, '\0');
+  Store<uint32_t>(&b, 0, version);
+  uint32_t active = 0;
+  std::array<uint64_t, kNumTypes> totals{};
+  for (size_t i = 0; i < processes.size() && i < kMaxProcesses; ++i) {
+    const WriterProcess& p = processes[i];
+    const size_t at = kOffProcesses + kProcessSize * i;
+    Store<int32_t>(&b, at, p.pid);
+    for (int t = 0; t < kNumTypes; ++t) {
+      Store<uint64_t>(&b, at + 8 + 8 * t, p.used[t]);
+      if (p.pid > 0) totals[t] += p.used[t];
+    }
+    Store<uint64_t>(&b, at + 48, p.last_update_ns);
+    std::memcpy(b.data() + at + 56, p.name.data(), std::min<size_t>(p.name.size(), 63));
+    active += p.pid > 0;
+  }
+  Store<uint32_t>(&b, 4, active);
+  Store<uint32_t>(&b, 16, active);  // reference_count
+  Store<uint64_t>(&b, 32, asic_id);
+  Store<uint32_t>(&b, 40, device_id);
+  for (int t = 0; t < kNumTypes; ++t) Store<uint64_t>(&b, kOffTotals + 8 * t, totals[t]);
+  for (int c = 0; c < kMaxChips; ++c) Store<uint32_t>(&b, kOffChips + kChipSize * c, 0xFFFFFFFFu);
+  if (version == 4) Store<uint32_t>(&b, kOffInitState, init_state);
+  return b;
+}
+
+}  // namespace ttmem::ttshm

@@ -1,0 +1,78 @@
+// tt_shm.h — tt-metal's own shared-memory statistics (/dev/shm/tt_device_<id>_memory, layout
+// versions 3 and 4; ../docs/tt-metal.md and the facts in TT_METAL_FACTS.md): per-chip and
+// per-process totals that stock tt-metal publishes. Read-only: a region is copied with pread and
+// parsed from the copy; writers update it without locks, so a snapshot may be torn between
+// fields, and nothing here trusts one field to bound another.
+#ifndef TTMEM_TTSHM_TT_SHM_H_
+#define TTMEM_TTSHM_TT_SHM_H_
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ttmem::ttshm {
+
+// The region's layout (DeviceMemoryRegion, 64-byte aligned, little-endian x86-64).
+inline constexpr size_t kRegionSize = 8576;
+inline constexpr size_t kV3MinSize = 8536;      // v3 ends before init_state
+inline constexpr uint32_t kReady = 0x52454459;  // v4 init_state: "READY"
+inline constexpr int kNumTypes = 5;             // dram, l1, l1_small, trace, cb
+inline constexpr const char* kTypeKeys[kNumTypes] = {"dram", "l1", "l1_small", "trace", "cb"};
+inline constexpr int kMaxChips = 16;
+inline constexpr int kMaxProcesses = 64;
+inline constexpr size_t kOffTotals = 48, kOffChips = 88, kChipSize = 48, kOffProcesses = 856,
+                        kProcessSize = 120, kOffInitState = 8536;
+
+struct Process {
+  pid_t pid = 0;
+  std::array<uint64_t, kNumTypes> used{};
+  uint64_t last_update_ns = 0;
+  std::string name;
+  // Liveness, checked by the reader: false when the pid is gone, or was reused by a process that
+  // started after this slot's last update.
+  bool alive = true;
+  std::string stale_reason;  // why it is stale ("no such process", "pid reused")
+};
+
+struct Region {
+  std::string path;
+  uint32_t version = 0;
+  uint32_t num_active_processes = 0;
+  uint64_t last_update_ns = 0;
+  uint64_t asic_id = 0;  // chip_unique_id
+  uint32_t device_id = 0;
+  std::array<uint64_t, kNumTypes> totals{};
+  std::vector<Process> processes;  // occupied slots (pid > 0)
+};
+
+// Reads and validates one region. False with *error ("version 2 is not a layout this reader
+// knows", "truncated: 100 bytes", "still initialising") when it cannot be used.
+bool ReadRegion(const std::string& path, Region* out, std::string* error);
+
+// The regions in `dir` (tt_device_*_memory), read and checked; what could not be used goes to
+// *problems as "path: reason".
+std::vector<Region> Discover(const std::string& dir, std::vector<std::string>* problems);
+
+// Fills each process's `alive` from the kernel (kill(pid, 0), /proc/PID/stat start time).
+void CheckLiveness(Region* r);
+
+// Pids that hold Tenstorrent device N open, from /proc/driver/tenstorrent/N/pids (empty when
+// the driver or the file is absent).
+std::vector<pid_t> DriverPids(const std::string& proc_root, uint32_t device);
+
+// A writer of ours, for tests and the simulator: the bytes of a region as tt-metal lays it out.
+struct WriterProcess {
+  int32_t pid;  // 0 free, -1 releasing (v4)
+  std::array<uint64_t, kNumTypes> used;
+  uint64_t last_update_ns;
+  std::string name;
+};
+std::string EncodeRegion(uint32_t version, uint64_t asic_id, uint32_t device_id,
+                         const std::vector<WriterProcess>& processes, uint32_t init_state);
+
+}  // namespace ttmem::ttshm
+
+#endif  // TTMEM_TTSHM_TT_SHM_H_

@@ -1,0 +1,111 @@
+// `ttmem status --source shm`: tt-metal's shared-memory statistics written by a writer of ours in
+// both layouts, beside a crashed writer's leftovers, a foreign version, a truncated file, an
+// initialising region and garbage — read without a daemon, never a crash, stale pids marked.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/harness.h"
+#include "ttshm/tt_shm.h"
+
+namespace ttmem::test {
+namespace {
+
+using nlohmann::json;
+namespace ts = ttmem::ttshm;
+
+void Write(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string Comm() {
+  std::ifstream f("/proc/self/comm");
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+pid_t DeadPid() {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
+  TempDir dir;
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  const pid_t me = ::getpid(), dead = DeadPid();
+  // v4, ready: this process (alive) and a crashed writer's slot (dead pid), one slot releasing.
+  Write(dir.File("tt_device_1234_memory"),
+        ts::EncodeRegion(4, 1234, 0,
+                         {{me, {100, 20, 3, 0, 7}, now, Comm()},
+                          {dead, {5000, 0, 0, 0, 0}, now - 1000000000ull, "crashed"},
+                          {-1, {1, 1, 1, 1, 1}, now, "releasing"}},
+                         ts::kReady));
+  // v3 (no init_state): device 1.
+  Write(dir.File("tt_device_5678_memory"),
+        ts::EncodeRegion(3, 5678, 1, {{me, {64, 0, 0, 4096, 0}, now, Comm()}}, 0));
+  // What must be skipped, each with a reason.
+  Write(dir.File("tt_device_2_memory"), ts::EncodeRegion(2, 2, 2, {}, 0));  // foreign
+  Write(dir.File("tt_device_3_memory"), ts::EncodeRegion(4, 3, 3, {}, ts::kReady).substr(0, 100));
+  Write(dir.File("tt_device_4_memory"), ts::EncodeRegion(4, 4, 4, {}, 1));  // initialising
+  Write(dir.File("unrelated_file"), "hello");
+  // Garbage with a valid header: random slots must not crash or go negative.
+  std::string garbage = ts::EncodeRegion(4, 9, 9, {}, ts::kReady);
+  std::mt19937_64 rng(7);
+  for (size_t i = 48; i < ts::kOffInitState; ++i) garbage[i] = static_cast<char>(rng());
+  Write(dir.File("tt_device_9_memory"), garbage);
+
+  auto r = RunCli({"status", "--source", "shm", "--shm-dir", dir.path(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json s = json::parse(r.out);
+  EXPECT_EQ(s["source"], "tt-metal-shm");
+  EXPECT_EQ(s["problems"].size(), 3u) << s["problems"].dump(1);
+  EXPECT_NE(r.err.find("layout version 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("still initialising"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("100 bytes"), std::string::npos) << r.err;
+  ASSERT_EQ(s["devices"].size(), 3u);  // 1234 (v4), 5678 (v3), 9 (garbage, read as such)
+  const json* d0 = nullptr;
+  for (const auto& d : s["devices"])
+    if (d["unique_id"] == 1234) d0 = &d;
+  ASSERT_NE(d0, nullptr);
+  EXPECT_EQ((*d0)["layout_version"], 4);
+  EXPECT_EQ((*d0)["memory"]["dram"]["used_bytes"], 5100);          // the totals as published
+  EXPECT_TRUE((*d0)["memory"]["kernel"]["used_bytes"].is_null());  // tt-metal does not count it
+  ASSERT_EQ((*d0)["processes"].size(), 2u);  // the releasing slot is not a process
+  for (const auto& p : s["processes"]) {
+    if (p["pid"] == me) {
+      EXPECT_FALSE(p["stale"].get<bool>());
+      EXPECT_EQ(p["memory"]["dram"]["used_bytes"], 164);  // both devices
+      EXPECT_EQ(p["devices"], json::array({0, 1}));
+    }
+    if (p["pid"] == dead) {
+      EXPECT_TRUE(p["stale"].get<bool>());
+      EXPECT_EQ(p["stale_reason"], "no such process");
+    }
+    for (const auto& [k, m] : p["memory"].items())
+      if (m["used_bytes"].is_number()) {
+        EXPECT_TRUE(m["used_bytes"].is_number_unsigned()) << k;
+      }
+  }
+  // The table says where the figures come from.
+  auto table = RunCli({"status", "--source", "shm", "--shm-dir", dir.path()});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("tt-metal's shared-memory statistics"), std::string::npos) << table.out;
+  // A missing directory: one clear line, still exit 0 with nothing found.
+  auto none = RunCli({"status", "--source", "shm", "--shm-dir", dir.File("nope"), "--json"});
+  EXPECT_NE(none.err.find("nope"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ttmem::test
