@@ -151,14 +151,16 @@ CliResult RunCli(const std::vector<std::string>& args) {
 }
 
 Daemon::Daemon(const TempDir& dir, const std::string& name)
-    : socket_(dir.File(name)), log_path_(dir.File(name + ".log")) {}
+    : socket_(dir.File(name)), log_path_(dir.File(name + ".log")), shm_dir_(dir.File("shm")) {}
 
 Daemon::~Daemon() {
   if (pid_ > 0) Kill(SIGKILL);
 }
 
 bool Daemon::Start() {
-  std::vector<std::string> argv = {BinDir() + "/ttmemd", "--socket", socket_};
+  // A private directory for tt-metal's statistics: the host's /dev/shm stays out of the tests.
+  std::vector<std::string> argv = {BinDir() + "/ttmemd", "--socket", socket_, "--shm-dir",
+                                   shm_dir_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   Child c = Spawn(argv, {}, false, false, log_path_);
   pid_ = c.pid;

@@ -62,12 +62,14 @@ class Daemon {
   void Kill(int sig = 9);               // sends sig and reaps
   int Stop();                           // SIGTERM; returns exit status
   const std::string& socket() const { return socket_; }
+  const std::string& shm_dir() const { return shm_dir_; }
   std::string log() const;  // its stderr so far
   pid_t pid() const { return pid_; }
 
  private:
   std::string socket_;
   std::string log_path_;
+  std::string shm_dir_;  // where it reads tt-metal's statistics (TempDir/shm)
   pid_t pid_ = -1;
 };
 

@@ -1,6 +1,7 @@
 // `ttmem status --source shm`: tt-metal's shared-memory statistics written by a writer of ours in
 // both layouts, beside a crashed writer's leftovers, a foreign version, a truncated file, an
 // initialising region and garbage — read without a daemon, never a crash, stale pids marked.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@ namespace ttmem::test {
 namespace {
 
 using nlohmann::json;
+using namespace std::chrono_literals;
 namespace ts = ttmem::ttshm;
 
 void Write(const std::string& path, const std::string& bytes) {
@@ -105,6 +107,58 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
   // A missing directory: one clear line, still exit 0 with nothing found.
   auto none = RunCli({"status", "--source", "shm", "--shm-dir", dir.File("nope"), "--json"});
   EXPECT_NE(none.err.find("nope"), std::string::npos);
+}
+
+// The daemon merges tt-metal's statistics into its views: a process that reports natively is not
+// counted twice; one known only from the statistics is added to the device with the same chip id
+// (and to the processes, marked); a chip nobody announced becomes a device of its own.
+TEST(ShmSource, DaemonMergesWithoutCountingTwice) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_EQ(::mkdir(daemon.shm_dir().c_str(), 0700), 0);
+  ASSERT_TRUE(daemon.Start());
+  Client c =
+      StartClient(dir, daemon.socket(), "c", {"--announce", "--devices", "1", "--ops", "50"});
+  ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
+  const pid_t native = ReadTruth(c)["pid"].get<int>();
+  json before = Status(daemon.socket());
+  const uint64_t native_dram = before["devices"][0]["memory"]["dram"]["used_bytes"];
+  const uint64_t now = 1;
+  // Chip 0x7e570000 = the client's device 0: the client itself (natively tracked: ignored here)
+  // and this test process (known only from tt-metal's statistics).
+  Write(daemon.shm_dir() + "/tt_device_2119630848_memory",
+        ts::EncodeRegion(4, 0x7e570000, 0,
+                         {{native, {1 << 30, 0, 0, 0, 0}, now, "ttmem_stress_cl"},
+                          {::getpid(), {4096, 512, 0, 0, 0}, now, Comm()}},
+                         ts::kReady));
+  // A chip nobody announced.
+  Write(daemon.shm_dir() + "/tt_device_777_memory",
+        ts::EncodeRegion(3, 777, 5, {{::getpid(), {100, 0, 0, 0, 0}, now, Comm()}}, 0));
+  json s = Status(daemon.socket());
+  ASSERT_GE(s["devices"].size(), 2u) << s.dump(1);
+  const json& d0 = s["devices"][0];
+  EXPECT_EQ(d0["memory"]["dram"]["used_bytes"].get<uint64_t>(), native_dram + 4096);
+  bool listed = false;
+  for (const auto& e : d0["processes"])
+    if (e["pid"] == ::getpid()) listed = e["source"] == "tt-metal-shm";
+  EXPECT_TRUE(listed) << d0.dump(1);
+  const json* other = nullptr;
+  for (const auto& d : s["devices"])
+    if (d["unique_id"] == 777) other = &d;
+  ASSERT_NE(other, nullptr) << s.dump(1);
+  EXPECT_EQ((*other)["source"], "tt-metal-shm");
+  EXPECT_EQ((*other)["memory"]["dram"]["used_bytes"], 100);
+  const json* me = FindProcess(s, ::getpid());
+  ASSERT_NE(me, nullptr);
+  EXPECT_EQ((*me)["source"], "tt-metal-shm");
+  EXPECT_EQ((*me)["memory"]["dram"]["used_bytes"], 4196);
+  EXPECT_EQ((*me)["devices"], json::array({0, 5}));
+  // The native client is listed once, with its native figures.
+  size_t native_entries = 0;
+  for (const auto& p : s["processes"]) native_entries += p["pid"] == native;
+  EXPECT_EQ(native_entries, 1u);
+  ::close(c.child.stdin_fd);
+  Wait(c.child.pid, 10s);
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
     for (uint32_t d = 0; d < devices; ++d) {
       ttmem_device_info info = TTMEM_DEVICE_INFO_INIT;
       info.device = d;
+      info.unique_id = 0x7e570000 + d;  // what tests put in tt-metal's statistics to match it
       std::snprintf(info.arch, sizeof(info.arch), "test_arch");
       for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t)
         info.capacity_bytes[t] = (1ull << 30) * (t + 1);

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
                  "connections one uid may hold (reporting and querying)")
       ->check(CLI::Range(1u, 1000000u))
       ->capture_default_str();
+  app.add_option("--shm-dir", options.shm_dir,
+                 "where tt-metal publishes its own statistics (tt_device_*_memory); \"\" turns "
+                 "reading them off")
+      ->capture_default_str();
   app.add_option("--history-seconds", options.history_seconds,
                  "seconds of per-device and per-process history kept (one sample a second)")
       ->check(CLI::Range(0u, 86400u))

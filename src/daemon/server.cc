@@ -531,6 +531,7 @@ void Server::DrainAll() {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count()),
       ledger_);
+  if (HasSubscribers()) ScanShm(false);  // tt-metal's statistics change without telling us
   if (session_by_pid_.empty()) {
     // No clients: nothing changes until one comes, except what a subscriber has not been sent.
     ScheduleTick(HasSubscribers() ? kSlowTickMs : 0);

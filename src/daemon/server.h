@@ -20,6 +20,7 @@
 #include "daemon/session.h"
 #include "daemon/status_json.h"
 #include "ledger/ledger.h"
+#include "ttshm/tt_shm.h"
 
 namespace ttmem::daemon {
 
@@ -30,7 +31,8 @@ struct Options {
   std::string log_path;                    // empty: stderr; SIGHUP reopens it
   uint32_t max_connections_per_uid = 256;  // reporting clients and query peers together
   uint64_t max_live_buffers_per_uid = 1ull << 24;
-  uint32_t history_seconds = 300;  // samples kept per device and per process (one a second)
+  uint32_t history_seconds = 300;    // samples kept per device and per process (one a second)
+  std::string shm_dir = "/dev/shm";  // tt-metal's own statistics; empty: not read
 };
 
 class Server {
@@ -63,7 +65,7 @@ class Server {
     // subscribe_ms (0: none).
     uint32_t subscribe_ms = 0;
     uint64_t pushed_ns = 0;
-    uint64_t pushed_ledger = ~0ull, pushed_meta = ~0ull;
+    uint64_t pushed_ledger = ~0ull, pushed_meta = ~0ull, pushed_shm = ~0ull;
   };
 
   bool StartLoop(std::string* error);  // the event sources, once the listener exists
@@ -76,6 +78,7 @@ class Server {
   void SendStatus(Conn& c);  // the status document, built into c.out
   void PushSubscriptions();  // to each subscriber that is due and has news
   bool HasSubscribers() const;
+  void ScanShm(bool force);  // re-reads tt-metal's regions, at most once a second
   void Reply(Conn& c, proto::FrameType type, const std::string& payload);
   // A reply written in place: BeginReply (false: the peer was closed), append a header-sized gap
   // at `at` and the payload to c.out, then EndReply fills the header in and starts sending.
@@ -109,6 +112,9 @@ class Server {
   uint64_t meta_version_ = 0;  // the last ProcessMeta::version handed out
   StatusCache status_cache_;   // serialised per-process parts of the status reply
   History history_;
+  std::vector<ttshm::Region> shm_;  // tt-metal's regions as last read
+  std::string shm_digest_;          // what they said, to notice a change
+  uint64_t shm_version_ = 0, shm_scanned_ns_ = 0;
   ledger::Ledger ledger_;
   uint32_t tick_ms_ = 0;
   bool wake_wanted_ = false;

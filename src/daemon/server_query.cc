@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "daemon/fragmentation.h"
@@ -39,6 +40,7 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     // What clients published before the query is visible in its answer, unless the caller asks
     // for what the daemon has applied so far ("drain": false; used to measure the drain latency).
     if (!(req.contains("drain") && req["drain"] == false)) DrainAll();
+    ScanShm(/*force=*/true);  // a status answer shows tt-metal's regions as they are now
     SendStatus(c);
     return;
   }
@@ -148,11 +150,34 @@ void Server::SendStatus(Conn& c) {
   if (!BeginReply(c)) return;
   const size_t at = c.out.size();
   c.out.append(sizeof(proto::FrameHeader), '\0');
-  BuildStatus(ledger_, meta_, dm, &c.out, &status_cache_);
+  ScanShm(false);
+  BuildStatus(ledger_, meta_, dm, &c.out, &status_cache_, &shm_);
   c.pushed_ns = MonotonicNs();
   c.pushed_ledger = ledger_.version();
   c.pushed_meta = meta_version_;
+  c.pushed_shm = shm_version_;
   EndReply(c, at, proto::FrameType::kQueryReply);
+}
+
+void Server::ScanShm(bool force) {
+  if (options_.shm_dir.empty()) return;
+  const uint64_t now = MonotonicNs();
+  if (!force && shm_scanned_ns_ != 0 && now < shm_scanned_ns_ + 1000000000ull) return;
+  shm_scanned_ns_ = now;
+  std::vector<std::string> problems;  // unusable regions are simply not shown
+  shm_ = ttshm::Discover(options_.shm_dir, &problems);
+  std::string digest;
+  for (ttshm::Region& r : shm_) {
+    ttshm::CheckLiveness(&r);
+    digest += fmt::format("{}:{}:{}:{}:{}:{}:{};", r.path, r.asic_id, r.device_id, r.totals[0],
+                          r.totals[1], r.totals[2], r.processes.size());
+    for (const ttshm::Process& p : r.processes)
+      digest += fmt::format("{}/{}/{}/{}/{},", p.pid, p.alive, p.used[0], p.used[1], p.used[4]);
+  }
+  if (digest != shm_digest_) {
+    shm_digest_ = std::move(digest);
+    ++shm_version_;
+  }
 }
 
 bool Server::HasSubscribers() const {
@@ -166,7 +191,9 @@ void Server::PushSubscriptions() {
   std::vector<uint64_t> due;
   for (const auto& [id, c] : conns_) {
     if (c->subscribe_ms == 0) continue;
-    if (c->pushed_ledger == ledger_.version() && c->pushed_meta == meta_version_) continue;
+    if (c->pushed_ledger == ledger_.version() && c->pushed_meta == meta_version_ &&
+        c->pushed_shm == shm_version_)
+      continue;
     if (now == 0) now = MonotonicNs();
     // A peer still reading the previous document gets the next one after it.
     if (now >= c->pushed_ns + uint64_t{c->subscribe_ms} * 1000000 && c->out_off >= c->out.size())

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -190,10 +192,35 @@ void WriteFragments(pid_t pid, const ledger::Process& p, const ProcessMeta& pm,
   f->meta_version = pm.version;
 }
 
+// tt-metal's five types in ttmem's numbering.
+constexpr int kShmToType[ttshm::kNumTypes] = {0, 1, 3, 4, 5};  // dram, l1, l1_small, trace, cb
+
+ledger::TypeUsage ShmUsage(const std::array<uint64_t, ttshm::kNumTypes>& used) {
+  ledger::TypeUsage u{};
+  for (int t = 0; t < ttshm::kNumTypes; ++t) u[kShmToType[t]].bytes = used[t];
+  return u;
+}
+
+// A process known only from tt-metal's statistics, as an entry under a device.
+std::string ShmDeviceEntry(const ttshm::Process& p) {
+  std::string e;
+  JsonWriter w(&e);
+  w.BeginObject();
+  w.Key("pid").Int(p.pid);
+  w.Key("name").String(p.name);
+  w.Key("source").String("tt-metal-shm");
+  w.Key("stale").Raw(p.alive ? "false" : "true");
+  w.Key("memory");
+  WriteUsage(w, ShmUsage(p.used), nullptr);
+  w.EndObject();
+  return e;
+}
+
 }  // namespace
 
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                 const DaemonMeta& daemon, std::string* out_string, StatusCache* cache) {
+                 const DaemonMeta& daemon, std::string* out_string, StatusCache* cache,
+                 const std::vector<ttshm::Region>* shm) {
   static const ProcessMeta kNoMeta{};
   StatusCache local;
   StatusCache& fragments = cache != nullptr ? *cache : local;
@@ -209,6 +236,35 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
       WriteFragments(pid, p, pm, &f);
     for (const auto& [dev_id, entry] : f.device_entries) by_device[dev_id].push_back(&entry);
     process_entries.push_back(&f.process);
+  }
+  // tt-metal's statistics: processes that do not report natively, by the native device with the
+  // same chip id, or else a device of their own.
+  struct ShmOnly {
+    const ttshm::Region* region;
+    const ttshm::Process* process;
+  };
+  std::vector<std::string> shm_entries;             // owns the device entries listed in by_device
+  std::map<uint32_t, ledger::TypeUsage> shm_added;  // per native device: shm-only bytes
+  std::vector<const ttshm::Region*> shm_devices;    // regions of chips nobody announced
+  std::map<pid_t, std::vector<ShmOnly>> shm_processes;
+  if (shm != nullptr) {
+    shm_entries.reserve(shm->size() * ttshm::kMaxProcesses);
+    for (const ttshm::Region& r : *shm) {
+      std::optional<uint32_t> native;
+      for (const auto& [id, dev] : ledger.devices())
+        if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == r.asic_id) native = id;
+      if (!native) {
+        shm_devices.push_back(&r);
+      }
+      for (const ttshm::Process& p : r.processes) {
+        if (ledger.processes().count(p.pid) != 0) continue;  // reports natively: counted there
+        shm_processes[p.pid].push_back({&r, &p});
+        if (!native) continue;
+        shm_entries.push_back(ShmDeviceEntry(p));
+        by_device[*native].push_back(&shm_entries.back());
+        Add(shm_added[*native], ShmUsage(p.used));
+      }
+    }
   }
   if (fragments.size() > ledger.processes().size()) {  // forget processes that are gone
     for (auto it = fragments.begin(); it != fragments.end();)
@@ -240,7 +296,14 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.Key("unique_id").UintOrNull(info != nullptr ? info->unique_id : 0);
     w.Key("num_cores").UintOrNull(info != nullptr ? info->num_cores : 0);
     w.Key("memory");
-    WriteDeviceUsage(w, dev.usage, info);
+    auto added = shm_added.find(id);
+    if (added != shm_added.end()) {
+      ledger::TypeUsage both = dev.usage;
+      Add(both, added->second);
+      WriteDeviceUsage(w, both, info);
+    } else {
+      WriteDeviceUsage(w, dev.usage, info);
+    }
     w.Key("capture_estimate");
     WriteUsage(w, dev.captured, nullptr);
     w.Key("processes").BeginArray();
@@ -250,10 +313,45 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.EndArray();
     w.EndObject();
   }
+  for (const ttshm::Region* r : shm_devices) {  // chips only tt-metal's statistics know
+    w.BeginObject();
+    w.Key("id").Uint(r->device_id);
+    w.Key("arch").Null();
+    w.Key("unique_id").UintOrNull(r->asic_id);
+    w.Key("num_cores").Null();
+    w.Key("source").String("tt-metal-shm");
+    w.Key("memory");
+    WriteDeviceUsage(w, ShmUsage(r->totals), nullptr);
+    w.Key("capture_estimate");
+    WriteUsage(w, ledger::TypeUsage{}, nullptr);
+    w.Key("processes").BeginArray();
+    for (const ttshm::Process& p : r->processes) w.Raw(ShmDeviceEntry(p));
+    w.EndArray();
+    w.EndObject();
+  }
   w.EndArray();
 
   w.Key("processes").BeginArray();
   for (const std::string* e : process_entries) w.Raw(*e);
+  for (const auto& [pid, seen] : shm_processes) {
+    ledger::TypeUsage total{};
+    bool alive = true;
+    w.BeginObject();
+    w.Key("pid").Int(pid);
+    w.Key("name").String(seen.front().process->name);
+    w.Key("source").String("tt-metal-shm");
+    w.Key("devices").BeginArray();
+    for (const ShmOnly& s2 : seen) {
+      w.Uint(s2.region->device_id);
+      Add(total, ShmUsage(s2.process->used));
+      alive = alive && s2.process->alive;
+    }
+    w.EndArray();
+    w.Key("stale").Raw(alive ? "false" : "true");
+    w.Key("memory");
+    WriteUsage(w, total, nullptr);
+    w.EndObject();
+  }
   w.EndArray();
 
   const ledger::Counters c = ledger.counters();

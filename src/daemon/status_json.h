@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ledger/ledger.h"
+#include "ttshm/tt_shm.h"
 
 namespace ttmem::daemon {
 
@@ -47,8 +48,12 @@ using StatusCache = std::unordered_map<pid_t, ProcessFragments>;
 
 // Appends the status document (docs/protocol.md §3), serialised, to *out. With a cache, only the
 // processes that changed since the last call are serialised again.
+// `shm`: tt-metal's own statistics (regions read by the daemon; may be null). Processes in them
+// that do not report natively are merged into the devices (matched by unique id) and processes,
+// marked "source": "tt-metal-shm"; regions of chips no native process announced become devices.
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                 const DaemonMeta& daemon, std::string* out, StatusCache* cache = nullptr);
+                 const DaemonMeta& daemon, std::string* out, StatusCache* cache = nullptr,
+                 const std::vector<ttshm::Region>* shm = nullptr);
 
 }  // namespace ttmem::daemon
 
