@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -107,6 +108,47 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
   // A missing directory: one clear line, still exit 0 with nothing found.
   auto none = RunCli({"status", "--source", "shm", "--shm-dir", dir.File("nope"), "--json"});
   EXPECT_NE(none.err.find("nope"), std::string::npos);
+}
+
+// `ttmem cleanup --shm` frees exactly the slots of exited processes, the way v4 writers do: the
+// totals lose their bytes, the slot is free, live processes stay; --dry-run changes nothing.
+TEST(ShmSource, CleanupFreesOnlyExitedProcesses) {
+  TempDir dir;
+  const pid_t me = ::getpid(), dead = DeadPid();
+  for (uint32_t version : {3u, 4u}) {
+    const std::string path = dir.File(fmt::format("tt_device_{}_memory", version));
+    Write(path, ts::EncodeRegion(version, version, version,
+                                 {{me, {100, 10, 0, 0, 1}, 1, Comm()},
+                                  {dead, {5000, 500, 50, 5, 0}, 1, "crashed"}},
+                                 ts::kReady));
+  }
+  auto dry = RunCli({"cleanup", "--shm", "--dry-run", "--shm-dir", dir.path()});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would free pid " + std::to_string(dead)), std::string::npos) << dry.out;
+  ts::Region r;
+  std::string error;
+  ASSERT_TRUE(ts::ReadRegion(dir.File("tt_device_4_memory"), &r, &error)) << error;
+  EXPECT_EQ(r.processes.size(), 2u);  // untouched
+  auto run = RunCli({"cleanup", "--shm", "--shm-dir", dir.path()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("2 slot(s) of exited processes freed in 2 region(s)"), std::string::npos)
+      << run.out;
+  for (uint32_t version : {3u, 4u}) {
+    ASSERT_TRUE(ts::ReadRegion(dir.File(fmt::format("tt_device_{}_memory", version)), &r, &error))
+        << error;
+    ASSERT_EQ(r.processes.size(), 1u) << version;
+    EXPECT_EQ(r.processes[0].pid, me);
+    EXPECT_EQ(r.totals[0], 100u);  // 5,100 - 5,000
+    EXPECT_EQ(r.totals[1], 10u);
+    EXPECT_EQ(r.totals[2], 0u);
+    EXPECT_EQ(r.num_active_processes, 1u);
+  }
+  // Nothing left to do: a second run frees nothing.
+  auto again = RunCli({"cleanup", "--shm", "--shm-dir", dir.path()});
+  EXPECT_NE(again.out.find("0 slot(s)"), std::string::npos) << again.out;
+  auto bare = RunCli({"cleanup"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("--shm"), std::string::npos);
 }
 
 // The daemon merges tt-metal's statistics into its views: a process that reports natively is not

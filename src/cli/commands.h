@@ -43,6 +43,13 @@ struct TopOptions {
 };
 int RunTop(const TopOptions& o);
 
+struct CleanupOptions {
+  bool shm = false;
+  bool dry_run = false;
+  std::string shm_dir = "/dev/shm";
+};
+int RunCleanup(const CleanupOptions& o);
+
 // Runs ttmem-sim (installed beside ttmem) with tracking enabled and TTMEM_SOCKET set; `args`
 // go through, except --socket, which `ttmem` takes itself.
 int RunSim(std::string socket, std::vector<std::string> args, const char* argv0);

@@ -52,6 +52,13 @@ int main(int argc, char** argv) {
   topc->add_flag("--no-color", top.no_color, "no colours");
   topc->add_flag("--readonly", top.readonly, "never send signals to processes");
 
+  CleanupOptions cl;
+  auto* cleanc = app.add_subcommand(
+      "cleanup", "repair tt-metal's shared-memory statistics left by processes that died");
+  cleanc->add_flag("--shm", cl.shm, "free the slots of exited processes in tt_device_*_memory");
+  cleanc->add_flag("--dry-run", cl.dry_run, "only say what would be freed");
+  cleanc->add_option("--shm-dir", cl.shm_dir, "where the regions are (default /dev/shm)");
+
   auto* simc = app.add_subcommand(
       "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");
   simc->prefix_command();  // everything after `sim` goes to ttmem-sim
@@ -73,6 +80,7 @@ int main(int argc, char** argv) {
   st.socket = top.socket = socket;
   if (status->parsed()) return RunStatus(st);
   if (topc->parsed()) return RunTop(top);
+  if (cleanc->parsed()) return RunCleanup(cl);
   if (simc->parsed()) return RunSim(socket, simc->remaining(), argv[0]);
   return kExitUsage;
 }

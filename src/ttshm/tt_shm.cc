@@ -6,7 +6,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -186,6 +189,63 @@ std::vector<pid_t> DriverPids(const std::string& proc_root, uint32_t device) {
   for (long long v; f >> v;)
     if (v > 0 && v < (1ll << 31)) out.push_back(static_cast<pid_t>(v));
   return out;
+}
+
+bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
+                   std::string* error) {
+  Region r;
+  if (!ReadRegion(path, &r, error)) return false;  // validated first: never write a foreign file
+  int fd = ::open(path.c_str(), (dry_run ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    *error = fmt::format("{} (cleanup writes to the region: run it as the region's owner)",
+                         std::strerror(errno));
+    return false;
+  }
+  void* base =
+      ::mmap(nullptr, kV3MinSize, dry_run ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  char* b = static_cast<char*>(base);
+  auto u64 = [&](size_t off) { return reinterpret_cast<std::atomic<uint64_t>*>(b + off); };
+  auto u32 = [&](size_t off) { return reinterpret_cast<std::atomic<uint32_t>*>(b + off); };
+  auto i32 = [&](size_t off) { return reinterpret_cast<std::atomic<int32_t>*>(b + off); };
+  for (const Process& p : r.processes) {
+    if (::kill(p.pid, 0) == 0 || errno != ESRCH) continue;  // alive (EPERM too): not ours to free
+    for (int i = 0; i < kMaxProcesses; ++i) {
+      const size_t at = kOffProcesses + kProcessSize * static_cast<size_t>(i);
+      int32_t expect = p.pid;
+      if (i32(at)->load(std::memory_order_relaxed) != expect) continue;
+      Reclaimed rec{p.pid, p.name, {}};
+      if (!dry_run) {
+        if (!i32(at)->compare_exchange_strong(expect, r.version == 4 ? -1 : 0,
+                                              std::memory_order_acq_rel))
+          continue;  // someone else took the slot meanwhile
+        for (int t = 0; t < kNumTypes; ++t) {
+          const uint64_t v = u64(at + 8 + 8 * static_cast<size_t>(t))->exchange(0);
+          rec.used[t] = v;
+          auto* total = u64(kOffTotals + 8 * static_cast<size_t>(t));
+          uint64_t cur = total->load(std::memory_order_relaxed);
+          while (!total->compare_exchange_weak(cur, cur > v ? cur - v : 0)) {
+          }
+        }
+        u64(at + 48)->store(0, std::memory_order_relaxed);
+        std::memset(b + at + 56, 0, 64);
+        uint32_t active = u32(4)->load(std::memory_order_relaxed);
+        while (active > 0 && !u32(4)->compare_exchange_weak(active, active - 1)) {
+        }
+        if (r.version == 4) i32(at)->store(0, std::memory_order_release);
+      } else {
+        rec.used = p.used;
+      }
+      out->push_back(std::move(rec));
+      break;
+    }
+  }
+  ::munmap(base, kV3MinSize);
+  return true;
 }
 
 std::string EncodeRegion(uint32_t version, uint64_t asic_id, uint32_t device_id,

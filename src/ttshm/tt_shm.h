@@ -63,6 +63,19 @@ void CheckLiveness(Region* r);
 // the driver or the file is absent).
 std::vector<pid_t> DriverPids(const std::string& proc_root, uint32_t device);
 
+// `ttmem cleanup --shm`: frees the slots of processes that no longer exist (kill(pid, 0) says
+// ESRCH) the way tt-metal's own writers release a slot: the pid is claimed with a compare-and-swap
+// (to -1, "releasing", in v4), its figures are subtracted from the totals (saturating at 0), the
+// slot is zeroed, the active count lowered, and the pid set to 0 last. Live processes — also
+// reused pids, which belong to someone alive — are never touched. With `dry_run`, only reports.
+struct Reclaimed {
+  pid_t pid;
+  std::string name;
+  std::array<uint64_t, kNumTypes> used;
+};
+bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
+                   std::string* error);
+
 // A writer of ours, for tests and the simulator: the bytes of a region as tt-metal lays it out.
 struct WriterProcess {
   int32_t pid;  // 0 free, -1 releasing (v4)
