@@ -447,9 +447,20 @@ TEST(Top, SortFilterDetailHelpAndReadonly) {
   screen = tmux.Capture();
   const std::string first = std::min(std::stoi(pa), std::stoi(pb)) == std::stoi(pa) ? pa : pb;
   const std::string second = first == pa ? pb : pa;
-  EXPECT_LT(screen.find("\n" + std::string(5 - std::min<size_t>(5, first.size()), ' ') + first),
-            screen.find(second + "  "))
-      << screen;
+  // The table row of a pid: the line, after the header, that starts with it.
+  auto row_of = [&](const std::string& pid) {
+    std::stringstream in(screen.substr(screen.find("PID  USER")));
+    int i = 0;
+    for (std::string line; std::getline(in, line); ++i)
+      if (line.substr(line.find_first_not_of(' ') == std::string::npos
+                          ? 0
+                          : line.find_first_not_of(' '))
+              .rfind(pid + " ", 0) == 0)
+        return i;
+    return -1;
+  };
+  EXPECT_GT(row_of(first), 0) << screen;
+  EXPECT_LT(row_of(first), row_of(second)) << screen;
   // Filter to one process.
   tmux.Run({"send-keys", "-t", "top", "/", "pid:" + pa, "Enter"});
   ASSERT_TRUE(tmux.WaitFor("filter 'pid:" + pa + "'")) << tmux.Capture();
