@@ -294,6 +294,21 @@ std::vector<std::string> ProcessDiff(const nlohmann::json& status, const nlohman
       total_buffers[t] += want_n;
     }
   }
+  // A device the truth holds memory on but the status does not list at all is a difference too.
+  for (const auto& [id, dev] : truth["devices"].items()) {
+    bool listed = false;
+    for (const auto& d : status["devices"])
+      listed = listed || std::to_string(d["id"].get<uint32_t>()) == id;
+    if (listed) continue;
+    for (int t = 0; t < 7; ++t) {
+      const uint64_t want_b =
+          TruthValue(truth, static_cast<uint32_t>(std::stoul(id)), kTypeKeys[t], "used_bytes");
+      check(0, want_b, "device " + id + " (not listed) " + kTypeKeys[t] + " bytes");
+      total_bytes[t] += want_b;
+      total_buffers[t] +=
+          TruthValue(truth, static_cast<uint32_t>(std::stoul(id)), kTypeKeys[t], "buffers");
+    }
+  }
   for (int t = 0; t < 7; ++t) {
     check((*p)["memory"][kTypeKeys[t]]["used_bytes"].get<uint64_t>(), total_bytes[t],
           std::string("total ") + kTypeKeys[t] + " bytes");
