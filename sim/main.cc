@@ -10,6 +10,7 @@
 
 #include "sim/arch.h"
 #include "sim/scenarios.h"
+#include "sim/shm_publisher.h"
 #include "ttmem/ttmem.h"
 
 namespace ttsim {
@@ -48,6 +49,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 10000000u));
   app.add_option("--scale", o.scale, "multiply buffer sizes")->check(CLI::Range(1e-6, 1e9));
   app.add_option("--seed", o.seed, "random seed");
+  std::string publish_shm;
+  app.add_option("--publish-shm", publish_shm,
+                 "also publish per-chip totals in tt-metal's shared-memory layout in DIR, as "
+                 "stock tt-metal does in /dev/shm (docs/tt-metal.md)");
   app.add_flag("--checkpoints", o.checkpoints,
                "print the simulator's own figures as a JSON line at each checkpoint and wait for "
                "a line on stdin (for tests)");
@@ -97,5 +102,6 @@ int main(int argc, char** argv) {
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   ttsim::InstallTracking(o.tracking);
+  if (!publish_shm.empty()) ttsim::InstallShmPublisher(publish_shm);
   return ttsim::RunScenario(o);
 }

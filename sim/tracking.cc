@@ -1,5 +1,7 @@
 #include "sim/tracking.h"
 
+#include "sim/shm_publisher.h"
+
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -32,6 +34,7 @@ ti::BufferEvent EventOf(const Buffer& b) {
 void Announce(const Device& d) {
   ttmem_device_info info = TTMEM_DEVICE_INFO_INIT;
   info.device = d.id();
+  info.unique_id = SimChipId(d.id());  // the same chip id --publish-shm names its regions with
   std::snprintf(info.arch, sizeof(info.arch), "%s", d.arch().name.c_str());
   info.num_cores = d.arch().num_cores();
   for (int t = 0; t < kNumMemTypes; ++t) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -146,6 +148,47 @@ void ExpectFragmentationMatchesTheAllocators(const SimRun& run) {
     }
   }
   EXPECT_GT(compared, 0u);
+}
+
+// Stock tt-metal without ttmem: the simulator publishes only tt-metal's shared-memory statistics
+// (its libttmem is off); the daemon shows them, device by device, equal to the simulator's own
+// figures at every checkpoint, and nothing once it exits.
+TEST(SimShm, DaemonShowsTtMetalStatisticsOfAnUntrackedRuntime) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_EQ(::mkdir(daemon.shm_dir().c_str(), 0700), 0);
+  ASSERT_TRUE(daemon.Start());
+  Child c = Spawn({BinDir() + "/ttmem-sim", "mesh_allocation", "--publish-shm", daemon.shm_dir(),
+                   "--checkpoints"},
+                  {{"TT_ALLOC_TRACKING_ENABLED", "0"}}, true, true, dir.File("sim.stderr"));
+  size_t compared = 0;
+  for (;;) {
+    std::string line = ReadLine(c.stdout_fd, 60s);
+    if (line.empty()) break;
+    json cp = json::parse(line, nullptr, false);
+    ASSERT_FALSE(cp.is_discarded()) << line;
+    json s = Status(daemon.socket());
+    for (const auto& [id, figures] : cp["devices"].items()) {
+      const json* d = FindDevice(s, id);
+      ASSERT_NE(d, nullptr) << cp["checkpoint"] << " device " << id << "\n" << s.dump(1);
+      EXPECT_EQ((*d)["source"], "tt-metal-shm");
+      for (const char* t : {"dram", "l1", "l1_small", "trace", "cb"})
+        EXPECT_EQ((*d)["memory"][t]["used_bytes"], figures[t]["used_bytes"])
+            << cp["checkpoint"] << " device " << id << " " << t;
+      ++compared;
+    }
+    EXPECT_EQ(::write(c.stdin_fd, "\n", 1), 1);
+  }
+  ::close(c.stdin_fd);
+  ::close(c.stdout_fd);
+  EXPECT_EQ(Wait(c.pid, 60s), 0);
+  EXPECT_GE(compared, 8u);
+  // It exited cleanly: its slots are released and the totals back to zero.
+  json after = Status(daemon.socket());
+  for (const auto& d : after["devices"]) {
+    EXPECT_EQ(d["memory"]["dram"]["used_bytes"], 0) << d.dump();
+    EXPECT_TRUE(d["processes"].empty()) << d.dump();
+  }
 }
 
 class Sim : public ::testing::Test {
