@@ -158,9 +158,14 @@ TEST(ShmSource, DaemonMergesWithoutCountingTwice) {
   TempDir dir;
   Daemon daemon(dir);
   ASSERT_EQ(::mkdir(daemon.shm_dir().c_str(), 0700), 0);
+  // The driver's per-device list of who holds the device open, in a directory of ours.
+  ASSERT_EQ(::mkdir(dir.File("driver").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(dir.File("driver/0").c_str(), 0700), 0);
+  daemon.extra_args = {"--driver-dir", dir.File("driver")};
   ASSERT_TRUE(daemon.Start());
   Client c =
       StartClient(dir, daemon.socket(), "c", {"--announce", "--devices", "1", "--ops", "50"});
+  const pid_t silent = 4194000;  // a pid no process here reports for
   ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
   const pid_t native = ReadTruth(c)["pid"].get<int>();
   json before = Status(daemon.socket());
@@ -176,8 +181,12 @@ TEST(ShmSource, DaemonMergesWithoutCountingTwice) {
   // A chip nobody announced.
   Write(daemon.shm_dir() + "/tt_device_777_memory",
         ts::EncodeRegion(3, 777, 5, {{::getpid(), {100, 0, 0, 0, 0}, now, Comm()}}, 0));
+  Write(dir.File("driver/0/pids"), fmt::format("{}\n{}\n{}\n", native, ::getpid(), silent));
   json s = Status(daemon.socket());
   ASSERT_GE(s["devices"].size(), 2u) << s.dump(1);
+  // Only the pid that reports nowhere is listed as holding the device open silently.
+  EXPECT_EQ(s["open_without_report"],
+            json::parse(fmt::format(R"([{{"driver_device":0,"pids":[{}]}}])", silent)));
   const json& d0 = s["devices"][0];
   EXPECT_EQ(d0["memory"]["dram"]["used_bytes"].get<uint64_t>(), native_dram + 4096);
   bool listed = false;

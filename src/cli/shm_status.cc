@@ -84,7 +84,7 @@ json ShmStatus(const std::string& dir, const std::string& proc_root,
     d["processes"] = std::move(procs);
     // Processes that hold the device open (the driver's list) but have no slot here.
     json silent = json::array();
-    for (pid_t pid : ttshm::DriverPids(proc_root, r.device_id))
+    for (pid_t pid : ttshm::DriverPids(proc_root + "/driver/tenstorrent", r.device_id))
       if (std::find(slots.begin(), slots.end(), pid) == slots.end()) silent.push_back(pid);
     d["open_without_report"] = std::move(silent);
     devices.push_back(std::move(d));

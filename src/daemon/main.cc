@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
                  "where tt-metal publishes its own statistics (tt_device_*_memory); \"\" turns "
                  "reading them off")
       ->capture_default_str();
+  app.add_option("--driver-dir", options.driver_dir,
+                 "the Tenstorrent driver's per-device directory (N/pids lists who holds device N "
+                 "open)")
+      ->capture_default_str();
   app.add_option("--history-seconds", options.history_seconds,
                  "seconds of per-device and per-process history kept (one sample a second)")
       ->check(CLI::Range(0u, 86400u))

@@ -33,6 +33,7 @@ struct Options {
   uint64_t max_live_buffers_per_uid = 1ull << 24;
   uint32_t history_seconds = 300;    // samples kept per device and per process (one a second)
   std::string shm_dir = "/dev/shm";  // tt-metal's own statistics; empty: not read
+  std::string driver_dir = "/proc/driver/tenstorrent";  // N/pids: who holds device N open
 };
 
 class Server {

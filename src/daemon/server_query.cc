@@ -151,7 +151,7 @@ void Server::SendStatus(Conn& c) {
   const size_t at = c.out.size();
   c.out.append(sizeof(proto::FrameHeader), '\0');
   ScanShm(false);
-  BuildStatus(ledger_, meta_, dm, &c.out, &status_cache_, &shm_);
+  BuildStatus(ledger_, meta_, dm, &c.out, &status_cache_, &shm_, options_.driver_dir);
   c.pushed_ns = MonotonicNs();
   c.pushed_ledger = ledger_.version();
   c.pushed_meta = meta_version_;

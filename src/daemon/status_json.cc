@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -220,7 +221,7 @@ std::string ShmDeviceEntry(const ttshm::Process& p) {
 
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
                  const DaemonMeta& daemon, std::string* out_string, StatusCache* cache,
-                 const std::vector<ttshm::Region>* shm) {
+                 const std::vector<ttshm::Region>* shm, const std::string& driver_dir) {
   static const ProcessMeta kNoMeta{};
   StatusCache local;
   StatusCache& fragments = cache != nullptr ? *cache : local;
@@ -351,6 +352,39 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.Key("memory");
     WriteUsage(w, total, nullptr);
     w.EndObject();
+  }
+  w.EndArray();
+
+  // Processes that hold a device open (the driver's list) but report nothing anywhere.
+  w.Key("open_without_report").BeginArray();
+  if (!driver_dir.empty()) {
+    std::error_code ec;
+    std::vector<uint32_t> ids;
+    for (const auto& e : std::filesystem::directory_iterator(driver_dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (!name.empty() && name.size() < 6 &&
+          name.find_first_not_of("0123456789") == std::string::npos)
+        ids.push_back(static_cast<uint32_t>(std::stoul(name)));
+    }
+    std::sort(ids.begin(), ids.end());
+    for (uint32_t id : ids) {
+      std::vector<pid_t> silent;
+      for (pid_t pid : ttshm::DriverPids(driver_dir, id)) {
+        if (ledger.processes().count(pid) != 0 || shm_processes.count(pid) != 0) continue;
+        bool in_shm = false;  // a natively tracked process's slots were skipped above
+        if (shm != nullptr)
+          for (const ttshm::Region& r : *shm)
+            for (const ttshm::Process& p : r.processes) in_shm = in_shm || p.pid == pid;
+        if (!in_shm) silent.push_back(pid);
+      }
+      if (silent.empty()) continue;
+      w.BeginObject();
+      w.Key("driver_device").Uint(id);
+      w.Key("pids").BeginArray();
+      for (pid_t pid : silent) w.Int(pid);
+      w.EndArray();
+      w.EndObject();
+    }
   }
   w.EndArray();
 

@@ -51,9 +51,12 @@ using StatusCache = std::unordered_map<pid_t, ProcessFragments>;
 // `shm`: tt-metal's own statistics (regions read by the daemon; may be null). Processes in them
 // that do not report natively are merged into the devices (matched by unique id) and processes,
 // marked "source": "tt-metal-shm"; regions of chips no native process announced become devices.
+// `driver_dir` (the driver's /proc directory, may be empty): "open_without_report" lists, per
+// driver device N, the pids in N/pids that neither report natively nor have a slot in `shm`.
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
                  const DaemonMeta& daemon, std::string* out, StatusCache* cache = nullptr,
-                 const std::vector<ttshm::Region>* shm = nullptr);
+                 const std::vector<ttshm::Region>* shm = nullptr,
+                 const std::string& driver_dir = "");
 
 }  // namespace ttmem::daemon
 

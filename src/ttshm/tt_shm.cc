@@ -183,9 +183,9 @@ void CheckLiveness(Region* r) {
   }
 }
 
-std::vector<pid_t> DriverPids(const std::string& proc_root, uint32_t device) {
+std::vector<pid_t> DriverPids(const std::string& driver_dir, uint32_t device) {
   std::vector<pid_t> out;
-  std::ifstream f(fmt::format("{}/driver/tenstorrent/{}/pids", proc_root, device));
+  std::ifstream f(fmt::format("{}/{}/pids", driver_dir, device));
   for (long long v; f >> v;)
     if (v > 0 && v < (1ll << 31)) out.push_back(static_cast<pid_t>(v));
   return out;

@@ -59,9 +59,9 @@ std::vector<Region> Discover(const std::string& dir, std::vector<std::string>* p
 // Fills each process's `alive` from the kernel (kill(pid, 0), /proc/PID/stat start time).
 void CheckLiveness(Region* r);
 
-// Pids that hold Tenstorrent device N open, from /proc/driver/tenstorrent/N/pids (empty when
-// the driver or the file is absent).
-std::vector<pid_t> DriverPids(const std::string& proc_root, uint32_t device);
+// Pids that hold Tenstorrent device N open, from DRIVER_DIR/N/pids (normally
+// /proc/driver/tenstorrent; empty when the driver or the file is absent).
+std::vector<pid_t> DriverPids(const std::string& driver_dir, uint32_t device);
 
 // `ttmem cleanup --shm`: frees the slots of processes that no longer exist (kill(pid, 0) says
 // ESRCH) the way tt-metal's own writers release a slot: the pid is claimed with a compare-and-swap
