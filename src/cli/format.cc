@@ -199,7 +199,7 @@ std::string RenderStatus(const nlohmann::json& s) {
     std::string devs = FormatDeviceList(p["devices"]);
     auto b = [&](const char* key) { return Small(mem[key]); };
     std::string name = p.value("name", std::string());
-    if (p["tag"].is_string()) name += " [" + p["tag"].get<std::string>() + "]";
+    if (p.contains("tag") && p["tag"].is_string()) name += " [" + p["tag"].get<std::string>() + "]";
     if (p.value("stale", false)) name += " (stale)";
     prows.push_back({fmt::format("{}", p.value("pid", 0)),
                      Truncate(p.value("user", std::string()), 12), Truncate(name, 28),

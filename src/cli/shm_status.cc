@@ -74,6 +74,9 @@ json ShmStatus(const std::string& dir, const std::string& proc_root,
         }
         std::array<uint64_t, ttshm::kNumTypes> zero{};
         e["memory"] = Memory(zero);
+        e["started_unix_ms"] = 0;
+        e["capture_estimate"] = Memory(zero);
+        e["counters"] = {{"unknown_frees", 0}, {"duplicate_allocs", 0}, {"dropped_events", 0}};
       }
       e["devices"].push_back(r.device_id);
       for (int t = 0; t < ttshm::kNumTypes; ++t) {

@@ -361,9 +361,11 @@ void DrawDetail(State& st) {
   }
   Put(y++, 0,
       fmt::format("{}  user {}  tag {}  cmd: {}", Str(*proc, "name"), Str(*proc, "user"),
-                  (*proc)["tag"].is_string() ? (*proc)["tag"].get<std::string>() : "-",
+                  proc->contains("tag") && (*proc)["tag"].is_string()
+                      ? (*proc)["tag"].get<std::string>()
+                      : "-",
                   Str(*proc, "cmdline")));
-  const auto& c = (*proc)["counters"];
+  const json c = proc->value("counters", json::object());
   Put(y++, 0,
       fmt::format("unknown frees {}   duplicate allocs {}   dropped events {}",
                   U64(c, "unknown_frees"), U64(c, "duplicate_allocs"), U64(c, "dropped_events")));

@@ -337,9 +337,15 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   for (const auto& [pid, seen] : shm_processes) {
     ledger::TypeUsage total{};
     bool alive = true;
+    // The same fields as a native process (what the statistics do not say is empty or zero).
     w.BeginObject();
     w.Key("pid").Int(pid);
     w.Key("name").String(seen.front().process->name);
+    w.Key("cmdline").String("");
+    w.Key("uid").Null();
+    w.Key("user").String("");
+    w.Key("tag").Null();
+    w.Key("started_unix_ms").Uint(0);
     w.Key("source").String("tt-metal-shm");
     w.Key("devices").BeginArray();
     for (const ShmOnly& s2 : seen) {
@@ -351,6 +357,13 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.Key("stale").Raw(alive ? "false" : "true");
     w.Key("memory");
     WriteUsage(w, total, nullptr);
+    w.Key("capture_estimate");
+    WriteUsage(w, ledger::TypeUsage{}, nullptr);
+    w.Key("counters").BeginObject();
+    w.Key("unknown_frees").Uint(0);
+    w.Key("duplicate_allocs").Uint(0);
+    w.Key("dropped_events").Uint(0);
+    w.EndObject();
     w.EndObject();
   }
   w.EndArray();
