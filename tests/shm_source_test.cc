@@ -164,7 +164,7 @@ TEST(ShmSource, DaemonMergesWithoutCountingTwice) {
   daemon.extra_args = {"--driver-dir", dir.File("driver")};
   ASSERT_TRUE(daemon.Start());
   Client c =
-      StartClient(dir, daemon.socket(), "c", {"--announce", "--devices", "1", "--ops", "50"});
+      StartClient(dir, daemon.socket(), "c", {"--announce", "--devices", "2", "--ops", "50"});
   const pid_t silent = 4194000;  // a pid no process here reports for
   ASSERT_EQ(ReadLine(c.child.stdout_fd, 30s), "ready");
   const pid_t native = ReadTruth(c)["pid"].get<int>();
@@ -178,6 +178,10 @@ TEST(ShmSource, DaemonMergesWithoutCountingTwice) {
                          {{native, {1 << 30, 0, 0, 0, 0}, now, "ttmem_stress_cl"},
                           {::getpid(), {4096, 512, 0, 0, 0}, now, Comm()}},
                          ts::kReady));
+  // The same chip's id only in the file name, its asic_id field holding the low byte (as some
+  // tt-metal versions write it): still matched, by the name.
+  Write(daemon.shm_dir() + "/tt_device_2119630849_memory",
+        ts::EncodeRegion(4, 0x01, 1, {{::getpid(), {8, 0, 0, 0, 0}, now, Comm()}}, ts::kReady));
   // A chip nobody announced.
   Write(daemon.shm_dir() + "/tt_device_777_memory",
         ts::EncodeRegion(3, 777, 5, {{::getpid(), {100, 0, 0, 0, 0}, now, Comm()}}, 0));
@@ -202,8 +206,13 @@ TEST(ShmSource, DaemonMergesWithoutCountingTwice) {
   const json* me = FindProcess(s, ::getpid());
   ASSERT_NE(me, nullptr);
   EXPECT_EQ((*me)["source"], "tt-metal-shm");
-  EXPECT_EQ((*me)["memory"]["dram"]["used_bytes"], 4196);
-  EXPECT_EQ((*me)["devices"], json::array({0, 5}));
+  EXPECT_EQ((*me)["memory"]["dram"]["used_bytes"], 4204);
+  EXPECT_EQ((*me)["devices"], json::array({0, 1, 5}));
+  const json& d1 = s["devices"][1];
+  ASSERT_EQ(d1["unique_id"], 0x7e570001);  // the native device, matched by the region's file name
+  bool on_d1 = false;
+  for (const auto& e : d1["processes"]) on_d1 = on_d1 || e["pid"] == ::getpid();
+  EXPECT_TRUE(on_d1) << d1.dump(1);
   // The native client is listed once, with its native figures.
   size_t native_entries = 0;
   for (const auto& p : s["processes"]) native_entries += p["pid"] == native;

@@ -44,7 +44,7 @@ json ShmStatus(const std::string& dir, const std::string& proc_root,
     ttshm::CheckLiveness(&r);
     json d;
     d["id"] = r.device_id;
-    d["unique_id"] = r.asic_id;
+    d["unique_id"] = r.chip_id;
     d["arch"] = nullptr;
     d["num_cores"] = nullptr;
     d["layout_version"] = r.version;

@@ -253,7 +253,7 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     for (const ttshm::Region& r : *shm) {
       std::optional<uint32_t> native;
       for (const auto& [id, dev] : ledger.devices())
-        if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == r.asic_id) native = id;
+        if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == r.chip_id) native = id;
       if (!native) {
         shm_devices.push_back(&r);
       }
@@ -318,7 +318,7 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.BeginObject();
     w.Key("id").Uint(r->device_id);
     w.Key("arch").Null();
-    w.Key("unique_id").UintOrNull(r->asic_id);
+    w.Key("unique_id").UintOrNull(r->chip_id);
     w.Key("num_cores").Null();
     w.Key("source").String("tt-metal-shm");
     w.Key("memory");

@@ -118,6 +118,17 @@ bool ReadRegion(const std::string& path, Region* out, std::string* error) {
   r.num_active_processes = Load<uint32_t>(b, 4);
   r.last_update_ns = Load<uint64_t>(b, 8);
   r.asic_id = Load<uint64_t>(b, 32);
+  r.chip_id = r.asic_id;
+  {
+    const std::string name = path.substr(path.find_last_of('/') + 1);
+    const std::string pre = "tt_device_", post = "_memory";
+    if (name.size() > pre.size() + post.size() && name.rfind(pre, 0) == 0) {
+      const std::string digits = name.substr(pre.size(), name.size() - pre.size() - post.size());
+      if (!digits.empty() && digits.size() <= 19 &&
+          digits.find_first_not_of("0123456789") == std::string::npos)
+        r.chip_id = std::stoull(digits);
+    }
+  }
   r.device_id = Load<uint32_t>(b, 40);
   for (int t = 0; t < kNumTypes; ++t) r.totals[t] = Load<uint64_t>(b, kOffTotals + 8 * t);
   for (int i = 0; i < kMaxProcesses; ++i) {

@@ -42,7 +42,10 @@ struct Region {
   uint32_t version = 0;
   uint32_t num_active_processes = 0;
   uint64_t last_update_ns = 0;
-  uint64_t asic_id = 0;  // chip_unique_id
+  uint64_t asic_id = 0;  // the region's asic_id field (some versions keep only its low byte)
+  // The chip's id: the decimal number in the file name (tt_device_<id>_memory), which every
+  // version writes in full; the asic_id field when the name has none.
+  uint64_t chip_id = 0;
   uint32_t device_id = 0;
   std::array<uint64_t, kNumTypes> totals{};
   std::vector<Process> processes;  // occupied slots (pid > 0)
