@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -359,6 +360,36 @@ void Churn(const ScenarioOptions& o, Checkpoints& cp) {
   }
 }
 
+// --- leak --------------------------------------------------------------------------------------
+// A known sequence with a leak, for recordings: weights (4 MiB DRAM) for the whole run; --repeat
+// steps (default 1), each with an 8 MiB DRAM activation and a 256 KiB L1 scratch buffer freed at
+// the end of the step, and a 1 MiB DRAM "cache" buffer that is never freed. The weights are freed
+// at the end; the caches are still live when the process exits (a leak of repeat x 1 MiB). Peak
+// DRAM: 4 + 8 + repeat x 1 MiB, in the last step.
+void Leak(const ScenarioOptions& o, Checkpoints& cp) {
+  auto dev = OpenDevice(0, *o.arch);
+  std::vector<Device*> devs = {dev.get()};
+  // Never destroyed: what a leaking runtime leaves behind when it exits.
+  static auto* leaked = new std::vector<std::shared_ptr<Buffer>>();
+  {
+    auto weights = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
+    const uint32_t steps = o.repeat;
+    for (uint32_t i = 0; i < steps && !g_stop; ++i) {
+      auto act = Buffer::Create(*dev, Scaled(o, 8 * kMiB), kTile, MemType::kDram);
+      auto scratch = Buffer::Create(*dev, Scaled(o, 256 * kKiB), kTile, MemType::kL1);
+      leaked->push_back(Buffer::Create(*dev, Scaled(o, 1 * kMiB), kTile, MemType::kDram));
+      cp.At("step" + std::to_string(i + 1), devs);
+      Hold(o);
+    }
+    cp.At("steps_done", devs);
+  }
+  cp.At("end", devs);
+  ttmem_flush(2000);
+  std::fflush(stdout);
+  // Leave without running destructors, as a process that forgot its buffers does.
+  std::_Exit(0);
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
@@ -367,6 +398,7 @@ const std::vector<Scenario>& Scenarios() {
       {"mesh_allocation", "the seeds' mesh test: 2x4 mesh, replicated and sharded tensors, ops"},
       {"graph_capture", "real buffers live while an op is captured with NO_DISPATCH"},
       {"churn", "random allocations of every type from threads (and processes), for load"},
+      {"leak", "a known sequence that leaks repeat x 1 MiB of DRAM (for ttmem record/report)"},
   };
   return s;
 }
@@ -382,6 +414,8 @@ int RunScenario(const ScenarioOptions& o) {
       GraphCapture(o, cp);
     } else if (o.name == "churn") {
       Churn(o, cp);
+    } else if (o.name == "leak") {
+      Leak(o, cp);
     } else {
       std::fprintf(stderr,
                    "ttmem sim: unknown scenario '%s' (run 'ttmem sim --help' for the list)\n",

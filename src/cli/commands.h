@@ -54,6 +54,24 @@ int RunCleanup(const CleanupOptions& o);
 // go through, except --socket, which `ttmem` takes itself.
 int RunSim(std::string socket, std::vector<std::string> args, const char* argv0);
 
+struct RecordOptions {
+  std::string socket;
+  std::string output;                // -o FILE.sqlite
+  int pid = -1;                      // --pid P: only this process
+  std::vector<std::string> command;  // -- CMD ARGS...: run it, stop when it exits
+  bool force = false;                // replace an existing file
+  bool quiet = false;
+};
+int RunRecord(const RecordOptions& o);
+
+struct ReportOptions {
+  std::string input;
+  bool json = false;
+  std::string html;   // --html OUT
+  uint32_t top = 10;  // buffers listed at each peak
+};
+int RunReport(const ReportOptions& o);
+
 void PrintError(const std::string& message);
 
 }  // namespace ttmem::cli

@@ -59,11 +59,43 @@ int main(int argc, char** argv) {
   cleanc->add_flag("--dry-run", cl.dry_run, "only say what would be freed");
   cleanc->add_option("--shm-dir", cl.shm_dir, "where the regions are (default /dev/shm)");
 
+  RecordOptions rec;
+  auto* recc = app.add_subcommand(
+      "record", "record every allocation and free into SQLite (docs/recording.md)");
+  AddSocket(recc, &socket);
+  recc->add_option("-o,--output", rec.output, "the recording to write (FILE.sqlite)")->required();
+  recc->add_option("--pid", rec.pid, "only this process")->check(CLI::PositiveNumber);
+  recc->add_flag("--force", rec.force, "replace the output file if it exists");
+  recc->add_flag("-q,--quiet", rec.quiet, "no progress line or summary");
+  recc->footer(
+      "  -- CMD ARGS...   run CMD (TT_ALLOC_TRACKING_ENABLED=1 unless set), record until it "
+      "exits,\n                   and exit with its status; without it, record until Ctrl-C");
+
+  ReportOptions rep;
+  auto* repc = app.add_subcommand(
+      "report", "peaks, buffers live at each peak, leaks and processes of a recording");
+  repc->add_option("recording", rep.input, "a file written by ttmem record")->required();
+  repc->add_flag("--json", rep.json, "print one JSON object");
+  repc->add_option("--html", rep.html, "also write a self-contained HTML report with charts");
+  repc->add_option("--top", rep.top, "buffers listed at each peak (default 10)")
+      ->check(CLI::Range(1u, 100000u));
+
   auto* simc = app.add_subcommand(
       "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");
   simc->prefix_command();  // everything after `sim` goes to ttmem-sim
   simc->set_help_flag();   // so does --help
 
+  // `ttmem record ... -- CMD ARGS...`: CMD and its arguments are not ttmem's to parse.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) != "record") continue;
+    for (int j = i + 1; j < argc; ++j) {
+      if (std::string(argv[j]) != "--") continue;
+      for (int k = j + 1; k < argc; ++k) rec.command.emplace_back(argv[k]);
+      argc = j;
+      break;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -81,6 +113,9 @@ int main(int argc, char** argv) {
   if (status->parsed()) return RunStatus(st);
   if (topc->parsed()) return RunTop(top);
   if (cleanc->parsed()) return RunCleanup(cl);
+  rec.socket = socket;
+  if (recc->parsed()) return RunRecord(rec);
+  if (repc->parsed()) return RunReport(rep);
   if (simc->parsed()) return RunSim(socket, simc->remaining(), argv[0]);
   return kExitUsage;
 }

@@ -79,6 +79,19 @@ bool QueryClient::Send(const nlohmann::json& request, std::string* error) {
 }
 
 int QueryClient::Poll(nlohmann::json* out, int timeout_ms, std::string* error) {
+  const base::Frame* f = nullptr;
+  int r = PollFrame(&f, timeout_ms, error);
+  if (r != 1) return r;
+  *out = nlohmann::json::parse(f->payload.begin(), f->payload.end(), nullptr, false);
+  if (out->is_discarded() || !out->is_object()) {
+    fd_.reset();
+    *error = fmt::format("lost the connection to ttmemd on {} (a reply that is not JSON)", path_);
+    return -1;
+  }
+  return 1;
+}
+
+int QueryClient::PollFrame(const base::Frame** out, int timeout_ms, std::string* error) {
   if (!fd_) {
     *error = "not connected to ttmemd";
     return -1;
@@ -91,8 +104,7 @@ int QueryClient::Poll(nlohmann::json* out, int timeout_ms, std::string* error) {
   for (;;) {
     base::ReadResult r = reader_.Next(fd_.get(), &frame_);  // reads with MSG_DONTWAIT
     if (r == base::ReadResult::kFrame) {
-      *out = nlohmann::json::parse(frame_.payload.begin(), frame_.payload.end(), nullptr, false);
-      if (out->is_discarded() || !out->is_object()) return lost("a reply that is not JSON");
+      *out = &frame_;
       return 1;
     }
     if (r == base::ReadResult::kClosed) return lost("closed by the daemon");
@@ -101,7 +113,8 @@ int QueryClient::Poll(nlohmann::json* out, int timeout_ms, std::string* error) {
     int n = ::poll(&p, 1, timeout_ms);
     if (n == 0) return 0;
     if (n < 0 && errno != EINTR) return lost(std::strerror(errno));
-    timeout_ms = 0;  // bytes arrived: read them, then return what is complete
+    if (n < 0) return 0;  // a signal: let the caller look at its flags
+    timeout_ms = 0;       // bytes arrived: read them, then return what is complete
   }
 }
 

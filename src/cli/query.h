@@ -27,6 +27,9 @@ class QueryClient {
   // -1 when the connection is lost (*error says so; the next Send reconnects).
   bool Send(const nlohmann::json& request, std::string* error);
   int Poll(nlohmann::json* out, int timeout_ms, std::string* error);
+  // The same for any frame (the event stream's binary kEvents frames): *out stays valid until
+  // the next call.
+  int PollFrame(const base::Frame** out, int timeout_ms, std::string* error);
   const std::string& path() const { return path_; }
 
  private:

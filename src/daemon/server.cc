@@ -1,4 +1,5 @@
 #include "daemon/server.h"
+#include "protocol/mem_types.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -376,6 +377,20 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
         info.bank_count[t] = sane ? b.bank_count[t] : 0;
         info.bank_base[t] = sane ? b.bank_base[t] : 0;
       }
+      if (event_subscribers_ != 0) {
+        nlohmann::json n = {{"event", "device"},
+                            {"device", b.device},
+                            {"arch", info.arch},
+                            {"unique_id", info.unique_id},
+                            {"num_cores", info.num_cores}};
+        for (int t = 0; t < ledger::kNumTypes; ++t) {
+          const std::string key(proto::kMemTypeKeys[t]);
+          n["capacity_bytes"][key] = info.capacity_bytes[t];
+          n["bank_count"][key] = info.bank_count[t];
+          n["bank_base"][key] = info.bank_base[t];
+        }
+        Notice(n, -1);
+      }
       ledger_.SetDeviceInfo(b.device, std::move(info));
       return true;
     }
@@ -393,11 +408,13 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
     case proto::FrameType::kSync: {
       DrainStats stats;
       std::string error;
+      ArmTap();
       bool ok =
           type == proto::FrameType::kSyncBegin
               ? c.session->BeginSync(ledger_, f.payload.data(), f.payload.size(), &stats, &error)
               : c.session->ApplySync(ledger_, f.payload.data(), f.payload.size(), &stats, &error);
       events_applied_ += stats.applied;
+      FlushTap();
       if (!ok) LogWarn("disconnecting {}: {}", Describe(c), error);
       return ok;
     }
@@ -468,6 +485,21 @@ bool Server::HandleHello(Conn& c, base::Frame& f) {
   ProcessMeta meta = ReadProcessMeta(c.cred.pid, c.cred.uid);
   meta.tag = meta_[c.cred.pid].tag;
   meta.version = ++meta_version_;
+  if (event_subscribers_ != 0) {
+    Notice({{"event", "process_start"},
+            {"pid", c.cred.pid},
+            {"time_ns", RealtimeNs()},
+            {"name", meta.name},
+            {"cmdline", meta.cmdline},
+            {"uid", meta.uid},
+            {"user", meta.user},
+            {"started_unix_ms", meta.started_unix_ms}},
+           c.cred.pid);
+    if (restored != 0) {
+      TapLiveSet(c.cred.pid, proto::EventKind::kLive);
+      FlushTap();
+    }
+  }
   meta_[c.cred.pid] = std::move(meta);
   if (!base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_.get(),
                        c.session->state_fd()))
@@ -485,10 +517,21 @@ void Server::EndSession(Conn& c, bool retire) {
   // Drain what the client published before it went away, then reclaim everything it held.
   DrainStats stats;
   std::string error;
+  ArmTap();
   if (!c.session->Drain(ledger_, /*final=*/true, kMaxRecordsPerRingPerDrain, &stats, &error))
     LogWarn("final drain of {}: {}", Describe(c), error);
   events_applied_ += stats.applied;
+  if (event_subscribers_ != 0 && retire) {
+    TapLiveSet(c.cred.pid, proto::EventKind::kReclaim);  // what it left behind: its leaks
+    FlushTap();
+  }
   uint64_t reclaimed = ledger_.RemoveProcess(c.cred.pid, retire);
+  if (event_subscribers_ != 0 && retire)
+    Notice({{"event", "process_end"},
+            {"pid", c.cred.pid},
+            {"time_ns", RealtimeNs()},
+            {"reclaimed_bytes", reclaimed}},
+           c.cred.pid);
   LogInfo("client {} gone; reclaimed {} bytes", Describe(c), reclaimed);
   session_by_pid_.erase(c.cred.pid);
   meta_.erase(c.cred.pid);
@@ -501,12 +544,14 @@ void Server::Close(uint64_t id, const std::string& why, bool retire) {
   Conn& c = *it->second;
   if (!why.empty() && options_.verbose) LogInfo("{}: {}", Describe(c), why);
   EndSession(c, retire);
+  if (c.events) --event_subscribers_;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
   if (c.pidfd) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pidfd.get(), nullptr);
   conns_.erase(it);
 }
 
 void Server::DrainAll() {
+  ArmTap();
   uint64_t before = events_applied_;
   bool pending = false;
   std::vector<uint64_t> bad;
@@ -521,6 +566,7 @@ void Server::DrainAll() {
     events_applied_ += stats.applied;
     pending = pending || c->session->has_pending();
   }
+  FlushTap();
   for (uint64_t id : bad) {
     ++disconnected_for_errors_;
     Close(id, "");

@@ -13,6 +13,9 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "base/socket.h"
 #include "base/unique_fd.h"
@@ -23,6 +26,9 @@
 #include "ttshm/tt_shm.h"
 
 namespace ttmem::daemon {
+
+// CLOCK_REALTIME in ns: the event stream's time base.
+uint64_t RealtimeNs();
 
 struct Options {
   std::string socket_path;
@@ -67,6 +73,12 @@ class Server {
     uint32_t subscribe_ms = 0;
     uint64_t pushed_ns = 0;
     uint64_t pushed_ledger = ~0ull, pushed_meta = ~0ull, pushed_shm = ~0ull;
+    // An event subscriber ({"cmd": "events"}): every applied event as kEvents frames, process and
+    // device notices as JSON; `events_pid` >= 0 keeps one process's. Events that would grow an
+    // unread backlog past kEventBacklog are dropped for this peer and counted (a "lost" notice).
+    bool events = false;
+    pid_t events_pid = -1;
+    uint64_t events_lost = 0, events_lost_told = 0;
   };
 
   bool StartLoop(std::string* error);  // the event sources, once the listener exists
@@ -79,6 +91,16 @@ class Server {
   void SendStatus(Conn& c);  // the status document, built into c.out
   void PushSubscriptions();  // to each subscriber that is due and has news
   bool HasSubscribers() const;
+  // The event stream: ArmTap before applying records (sessions append what they apply to tap_
+  // while anyone subscribes), FlushTap after, to every subscriber; Notice sends a JSON notice
+  // to the subscribers of `pid` (-1: all), after the events before it.
+  void ArmTap();
+  void FlushTap();
+  void Notice(const nlohmann::json& notice, pid_t pid);
+  void AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n);
+  void AppendNotice(Conn& c, const std::string& text);
+  void TapLiveSet(pid_t pid, proto::EventKind kind);  // a process's live buffers as events
+  void StartEvents(Conn& c, pid_t pid);               // the snapshot a new subscriber gets
   void ScanShm(bool force);  // re-reads tt-metal's regions, at most once a second
   void Reply(Conn& c, proto::FrameType type, const std::string& payload);
   // A reply written in place: BeginReply (false: the peer was closed), append a header-sized gap
@@ -117,6 +139,8 @@ class Server {
   std::string shm_digest_;          // what they said, to notice a change
   uint64_t shm_version_ = 0, shm_scanned_ns_ = 0;
   ledger::Ledger ledger_;
+  std::vector<proto::EventRecord> tap_;
+  uint32_t event_subscribers_ = 0;
   uint32_t tick_ms_ = 0;
   bool wake_wanted_ = false;
   uint64_t events_applied_ = 0;

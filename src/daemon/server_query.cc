@@ -28,7 +28,154 @@ uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+constexpr size_t kEventBacklog = 64u * 1024 * 1024;  // unread bytes per event subscriber
+constexpr size_t kEventsPerFrame = 16384;            // 768 KiB frames
+
 }  // namespace
+
+uint64_t RealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void Server::ArmTap() {
+  Session::SetTap(event_subscribers_ != 0 ? &tap_ : nullptr, RealtimeNs());
+}
+
+void Server::FlushTap() {
+  if (tap_.empty()) return;
+  std::vector<proto::EventRecord> mine;
+  for (auto& [id, c] : conns_) {
+    if (!c->events) continue;
+    if (c->events_pid < 0) {
+      AppendEvents(*c, tap_.data(), tap_.size());
+      continue;
+    }
+    mine.clear();
+    for (const proto::EventRecord& e : tap_)
+      if (e.pid == c->events_pid) mine.push_back(e);
+    if (!mine.empty()) AppendEvents(*c, mine.data(), mine.size());
+  }
+  tap_.clear();
+}
+
+void Server::AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n) {
+  if (c.out.size() - c.out_off > kEventBacklog) {  // the peer does not keep up: count, go on
+    c.events_lost += n;
+    return;
+  }
+  if (c.events_lost != c.events_lost_told) {
+    AppendNotice(c, nlohmann::json{{"event", "lost"},
+                                   {"count", c.events_lost - c.events_lost_told},
+                                   {"total", c.events_lost},
+                                   {"time_ns", RealtimeNs()}}
+                        .dump());
+    c.events_lost_told = c.events_lost;
+  }
+  for (size_t i = 0; i < n; i += kEventsPerFrame) {
+    const size_t k = std::min(kEventsPerFrame, n - i);
+    const size_t at = c.out.size();
+    c.out.append(sizeof(proto::FrameHeader), '\0');
+    c.out.append(reinterpret_cast<const char*>(recs + i), k * sizeof(proto::EventRecord));
+    proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion,
+                         static_cast<uint16_t>(proto::FrameType::kEvents),
+                         static_cast<uint32_t>(k * sizeof(proto::EventRecord)), 0};
+    std::memcpy(c.out.data() + at, &h, sizeof(h));
+  }
+  OnConnWritable(c);
+}
+
+void Server::AppendNotice(Conn& c, const std::string& text) {
+  const size_t at = c.out.size();
+  c.out.append(sizeof(proto::FrameHeader), '\0');
+  c.out.append(text);
+  proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion,
+                       static_cast<uint16_t>(proto::FrameType::kQueryReply),
+                       static_cast<uint32_t>(text.size()), 0};
+  std::memcpy(c.out.data() + at, &h, sizeof(h));
+}
+
+void Server::Notice(const nlohmann::json& notice, pid_t pid) {
+  FlushTap();  // the events before it go first
+  const std::string text = notice.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::vector<uint64_t> to;
+  for (auto& [id, c] : conns_)
+    if (c->events && (pid < 0 || c->events_pid < 0 || c->events_pid == pid)) to.push_back(id);
+  for (uint64_t id : to) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    AppendNotice(*it->second, text);
+    OnConnWritable(*it->second);
+  }
+}
+
+void Server::TapLiveSet(pid_t pid, proto::EventKind kind) {
+  auto p = ledger_.processes().find(pid);
+  if (p == ledger_.processes().end()) return;
+  const uint64_t now = RealtimeNs();
+  for (const ledger::LiveEntry& e : p->second.live) {
+    proto::EventRecord r{};
+    r.time_ns = now;
+    r.pid = pid;
+    r.device = e.device;
+    r.type = e.type;
+    r.kind = static_cast<uint8_t>(kind);
+    r.flags = e.hooked ? proto::kEventFlagHooked : 0;
+    r.buffer_id = e.id;
+    r.address = e.address;
+    r.size = e.size;
+    tap_.push_back(r);
+  }
+}
+
+void Server::StartEvents(Conn& c, pid_t pid) {
+  DrainAll();  // what was published before the subscription is in the snapshot, not the stream
+  c.events = true;
+  c.events_pid = pid;
+  ++event_subscribers_;
+  const uint64_t now = RealtimeNs();
+  AppendNotice(c, nlohmann::json{{"event", "start"},
+                                 {"time_ns", now},
+                                 {"daemon_pid", ::getpid()},
+                                 {"protocol_version", proto::kProtocolVersion},
+                                 {"pid_filter", pid}}
+                      .dump());
+  for (const auto& [id, dev] : ledger_.devices()) {
+    if (!dev.info) continue;
+    nlohmann::json n = {{"event", "device"},
+                        {"device", id},
+                        {"arch", dev.info->arch},
+                        {"unique_id", dev.info->unique_id},
+                        {"num_cores", dev.info->num_cores}};
+    for (int t = 0; t < ledger::kNumTypes; ++t) {
+      const std::string key(proto::kMemTypeKeys[t]);
+      n["capacity_bytes"][key] = dev.info->capacity_bytes[t];
+      n["bank_count"][key] = dev.info->bank_count[t];
+      n["bank_base"][key] = dev.info->bank_base[t];
+    }
+    AppendNotice(c, n.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  std::vector<proto::EventRecord> live;
+  for (const auto& [p, meta] : meta_) {
+    if (pid >= 0 && p != pid) continue;
+    if (ledger_.processes().find(p) == ledger_.processes().end()) continue;
+    AppendNotice(c, nlohmann::json{{"event", "process_start"},
+                                   {"pid", p},
+                                   {"time_ns", now},
+                                   {"existing", true},
+                                   {"name", meta.name},
+                                   {"cmdline", meta.cmdline},
+                                   {"uid", meta.uid},
+                                   {"user", meta.user},
+                                   {"started_unix_ms", meta.started_unix_ms}}
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    std::swap(live, tap_);
+    TapLiveSet(p, proto::EventKind::kLive);
+    std::swap(live, tap_);
+  }
+  AppendEvents(c, live.data(), live.size());
+}
 
 void Server::HandleQuery(Conn& c, const base::Frame& f) {
   nlohmann::json req = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr,
@@ -115,6 +262,18 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     Reply(c, proto::FrameType::kQueryReply, nlohmann::json{{"devices", std::move(devices)}}.dump());
     return;
   }
+  if (cmd == "events") {
+    // {"cmd": "events", ["pid": P]}: the event stream (docs/protocol.md) until the peer closes.
+    pid_t pid = -1;
+    if (req.contains("pid") && req["pid"].is_number_integer()) pid = req["pid"].get<pid_t>();
+    if (c.events) {
+      Reply(c, proto::FrameType::kQueryReply,
+            R"({"error": "this connection already receives events"})");
+      return;
+    }
+    StartEvents(c, pid);
+    return;
+  }
   if (cmd == "history") {
     // {"cmd": "history", ["device": N], ["pid": P]}: the samples the daemon keeps.
     std::optional<uint32_t> device;
@@ -129,12 +288,12 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
   if (cmd == "ping") {
     reply = nlohmann::json{{"ok", true}, {"protocol_version", proto::kProtocolVersion}}.dump();
   } else {
-    reply =
-        nlohmann::json{{"error", req.is_discarded()
-                                     ? "request is not valid JSON"
-                                     : "unknown cmd (expected \"status\", \"subscribe\", "
-                                       "\"history\", \"buffers\", \"fragmentation\" or \"ping\")"}}
-            .dump();
+    reply = nlohmann::json{{"error",
+                            req.is_discarded()
+                                ? "request is not valid JSON"
+                                : "unknown cmd (expected \"status\", \"subscribe\", \"events\", "
+                                  "\"history\", \"buffers\", \"fragmentation\" or \"ping\")"}}
+                .dump();
   }
   Reply(c, proto::FrameType::kQueryReply, reply);
 }

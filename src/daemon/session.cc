@@ -210,15 +210,39 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
       }
     }
     ledger.Alloc(pid_, device, type, buffer_id, address, size, hooked, count, slot);
+    if (tap_)
+      Tap(static_cast<uint8_t>(proto::EventKind::kAlloc), device, type, flags, buffer_id, address,
+          size);
   } else if (kind == static_cast<uint8_t>(proto::RecordKind::kFree)) {
     ledger::LiveBuffer freed;
-    if (ledger.Free(pid_, device, buffer_id, count, &freed) == ledger::Result::kOk && state_)
-      state_->Release(freed.tag);
+    const bool known = ledger.Free(pid_, device, buffer_id, count, &freed) == ledger::Result::kOk;
+    if (known && state_) state_->Release(freed.tag);
+    if (tap_)
+      Tap(static_cast<uint8_t>(proto::EventKind::kFree), device,
+          known ? freed.type : proto::kEventNoType,
+          known && freed.hooked ? proto::kEventFlagHooked : uint16_t{0}, buffer_id,
+          known ? freed.address : 0, known ? freed.size : 0);
   } else {
     *error = fmt::format("record of unknown kind {}", kind);
     return false;
   }
   return true;
+}
+
+void Session::Tap(uint8_t kind, uint32_t device, uint8_t type, uint16_t flags, uint64_t id,
+                  uint64_t address, uint64_t size) {
+  proto::EventRecord e{};
+  e.time_ns = tap_now_ns_;
+  e.pid = pid_;
+  e.device = device;
+  e.type = type;
+  e.kind = kind;
+  e.flags = static_cast<uint16_t>((flags & proto::kEventFlagHooked) |
+                                  (syncing_ ? proto::kEventFlagResync : 0));
+  e.buffer_id = id;
+  e.address = address;
+  e.size = size;
+  tap_->push_back(e);
 }
 
 void Session::SaveCounters(const ledger::Ledger& ledger) {
@@ -294,13 +318,17 @@ bool Session::ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
     *error = fmt::format("sync frame of {} bytes is not a whole number of records", len);
     return false;
   }
+  syncing_ = true;
   for (size_t off = 0; off < len; off += sizeof(proto::SyncRecord)) {
     proto::SyncRecord r;
     std::memcpy(&r, data + off, sizeof(r));
-    if (!Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error))
+    if (!Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error)) {
+      syncing_ = false;
       return false;
+    }
     ++stats->applied;
   }
+  syncing_ = false;
   return true;
 }
 

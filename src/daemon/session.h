@@ -70,8 +70,20 @@ class Session {
   pid_t pid() const { return pid_; }
   bool has_pending() const { return !pending_.empty(); }
 
+  // The event stream: while `tap` is set, every record applied (by any session) is also
+  // appended there, stamped `now_ns`. Set by the server while someone subscribes to events.
+  static void SetTap(std::vector<proto::EventRecord>* tap, uint64_t now_ns) {
+    tap_ = tap;
+    tap_now_ns_ = now_ns;
+  }
+
  private:
   Session() = default;
+  void Tap(uint8_t kind, uint32_t device, uint8_t type, uint16_t flags, uint64_t id,
+           uint64_t address, uint64_t size);
+  static inline std::vector<proto::EventRecord>* tap_ = nullptr;
+  static inline uint64_t tap_now_ns_ = 0;
+  bool syncing_ = false;  // applying a resync log (events flagged kEventFlagResync)
   struct Pending {
     uint64_t timestamp;
     uint32_t ring;

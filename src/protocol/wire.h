@@ -35,6 +35,7 @@ enum class FrameType : uint16_t {
   kSyncAck = 7,    // daemon -> client: SyncEndBody (the same sequence number)
   kQuery = 16,
   kQueryReply = 17,
+  kEvents = 18,  // daemon -> event subscriber: EventRecord[] (binary)
   kError = 255,
 };
 
@@ -84,6 +85,31 @@ struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
 };
 static_assert(sizeof(DeviceInfoBody) == 192);
 inline constexpr size_t kDeviceInfoBodyV1Size = 104;
+
+// The event stream ({"cmd": "events"}; docs/protocol.md): what the daemon applied, in the order
+// it applied it, as kEvents frames of these records. Little-endian, packed as laid out.
+enum class EventKind : uint8_t {
+  kAlloc = 1,  // an allocation
+  kFree = 2,   // a free (size/type/address of the freed buffer; 0/kNoType when the id was unknown)
+  kLive = 3,   // live when the stream began (or restored from a daemon restart)
+  kReclaim = 4,  // live when its process ended: freed by the daemon (a leak)
+};
+inline constexpr uint8_t kEventNoType = 0xFF;
+inline constexpr uint16_t kEventFlagHooked = 0x1;  // capture estimate, no device memory
+inline constexpr uint16_t kEventFlagResync = 0x2;  // re-sent by the client's resync log
+struct EventRecord {
+  uint64_t time_ns;  // CLOCK_REALTIME when the daemon applied it
+  int32_t pid;
+  uint32_t device;
+  uint8_t type;  // ttmem_mem_type, or kEventNoType
+  uint8_t kind;  // EventKind
+  uint16_t flags;
+  uint32_t reserved;
+  uint64_t buffer_id;
+  uint64_t address;
+  uint64_t size;
+};
+static_assert(sizeof(EventRecord) == 48);
 
 // One event of the resync log (kSync). The log is compacted per (device, buffer_id): frees of ids
 // the log does not hold come first, then the allocations still live, so applying the records of
