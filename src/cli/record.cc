@@ -410,9 +410,10 @@ int RunRecord(const RecordOptions& o) {
                     : 128 + (WIFSIGNALED(child_status) ? WTERMSIG(child_status) : 0);
   }
   if (!o.quiet)
-    std::fprintf(stderr, "ttmem record: %llu events from %llu processes in %s%s\n",
+    std::fprintf(stderr, "ttmem record: %llu events from %llu process%s in %s%s\n",
                  static_cast<unsigned long long>(rec.events()),
-                 static_cast<unsigned long long>(rec.processes()), o.output.c_str(),
+                 static_cast<unsigned long long>(rec.processes()),
+                 rec.processes() == 1 ? "" : "es", o.output.c_str(),
                  rec.lost() != 0 ? fmt::format(" ({} events LOST: the recorder fell behind the "
                                                "daemon; they are counted in meta.events_lost)",
                                                rec.lost())

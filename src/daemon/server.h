@@ -99,6 +99,7 @@ class Server {
   void Notice(const nlohmann::json& notice, pid_t pid);
   void AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n);
   void AppendNotice(Conn& c, const std::string& text);
+  std::string LostNotice(Conn& c);  // {"event": "lost", ...}; marks the losses told
   void TapLiveSet(pid_t pid, proto::EventKind kind);  // a process's live buffers as events
   void StartEvents(Conn& c, pid_t pid);               // the snapshot a new subscriber gets
   void ScanShm(bool force);  // re-reads tt-metal's regions, at most once a second

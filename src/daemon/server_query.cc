@@ -65,14 +65,7 @@ void Server::AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n) {
     c.events_lost += n;
     return;
   }
-  if (c.events_lost != c.events_lost_told) {
-    AppendNotice(c, nlohmann::json{{"event", "lost"},
-                                   {"count", c.events_lost - c.events_lost_told},
-                                   {"total", c.events_lost},
-                                   {"time_ns", RealtimeNs()}}
-                        .dump());
-    c.events_lost_told = c.events_lost;
-  }
+  if (c.events_lost != c.events_lost_told) AppendNotice(c, LostNotice(c));
   for (size_t i = 0; i < n; i += kEventsPerFrame) {
     const size_t k = std::min(kEventsPerFrame, n - i);
     const size_t at = c.out.size();
@@ -84,6 +77,16 @@ void Server::AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n) {
     std::memcpy(c.out.data() + at, &h, sizeof(h));
   }
   OnConnWritable(c);
+}
+
+std::string Server::LostNotice(Conn& c) {
+  std::string text = nlohmann::json{{"event", "lost"},
+                                    {"count", c.events_lost - c.events_lost_told},
+                                    {"total", c.events_lost},
+                                    {"time_ns", RealtimeNs()}}
+                         .dump();
+  c.events_lost_told = c.events_lost;
+  return text;
 }
 
 void Server::AppendNotice(Conn& c, const std::string& text) {
@@ -404,6 +407,12 @@ void Server::OnConnWritable(Conn& c) {
       return;
     }
     c.out_off += static_cast<size_t>(n);
+    if (c.out_off >= c.out.size() && c.events && c.events_lost != c.events_lost_told) {
+      // A subscriber that fell behind has caught up: tell it what it missed, now.
+      c.out.clear();
+      c.out_off = 0;
+      AppendNotice(c, LostNotice(c));
+    }
   }
   c.out.clear();
   c.out_off = 0;
