@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,7 @@ class Recorder {
       if (!ins_process_.Run()) return Fail("a process", error);
       rows_[pid] = sqlite3_last_insert_rowid(db_.get());
       ++processes_;
+      if (!n.value("existing", false)) running_new_.insert(pid);
     } else if (what == "process_end") {
       const pid_t pid = static_cast<pid_t>(JsonI64(n, "pid"));
       end_process_.Bind(1, JsonI64(n, "time_ns")).Bind(2, JsonI64(n, "reclaimed_bytes"));
@@ -139,6 +141,7 @@ class Recorder {
       if (!end_process_.Run()) return Fail("a process end", error);
       rows_.erase(pid);
       ended_.push_back(pid);
+      running_new_.erase(pid);
     } else if (what == "device") {
       const int64_t dev = JsonI64(n, "device");
       ins_device_.Bind(1, dev).Bind(2, JsonStr(n, "arch")).Bind(3, JsonI64(n, "unique_id"));
@@ -167,6 +170,8 @@ class Recorder {
   // Processes seen to end, since the last call.
   std::vector<pid_t> TakeEnded() { return std::exchange(ended_, {}); }
 
+  // Processes that started during the recording and have not ended.
+  size_t running_new() const { return running_new_.size(); }
   uint64_t events() const { return events_; }
   uint64_t processes() const { return processes_; }
   uint64_t lost() const { return lost_; }
@@ -194,6 +199,7 @@ class Recorder {
   Stmt ins_event_, ins_process_, end_process_, ins_device_, ins_capacity_;
   std::map<pid_t, int64_t> rows_;
   std::vector<pid_t> ended_;
+  std::set<pid_t> running_new_;
   bool in_tx_ = false;
   uint64_t events_ = 0, processes_ = 0, lost_ = 0;
   nlohmann::json start_;
@@ -384,9 +390,13 @@ int RunRecord(const RecordOptions& o) {
     }
     if (r == 1) continue;  // keep reading while frames come
     if (g_stop) break;
-    // CMD exited: stop once the daemon has told its end (its last events came before), or after
-    // 2 s when it never connected (tracking off, or not a tt-metal program).
-    if (child_status >= 0 && (child_ended_seen || now >= child_exit_ms + 2000)) break;
+    // CMD exited: stop once the daemon has told its end (its last events came before). When CMD
+    // itself never connected (a shell, a launcher), once every process that started during the
+    // recording has ended too, or 2 s after CMD when some still run.
+    if (child_status >= 0 &&
+        (child_ended_seen || (rec.running_new() == 0 && now >= child_exit_ms + 100) ||
+         now >= child_exit_ms + 2000))
+      break;
   }
   if (progress) std::fprintf(stderr, "\n");
   if (child > 0 && child_status < 0) {  // interrupted while CMD runs: it got the same signal
@@ -412,8 +422,8 @@ int RunRecord(const RecordOptions& o) {
   if (!o.quiet)
     std::fprintf(stderr, "ttmem record: %llu events from %llu process%s in %s%s\n",
                  static_cast<unsigned long long>(rec.events()),
-                 static_cast<unsigned long long>(rec.processes()),
-                 rec.processes() == 1 ? "" : "es", o.output.c_str(),
+                 static_cast<unsigned long long>(rec.processes()), rec.processes() == 1 ? "" : "es",
+                 o.output.c_str(),
                  rec.lost() != 0 ? fmt::format(" ({} events LOST: the recorder fell behind the "
                                                "daemon; they are counted in meta.events_lost)",
                                                rec.lost())
