@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev
           libncurses-dev libgtest-dev libbenchmark-dev clang-format tmux procps
-          clang libclang-rt-14-dev python3)
+          clang libclang-rt-14-dev python3 libsqlite3-dev sqlite3 prometheus-cpp-dev prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

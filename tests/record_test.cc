@@ -125,11 +125,11 @@ TEST_F(Record, KnownSequenceIsRecordedExactlyAndTheReportFindsPeakAndLeaks) {
     EXPECT_EQ(proc[0][1], "1");
     EXPECT_EQ(proc[0][2], std::to_string(steps * kMiB));
     EXPECT_EQ(Sql(db, "SELECT arch FROM devices WHERE id = 0").at(0).at(0), "wormhole_b0");
-    EXPECT_GT(SqlInt(db, "SELECT capacity_bytes FROM capacities WHERE device = 0 AND type = 0"),
-              0);
+    EXPECT_GT(SqlInt(db, "SELECT capacity_bytes FROM capacities WHERE device = 0 AND type = 0"), 0);
     EXPECT_EQ(SqlInt(db, "SELECT value FROM meta WHERE key = 'events_lost'"), 0);
-    EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE "
-                         "'events_by_%'"),
+    EXPECT_EQ(SqlInt(db,
+                     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE "
+                     "'events_by_%'"),
               3);
 
     json rep = Report(db, {"--top", "3"});
@@ -225,8 +225,8 @@ TEST_F(Record, PidFilterAndCtrlCWithProcessesAlreadyRunning) {
                 .count(),
             0);
   const std::string db = dir_.File("pid.sqlite");
-  Child rec = Spawn({BinDir() + "/ttmem", "record", "--socket", daemon_.socket(), "-o", db,
-                     "--pid", std::to_string(a.pid)},
+  Child rec = Spawn({BinDir() + "/ttmem", "record", "--socket", daemon_.socket(), "-o", db, "--pid",
+                     std::to_string(a.pid)},
                     {}, false, false, dir_.File("rec.err"));
   EXPECT_EQ(Wait(a.pid, 20s), 0);
   EXPECT_EQ(Wait(b.pid, 20s), 0);
@@ -278,9 +278,8 @@ TEST_F(Record, LostEventsAreCountedNotHidden) {
   EXPECT_GT(applied, 0);
   // churn frees all it allocates: no reclaims; every applied event is recorded or counted lost.
   EXPECT_EQ(reclaimed, 0);
-  EXPECT_EQ(recorded + lost, applied)
-      << "recorded " << recorded << " reclaimed " << reclaimed << " lost " << lost
-      << " applied " << applied;
+  EXPECT_EQ(recorded + lost, applied) << "recorded " << recorded << " reclaimed " << reclaimed
+                                      << " lost " << lost << " applied " << applied;
   std::ifstream err(dir_.File("rec.err"));
   std::stringstream es;
   es << err.rdbuf();
@@ -314,6 +313,33 @@ TEST_F(Record, BadInputGetsClearErrors) {
   CliResult notdb = RunCli({"report", junk});
   EXPECT_EQ(notdb.exit_code, 2);
   EXPECT_NE(notdb.err.find("not a ttmem recording"), std::string::npos) << notdb.err;
+}
+
+}  // namespace
+}  // namespace ttmem::test
+
+namespace ttmem::test {
+namespace {
+
+TEST(Metrics, BadListenAddressIsAClearError) {
+  TempDir dir;
+  for (const char* bad : {"127.0.0.1", "localhost:http", "127.0.0.1:"}) {
+    Daemon d(dir);
+    d.extra_args = {"--metrics-listen", bad};
+    EXPECT_FALSE(d.Start()) << bad;
+    EXPECT_NE(d.log().find("expected ADDR:PORT"), std::string::npos) << d.log();
+  }
+  // A port already taken.
+  Daemon first(dir, "first.sock");
+  first.extra_args = {"--metrics-listen", "127.0.0.1:0"};
+  ASSERT_TRUE(first.Start()) << first.log();
+  const auto at = first.log().find("(port ");
+  ASSERT_NE(at, std::string::npos) << first.log();
+  const std::string port = first.log().substr(at + 6, first.log().find(')', at) - at - 6);
+  Daemon second(dir, "second.sock");
+  second.extra_args = {"--metrics-listen", "127.0.0.1:" + port};
+  EXPECT_FALSE(second.Start());
+  EXPECT_NE(second.log().find("cannot listen there"), std::string::npos) << second.log();
 }
 
 }  // namespace

@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
                  "live buffers one uid's processes may hold before they are disconnected")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
       ->capture_default_str();
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; "
+                 "127.0.0.1:9464 keeps them on this host, :9464 serves every address)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -173,6 +173,12 @@ bool Server::Start(std::string* error) {
 
 bool Server::StartLoop(std::string* error) {
   const std::string& path = options_.socket_path;
+  if (!options_.metrics_listen.empty()) {
+    metrics_ = std::make_unique<MetricsExporter>();
+    if (!metrics_->Start(options_.metrics_listen, error)) return false;
+    LogInfo("Prometheus metrics on http://{}/metrics (port {})", options_.metrics_listen,
+            metrics_->port());
+  }
 
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   sigset_t mask;
@@ -578,9 +584,10 @@ void Server::DrainAll() {
                                 .count()),
       ledger_);
   if (HasSubscribers()) ScanShm(false);  // tt-metal's statistics change without telling us
+  if (metrics_) UpdateMetrics();
   if (session_by_pid_.empty()) {
     // No clients: nothing changes until one comes, except what a subscriber has not been sent.
-    ScheduleTick(HasSubscribers() ? kSlowTickMs : 0);
+    ScheduleTick(HasSubscribers() || metrics_ ? kSlowTickMs : 0);
   } else if (events_applied_ != before || pending) {
     ScheduleTick(kFastTickMs);
   } else {

@@ -20,6 +20,7 @@
 #include "base/socket.h"
 #include "base/unique_fd.h"
 #include "daemon/history.h"
+#include "daemon/metrics.h"
 #include "daemon/session.h"
 #include "daemon/status_json.h"
 #include "ledger/ledger.h"
@@ -40,6 +41,7 @@ struct Options {
   uint32_t history_seconds = 300;    // samples kept per device and per process (one a second)
   std::string shm_dir = "/dev/shm";  // tt-metal's own statistics; empty: not read
   std::string driver_dir = "/proc/driver/tenstorrent";  // N/pids: who holds device N open
+  std::string metrics_listen;                           // ADDR:PORT for Prometheus; empty: off
 };
 
 class Server {
@@ -51,6 +53,7 @@ class Server {
   bool Start(std::string* error);
   // Runs until SIGTERM/SIGINT. Returns the process exit code.
   int Run();
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
  private:
   // epoll data: the source's kind in the top byte, the connection id below.
@@ -89,6 +92,7 @@ class Server {
   bool HandleHello(Conn& c, base::Frame& f);
   void HandleQuery(Conn& c, const base::Frame& f);
   void SendStatus(Conn& c);  // the status document, built into c.out
+  DaemonMeta Meta() const;
   void PushSubscriptions();  // to each subscriber that is due and has news
   bool HasSubscribers() const;
   // The event stream: ArmTap before applying records (sessions append what they apply to tap_
@@ -103,6 +107,7 @@ class Server {
   void TapLiveSet(pid_t pid, proto::EventKind kind);  // a process's live buffers as events
   void StartEvents(Conn& c, pid_t pid);               // the snapshot a new subscriber gets
   void ScanShm(bool force);  // re-reads tt-metal's regions, at most once a second
+  void UpdateMetrics();      // the Prometheus snapshot, at most once a second
   void Reply(Conn& c, proto::FrameType type, const std::string& payload);
   // A reply written in place: BeginReply (false: the peer was closed), append a header-sized gap
   // at `at` and the payload to c.out, then EndReply fills the header in and starts sending.
@@ -141,6 +146,8 @@ class Server {
   uint64_t shm_version_ = 0, shm_scanned_ns_ = 0;
   ledger::Ledger ledger_;
   std::vector<proto::EventRecord> tap_;
+  std::unique_ptr<MetricsExporter> metrics_;
+  uint64_t metrics_built_ns_ = 0;
   uint32_t event_subscribers_ = 0;
   uint32_t tick_ms_ = 0;
   bool wake_wanted_ = false;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -80,11 +81,12 @@ void Server::AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n) {
 }
 
 std::string Server::LostNotice(Conn& c) {
-  std::string text = nlohmann::json{{"event", "lost"},
-                                    {"count", c.events_lost - c.events_lost_told},
-                                    {"total", c.events_lost},
-                                    {"time_ns", RealtimeNs()}}
-                         .dump();
+  std::string text = nlohmann::json{
+      {"event", "lost"},
+      {"count", c.events_lost - c.events_lost_told},
+      {"total", c.events_lost},
+      {"time_ns",
+       RealtimeNs()}}.dump();
   c.events_lost_told = c.events_lost;
   return text;
 }
@@ -301,13 +303,33 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
   Reply(c, proto::FrameType::kQueryReply, reply);
 }
 
-void Server::SendStatus(Conn& c) {
+DaemonMeta Server::Meta() const {
   DaemonMeta dm;
   dm.pid = ::getpid();
   dm.socket = options_.socket_path;
   dm.uptime_ms = UptimeMs();
   dm.events_applied = events_applied_;
   dm.clients_disconnected_for_errors = disconnected_for_errors_;
+  return dm;
+}
+
+void Server::UpdateMetrics() {
+  const uint64_t now = MonotonicNs();
+  if (metrics_built_ns_ != 0 && now < metrics_built_ns_ + 1000000000ull) return;
+  metrics_built_ns_ = now;
+  ScanShm(false);
+  std::string doc;
+  BuildStatus(ledger_, meta_, Meta(), &doc, &status_cache_, &shm_, options_.driver_dir);
+  nlohmann::json status = nlohmann::json::parse(doc, nullptr, false);
+  std::map<std::pair<uint32_t, std::string>, uint64_t> largest;
+  for (const auto& [id, dev] : ledger_.devices())
+    for (const TypeFragmentation& tf : ComputeFragmentation(ledger_, id, 1))
+      largest[{id, std::string(proto::kMemTypeKeys[tf.type])}] = tf.largest_free_block;
+  metrics_->Update(status, largest);
+}
+
+void Server::SendStatus(Conn& c) {
+  const DaemonMeta dm = Meta();
   // Written straight into the connection's output buffer (kept between replies).
   if (!BeginReply(c)) return;
   const size_t at = c.out.size();

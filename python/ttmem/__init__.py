@@ -1,0 +1,190 @@
+"""ttmem from Python: who holds Tenstorrent device memory, and a leak check for tests.
+
+Standard library only. Talks to ttmemd over its Unix socket (docs/protocol.md)::
+
+    import ttmem
+    s = ttmem.status()                       # the `ttmem status --json` document, as dicts
+    for d in s["devices"]:
+        print(d["id"], d["memory"]["dram"]["used_bytes"])
+
+    with ttmem.no_leaks():                   # fails when the block leaves device memory behind
+        run_model_once()
+
+The leak check compares what one process (by default this one) holds on each device and memory
+type before and after the block, after the daemon has applied everything the process reported.
+"""
+
+import os
+import socket as _socket
+import struct
+import time
+
+__all__ = [
+    "status", "buffers", "process_usage", "default_socket_path", "no_leaks", "LeakCheck",
+    "DeviceMemoryLeak", "TtmemError",
+]
+
+_MAGIC = 0x464D5454  # "TTMF"
+_WIRE_VERSION = 1
+_QUERY = 16
+_QUERY_REPLY = 17
+_HEADER = struct.Struct("<IHHII")
+_MAX_REPLY = 256 * 1024 * 1024
+
+
+class TtmemError(RuntimeError):
+    """ttmemd could not be reached or answered something unexpected."""
+
+
+class DeviceMemoryLeak(AssertionError):
+    """A block left device memory behind. `left` maps (device, type) to bytes still held."""
+
+    def __init__(self, message, left, buffers):
+        super().__init__(message)
+        self.left = left
+        self.buffers = buffers
+
+
+def default_socket_path():
+    """The socket ttmemd listens on: $TTMEM_SOCKET, else the same default as `ttmem`."""
+    env = os.environ.get("TTMEM_SOCKET")
+    if env:
+        return env
+    if os.geteuid() == 0 or os.path.isdir("/run/ttmem"):
+        return "/run/ttmem/ttmemd.sock"
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if xdg.startswith("/"):
+        return xdg + "/ttmemd.sock"
+    return "/tmp/ttmem-%d/ttmemd.sock" % os.geteuid()
+
+
+def _recv_exact(sock, n):
+    chunks = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise TtmemError("ttmemd closed the connection mid-reply")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _request(request, socket_path=None, timeout=5.0):
+    import json
+
+    path = socket_path or default_socket_path()
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(path)
+        except OSError as e:
+            raise TtmemError(
+                "cannot reach ttmemd at %s (%s): start it with `ttmemd &`, or set TTMEM_SOCKET"
+                % (path, e.strerror or e)) from None
+        payload = json.dumps(request).encode()
+        sock.sendall(_HEADER.pack(_MAGIC, _WIRE_VERSION, _QUERY, len(payload), 0) + payload)
+        magic, version, ftype, length, _ = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+        if magic != _MAGIC or version != _WIRE_VERSION or ftype != _QUERY_REPLY:
+            raise TtmemError("unexpected reply from %s (is it a ttmemd of this version?)" % path)
+        if length > _MAX_REPLY:
+            raise TtmemError("reply of %d bytes from %s is too large" % (length, path))
+        reply = json.loads(_recv_exact(sock, length))
+    except _socket.timeout:
+        raise TtmemError("ttmemd at %s did not answer within %.1f s" % (path, timeout)) from None
+    finally:
+        sock.close()
+    if isinstance(reply, dict) and "error" in reply:
+        raise TtmemError("ttmemd: %s" % reply["error"])
+    return reply
+
+
+def status(socket_path=None, timeout=5.0):
+    """The daemon's status document (devices, memory by type, processes), as dicts and lists.
+
+    Everything a client published before the call is in the answer."""
+    return _request({"cmd": "status"}, socket_path, timeout)
+
+
+def buffers(pid, limit=20, socket_path=None, timeout=5.0):
+    """The largest live buffers of process `pid`, largest first (at most `limit`)."""
+    return _request({"cmd": "buffers", "pid": int(pid), "limit": int(limit)}, socket_path,
+                    timeout)
+
+
+def process_usage(doc, pid):
+    """{(device, type): used bytes} that process `pid` holds in a status document (non-zero
+    entries only; capture estimates are not device memory and are left out)."""
+    usage = {}
+    for device in doc.get("devices", []):
+        for proc in device.get("processes", []):
+            if proc.get("pid") != pid:
+                continue
+            for mem_type, m in proc.get("memory", {}).items():
+                used = m.get("used_bytes") or 0
+                if used:
+                    usage[(device["id"], mem_type)] = used
+    return usage
+
+
+class LeakCheck:
+    """Context manager: fails with DeviceMemoryLeak when the block leaves device memory behind.
+
+    pid: the process to watch (default: this one). devices / types: only these (default: all).
+    tolerance_bytes: growth allowed per (device, type). settle_s: how long to wait for frees to
+    reach the daemon before deciding. If the block raises, its exception goes through unchanged.
+    """
+
+    def __init__(self, pid=None, devices=None, types=None, tolerance_bytes=0, settle_s=2.0,
+                 socket_path=None):
+        self.pid = os.getpid() if pid is None else int(pid)
+        self.devices = None if devices is None else set(devices)
+        self.types = None if types is None else set(types)
+        self.tolerance = int(tolerance_bytes)
+        self.settle_s = float(settle_s)
+        self.socket_path = socket_path
+        self.before = {}
+        self.left = {}
+
+    def _usage(self):
+        usage = process_usage(status(self.socket_path), self.pid)
+        return {k: v for k, v in usage.items()
+                if (self.devices is None or k[0] in self.devices)
+                and (self.types is None or k[1] in self.types)}
+
+    def _grown(self, now):
+        return {k: v - self.before.get(k, 0) for k, v in now.items()
+                if v - self.before.get(k, 0) > self.tolerance}
+
+    def __enter__(self):
+        self.before = self._usage()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            return False
+        deadline = time.monotonic() + self.settle_s
+        while True:
+            self.left = self._grown(self._usage())
+            if not self.left or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if not self.left:
+            return False
+        try:
+            largest = buffers(self.pid, 10, self.socket_path).get("buffers", [])
+        except TtmemError:
+            largest = []
+        lines = ["device %s %s: %d bytes more than before the block" % (d, t, b)
+                 for (d, t), b in sorted(self.left.items())]
+        for b in largest:
+            if (b.get("device"), b.get("type")) in self.left:
+                lines.append("  live: buffer %s on device %s, %s, %d bytes at 0x%x"
+                             % (b["id"], b["device"], b["type"], b["size"], b["address"]))
+        raise DeviceMemoryLeak("device memory left behind by pid %d:\n%s"
+                               % (self.pid, "\n".join(lines)), self.left, largest)
+
+
+def no_leaks(**kwargs):
+    """`with ttmem.no_leaks(): ...` — see LeakCheck."""
+    return LeakCheck(**kwargs)

@@ -1,0 +1,177 @@
+#include "daemon/metrics.h"
+
+#include <mutex>
+
+#include <fmt/format.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+
+namespace ttmem::daemon {
+
+class SnapshotCollectable : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return families_;
+  }
+  void Set(std::vector<prometheus::MetricFamily> f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    families_ = std::move(f);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<prometheus::MetricFamily> families_;
+};
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(const char* name, const char* help, MetricType type) {
+  MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void Add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter)
+    m.counter.value = value;
+  else
+    m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+double Num(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
+}
+
+}  // namespace
+
+MetricsExporter::MetricsExporter() : snapshot_(std::make_shared<SnapshotCollectable>()) {}
+MetricsExporter::~MetricsExporter() = default;
+
+bool MetricsExporter::Start(const std::string& listen, std::string* error) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == listen.size() ||
+      listen.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+    *error = fmt::format(
+        "--metrics-listen {}: expected ADDR:PORT, e.g. 127.0.0.1:9464 (loopback only) or "
+        ":9464 (all addresses)",
+        listen);
+    return false;
+  }
+  // civetweb: "PORT" for all addresses, "ADDR:PORT" ("[::1]:PORT" for IPv6) for one.
+  const std::string bind = colon == 0 ? listen.substr(1) : listen;
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(bind, 1);
+  } catch (const std::exception& e) {
+    *error = fmt::format("--metrics-listen {}: cannot listen there ({}): is the port in use?",
+                         listen, e.what());
+    return false;
+  }
+  exposer_->RegisterCollectable(snapshot_);
+  return true;
+}
+
+int MetricsExporter::port() const {
+  if (!exposer_) return 0;
+  auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+void MetricsExporter::Update(
+    const nlohmann::json& status,
+    const std::map<std::pair<uint32_t, std::string>, uint64_t>& largest_free) {
+  auto used =
+      Family("ttmem_device_memory_used_bytes",
+             "Device memory in use, by device and memory type (all processes).", MetricType::Gauge);
+  auto total = Family("ttmem_device_memory_total_bytes",
+                      "Device memory capacity, by device and memory type (as announced).",
+                      MetricType::Gauge);
+  auto buffers =
+      Family("ttmem_device_buffers", "Live buffers, by device and memory type.", MetricType::Gauge);
+  auto capture =
+      Family("ttmem_device_capture_estimate_bytes",
+             "Graph-capture estimates (hooked allocations, no device memory).", MetricType::Gauge);
+  auto proc =
+      Family("ttmem_process_memory_used_bytes",
+             "Device memory a process holds, by device and memory type.", MetricType::Gauge);
+  auto free_block = Family("ttmem_device_largest_free_block_bytes",
+                           "Largest free block of one bank, by device and memory type "
+                           "(interleaved types with announced bank geometry).",
+                           MetricType::Gauge);
+  auto procs = Family("ttmem_processes", "Processes reporting to ttmemd.", MetricType::Gauge);
+  auto events = Family("ttmem_events_total", "Allocation and free events applied by ttmemd.",
+                       MetricType::Counter);
+  auto dropped = Family("ttmem_events_dropped_total",
+                        "Events clients could not deliver (counted, then resynchronised).",
+                        MetricType::Counter);
+  auto anomalies = Family("ttmem_anomalies_total",
+                          "Reports that did not add up: frees of unknown buffers, duplicate "
+                          "allocations.",
+                          MetricType::Counter);
+  auto disconnected = Family("ttmem_clients_disconnected_for_errors_total",
+                             "Clients disconnected for malformed reports.", MetricType::Counter);
+
+  std::map<int64_t, std::pair<std::string, std::string>> who;  // pid -> (comm, user)
+  if (status.contains("processes"))
+    for (const auto& p : status["processes"])
+      who[p.value("pid", int64_t{0})] = {p.value("name", std::string()),
+                                         p.value("user", std::string())};
+  if (status.contains("devices"))
+    for (const auto& d : status["devices"]) {
+      const std::string dev = std::to_string(d.value("id", uint32_t{0}));
+      if (d.contains("memory"))
+        for (const auto& [type, m] : d["memory"].items()) {
+          if (m.contains("used_bytes") && m["used_bytes"].is_number())
+            Add(used, {{"device", dev}, {"type", type}}, Num(m, "used_bytes"));
+          if (m.contains("total_bytes") && m["total_bytes"].is_number() &&
+              m["total_bytes"].get<double>() > 0)
+            Add(total, {{"device", dev}, {"type", type}}, Num(m, "total_bytes"));
+          if (m.contains("buffers") && m["buffers"].is_number())
+            Add(buffers, {{"device", dev}, {"type", type}}, Num(m, "buffers"));
+        }
+      if (d.contains("capture_estimate"))
+        for (const auto& [type, m] : d["capture_estimate"].items())
+          Add(capture, {{"device", dev}, {"type", type}}, Num(m, "used_bytes"));
+      if (d.contains("processes"))
+        for (const auto& p : d["processes"]) {
+          const int64_t pid = p.value("pid", int64_t{0});
+          const auto& [comm, user] = who[pid];
+          if (!p.contains("memory")) continue;
+          for (const auto& [type, m] : p["memory"].items())
+            if (m.contains("used_bytes") && m["used_bytes"].is_number())
+              Add(proc,
+                  {{"device", dev},
+                   {"type", type},
+                   {"pid", std::to_string(pid)},
+                   {"comm", comm.empty() ? p.value("name", std::string()) : comm},
+                   {"user", user}},
+                  Num(m, "used_bytes"));
+        }
+    }
+  for (const auto& [k, v] : largest_free)
+    Add(free_block, {{"device", std::to_string(k.first)}, {"type", k.second}},
+        static_cast<double>(v));
+  Add(procs, {},
+      status.contains("processes") ? static_cast<double>(status["processes"].size()) : 0);
+  const nlohmann::json c = status.value("counters", nlohmann::json::object());
+  Add(events, {}, Num(c, "events_applied"));
+  Add(dropped, {}, Num(c, "dropped_events"));
+  Add(anomalies, {{"kind", "unknown_free"}}, Num(c, "unknown_frees"));
+  Add(anomalies, {{"kind", "duplicate_alloc"}}, Num(c, "duplicate_allocs"));
+  Add(disconnected, {}, Num(c, "clients_disconnected_for_errors"));
+  snapshot_->Set({std::move(used), std::move(total), std::move(buffers), std::move(capture),
+                  std::move(proc), std::move(free_block), std::move(procs), std::move(events),
+                  std::move(dropped), std::move(anomalies), std::move(disconnected)});
+}
+
+}  // namespace ttmem::daemon

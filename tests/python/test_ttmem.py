@@ -1,0 +1,320 @@
+"""Python tests: the ttmem package against a real ttmemd, this process reporting through the real
+libttmem (ctypes), and a real Prometheus server scraping the daemon's metrics.
+
+Run by ctest (Python.*) with TTMEM_BIN_DIR and TTMEM_LIB_DIR set to the build's directories."""
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+import ttmem  # noqa: E402
+
+BIN = os.environ.get("TTMEM_BIN_DIR", os.path.join(ROOT, "build", "bin"))
+LIB = os.environ.get("TTMEM_LIB_DIR", os.path.join(ROOT, "build", "lib"))
+MIB = 1024 * 1024
+DRAM, L1 = 0, 1
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (OSError, ttmem.TtmemError, ValueError, KeyError) as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+class Daemon:
+    def __init__(self, tmp, extra=()):
+        self.socket = os.path.join(tmp, "ttmemd.sock")
+        shm = os.path.join(tmp, "shm")
+        os.makedirs(shm, exist_ok=True)
+        self.log = open(os.path.join(tmp, "ttmemd.log"), "w")
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "ttmemd"), "--socket", self.socket, "--shm-dir", shm,
+             "--driver-dir", os.path.join(tmp, "nodriver")] + list(extra),
+            stdout=self.log, stderr=self.log)
+        wait_for(lambda: ttmem.status(self.socket), 10, "ttmemd to answer")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        self.log.close()
+
+
+# This process reports through the real libttmem, to a daemon started before the library loads.
+_TMP = tempfile.mkdtemp(prefix="ttmem-py-")
+_DAEMON = None
+_LIB = None
+
+
+def setUpModule():
+    global _DAEMON, _LIB
+    _DAEMON = Daemon(_TMP)
+    os.environ["TT_ALLOC_TRACKING_ENABLED"] = "1"
+    os.environ["TTMEM_SOCKET"] = _DAEMON.socket
+    _LIB = ctypes.CDLL(os.path.join(LIB, "libttmem.so"))
+    _LIB.ttmem_alloc.argtypes = [ctypes.c_uint32, ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64,
+                                 ctypes.c_uint64]
+    _LIB.ttmem_free.argtypes = [ctypes.c_uint32, ctypes.c_uint64]
+    _LIB.ttmem_flush.argtypes = [ctypes.c_uint32]
+    assert _LIB.ttmem_enabled() == 1
+
+
+def tearDownModule():
+    _DAEMON.stop()
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+_next_id = [1000]
+
+
+def alloc(device, mem_type, size, address=0x1000):
+    _next_id[0] += 1
+    _LIB.ttmem_alloc(device, mem_type, _next_id[0], address, size)
+    return _next_id[0]
+
+
+def free(device, buffer_id):
+    _LIB.ttmem_free(device, buffer_id)
+
+
+class StatusTest(unittest.TestCase):
+    def test_status_is_the_json_document(self):
+        a = alloc(0, DRAM, 3 * MIB)
+        self.assertEqual(_LIB.ttmem_flush(5000), 0)
+        s = ttmem.status(_DAEMON.socket)
+        self.assertIsInstance(s, dict)
+        self.assertIn("devices", s)
+        self.assertIn("processes", s)
+        usage = ttmem.process_usage(s, os.getpid())
+        self.assertEqual(usage.get((0, "dram")), 3 * MIB)
+        mine = [p for p in s["processes"] if p["pid"] == os.getpid()]
+        self.assertEqual(len(mine), 1)
+        self.assertTrue(mine[0]["name"].startswith("python"))
+        big = ttmem.buffers(os.getpid(), limit=1000, socket_path=_DAEMON.socket)
+        mine = [b for b in big["buffers"] if b["id"] == a]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual((mine[0]["device"], mine[0]["type"], mine[0]["size"]), (0, "dram", 3 * MIB))
+        free(0, a)
+        _LIB.ttmem_flush(5000)
+        self.assertNotIn((0, "dram"), ttmem.process_usage(ttmem.status(_DAEMON.socket),
+                                                          os.getpid()))
+
+    def test_clear_error_without_a_daemon(self):
+        with self.assertRaises(ttmem.TtmemError) as cm:
+            ttmem.status(os.path.join(_TMP, "nothing-here.sock"))
+        self.assertIn("ttmemd", str(cm.exception))
+        self.assertIn("TTMEM_SOCKET", str(cm.exception))
+
+
+class LeakCheckTest(unittest.TestCase):
+    def test_passes_when_the_block_frees_what_it_allocates(self):
+        with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=1.0):
+            a = alloc(0, DRAM, MIB)
+            b = alloc(1, L1, 64 * 1024)
+            free(0, a)
+            free(1, b)
+
+    def test_fails_when_the_block_leaves_memory_behind(self):
+        with self.assertRaises(ttmem.DeviceMemoryLeak) as cm:
+            with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=0.5):
+                alloc(2, DRAM, 5 * MIB, address=0x40000)
+                keep = alloc(2, L1, 4096)
+                free(2, keep)
+        self.assertEqual(cm.exception.left, {(2, "dram"): 5 * MIB})
+        self.assertIn("device 2 dram: 5242880 bytes", str(cm.exception))
+        self.assertIn("0x40000", str(cm.exception))
+        # What was held before the block does not count against it.
+        with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=0.5):
+            pass
+
+    def test_tolerance_devices_and_types(self):
+        with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=0.3, tolerance_bytes=8192):
+            alloc(3, DRAM, 4096)
+        with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=0.3, types=["l1"]):
+            alloc(3, DRAM, MIB)
+        with self.assertRaises(ttmem.DeviceMemoryLeak):
+            with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=0.3, devices=[4]):
+                alloc(4, L1, 1024)
+
+    def test_an_exception_in_the_block_goes_through(self):
+        with self.assertRaises(KeyError):
+            with ttmem.no_leaks(socket_path=_DAEMON.socket):
+                alloc(5, DRAM, MIB)
+                raise KeyError("from the block")
+
+    def test_another_process(self):
+        env = dict(os.environ, TTMEM_SOCKET=_DAEMON.socket, TT_ALLOC_TRACKING_ENABLED="1")
+        sim = subprocess.Popen([os.path.join(BIN, "ttmem-sim"), "leak", "--repeat", "2",
+                                "--hold-ms", "800"], env=env, stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: ttmem.process_usage(ttmem.status(_DAEMON.socket), sim.pid), 10,
+                     "the simulator to report")
+            # Once it has exited, the daemon reclaimed what it leaked: nothing is left.
+            with ttmem.no_leaks(pid=sim.pid, socket_path=_DAEMON.socket, settle_s=5):
+                sim.wait(20)
+        finally:
+            sim.kill()
+            sim.wait()
+
+
+PROMETHEUS = shutil.which("prometheus")
+PROMTOOL = shutil.which("promtool")
+
+
+class PrometheusTest(unittest.TestCase):
+    """A real Prometheus server scrapes `ttmemd --metrics-listen`; its HTTP API must give what
+    `ttmem status --json` says."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not PROMETHEUS or not PROMTOOL:
+            raise AssertionError("prometheus and promtool are needed (scripts/deps.sh installs "
+                                 "Debian's prometheus package)")
+        cls.tmp = tempfile.mkdtemp(prefix="ttmem-prom-")
+        cls.metrics_port = free_port()
+        cls.daemon = Daemon(cls.tmp, ["--metrics-listen", "127.0.0.1:%d" % cls.metrics_port])
+        cls.prom_port = free_port()
+        config = os.path.join(cls.tmp, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: ttmem\n    static_configs:\n"
+                    "      - targets: ['127.0.0.1:%d']\n" % cls.metrics_port)
+        cls.prom_log = open(os.path.join(cls.tmp, "prometheus.log"), "w")
+        cls.prom = subprocess.Popen(
+            [PROMETHEUS, "--config.file", config, "--storage.tsdb.path",
+             os.path.join(cls.tmp, "data"), "--web.listen-address",
+             "127.0.0.1:%d" % cls.prom_port],
+            stdout=cls.prom_log, stderr=cls.prom_log)
+        env = dict(os.environ, TTMEM_SOCKET=cls.daemon.socket, TT_ALLOC_TRACKING_ENABLED="1")
+        cls.sim = subprocess.Popen([os.path.join(BIN, "ttmem-sim"), "mesh_allocation", "--mesh",
+                                    "1x2", "--hold-ms", "60000"], env=env,
+                                   stdout=subprocess.DEVNULL)
+        # The daemon rebuilds its metrics once a second: wait for the simulator's.
+        wait_for(lambda: "ttmem_process_memory_used_bytes{" in cls.scrape(cls), 15,
+                 "the simulator in the metrics")
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in (cls.sim, cls.prom):
+            p.send_signal(signal.SIGTERM)
+            p.wait(20)
+        cls.prom_log.close()
+        cls.daemon.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def scrape(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port,
+                                    timeout=5) as r:
+            return r.read().decode()
+
+    def query(self, expr):
+        url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (self.prom_port,
+                                                             urllib.parse.quote(expr))
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.load(r)
+        if body.get("status") != "success":
+            raise ValueError(body)
+        return body["data"]["result"]
+
+    def steady_status(self):
+        # The simulator holds its peak for a minute: wait until two readings a second apart agree.
+        def stable():
+            a = ttmem.status(self.daemon.socket)
+            time.sleep(1.0)
+            b = ttmem.status(self.daemon.socket)
+            used = lambda s: [(d["id"], t, m["used_bytes"]) for d in s["devices"]
+                              for t, m in sorted(d["memory"].items())]
+            return b if used(a) == used(b) and any(u for _, _, u in used(b)) else None
+        return wait_for(stable, 30, "the simulator's peak")
+
+    def test_prometheus_sees_what_status_says(self):
+        s = self.steady_status()
+        expected = {(str(d["id"]), t): m["used_bytes"] for d in s["devices"]
+                    for t, m in d["memory"].items()}
+        totals = {(str(d["id"]), t): m["total_bytes"] for d in s["devices"]
+                  for t, m in d["memory"].items() if m.get("total_bytes")}
+
+        def scraped():
+            got = {(r["metric"]["device"], r["metric"]["type"]): int(float(r["value"][1]))
+                   for r in self.query("ttmem_device_memory_used_bytes")}
+            return got if got == expected else None
+        wait_for(scraped, 30, "Prometheus to hold the daemon's figures")
+        got_totals = {(r["metric"]["device"], r["metric"]["type"]): int(float(r["value"][1]))
+                      for r in self.query("ttmem_device_memory_total_bytes")}
+        self.assertEqual(got_totals, totals)
+        # Per process, with its labels.
+        sim = self.sim.pid
+        per_proc = self.query('ttmem_process_memory_used_bytes{pid="%d"}' % sim)
+        self.assertTrue(per_proc)
+        for r in per_proc:
+            self.assertEqual(r["metric"]["comm"], "ttmem-sim")
+            self.assertTrue(r["metric"]["user"])
+            dev = next(d for d in s["devices"] if str(d["id"]) == r["metric"]["device"])
+            proc = next(p for p in dev["processes"] if p["pid"] == sim)
+            self.assertEqual(int(float(r["value"][1])),
+                             proc["memory"][r["metric"]["type"]]["used_bytes"])
+        # Sums agree: the devices' DRAM is what the processes hold.
+        dram = self.query('sum(ttmem_device_memory_used_bytes{type="dram"})')
+        self.assertEqual(int(float(dram[0]["value"][1])),
+                         sum(v for (d, t), v in expected.items() if t == "dram"))
+        free_block = self.query("ttmem_device_largest_free_block_bytes")
+        self.assertTrue(free_block)
+        events = self.query("ttmem_events_total")
+        self.assertGreater(int(float(events[0]["value"][1])), 0)
+
+    def test_promtool_accepts_the_metrics(self):
+        text = self.scrape()
+        self.assertIn("ttmem_device_memory_used_bytes{", text)
+        r = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                           capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+
+    def test_grafana_dashboard_uses_only_exported_metrics(self):
+        with open(os.path.join(ROOT, "packaging", "grafana", "ttmem.json")) as f:
+            dash = json.load(f)
+        exported = set(re.findall(r"^(ttmem_[a-z_]+)", self.scrape(), re.M))
+        exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+        self.assertTrue(exprs)
+        used = set()
+        for e in exprs:
+            used.update(re.findall(r"\bttmem_[a-z_]+", e))
+        self.assertTrue(used)
+        self.assertEqual(used - exported, set())
+        # Every query the dashboard makes is valid PromQL for the real server.
+        for e in exprs:
+            e = e.replace("$device", ".*").replace("$type", ".*").replace("$__rate_interval",
+                                                                          "1m")
+            self.query(e)
+
+
+if __name__ == "__main__":
+    unittest.main()
