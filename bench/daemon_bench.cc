@@ -3,6 +3,8 @@
 // producer processes, status round trip at scale, event-to-visible latency and idle wakeups.
 // Producers are forked children using libttmem like any application.
 #include <malloc.h>
+#include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -170,6 +172,81 @@ BENCHMARK(BM_DaemonIngest)
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kSecond);
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+int64_t SqlInt(const std::string& db, const char* sql) {
+  sqlite3* h = nullptr;
+  int64_t v = -1;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(h, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(h);
+  return v;
+}
+
+// `ttmem record` against the paced ingest of 2 producers at full speed: the same ingest alone
+// first (the baseline of this run), then with a recorder subscribed. Reports the ingest rate in
+// both, what the recorder stored per second of recording (to the end of its drain, before it
+// builds its indices), what it lost (counted by the daemon), and how long the indices took.
+void BM_RecordDuringIngest(benchmark::State& state) {
+  if (!NeedsDaemon(state)) return;
+  const std::string ttmem = SelfDir() + "/ttmem";
+  const std::string db = fmt::format("/tmp/ttmem-bench-record-{}.sqlite", ::getpid());
+  for (auto _ : state) {
+    IngestResult alone = RunProducers(2, 2.0, true);
+    for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((db + suffix).c_str());
+    pid_t rec = ::fork();
+    if (rec == 0) {
+      ::execl(ttmem.c_str(), "ttmem", "record", "--socket", std::getenv("TTMEM_SOCKET"), "-o",
+              db.c_str(), "-q", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // subscribed by then
+    auto t0 = std::chrono::steady_clock::now();
+    IngestResult busy = RunProducers(2, 2.0, true);
+    ::kill(rec, SIGINT);  // it drains what the daemon sent, then builds its indices
+    // The recorder writes meta.ended_ns when its drain is done, before the indices.
+    while (SqlInt(db, "SELECT COUNT(*) FROM meta WHERE key = 'ended_ns'") != 1)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const double rec_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto t1 = std::chrono::steady_clock::now();
+    int st = 0;
+    ::waitpid(rec, &st, 0);
+    const double index_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    const int64_t recorded = SqlInt(db, "SELECT COUNT(*) FROM events");
+    const int64_t lost = SqlInt(db,
+                                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
+                                "'events_lost'");
+    state.SetIterationTime(rec_s);
+    state.counters["ingest_alone_Meps"] = static_cast<double>(alone.events) / alone.seconds / 1e6;
+    state.counters["ingest_recorded_Meps"] = static_cast<double>(busy.events) / busy.seconds / 1e6;
+    state.counters["applied_events"] = static_cast<double>(busy.events);
+    state.counters["recorded_events"] = static_cast<double>(recorded);
+    state.counters["lost_events"] = static_cast<double>(lost);
+    state.counters["recorded_per_second"] = static_cast<double>(recorded) / rec_s;
+    state.counters["index_seconds"] = index_s;
+    state.counters["bytes_per_event"] =
+        recorded > 0 ? static_cast<double>(SqlInt(db,
+                                                  "SELECT page_count * page_size FROM "
+                                                  "pragma_page_count, pragma_page_size")) /
+                           static_cast<double>(recorded)
+                     : 0;
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((db + suffix).c_str());
+}
+BENCHMARK(BM_RecordDuringIngest)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 
 double Percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cmake --preset default -DTTMEM_BUILD_BENCH=ON >/dev/null
-cmake --build --preset default --target ttmem_client_bench ttmem_daemon_bench ttmemd >/dev/null
+cmake --build --preset default --target ttmem_client_bench ttmem_daemon_bench ttmemd ttmem_cli_main >/dev/null
 dir=$(mktemp -d /tmp/ttmem-bench-XXXXXX)
 trap 'kill $daemon 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 # 256 client processes + the benchmark itself exceed the default per-uid connection limit (256).
@@ -22,7 +22,7 @@ TT_ALLOC_TRACKING_ENABLED=0 build/bin/ttmem_client_bench "${common[@]}" \
 # Against the live daemon, then (in a process of its own, so that its 10 M-entry heap does not
 # shape the others' allocations) the in-process memory and status-building benchmarks.
 TT_ALLOC_TRACKING_ENABLED=1 TTMEM_SOCKET="$dir/d.sock" build/bin/ttmem_daemon_bench \
-  --benchmark_filter='Ingest|Query|Visible|Idle' --benchmark_format=json \
+  --benchmark_filter='Ingest|Query|Visible|Idle|Record' --benchmark_format=json \
   --benchmark_out="$dir/daemon.json" >/dev/null
 build/bin/ttmem_daemon_bench --benchmark_filter='Memory|BuildStatus' --benchmark_format=json \
   --benchmark_out="$dir/inproc.json" >/dev/null
@@ -76,4 +76,12 @@ line("ingest alone / during back-to-back queries (M ev/s)", "-", query["ingest_a
 line("event to visible (daemon's own drain), p99 (ms)", "<= 10", visible["p99_ms"],
      f"median {visible['median_ms']:.2f}, max {visible['max_ms']:.2f}")
 line("idle daemon wakeups (per second)", "few", idle["wakeups_per_second"])
+rec = find("BM_RecordDuringIngest")
+line("ttmem record: events stored per second (saturated)", "-", rec["recorded_per_second"] / 1e6,
+     f"M/s; stored {int(rec['recorded_events'])} + lost {int(rec['lost_events'])} "
+     f"of {int(rec['applied_events'])} applied; indices {rec['index_seconds']:.1f} s; "
+     f"{rec['bytes_per_event']:.0f} B/event")
+line("paced ingest, 2 producers: alone / while recording (M ev/s)", "-", rec["ingest_alone_Meps"],
+     f"while recording {rec['ingest_recorded_Meps']:.2f} "
+     f"(ratio {rec['ingest_recorded_Meps'] / rec['ingest_alone_Meps']:.2f})")
 PY

@@ -276,6 +276,7 @@ TEST_F(Record, LostEventsAreCountedNotHidden) {
   const int64_t reclaimed = SqlInt(db, "SELECT COUNT(*) FROM events WHERE kind = 4");
   const int64_t lost = SqlInt(db, "SELECT value FROM meta WHERE key = 'events_lost'");
   EXPECT_GT(applied, 0);
+  EXPECT_EQ(SqlInt(db, "SELECT value FROM meta WHERE key = 'complete'"), 1);
   // churn frees all it allocates: no reclaims; every applied event is recorded or counted lost.
   EXPECT_EQ(reclaimed, 0);
   EXPECT_EQ(recorded + lost, applied) << "recorded " << recorded << " reclaimed " << reclaimed

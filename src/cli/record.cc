@@ -160,7 +160,10 @@ class Recorder {
         if (!ins_capacity_.Run()) return Fail("a capacity", error);
       }
     } else if (what == "lost") {
-      lost_ += static_cast<uint64_t>(JsonI64(n, "count"));
+      lost_ = std::max(lost_, static_cast<uint64_t>(JsonI64(n, "total")));
+    } else if (what == "flushed") {
+      lost_ = std::max(lost_, static_cast<uint64_t>(JsonI64(n, "lost_total")));
+      flushed_ = true;
     } else if (what == "start") {
       start_ = n;
     }
@@ -172,6 +175,7 @@ class Recorder {
 
   // Processes that started during the recording and have not ended.
   size_t running_new() const { return running_new_.size(); }
+  bool flushed() const { return flushed_; }
   uint64_t events() const { return events_; }
   uint64_t processes() const { return processes_; }
   uint64_t lost() const { return lost_; }
@@ -201,6 +205,7 @@ class Recorder {
   std::vector<pid_t> ended_;
   std::set<pid_t> running_new_;
   bool in_tx_ = false;
+  bool flushed_ = false;
   uint64_t events_ = 0, processes_ = 0, lost_ = 0;
   nlohmann::json start_;
 };
@@ -252,7 +257,8 @@ int RunRecord(const RecordOptions& o) {
   }
   Db db;
   if (!db.Open(o.output, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &error) ||
-      !db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", &error) ||
+      !db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
+               &error) ||
       !db.Exec(kRecordingSchema, &error)) {
     PrintError(fmt::format("cannot create the recording {}: {}", o.output, error));
     return kExitFailure;
@@ -338,7 +344,8 @@ int RunRecord(const RecordOptions& o) {
   bool child_ended_seen = false;  // the daemon said the child's process ended
   uint64_t child_exit_ms = 0, last_commit_ms = MonoMs(), last_progress_ms = 0;
   uint64_t in_tx = 0;
-  bool failed = false;
+  bool failed = false, flushing = false;
+  uint64_t flush_deadline_ms = 0;
   std::string fail;
   while (!failed) {
     const base::Frame* f = nullptr;
@@ -376,7 +383,7 @@ int RunRecord(const RecordOptions& o) {
     }
     if (progress && now >= last_progress_ms + 500) {
       last_progress_ms = now;
-      std::fprintf(stderr, "\rttmem record: %llu events, %llu processes, %llu lost   ",
+      std::fprintf(stderr, "\rttmem record: %llu events · %llu process(es) · %llu lost   ",
                    static_cast<unsigned long long>(rec.events()),
                    static_cast<unsigned long long>(rec.processes()),
                    static_cast<unsigned long long>(rec.lost()));
@@ -388,15 +395,31 @@ int RunRecord(const RecordOptions& o) {
         child_exit_ms = now;
       }
     }
+    if (flushing) {
+      // Everything the daemon applied before the flush request, and the count of what it could
+      // not send, has arrived: done. A second Ctrl-C or a minute without it stops at once.
+      if (rec.flushed() || g_stop >= 2 || now >= flush_deadline_ms) break;
+      continue;
+    }
     if (r == 1) continue;  // keep reading while frames come
-    if (g_stop) break;
     // CMD exited: stop once the daemon has told its end (its last events came before). When CMD
     // itself never connected (a shell, a launcher), once every process that started during the
     // recording has ended too, or 2 s after CMD when some still run.
-    if (child_status >= 0 &&
-        (child_ended_seen || (rec.running_new() == 0 && now >= child_exit_ms + 100) ||
-         now >= child_exit_ms + 2000))
-      break;
+    const bool stop = g_stop != 0 || (child_status >= 0 &&
+                                      (child_ended_seen ||
+                                       (rec.running_new() == 0 && now >= child_exit_ms + 100) ||
+                                       now >= child_exit_ms + 2000));
+    if (stop) {
+      // Ask the daemon to apply what clients published and to say what this stream lost; read
+      // until it has (the events still queued for us come first).
+      if (!q.Send({{"cmd", "events_flush"}}, &error)) {
+        fail = error;
+        failed = true;
+        break;
+      }
+      flushing = true;
+      flush_deadline_ms = now + 60000;
+    }
   }
   if (progress) std::fprintf(stderr, "\n");
   if (child > 0 && child_status < 0) {  // interrupted while CMD runs: it got the same signal
@@ -405,6 +428,12 @@ int RunRecord(const RecordOptions& o) {
   }
   const uint64_t ended_ns = RealNs();
   std::string e2;
+  if (!failed && !rec.flushed()) {
+    PrintError(
+        "stopped before the daemon confirmed the end of the stream: the count of lost "
+        "events may be incomplete (meta.complete = 0)");
+  }
+  if (!SetMeta(db, "complete", rec.flushed() ? "1" : "0", &e2)) PrintError(e2);
   if (!rec.Commit(&e2) || !SetMeta(db, "ended_ns", std::to_string(ended_ns), &e2) ||
       !SetMeta(db, "events", std::to_string(rec.events()), &e2) ||
       !SetMeta(db, "events_lost", std::to_string(rec.lost()), &e2) ||

@@ -279,6 +279,26 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     StartEvents(c, pid);
     return;
   }
+  if (cmd == "events_flush") {
+    // On an event stream: apply what clients published, then a "flushed" notice after every
+    // event queued for this peer, with what it lost in all. `ttmem record` ends with it.
+    if (!c.events) {
+      Reply(c, proto::FrameType::kQueryReply,
+            nlohmann::json{{"error",
+                            "events_flush needs an event stream on this connection "
+                            "(send {\"cmd\": \"events\"} first)"}}
+                .dump());
+      return;
+    }
+    DrainAll();
+    if (c.events_lost != c.events_lost_told) AppendNotice(c, LostNotice(c));
+    AppendNotice(c,
+                 nlohmann::json{
+                     {"event", "flushed"}, {"lost_total", c.events_lost}, {"time_ns", RealtimeNs()}}
+                     .dump());
+    OnConnWritable(c);
+    return;
+  }
   if (cmd == "history") {
     // {"cmd": "history", ["device": N], ["pid": P]}: the samples the daemon keeps.
     std::optional<uint32_t> device;
