@@ -66,6 +66,7 @@ class Recorder {
         ins_event_(db,
                    "INSERT INTO events(time_ns, process, pid, device, type, kind, buffer_id, "
                    "address, size, capture, resync) VALUES (?,?,?,?,?,?,?,?,?,?,?)"),
+        ins_events_(db, MultiInsert().c_str()),
         ins_process_(db,
                      "INSERT INTO processes(pid, name, cmdline, uid, user, started_unix_ms, "
                      "first_seen_ns, existing) VALUES (?,?,?,?,?,?,?,?)"),
@@ -77,8 +78,8 @@ class Recorder {
         ins_capacity_(db, "INSERT OR REPLACE INTO capacities VALUES (?,?,?,?,?)") {}
 
   bool ok() const {
-    return ins_event_.ok() && ins_process_.ok() && end_process_.ok() && ins_device_.ok() &&
-           ins_capacity_.ok();
+    return ins_event_.ok() && ins_events_.ok() && ins_process_.ok() && end_process_.ok() &&
+           ins_device_.ok() && ins_capacity_.ok();
   }
 
   bool Begin(std::string* error) {
@@ -98,25 +99,20 @@ class Recorder {
       return false;
     }
     if (!Begin(error)) return false;
-    for (size_t off = 0; off < len; off += sizeof(proto::EventRecord)) {
-      proto::EventRecord e;
-      std::memcpy(&e, data + off, sizeof(e));
-      ins_event_.Bind(1, I64(e.time_ns)).Bind(2, ProcessRow(e.pid, e.time_ns)).Bind(3, e.pid);
-      ins_event_.Bind(4, e.device);
-      if (e.type == proto::kEventNoType)
-        ins_event_.BindNull(5);
-      else
-        ins_event_.Bind(5, e.type);
-      ins_event_.Bind(6, e.kind).Bind(7, I64(e.buffer_id)).Bind(8, I64(e.address));
-      ins_event_.Bind(9, I64(e.size));
-      ins_event_.Bind(10, (e.flags & proto::kEventFlagHooked) ? 1 : 0);
-      ins_event_.Bind(11, (e.flags & proto::kEventFlagResync) ? 1 : 0);
-      if (!ins_event_.Run()) {
-        *error = fmt::format("writing an event: {}", db_.Message());
-        return false;
-      }
-      ++events_;
+    const size_t n = len / sizeof(proto::EventRecord);
+    size_t i = 0;
+    // Many rows per statement: SQLite's per-statement cost is most of a single-row insert's.
+    for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
+      for (size_t r = 0; r < kRowsPerInsert; ++r)
+        BindEvent(ins_events_, static_cast<int>(r) * 11,
+                  data + (i + r) * sizeof(proto::EventRecord));
+      if (!ins_events_.Run()) return Fail("events", error);
     }
+    for (; i < n; ++i) {
+      BindEvent(ins_event_, 0, data + i * sizeof(proto::EventRecord));
+      if (!ins_event_.Run()) return Fail("an event", error);
+    }
+    events_ += n;
     return true;
   }
 
@@ -182,6 +178,30 @@ class Recorder {
   const nlohmann::json& start() const { return start_; }
 
  private:
+  static constexpr size_t kRowsPerInsert = 64;
+  static std::string MultiInsert() {
+    std::string sql =
+        "INSERT INTO events(time_ns, process, pid, device, type, kind, buffer_id, address, size, "
+        "capture, resync) VALUES ";
+    for (size_t r = 0; r < kRowsPerInsert; ++r)
+      sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?)";
+    return sql;
+  }
+  // Binds one record to parameters base+1 .. base+11.
+  void BindEvent(Stmt& st, int b, const uint8_t* raw) {
+    proto::EventRecord e;
+    std::memcpy(&e, raw, sizeof(e));
+    st.Bind(b + 1, I64(e.time_ns)).Bind(b + 2, ProcessRow(e.pid, e.time_ns)).Bind(b + 3, e.pid);
+    st.Bind(b + 4, e.device);
+    if (e.type == proto::kEventNoType)
+      st.BindNull(b + 5);
+    else
+      st.Bind(b + 5, e.type);
+    st.Bind(b + 6, e.kind).Bind(b + 7, I64(e.buffer_id)).Bind(b + 8, I64(e.address));
+    st.Bind(b + 9, I64(e.size));
+    st.Bind(b + 10, (e.flags & proto::kEventFlagHooked) ? 1 : 0);
+    st.Bind(b + 11, (e.flags & proto::kEventFlagResync) ? 1 : 0);
+  }
   bool Fail(const char* what, std::string* error) {
     *error = fmt::format("writing {}: {}", what, db_.Message());
     return false;
@@ -200,7 +220,7 @@ class Recorder {
   }
 
   Db& db_;
-  Stmt ins_event_, ins_process_, end_process_, ins_device_, ins_capacity_;
+  Stmt ins_event_, ins_events_, ins_process_, end_process_, ins_device_, ins_capacity_;
   std::map<pid_t, int64_t> rows_;
   std::vector<pid_t> ended_;
   std::set<pid_t> running_new_;
