@@ -54,7 +54,6 @@ CREATE TABLE events(
 const char* const kRecordingIndices = R"sql(
 CREATE INDEX IF NOT EXISTS events_by_process ON events(process, seq);
 CREATE INDEX IF NOT EXISTS events_by_device_type ON events(device, type, seq);
-CREATE INDEX IF NOT EXISTS events_by_buffer ON events(process, device, buffer_id, seq);
 CREATE INDEX IF NOT EXISTS processes_by_pid ON processes(pid);
 )sql";
 

@@ -31,6 +31,7 @@ uint64_t MonotonicNs() {
 
 constexpr size_t kEventBacklog = 64u * 1024 * 1024;  // unread bytes per event subscriber
 constexpr size_t kEventsPerFrame = 16384;            // 768 KiB frames
+constexpr uint32_t kMaxEventStreamsPerUid = 8;
 
 }  // namespace
 
@@ -274,6 +275,18 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     if (c.events) {
       Reply(c, proto::FrameType::kQueryReply,
             R"({"error": "this connection already receives events"})");
+      return;
+    }
+    // Each stream may hold up to kEventBacklog unread bytes: a user gets a few.
+    uint32_t same_uid = 0;
+    for (const auto& [id, other] : conns_)
+      same_uid += other->events && other->cred.uid == c.cred.uid ? 1 : 0;
+    if (same_uid >= kMaxEventStreamsPerUid) {
+      Reply(c, proto::FrameType::kQueryReply,
+            nlohmann::json{{"error", fmt::format("uid {} already has {} event streams (the limit): "
+                                                 "stop a running `ttmem record` first",
+                                                 c.cred.uid, same_uid)}}
+                .dump());
       return;
     }
     StartEvents(c, pid);
