@@ -69,6 +69,17 @@ const json* FindType(const json& report, uint32_t device, const std::string& typ
   return nullptr;
 }
 
+// Runs `ttmem-sim churn` flat out (2 threads, one device) against `socket` for `seconds`; true when
+// it exits 0 and the daemon is back to empty.
+bool RunChurnFlatOut(const std::string& socket, const TempDir& dir, const char* seconds) {
+  std::map<std::string, std::string> env = {{"TT_ALLOC_TRACKING_ENABLED", "1"},
+                                            {"TTMEM_SOCKET", socket}};
+  Child churn = Spawn({BinDir() + "/ttmem-sim", "churn", "--threads", "2", "--seconds", seconds,
+                       "--rate", "0", "--mesh", "1x1"},
+                      env, false, false, dir.File("churn.err"));
+  return Wait(churn.pid, 60s) == 0 && PollUntil(socket, 5s, AllDevicesEmpty).count() >= 0;
+}
+
 class Record : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(daemon_.Start()) << daemon_.log(); }
@@ -260,13 +271,7 @@ TEST_F(Record, LostEventsAreCountedNotHidden) {
             0);
   std::this_thread::sleep_for(300ms);
   ::kill(rec.pid, SIGSTOP);
-  std::map<std::string, std::string> env = {{"TT_ALLOC_TRACKING_ENABLED", "1"},
-                                            {"TTMEM_SOCKET", daemon_.socket()}};
-  Child churn = Spawn({BinDir() + "/ttmem-sim", "churn", "--threads", "2", "--seconds", "4",
-                       "--rate", "0", "--mesh", "1x1"},
-                      env, false, false, dir_.File("churn.err"));
-  EXPECT_EQ(Wait(churn.pid, 60s), 0);
-  ASSERT_GE(PollUntil(daemon_.socket(), 5s, AllDevicesEmpty).count(), 0);
+  ASSERT_TRUE(RunChurnFlatOut(daemon_.socket(), dir_, "4"));
   json after = Status(daemon_.socket());
   ::kill(rec.pid, SIGCONT);
   std::this_thread::sleep_for(2s);  // let it catch up
@@ -347,13 +352,7 @@ TEST(EventStream, AUserGetsAFewStreamsAndANonReaderCannotStallTheDaemon) {
     streams.push_back(std::move(fd));  // never read again
   }
   // None of them reads: a busy client still gets through and the daemon still answers.
-  std::map<std::string, std::string> env = {{"TT_ALLOC_TRACKING_ENABLED", "1"},
-                                            {"TTMEM_SOCKET", d.socket()}};
-  Child churn = Spawn({BinDir() + "/ttmem-sim", "churn", "--threads", "2", "--seconds", "2",
-                       "--rate", "0", "--mesh", "1x1"},
-                      env, false, false, dir.File("churn.err"));
-  EXPECT_EQ(Wait(churn.pid, 60s), 0);
-  EXPECT_GE(PollUntil(d.socket(), 5s, AllDevicesEmpty).count(), 0);
+  EXPECT_TRUE(RunChurnFlatOut(d.socket(), dir, "2"));
   EXPECT_TRUE(Status(d.socket()).is_object());
 }
 
