@@ -1,7 +1,10 @@
 // ttmem record / report end to end: the real ttmemd, real simulator processes, the recording read
 // back with SQLite, and the report checked against what the recorded sequence implies.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -356,6 +359,69 @@ TEST(EventStream, AUserGetsAFewStreamsAndANonReaderCannotStallTheDaemon) {
   EXPECT_TRUE(Status(d.socket()).is_object());
 }
 
+// GET http://127.0.0.1:port/metrics, the body.
+std::string Scrape(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    const std::string req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[65536];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;)
+        out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  const auto body = out.find("\r\n\r\n");
+  return body == std::string::npos ? "" : out.substr(body + 4);
+}
+
+int ListeningPort(const Daemon& d) {
+  const std::string log = d.log();
+  const auto at = log.find("(port ");
+  return at == std::string::npos ? -1 : std::stoi(log.substr(at + 6));
+}
+
+TEST(Metrics, ScrapeMatchesStatus) {
+  TempDir dir;
+  Daemon d(dir);
+  d.extra_args = {"--metrics-listen", "127.0.0.1:0"};
+  ASSERT_TRUE(d.Start()) << d.log();
+  const int port = ListeningPort(d);
+  ASSERT_GT(port, 0) << d.log();
+  std::map<std::string, std::string> env = {{"TT_ALLOC_TRACKING_ENABLED", "1"},
+                                            {"TTMEM_SOCKET", d.socket()}};
+  Child sim = Spawn({BinDir() + "/ttmem-sim", "leak", "--repeat", "2", "--hold-ms", "4000"}, env,
+                    false, false, dir.File("sim.err"));
+  // The sim's first step holds weights + activation + cache: 13 MiB of DRAM on device 0.
+  const std::string want = "ttmem_device_memory_used_bytes{device=\"0\",type=\"dram\"} 13631488";
+  std::string text;
+  for (int i = 0; i < 100 && text.find(want) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    text = Scrape(port);
+  }
+  EXPECT_NE(text.find(want), std::string::npos) << text;
+  json s = Status(d.socket());
+  const json* p = FindProcess(s, sim.pid);
+  ASSERT_NE(p, nullptr);
+  EXPECT_NE(text.find(fmt::format("ttmem_process_memory_used_bytes{{device=\"0\",type=\"dram\","
+                                  "pid=\"{}\",comm=\"ttmem-sim\",user=\"{}\"}} 13631488",
+                                  sim.pid, (*p)["user"].get<std::string>())),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ttmem_device_memory_total_bytes{device=\"0\",type=\"dram\"}"),
+            std::string::npos);
+  EXPECT_NE(text.find("ttmem_device_largest_free_block_bytes{device=\"0\",type=\"dram\"}"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE ttmem_events_total counter"), std::string::npos);
+  ::kill(sim.pid, SIGKILL);
+  Wait(sim.pid, 10s);
+}
+
 TEST(Metrics, BadListenAddressIsAClearError) {
   TempDir dir;
   for (const char* bad : {"127.0.0.1", "localhost:http", "127.0.0.1:"}) {
@@ -368,11 +434,10 @@ TEST(Metrics, BadListenAddressIsAClearError) {
   Daemon first(dir, "first.sock");
   first.extra_args = {"--metrics-listen", "127.0.0.1:0"};
   ASSERT_TRUE(first.Start()) << first.log();
-  const auto at = first.log().find("(port ");
-  ASSERT_NE(at, std::string::npos) << first.log();
-  const std::string port = first.log().substr(at + 6, first.log().find(')', at) - at - 6);
+  const int port = ListeningPort(first);
+  ASSERT_GT(port, 0) << first.log();
   Daemon second(dir, "second.sock");
-  second.extra_args = {"--metrics-listen", "127.0.0.1:" + port};
+  second.extra_args = {"--metrics-listen", "127.0.0.1:" + std::to_string(port)};
   EXPECT_FALSE(second.Start());
   EXPECT_NE(second.log().find("cannot listen there"), std::string::npos) << second.log();
 }
