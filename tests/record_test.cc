@@ -208,7 +208,7 @@ TEST_F(Record, HtmlReportHasTheChartsPeakAndAddressMap) {
   EXPECT_NE(h.find("class=\"peak\""), std::string::npos);
   EXPECT_NE(h.find("dram address space at the peak"), std::string::npos);
   EXPECT_NE(h.find("<polygon"), std::string::npos);
-  EXPECT_NE(h.find("<h2>Leaks</h2>"), std::string::npos);
+  EXPECT_NE(h.find("<h2 id=\"leaks\">Leaks</h2>"), std::string::npos);
   // Self-contained: nothing fetched from elsewhere.
   EXPECT_EQ(h.find("<script"), std::string::npos);
   EXPECT_EQ(h.find("src="), std::string::npos);

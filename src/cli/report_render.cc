@@ -359,8 +359,9 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
       }
     }
   }
-  h += fmt::format("<h2>Leaks</h2>\n<p>{} buffers, {} live when their process ended.</p>\n",
-                   r["leaks"].size(), FormatBytes(r["leaked_bytes"].get<uint64_t>()));
+  h += fmt::format(
+      "<h2 id=\"leaks\">Leaks</h2>\n<p>{} buffers, {} live when their process ended.</p>\n",
+      r["leaks"].size(), FormatBytes(r["leaked_bytes"].get<uint64_t>()));
   if (!r["leaks"].empty()) {
     h +=
         "<table><tr><th>pid</th><th class=l>process</th><th>device</th><th "
@@ -377,7 +378,7 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
     }
     h += "</table>\n";
   }
-  h += "<h2>Processes</h2>\n<table><tr><th>pid</th><th class=l>name</th><th "
+  h += "<h2 id=\"processes\">Processes</h2>\n<table><tr><th>pid</th><th class=l>name</th><th "
        "class=l>user</th><th>events</th><th>allocs</th><th>frees</th><th>leaked</th><th>ended</"
        "th></tr>\n";
   for (const auto& x : r["processes"])
