@@ -40,6 +40,7 @@ std::vector<std::vector<std::string>> Sql(const std::string& db, const std::stri
     sqlite3_close(h);
     return rows;
   }
+  sqlite3_busy_timeout(h, 5000);  // the recorder may be writing (tests poll while it runs)
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
     ADD_FAILURE() << sql << ": " << sqlite3_errmsg(h);
