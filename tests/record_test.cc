@@ -153,6 +153,7 @@ TEST_F(Record, KnownSequenceIsRecordedExactlyAndTheReportFindsPeakAndLeaks) {
 
     json rep = Report(db, {"--top", "3"});
     ASSERT_TRUE(rep.is_object());
+    EXPECT_EQ(rep["recording"]["complete"], true);
     const json* dram = FindType(rep, 0, "dram");
     ASSERT_NE(dram, nullptr) << rep.dump(1);
     EXPECT_EQ((*dram)["peak_bytes"], (4 + 8 + steps) * kMiB);
@@ -258,6 +259,7 @@ TEST_F(Record, PidFilterAndCtrlCWithProcessesAlreadyRunning) {
   EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM events WHERE kind = 4"), 2);
   EXPECT_EQ(SqlInt(db, "SELECT existing FROM processes WHERE pid = " + std::to_string(a.pid)), 1);
   json rep = Report(db);
+  EXPECT_EQ(rep["recording"]["complete"], true);
   EXPECT_EQ(rep["leaked_bytes"], 2 * kMiB);
   const json* dram = FindType(rep, 0, "dram");
   ASSERT_NE(dram, nullptr);
@@ -304,6 +306,30 @@ TEST_F(Record, LostEventsAreCountedNotHidden) {
   std::printf("[ recorder ] applied %lld, recorded %lld, lost %lld\n",
               static_cast<long long>(applied), static_cast<long long>(recorded),
               static_cast<long long>(lost));
+}
+
+TEST_F(Record, AKilledRecorderLeavesAReadableRecordingMarkedIncomplete) {
+  const std::string db = dir_.File("killed.sqlite");
+  Child rec = Spawn({BinDir() + "/ttmem", "record", "--socket", daemon_.socket(), "-o", db, "-q"},
+                    {}, false, false, dir_.File("rec.err"));
+  ASSERT_GE(
+      PollUntil(daemon_.socket(), 5s,
+                [&](const json&) { return SqlInt(db, "SELECT COUNT(*) FROM meta", true) > 0; })
+          .count(),
+      0);
+  std::map<std::string, std::string> env = {{"TT_ALLOC_TRACKING_ENABLED", "1"},
+                                            {"TTMEM_SOCKET", daemon_.socket()}};
+  Child sim = Spawn({BinDir() + "/ttmem-sim", "leak", "--repeat", "2"}, env, false, false);
+  EXPECT_EQ(Wait(sim.pid, 20s), 0);
+  std::this_thread::sleep_for(700ms);  // past the recorder's next commit
+  ::kill(rec.pid, SIGKILL);
+  Wait(rec.pid, 10s);
+  json rep = Report(db);
+  ASSERT_TRUE(rep.is_object());
+  EXPECT_EQ(rep["recording"]["complete"], false);
+  EXPECT_EQ(rep["leaked_bytes"], 2 * kMiB);
+  CliResult text = RunCli({"report", db});
+  EXPECT_NE(text.out.find("did not end cleanly"), std::string::npos) << text.out;
 }
 
 TEST_F(Record, BadInputGetsClearErrors) {

@@ -384,7 +384,10 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
                     {"events", events_total},
                     {"events_lost", meta_i64("events_lost")},
                     {"unknown_frees", unknown_frees},
-                    {"live_at_end", live_at_end}};
+                    {"live_at_end", live_at_end},
+                    // 1 when the recorder stopped cleanly and the daemon confirmed the stream's
+                    // end; else the last batch may be missing (a killed recorder).
+                    {"complete", meta["complete"] == "1"}};
   if (meta.count("command_status")) r["recording"]["command_status"] = meta_i64("command_status");
   nlohmann::json devices = nlohmann::json::array();
   std::set<uint32_t> ids;

@@ -191,6 +191,10 @@ std::string RenderReportText(const nlohmann::json& r) {
   if (rec["events_lost"].get<int64_t>() != 0)
     out += fmt::format("WARNING: {} events were lost while recording; figures below miss them\n",
                        rec["events_lost"].get<int64_t>());
+  if (!rec.value("complete", true))
+    out +=
+        "WARNING: the recording did not end cleanly (recorder killed?): the events of its last "
+        "quarter second and the count of lost events may be missing\n";
   out += "\nPeaks (capture estimates excluded)\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& d : r["devices"])
@@ -280,6 +284,9 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
     h += fmt::format(
         "<p class=\"warn\">{} events were lost while recording: the figures miss them.</p>\n",
         rec["events_lost"].get<int64_t>());
+  if (!rec.value("complete", true))
+    h += "<p class=\"warn\">The recording did not end cleanly (recorder killed?): the events of "
+         "its last quarter second and the count of lost events may be missing.</p>\n";
   // Summary table.
   h += "<h2>Peaks</h2>\n<table><tr><th>device</th><th class=l>type</th><th>peak</th><th>of "
        "total</th><th>at</th><th>buffers</th><th>at end</th></tr>\n";
