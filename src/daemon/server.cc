@@ -1,5 +1,4 @@
 #include "daemon/server.h"
-#include "protocol/mem_types.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -383,20 +382,7 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
         info.bank_count[t] = sane ? b.bank_count[t] : 0;
         info.bank_base[t] = sane ? b.bank_base[t] : 0;
       }
-      if (event_subscribers_ != 0) {
-        nlohmann::json n = {{"event", "device"},
-                            {"device", b.device},
-                            {"arch", info.arch},
-                            {"unique_id", info.unique_id},
-                            {"num_cores", info.num_cores}};
-        for (int t = 0; t < ledger::kNumTypes; ++t) {
-          const std::string key(proto::kMemTypeKeys[t]);
-          n["capacity_bytes"][key] = info.capacity_bytes[t];
-          n["bank_count"][key] = info.bank_count[t];
-          n["bank_base"][key] = info.bank_base[t];
-        }
-        Notice(n, -1);
-      }
+      if (event_subscribers_ != 0) Notice(DeviceNotice(b.device, info), -1);
       ledger_.SetDeviceInfo(b.device, std::move(info));
       return true;
     }

@@ -30,6 +30,8 @@ namespace ttmem::daemon {
 
 // CLOCK_REALTIME in ns: the event stream's time base.
 uint64_t RealtimeNs();
+// The event stream's {"event": "device", ...} notice of an announcement.
+nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info);
 
 struct Options {
   std::string socket_path;

@@ -42,7 +42,25 @@ uint64_t RealtimeNs() {
 }
 
 void Server::ArmTap() {
-  Session::SetTap(event_subscribers_ != 0 ? &tap_ : nullptr, RealtimeNs());
+  if (event_subscribers_ != 0)
+    Session::SetTap(&tap_, RealtimeNs());
+  else
+    Session::SetTap(nullptr, 0);
+}
+
+nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info) {
+  nlohmann::json n = {{"event", "device"},
+                      {"device", device},
+                      {"arch", info.arch},
+                      {"unique_id", info.unique_id},
+                      {"num_cores", info.num_cores}};
+  for (int t = 0; t < ledger::kNumTypes; ++t) {
+    const std::string key(proto::kMemTypeKeys[t]);
+    n["capacity_bytes"][key] = info.capacity_bytes[t];
+    n["bank_count"][key] = info.bank_count[t];
+    n["bank_base"][key] = info.bank_base[t];
+  }
+  return n;
 }
 
 void Server::FlushTap() {
@@ -147,21 +165,10 @@ void Server::StartEvents(Conn& c, pid_t pid) {
                                  {"protocol_version", proto::kProtocolVersion},
                                  {"pid_filter", pid}}
                       .dump());
-  for (const auto& [id, dev] : ledger_.devices()) {
-    if (!dev.info) continue;
-    nlohmann::json n = {{"event", "device"},
-                        {"device", id},
-                        {"arch", dev.info->arch},
-                        {"unique_id", dev.info->unique_id},
-                        {"num_cores", dev.info->num_cores}};
-    for (int t = 0; t < ledger::kNumTypes; ++t) {
-      const std::string key(proto::kMemTypeKeys[t]);
-      n["capacity_bytes"][key] = dev.info->capacity_bytes[t];
-      n["bank_count"][key] = dev.info->bank_count[t];
-      n["bank_base"][key] = dev.info->bank_base[t];
-    }
-    AppendNotice(c, n.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  }
+  for (const auto& [id, dev] : ledger_.devices())
+    if (dev.info)
+      AppendNotice(c, DeviceNotice(id, *dev.info)
+                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   std::vector<proto::EventRecord> live;
   for (const auto& [p, meta] : meta_) {
     if (pid >= 0 && p != pid) continue;
