@@ -182,8 +182,8 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
   uint64_t leaked_bytes_total = 0, events_total = 0, unknown_frees = 0;
 
   // One pass over the events, in the order the daemon applied them.
-  auto apply = [&](bool first_pass, int64_t seq, int64_t time_ns, int64_t proc, uint32_t device,
-                   int type, int kind, uint64_t id, uint64_t address, uint64_t size,
+  auto apply = [&](bool first_pass, int64_t time_ns, int64_t proc, uint32_t device, int type,
+                   int kind, uint64_t id, uint64_t address, uint64_t size,
                    bool hooked) -> std::optional<std::pair<int, int64_t>> {
     // Returns the (type, delta sign) it changed, for the bookkeeping below.
     const BufKey key{proc, device, id};
@@ -244,7 +244,6 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
       }
       live.erase(it);
     }
-    (void)seq;
     return std::make_pair(t, delta);
   };
 
@@ -264,7 +263,7 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
       ++events_total;
       ++procs[proc].events;
       auto r =
-          apply(true, seq, time_ns, proc, device, type, kind, static_cast<uint64_t>(s.Int(6)),
+          apply(true, time_ns, proc, device, type, kind, static_cast<uint64_t>(s.Int(6)),
                 static_cast<uint64_t>(s.Int(7)), static_cast<uint64_t>(s.Int(8)), s.Int(9) != 0);
       if (!r) continue;
       const int t = r->first;
@@ -345,7 +344,7 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
     s.Bind(1, peaks_at.rbegin()->first);
     while (s.Step() == SQLITE_ROW) {
       const int64_t seq = s.Int(0);
-      apply(false, seq, s.Int(1), s.Int(2), static_cast<uint32_t>(s.Int(3)),
+      apply(false, s.Int(1), s.Int(2), static_cast<uint32_t>(s.Int(3)),
             s.IsNull(4) ? -1 : static_cast<int>(s.Int(4)), static_cast<int>(s.Int(5)),
             static_cast<uint64_t>(s.Int(6)), static_cast<uint64_t>(s.Int(7)),
             static_cast<uint64_t>(s.Int(8)), s.Int(9) != 0);
