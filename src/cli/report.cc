@@ -33,7 +33,7 @@ struct ProcInfo {
   int64_t reclaimed_bytes = 0;
   bool existing = false;
   uint64_t events = 0, allocs = 0, frees = 0, capture_allocs = 0, leaked = 0, leaked_bytes = 0;
-  std::map<std::pair<uint32_t, int>, uint64_t> cur, peak;  // (device, type) -> bytes
+  std::map<std::pair<uint32_t, int>, uint64_t> peak;  // (device, type) -> peak bytes
 };
 
 struct Live {
@@ -56,12 +56,10 @@ struct BufKeyHash {
 };
 
 struct Bucket {
-  bool touched = false;
   uint64_t max = 0;
   std::map<int64_t, uint64_t> procs;  // per-process bytes at the moment of the max
 };
 struct DeviceBucket {
-  bool touched = false;
   uint64_t max = 0;
   std::array<uint64_t, kTypes> types{};
 };
@@ -276,7 +274,7 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
       // Buckets without events carry the state they began with.
       if (ts.last_bucket < b) {
         for (int i = ts.last_bucket + 1; i <= b; ++i) {
-          ts.buckets[static_cast<size_t>(i)] = Bucket{true, ts.cur, ts.procs};
+          ts.buckets[static_cast<size_t>(i)] = Bucket{ts.cur, ts.procs};
         }
         ts.last_bucket = b;
       }
@@ -284,7 +282,7 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
         uint64_t total = 0;
         for (uint64_t v : d.cur) total += v;
         for (int i = d.last_bucket + 1; i <= b; ++i)
-          d.buckets[static_cast<size_t>(i)] = DeviceBucket{true, total, d.cur};
+          d.buckets[static_cast<size_t>(i)] = DeviceBucket{total, d.cur};
         d.last_bucket = b;
       }
       ts.seen = true;
@@ -294,7 +292,6 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
       pc = static_cast<uint64_t>(static_cast<int64_t>(pc) + delta);
       ProcInfo& p = procs[proc];
       uint64_t& ppeak = p.peak[{device, t}];
-      p.cur[{device, t}] = pc;
       ppeak = std::max(ppeak, pc);
       if (ts.cur > ts.peak) {
         ts.peak = ts.cur;
@@ -320,11 +317,11 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
     uint64_t total = 0;
     for (uint64_t v : d.cur) total += v;
     for (int i = d.last_bucket + 1; i < static_cast<int>(nb); ++i)
-      d.buckets[static_cast<size_t>(i)] = DeviceBucket{true, total, d.cur};
+      d.buckets[static_cast<size_t>(i)] = DeviceBucket{total, d.cur};
     for (TypeState& ts : d.types) {
       if (!ts.seen) continue;
       for (int i = ts.last_bucket + 1; i < static_cast<int>(nb); ++i)
-        ts.buckets[static_cast<size_t>(i)] = Bucket{true, ts.cur, ts.procs};
+        ts.buckets[static_cast<size_t>(i)] = Bucket{ts.cur, ts.procs};
     }
   }
   const auto live_at_end = live.size();

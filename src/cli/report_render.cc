@@ -334,7 +334,7 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
       std::map<int64_t, std::string> pname;
       for (const auto& p : r["processes"])
         pname[p["pid"].get<int64_t>()] = p["name"].get<std::string>();
-      // Palette order follows colour_of: build series in that order, padding skipped colours.
+      // Layers in the order of colour_of; each keeps its process's colour (pc).
       for (int64_t p : pids) {
         std::vector<uint64_t> s(nb, 0);
         for (size_t i = 0; i < nb && i < t["timeline"].size(); ++i)
