@@ -61,6 +61,11 @@ typedef enum ttmem_mem_type {
 /* Largest device id accepted (exclusive). Events for larger ids are dropped and counted. */
 #define TTMEM_MAX_DEVICES 1024
 
+/* Largest buffer size accepted, in bytes (1 TiB: more than any device's memory). Allocations
+ * reported larger are dropped and counted like other bad arguments; a daemon disconnects a client
+ * whose shared memory holds one. Keeps every total far from wrapping. */
+#define TTMEM_MAX_BUFFER_BYTES (1ull << 40)
+
 /* Returns 1 when tracking is enabled (TT_ALLOC_TRACKING_ENABLED=1), else 0. Cheap. */
 int ttmem_enabled(void);
 

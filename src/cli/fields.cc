@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
@@ -161,7 +162,7 @@ std::string RenderCsv(const json& status, const std::vector<std::string>& fields
   auto line = [&](auto cell) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (i != 0) out += ',';
-      out += Quote(cell(fields[i]));
+      out += Quote(base::TerminalSafe(cell(fields[i])));  // CSV lands on terminals too
     }
     out += '\n';
   };

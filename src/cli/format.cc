@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
@@ -49,10 +50,14 @@ std::string RenderTable(const std::vector<std::string>& headers,
   std::vector<std::string> h(headers.size());
   for (size_t i = 0; i < headers.size(); ++i) {
     right[i] = !headers[i].empty() && headers[i][0] == '>';
-    h[i] = right[i] ? headers[i].substr(1) : headers[i];
+    h[i] = base::TerminalSafe(right[i] ? headers[i].substr(1) : headers[i]);
     w[i] = h[i].size();
   }
-  for (const auto& r : rows)
+  // Every cell is made terminal-safe here, whoever filled it (names, command lines, tags).
+  std::vector<std::vector<std::string>> safe(rows.size());
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (const std::string& c : rows[r]) safe[r].push_back(base::TerminalSafe(c));
+  for (const auto& r : safe)
     for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
@@ -66,7 +71,7 @@ std::string RenderTable(const std::vector<std::string>& headers,
     return out + "\n";
   };
   std::string out = line(h);
-  for (const auto& r : rows) out += line(r);
+  for (const auto& r : safe) out += line(r);
   return out;
 }
 
@@ -141,11 +146,11 @@ std::string RenderStatus(const nlohmann::json& s) {
   uint64_t up_s = d.value("uptime_ms", uint64_t{0}) / 1000;
   if (s.value("source", std::string()) == "tt-metal-shm")
     out += fmt::format("ttmem status   source: tt-metal's shared-memory statistics in {}\n\n",
-                       s.value("shm_dir", std::string("?")));
+                       base::TerminalSafe(s.value("shm_dir", std::string("?"))));
   else
     out += fmt::format("ttmem status   daemon pid {}   socket {}   up {:02}:{:02}:{:02}\n\n",
-                       d.value("pid", 0), d.value("socket", std::string("?")), up_s / 3600,
-                       up_s / 60 % 60, up_s % 60);
+                       d.value("pid", 0), base::TerminalSafe(d.value("socket", std::string("?"))),
+                       up_s / 3600, up_s / 60 % 60, up_s % 60);
 
   std::vector<std::vector<std::string>> rows;
   for (const auto& dev : s.value("devices", nlohmann::json::array())) {
@@ -198,13 +203,15 @@ std::string RenderStatus(const nlohmann::json& s) {
     for (const auto& [k, m] : mem.items()) total += Figure(m, "used_bytes");
     std::string devs = FormatDeviceList(p["devices"]);
     auto b = [&](const char* key) { return Small(mem[key]); };
-    std::string name = p.value("name", std::string());
-    if (p.contains("tag") && p["tag"].is_string()) name += " [" + p["tag"].get<std::string>() + "]";
+    std::string name = base::TerminalSafe(p.value("name", std::string()));
+    if (p.contains("tag") && p["tag"].is_string())
+      name += " [" + base::TerminalSafe(p["tag"].get<std::string>()) + "]";
     if (p.value("stale", false)) name += " (stale)";
+    if (p.value("unverified", false)) name += " (unverified)";
     prows.push_back({fmt::format("{}", p.value("pid", 0)),
-                     Truncate(p.value("user", std::string()), 12), Truncate(name, 28),
-                     Truncate(devs, 16), b("dram"), b("l1"), b("l1_small"), b("trace"), b("cb"),
-                     b("kernel"), FormatBytes(total)});
+                     Truncate(base::TerminalSafe(p.value("user", std::string())), 12),
+                     Truncate(name, 28), Truncate(devs, 16), b("dram"), b("l1"), b("l1_small"),
+                     b("trace"), b("cb"), b("kernel"), FormatBytes(total)});
   }
   if (prows.empty()) {
     out += "  No processes are reporting.\n";

@@ -54,8 +54,11 @@ json ShmStatus(const std::string& dir, const std::string& proc_root,
     std::vector<pid_t> slots;
     for (const ttshm::Process& p : r.processes) {
       slots.push_back(p.pid);
-      procs.push_back(
-          {{"pid", p.pid}, {"name", p.name}, {"stale", !p.alive}, {"memory", Memory(p.used)}});
+      procs.push_back({{"pid", p.pid},
+                       {"name", p.name},
+                       {"stale", !p.alive},
+                       {"unverified", p.alive && !p.verified},
+                       {"memory", Memory(p.used)}});
       json& e = processes[p.pid];
       if (e.is_null()) {
         e = {{"pid", p.pid},
@@ -66,7 +69,10 @@ json ShmStatus(const std::string& dir, const std::string& proc_root,
              {"tag", nullptr},
              {"devices", json::array()},
              {"stale", !p.alive},
-             {"stale_reason", p.alive ? json(nullptr) : json(p.stale_reason)}};
+             {"stale_reason", p.alive ? json(nullptr) : json(p.stale_reason)},
+             {"unverified", p.alive && !p.verified},
+             {"unverified_reason",
+              p.alive && !p.verified ? json(p.unverified_reason) : json(nullptr)}};
         struct stat st;
         if (p.alive && ::stat(fmt::format("/proc/{}", p.pid).c_str(), &st) == 0) {
           e["uid"] = st.st_uid;

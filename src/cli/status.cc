@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "base/text.h"
 #include "cli/commands.h"
 #include "cli/fields.h"
 #include "cli/format.h"
@@ -12,7 +13,8 @@
 namespace ttmem::cli {
 
 void PrintError(const std::string& message) {
-  std::fprintf(stderr, "ttmem: %s\n", message.c_str());
+  // Messages may quote what others control (file names, daemon replies): never raw.
+  std::fprintf(stderr, "ttmem: %s\n", base::TerminalSafe(message).c_str());
 }
 
 // Keeps only the devices asked for (processes keep their full figures).

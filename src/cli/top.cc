@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/query.h"
@@ -62,6 +63,7 @@ struct ProcRow {
   std::string user, name;
   uint64_t uid = 0;
   bool uid_known = false;
+  bool from_file = false;  // known only from tt-metal's statistics: never signalled
   std::string devices;
   uint64_t dram = 0, l1 = 0, cb = 0, trace = 0, total = 0;
 };
@@ -106,8 +108,10 @@ std::vector<ProcRow> Rows(const State& st) {
   for (const auto& p : st.status["processes"]) {
     ProcRow r;
     r.pid = p.value("pid", int64_t{0});
-    r.user = Str(p, "user");
-    r.name = Str(p, "name");
+    r.user = base::TerminalSafe(Str(p, "user"));
+    r.name = base::TerminalSafe(Str(p, "name"));
+    r.from_file = Str(p, "source") == "tt-metal-shm";
+    if (p.value("unverified", false)) r.name += " (unverified)";
     r.uid_known = p.contains("uid") && p["uid"].is_number();
     r.uid = r.uid_known ? p["uid"].get<uint64_t>() : 0;
     r.devices = FormatDeviceList(p["devices"]);
@@ -168,12 +172,13 @@ std::vector<ProcRow> Rows(const State& st) {
 void Put(int y, int x, const std::string& s, int attr = 0) {
   if (y < 0 || y >= LINES || x >= COLS) return;
   if (attr) attron(attr);
-  mvaddnstr(y, x, s.c_str(), COLS - x);
+  // Whatever reaches the screen is terminal-safe (names, command lines, tags come from others).
+  mvaddnstr(y, x, base::TerminalSafe(s).c_str(), COLS - x);
   if (attr) attroff(attr);
 }
 
 void FillLine(int y, const std::string& s, int attr) {
-  std::string line = s;
+  std::string line = base::TerminalSafe(s);
   line.resize(static_cast<size_t>(std::max(COLS, 0)), ' ');
   Put(y, 0, line, attr);
 }
@@ -574,6 +579,13 @@ void SignalProcess(State& st, int64_t pid, int sig) {
   for (const auto& r : Rows(st))
     if (r.pid == pid) target = r;
   if (!target) return;
+  if (target->from_file) {
+    st.message = fmt::format(
+        "refused: {} is known only from tt-metal's statistics files, which any user can write; "
+        "ttmem top signals only processes connected to the daemon",
+        pid);
+    return;
+  }
   if (::geteuid() != 0 && (!target->uid_known || target->uid != ::getuid())) {
     st.message = fmt::format("refused: {} belongs to {}; only root signals other users", pid,
                              target->user.empty() ? "another user" : target->user);

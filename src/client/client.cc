@@ -104,6 +104,7 @@ using ttmem::proto::RingControl;
 using ttmem::proto::RingState;
 
 static_assert(TTMEM_MAX_DEVICES == ttmem::proto::kMaxDevices);
+static_assert(TTMEM_MAX_BUFFER_BYTES == ttmem::proto::kMaxBufferBytes);
 static_assert(TTMEM_MEM_TYPE_COUNT == ttmem::proto::kMemTypeCount);
 static_assert(TTMEM_ALLOC_HOOKED == ttmem::proto::kFlagHooked);
 
@@ -247,7 +248,7 @@ __attribute__((noinline)) bool LogEvent(ttmem::proto::RecordKind kind, uint32_t 
 __attribute__((noinline)) void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type,
                                      uint64_t id, uint64_t address, uint64_t size, uint16_t flags) {
   RegionHeader* hdr = g_region.header;
-  if (TTMEM_UNLIKELY(device >= TTMEM_MAX_DEVICES)) {
+  if (TTMEM_UNLIKELY(device >= TTMEM_MAX_DEVICES || size > TTMEM_MAX_BUFFER_BYTES)) {
     hdr->lost_bad_args.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -2,11 +2,12 @@
 // reported and the bank geometry the device was announced with (ttmem_device_info::bank_count,
 // bank_base). Every bank of an interleaved type holds the same address range, so one bank's
 // picture is every bank's: a buffer of `size` takes [address, address + ceil(size / banks)).
-// Pure; computed on request (it walks every live buffer).
+// Pure; computed on request (it walks every live buffer once).
 #ifndef TTMEM_DAEMON_FRAGMENTATION_H_
 #define TTMEM_DAEMON_FRAGMENTATION_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct TypeFragmentation {
 // The types of `device` whose geometry is known, in type order. `cells` is clamped to 1..1000.
 std::vector<TypeFragmentation> ComputeFragmentation(const ledger::Ledger& ledger, uint32_t device,
                                                     uint32_t cells);
+// The same for every device with an announcement, in one walk over the live buffers:
+// O(buffers log buffers + devices x types x cells), whatever the number of devices.
+std::map<uint32_t, std::vector<TypeFragmentation>> ComputeFragmentationAll(
+    const ledger::Ledger& ledger, uint32_t cells);
 
 }  // namespace ttmem::daemon
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,7 +35,13 @@ namespace {
 constexpr uint32_t kFastTickMs = 2;
 constexpr uint32_t kSlowTickMs = 250;
 constexpr uint32_t kWakeWantedAtMs = 32;  // at and above this interval, clients wake the daemon
-constexpr uint64_t kMaxRecordsPerRingPerDrain = 1 << 20;
+// Records applied per tick over all sessions (each session at most kMaxRecordsPerDrain): one
+// tick's work stays a few milliseconds however many clients publish at once.
+constexpr uint64_t kMaxRecordsPerTick = 65536;
+// File descriptors kept for the daemon itself (epoll, timers, log, metrics, /proc and shm reads),
+// and per connection at most (socket, pidfd, region memfd, state table).
+constexpr uint64_t kReservedFds = 64;
+constexpr uint64_t kFdsPerConnection = 4;
 
 uint64_t NowNs() {
   timespec ts;
@@ -82,6 +89,12 @@ base::UniqueFd PeerPidfd(int sock, pid_t pid) {
   return base::UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 }
 
+bool SameDeviceInfo(const ledger::DeviceInfo& a, const ledger::DeviceInfo& b) {
+  return a.arch == b.arch && a.unique_id == b.unique_id && a.num_cores == b.num_cores &&
+         a.capacity_bytes == b.capacity_bytes && a.bank_count == b.bank_count &&
+         a.bank_base == b.bank_base;
+}
+
 std::string SafeText(const char* p, size_t n) {
   std::string s(p, strnlen(p, n));
   for (char& c : s)
@@ -124,15 +137,45 @@ bool Server::Start(std::string* error) {
     LogInfo("using the socket systemd passed (socket activation) for {}", path);
     return StartLoop(error);
   }
-  // Create the parent directory if missing (0700 for a per-user one, 0755 for /run/ttmem).
+  if (path.empty()) {
+    *error =
+        "--socket is empty; give the path of the socket to create, like /run/ttmem/ttmemd.sock";
+    return false;
+  }
+  // Create the parent directory if missing (0700 for a per-user one, 0755 for /run/ttmem); an
+  // existing one must be ours (or root's) and writable by nobody else, unless sticky like /tmp:
+  // whoever controls the directory controls the socket in it.
   auto slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) {
-    std::string dir = path.substr(0, slash);
+  if (slash != std::string::npos) {
+    std::string dir = slash == 0 ? "/" : path.substr(0, slash);
     struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 &&
-        ::mkdir(dir.c_str(), dir.rfind("/run/", 0) == 0 ? 0755 : 0700) != 0 && errno != EEXIST) {
-      *error = fmt::format("cannot create directory {}: {} (choose another --socket)", dir,
-                           std::strerror(errno));
+    if (::lstat(dir.c_str(), &st) != 0) {
+      if (::mkdir(dir.c_str(), dir.rfind("/run/", 0) == 0 ? 0755 : 0700) != 0 ||
+          ::lstat(dir.c_str(), &st) != 0) {
+        *error = fmt::format("cannot create directory {}: {} (choose another --socket)", dir,
+                             std::strerror(errno));
+        return false;
+      }
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      *error = fmt::format(
+          "{} is not a directory (a symbolic link or another file): refusing to put the socket "
+          "there; remove it or choose another --socket",
+          dir);
+      return false;
+    }
+    if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+      *error = fmt::format(
+          "directory {} belongs to uid {}, not to this daemon's uid {} or root: its owner could "
+          "replace the socket; remove it or choose another --socket",
+          dir, st.st_uid, ::geteuid());
+      return false;
+    }
+    if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+      *error = fmt::format(
+          "directory {} is writable by other users (mode {:04o}) and not sticky: they could "
+          "replace the socket; chmod go-w it or choose another --socket",
+          dir, st.st_mode & 07777);
       return false;
     }
   }
@@ -160,7 +203,9 @@ bool Server::Start(std::string* error) {
     *error = fmt::format(
         "cannot listen on {}: {} (check the directory's permissions or choose "
         "another --socket)",
-        path, std::strerror(errno));
+        path,
+        errno == ENAMETOOLONG ? "the path is longer than a socket address holds (107 bytes)"
+                              : std::strerror(errno));
     return false;
   }
   bound_ = true;
@@ -170,8 +215,36 @@ bool Server::Start(std::string* error) {
   return StartLoop(error);
 }
 
+void Server::SizeLimitsToFds() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      const rlim_t old = rl.rlim_cur;
+      rl.rlim_cur = rl.rlim_max;
+      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = old;
+    }
+    fd_limit_ = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur;
+  } else {
+    fd_limit_ = 1024;
+  }
+  const uint64_t conns = fd_limit_ > kReservedFds + kFdsPerConnection
+                             ? (fd_limit_ - kReservedFds) / kFdsPerConnection
+                             : 1;
+  max_connections_ = static_cast<uint32_t>(std::min<uint64_t>(conns, 1u << 30));
+  // One uid gets at most half of them, so another user can always connect.
+  max_connections_per_uid_ =
+      std::max<uint32_t>(1, std::min(options_.max_connections_per_uid, max_connections_ / 2));
+  if (max_connections_per_uid_ < options_.max_connections_per_uid)
+    LogInfo(
+        "open-file limit {}: at most {} connections ({} fds each, {} reserved), {} per uid "
+        "(--max-connections-per-uid {} lowered to fit)",
+        fd_limit_, max_connections_, kFdsPerConnection, kReservedFds, max_connections_per_uid_,
+        options_.max_connections_per_uid);
+}
+
 bool Server::StartLoop(std::string* error) {
   const std::string& path = options_.socket_path;
+  SizeLimitsToFds();
   if (!options_.metrics_listen.empty()) {
     metrics_ = std::make_unique<MetricsExporter>();
     if (!metrics_->Start(options_.metrics_listen, error)) return false;
@@ -241,10 +314,9 @@ int Server::Run() {
         }
         case kConn: {
           auto it = conns_.find(id);
-          if (it == conns_.end()) break;
+          if (it == conns_.end() || it->second->doomed) break;
           if (events[i].events & EPOLLOUT) OnConnWritable(*it->second);
-          it = conns_.find(id);
-          if (it == conns_.end()) break;
+          if (it->second->doomed) break;
           if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnConnReadable(*it->second);
           break;
         }
@@ -254,8 +326,10 @@ int Server::Run() {
           break;
         }
       }
+      ReapDoomed();
     }
     PushSubscriptions();
+    ReapDoomed();
   }
   // Clean shutdown: apply what clients published, then let them go.
   DrainAll();
@@ -268,11 +342,19 @@ uint64_t Server::UptimeMs() const {
 }
 
 void Server::Accept() {
-  for (;;) {
+  for (int budget = 256; budget > 0; --budget) {  // other sources get their turn
     int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of fds despite the budget (something else holds them): stop listening until the
+        // next tick instead of spinning on a listener that stays readable.
+        LogError("accept: {}; not accepting for {} ms", std::strerror(errno), kSlowTickMs);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_.get(), nullptr);
+        listen_paused_ = true;
+        if (tick_ms_ == 0) ScheduleTick(kSlowTickMs);
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         LogError("accept: {}", std::strerror(errno));
+      }
       return;
     }
     auto c = std::make_unique<Conn>();
@@ -282,16 +364,24 @@ void Server::Accept() {
       LogError("SO_PEERCRED failed: {}; dropping connection", std::strerror(errno));
       continue;
     }
-    uint32_t same_uid = 0;
-    for (const auto& [id, other] : conns_) same_uid += other->cred.uid == c->cred.uid ? 1 : 0;
-    if (same_uid >= options_.max_connections_per_uid) {
+    uint32_t& same_uid = conns_by_uid_[c->cred.uid];
+    if (same_uid >= max_connections_per_uid_ || conns_.size() >= max_connections_) {
       ++disconnected_for_errors_;
-      LogWarn(
-          "refusing a connection from pid {} uid {}: uid already has {} connections "
-          "(--max-connections-per-uid)",
-          c->cred.pid, c->cred.uid, same_uid);
+      ++refused_connections_;
+      // One line per power of two: a flood does not flood the log.
+      if ((refused_connections_ & (refused_connections_ - 1)) == 0)
+        LogWarn("refusing a connection from pid {} uid {}: {} ({} refused so far)", c->cred.pid,
+                c->cred.uid,
+                same_uid >= max_connections_per_uid_
+                    ? fmt::format("uid already has {} connections (--max-connections-per-uid, "
+                                  "within the fd budget)",
+                                  same_uid)
+                    : fmt::format("{} connections in all, the most {} open files allow",
+                                  conns_.size(), fd_limit_),
+                refused_connections_);
       continue;
     }
+    ++same_uid;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = Token(kConn, c->id);
@@ -308,7 +398,7 @@ std::string Server::Describe(const Conn& c) const {
 
 void Server::OnConnReadable(Conn& c) {
   const uint64_t id = c.id;
-  for (int budget = 64; budget > 0; --budget) {  // per-connection work cap per wake-up
+  for (int budget = 64; budget > 0 && !c.doomed; --budget) {  // per-connection cap per wake-up
     base::Frame f;
     base::ReadResult r = c.reader.Next(c.fd.get(), &f);
     if (r == base::ReadResult::kAgain) return;
@@ -329,6 +419,7 @@ void Server::OnConnReadable(Conn& c) {
     }
     if (conns_.find(id) == conns_.end()) return;
   }
+  // Frames left unread (the cap): the level-triggered epoll calls again on the next wait.
 }
 
 bool Server::HandleFrame(Conn& c, base::Frame& f) {
@@ -382,6 +473,28 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
         info.bank_count[t] = sane ? b.bank_count[t] : 0;
         info.bank_base[t] = sane ? b.bank_base[t] : 0;
       }
+      // Facts announced by one uid are not replaced by another while their announcer lives:
+      // a disagreement is an anomaly, counted; the first announcement stands.
+      auto& dev = ledger_.devices();
+      auto existing = dev.find(b.device);
+      auto who = announcer_.find(b.device);
+      if (existing != dev.end() && existing->second.info && who != announcer_.end() &&
+          who->second.first != c.cred.uid && session_by_pid_.count(who->second.second) != 0) {
+        if (!SameDeviceInfo(*existing->second.info, info)) {
+          ++device_info_conflicts_;
+          if ((device_info_conflicts_ & (device_info_conflicts_ - 1)) == 0)
+            LogWarn(
+                "{} announced device {} differently from uid {} (pid {}), whose announcement "
+                "stands ({} such conflicts so far)",
+                Describe(c), b.device, who->second.first, who->second.second,
+                device_info_conflicts_);
+        }
+        return true;
+      }
+      announcer_[b.device] = {c.cred.uid, c.cred.pid};
+      if (existing != dev.end() && existing->second.info &&
+          SameDeviceInfo(*existing->second.info, info))
+        return true;  // nothing new: no notice, no change
       if (event_subscribers_ != 0) Notice(DeviceNotice(b.device, info), -1);
       ledger_.SetDeviceInfo(b.device, std::move(info));
       return true;
@@ -401,6 +514,7 @@ bool Server::HandleFrame(Conn& c, base::Frame& f) {
       DrainStats stats;
       std::string error;
       ArmTap();
+      c.session->SetAllowance(Allowance(c.cred.uid), options_.max_live_buffers_per_uid);
       bool ok =
           type == proto::FrameType::kSyncBegin
               ? c.session->BeginSync(ledger_, f.payload.data(), f.payload.size(), &stats, &error)
@@ -456,6 +570,7 @@ bool Server::HandleHello(Conn& c, base::Frame& f) {
   ledger_.AddProcess(c.cred.pid);
   uint64_t restored = 0;
   std::string note;
+  session->SetAllowance(Allowance(c.cred.uid), options_.max_live_buffers_per_uid);
   if (!session->AttachState(std::move(f.passed_fd2), ledger_, &restored, &note, &error)) {
     LogWarn("refusing {}: {}", Describe(c), error);
     ledger_.RemoveProcess(c.cred.pid, /*retire_counters=*/false);
@@ -510,7 +625,8 @@ void Server::EndSession(Conn& c, bool retire) {
   DrainStats stats;
   std::string error;
   ArmTap();
-  if (!c.session->Drain(ledger_, /*final=*/true, kMaxRecordsPerRingPerDrain, &stats, &error))
+  c.session->SetAllowance(Allowance(c.cred.uid), options_.max_live_buffers_per_uid);
+  if (!c.session->DrainAllPublished(ledger_, kMaxRecordsPerDrain, &stats, &error))
     LogWarn("final drain of {}: {}", Describe(c), error);
   events_applied_ += stats.applied;
   if (event_subscribers_ != 0 && retire) {
@@ -539,7 +655,39 @@ void Server::Close(uint64_t id, const std::string& why, bool retire) {
   if (c.events) --event_subscribers_;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr);
   if (c.pidfd) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pidfd.get(), nullptr);
+  c.out.clear();
+  c.out_off = 0;
+  AccountOut(c);
+  if (auto n = conns_by_uid_.find(c.cred.uid); n != conns_by_uid_.end() && --n->second == 0)
+    conns_by_uid_.erase(n);
   conns_.erase(it);
+}
+
+void Server::Doom(Conn& c, const std::string& why) {
+  if (c.doomed) return;
+  if (!why.empty()) LogInfo("closing {}: {}", Describe(c), why);
+  c.doomed = true;
+  doomed_.push_back(c.id);
+}
+
+void Server::ReapDoomed() {
+  // Closing one may doom another (a notice to a full subscriber): loop until none is left.
+  while (!doomed_.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(doomed_);
+    for (uint64_t id : ids) Close(id, "");
+  }
+}
+
+uint64_t Server::Allowance(uid_t uid) const {
+  uint64_t live = 0;
+  for (const auto& [pid, id] : session_by_pid_) {
+    auto c = conns_.find(id);
+    if (c == conns_.end() || c->second->cred.uid != uid) continue;
+    auto p = ledger_.processes().find(pid);
+    if (p != ledger_.processes().end()) live += p->second.live.size();
+  }
+  return live >= options_.max_live_buffers_per_uid ? 0 : options_.max_live_buffers_per_uid - live;
 }
 
 void Server::DrainAll() {
@@ -547,23 +695,57 @@ void Server::DrainAll() {
   uint64_t before = events_applied_;
   bool pending = false;
   std::vector<uint64_t> bad;
-  for (auto& [id, c] : conns_) {
-    if (!c->session) continue;
+  // Each uid's live buffers, once; then kept current as sessions drain.
+  std::unordered_map<uid_t, uint64_t> live_by_uid;
+  auto live_of = [&](pid_t pid) -> uint64_t {
+    auto p = ledger_.processes().find(pid);
+    return p == ledger_.processes().end() ? 0 : p->second.live.size();
+  };
+  std::vector<Conn*> sessions;
+  sessions.reserve(session_by_pid_.size());
+  for (const auto& [pid, id] : session_by_pid_) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || !it->second->session || it->second->doomed) continue;
+    sessions.push_back(it->second.get());
+    live_by_uid[it->second->cred.uid] += live_of(pid);
+  }
+  // The tick's budget, from a rotating start so that every session gets its turn.
+  uint64_t budget = kMaxRecordsPerTick;
+  const size_t n = sessions.size();
+  for (size_t k = 0; k < n; ++k) {
+    Conn& c = *sessions[(drain_cursor_ + k) % n];
+    if (budget == 0) {
+      pending = true;
+      break;
+    }
+    const uint64_t cap = std::min(budget, kMaxRecordsPerDrain);
+    uint64_t& uid_live = live_by_uid[c.cred.uid];
+    const uint64_t limit = options_.max_live_buffers_per_uid;
+    c.session->SetAllowance(uid_live >= limit ? 0 : limit - uid_live, limit);
+    const uint64_t live_before = live_of(c.cred.pid);
     DrainStats stats;
     std::string error;
-    if (!c->session->Drain(ledger_, /*final=*/false, kMaxRecordsPerRingPerDrain, &stats, &error)) {
-      LogWarn("disconnecting {}: {}", Describe(*c), error);
-      bad.push_back(id);
+    if (!c.session->Drain(ledger_, /*final=*/false, cap, &stats, &error)) {
+      LogWarn("disconnecting {}: {}", Describe(c), error);
+      bad.push_back(c.id);
     }
+    uid_live = uid_live - live_before + live_of(c.cred.pid);
+    budget -= std::min(budget, stats.applied);
     events_applied_ += stats.applied;
-    pending = pending || c->session->has_pending();
+    pending = pending || c.session->has_pending();
   }
+  drain_cursor_ = n == 0 ? 0 : (drain_cursor_ + 1) % n;
   FlushTap();
   for (uint64_t id : bad) {
     ++disconnected_for_errors_;
     Close(id, "");
   }
-  EnforceUidLimits();
+  if (listen_paused_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = Token(kListen, 0);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listen_.get(), &ev) == 0) listen_paused_ = false;
+  }
   history_.MaybeSample(
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
@@ -573,30 +755,11 @@ void Server::DrainAll() {
   if (metrics_) UpdateMetrics();
   if (session_by_pid_.empty()) {
     // No clients: nothing changes until one comes, except what a subscriber has not been sent.
-    ScheduleTick(HasSubscribers() || metrics_ ? kSlowTickMs : 0);
+    ScheduleTick(HasSubscribers() || metrics_ || listen_paused_ ? kSlowTickMs : 0);
   } else if (events_applied_ != before || pending) {
     ScheduleTick(kFastTickMs);
   } else {
     ScheduleTick(std::min(kSlowTickMs, std::max(kFastTickMs, tick_ms_ * 2)));
-  }
-}
-
-void Server::EnforceUidLimits() {
-  std::map<uid_t, uint64_t> live;
-  for (const auto& [id, c] : conns_) {
-    if (!c->session) continue;
-    auto p = ledger_.processes().find(c->cred.pid);
-    if (p != ledger_.processes().end()) live[c->cred.uid] += p->second.live.size();
-  }
-  std::vector<uint64_t> over;
-  for (const auto& [id, c] : conns_)
-    if (c->session && live[c->cred.uid] > options_.max_live_buffers_per_uid) over.push_back(id);
-  for (uint64_t id : over) {
-    auto it = conns_.find(id);
-    LogWarn("disconnecting {}: its uid holds {} live buffers, over --max-live-buffers-per-uid {}",
-            Describe(*it->second), live[it->second->cred.uid], options_.max_live_buffers_per_uid);
-    ++disconnected_for_errors_;
-    Close(id, "");
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "base/socket.h"
 #include "base/unique_fd.h"
+#include "daemon/fragmentation.h"
 #include "daemon/history.h"
 #include "daemon/metrics.h"
 #include "daemon/session.h"
@@ -79,12 +80,25 @@ class Server {
     uint64_t pushed_ns = 0;
     uint64_t pushed_ledger = ~0ull, pushed_meta = ~0ull, pushed_shm = ~0ull;
     // An event subscriber ({"cmd": "events"}): every applied event as kEvents frames, process and
-    // device notices as JSON; `events_pid` >= 0 keeps one process's. Events that would grow an
-    // unread backlog past kEventBacklog are dropped for this peer and counted (a "lost" notice).
+    // device notices as JSON; `events_pid` >= 0 keeps one process's. Events and notices that
+    // would grow the unsent bytes past kMaxOutPerConn (or the uid's past kMaxOutPerUid) are
+    // dropped for this peer and counted (a "lost" notice once it has caught up).
     bool events = false;
     pid_t events_pid = -1;
     uint64_t events_lost = 0, events_lost_told = 0;
+    uint64_t notices_lost = 0;  // JSON notices dropped for the same reason (told with "lost")
+    uint64_t notices_lost_told = 0;
+    bool want_out = false;  // EPOLLOUT registered
+    // Bytes of `out` counted in out_by_uid_ (its size: sent bytes are kept until compacted).
+    uint64_t out_accounted = 0;
+    // Closed at the next safe point (ReapDoomed): nothing is sent to it or read from it any more.
+    bool doomed = false;
   };
+  // Unsent bytes per connection and per uid: past these a query peer is disconnected and an
+  // event subscriber loses events and notices (counted, told with a "lost" notice).
+  static constexpr uint64_t kMaxOutPerConn = 64ull << 20;
+  static constexpr uint64_t kMaxOutPerUid = 256ull << 20;
+  static constexpr uint64_t kEssentialReserve = 1ull << 20;  // lost and flushed notices
 
   bool StartLoop(std::string* error);  // the event sources, once the listener exists
   void Accept();
@@ -104,8 +118,11 @@ class Server {
   void FlushTap();
   void Notice(const nlohmann::json& notice, pid_t pid);
   void AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n);
-  void AppendNotice(Conn& c, const std::string& text);
-  std::string LostNotice(Conn& c);  // {"event": "lost", ...}; marks the losses told
+  // False when it did not fit (counted in notices_lost unless `essential`).
+  bool AppendNotice(Conn& c, const std::string& text, bool essential = false);
+  std::string LostNotice(const Conn& c) const;  // {"event": "lost", ...} since last told
+  void TellLost(Conn& c);                       // the lost notice, when there is news and room
+  void WantWritable(Conn& c, bool want);        // EPOLLOUT on or off (only when it changes)
   void TapLiveSet(pid_t pid, proto::EventKind kind);  // a process's live buffers as events
   void StartEvents(Conn& c, pid_t pid);               // the snapshot a new subscriber gets
   void ScanShm(bool force);  // re-reads tt-metal's regions, at most once a second
@@ -116,8 +133,18 @@ class Server {
   bool BeginReply(Conn& c);
   void EndReply(Conn& c, size_t at, proto::FrameType type);
   // `retire`: the process is gone, keep its anomaly counts in the totals; false when the same
-  // process reconnects (its new session restores them).
+  // process reconnects (its new session restores them). Only at safe points: never while a
+  // caller iterates conns_ or holds a Conn& it uses afterwards; elsewhere, Doom.
   void Close(uint64_t id, const std::string& why, bool retire = true);
+  // Marks a connection for closing at the next safe point (the loop, between events).
+  void Doom(Conn& c, const std::string& why);
+  void ReapDoomed();
+  // Output accounting: whether `add` more bytes fit the connection's and its uid's allowance,
+  // and the bookkeeping after c.out changed.
+  bool OutRoom(const Conn& c, uint64_t add, uint64_t reserve = 0) const;
+  void AccountOut(Conn& c);
+  // New live buffers the uid may still add (--max-live-buffers-per-uid less what it holds).
+  uint64_t Allowance(uid_t uid) const;
   void EndSession(Conn& c, bool retire);
   void DrainAll();
   void ScheduleTick(uint32_t ms);
@@ -125,8 +152,11 @@ class Server {
   void OnSignal();
   std::string Describe(const Conn& c) const;
   uint64_t UptimeMs() const;
-  // Per-uid limits: disconnects the sessions of a uid over its live-buffer allowance.
-  void EnforceUidLimits();
+  // The connection limits that fit the fd budget (RLIMIT_NOFILE, raised to its hard limit).
+  void SizeLimitsToFds();
+  // The fragmentation of every announced device, recomputed when the ledger changed (one walk
+  // over the live buffers for all devices).
+  const std::map<uint32_t, std::vector<TypeFragmentation>>& Fragmentation(uint32_t cells);
 
   Options options_;
   base::UniqueFd epoll_;
@@ -138,6 +168,21 @@ class Server {
   bool stop_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::vector<uint64_t> doomed_;                    // ids to close at the next safe point
+  std::unordered_map<uid_t, uint64_t> out_by_uid_;  // sum of out_accounted per uid
+  std::unordered_map<uid_t, uint32_t> conns_by_uid_;
+  uint32_t max_connections_ = 0;          // all uids together (fd budget); 0 until Start
+  uint32_t max_connections_per_uid_ = 0;  // the flag, lowered to fit the fd budget
+  uint64_t fd_limit_ = 0;
+  uint64_t refused_connections_ = 0;
+  bool listen_paused_ = false;  // accept ran out of fds: the listener waits for the next tick
+  size_t drain_cursor_ = 0;     // where the next tick's drain starts (round robin)
+  // Which uid announced each device, and the pid (the announcement holds while it lives).
+  std::map<uint32_t, std::pair<uid_t, pid_t>> announcer_;
+  uint64_t device_info_conflicts_ = 0;
+  std::map<uint32_t, std::vector<TypeFragmentation>> frag_;
+  uint64_t frag_version_ = ~0ull;
+  uint32_t frag_cells_ = 0;
   std::map<pid_t, uint64_t> session_by_pid_;
   std::map<pid_t, ProcessMeta> meta_;
   uint64_t meta_version_ = 0;  // the last ProcessMeta::version handed out

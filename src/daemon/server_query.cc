@@ -29,8 +29,7 @@ uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-constexpr size_t kEventBacklog = 64u * 1024 * 1024;  // unread bytes per event subscriber
-constexpr size_t kEventsPerFrame = 16384;            // 768 KiB frames
+constexpr size_t kEventsPerFrame = 16384;  // 768 KiB frames
 constexpr uint32_t kMaxEventStreamsPerUid = 8;
 
 }  // namespace
@@ -66,8 +65,9 @@ nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info) {
 void Server::FlushTap() {
   if (tap_.empty()) return;
   std::vector<proto::EventRecord> mine;
+  // AppendEvents never closes a connection (a failed send dooms it), so conns_ stays as it is.
   for (auto& [id, c] : conns_) {
-    if (!c->events) continue;
+    if (!c->events || c->doomed) continue;
     if (c->events_pid < 0) {
       AppendEvents(*c, tap_.data(), tap_.size());
       continue;
@@ -80,12 +80,32 @@ void Server::FlushTap() {
   tap_.clear();
 }
 
+bool Server::OutRoom(const Conn& c, uint64_t add, uint64_t reserve) const {
+  auto u = out_by_uid_.find(c.cred.uid);
+  const uint64_t uid_bytes = u == out_by_uid_.end() ? 0 : u->second;
+  // The uid's figure already holds this connection's.
+  return c.out.size() + add <= kMaxOutPerConn + reserve &&
+         uid_bytes + add <= kMaxOutPerUid + reserve;
+}
+
+void Server::AccountOut(Conn& c) {
+  const uint64_t now = c.out.size();
+  if (now == c.out_accounted) return;
+  uint64_t& uid_bytes = out_by_uid_[c.cred.uid];
+  uid_bytes = uid_bytes - c.out_accounted + now;
+  c.out_accounted = now;
+  if (uid_bytes == 0) out_by_uid_.erase(c.cred.uid);
+}
+
 void Server::AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n) {
-  if (c.out.size() - c.out_off > kEventBacklog) {  // the peer does not keep up: count, go on
+  if (c.doomed) return;
+  // The peer does not keep up (or its uid holds too much unsent): count, go on.
+  const uint64_t frames = (n + kEventsPerFrame - 1) / kEventsPerFrame;
+  if (!OutRoom(c, n * sizeof(proto::EventRecord) + frames * sizeof(proto::FrameHeader))) {
     c.events_lost += n;
     return;
   }
-  if (c.events_lost != c.events_lost_told) AppendNotice(c, LostNotice(c));
+  TellLost(c);
   for (size_t i = 0; i < n; i += kEventsPerFrame) {
     const size_t k = std::min(kEventsPerFrame, n - i);
     const size_t at = c.out.size();
@@ -96,21 +116,28 @@ void Server::AppendEvents(Conn& c, const proto::EventRecord* recs, size_t n) {
                          static_cast<uint32_t>(k * sizeof(proto::EventRecord)), 0};
     std::memcpy(c.out.data() + at, &h, sizeof(h));
   }
+  AccountOut(c);
   OnConnWritable(c);
 }
 
-std::string Server::LostNotice(Conn& c) {
-  std::string text = nlohmann::json{
-      {"event", "lost"},
-      {"count", c.events_lost - c.events_lost_told},
-      {"total", c.events_lost},
-      {"time_ns",
-       RealtimeNs()}}.dump();
-  c.events_lost_told = c.events_lost;
-  return text;
+std::string Server::LostNotice(const Conn& c) const {
+  return nlohmann::json{{"event", "lost"},
+                        {"count", c.events_lost - c.events_lost_told},
+                        {"total", c.events_lost},
+                        {"notices_total", c.notices_lost},
+                        {"time_ns", RealtimeNs()}}
+      .dump();
 }
 
-void Server::AppendNotice(Conn& c, const std::string& text) {
+bool Server::AppendNotice(Conn& c, const std::string& text, bool essential) {
+  if (c.doomed) return false;
+  // A notice is bounded like events: past the allowance it is dropped and counted. Essential
+  // ones (what was lost, the end of a flush) may use a small reserve above it.
+  const uint64_t add = text.size() + sizeof(proto::FrameHeader);
+  if (!OutRoom(c, add) && !(essential && OutRoom(c, add, kEssentialReserve))) {
+    if (!essential) ++c.notices_lost;
+    return false;
+  }
   const size_t at = c.out.size();
   c.out.append(sizeof(proto::FrameHeader), '\0');
   c.out.append(text);
@@ -118,19 +145,18 @@ void Server::AppendNotice(Conn& c, const std::string& text) {
                        static_cast<uint16_t>(proto::FrameType::kQueryReply),
                        static_cast<uint32_t>(text.size()), 0};
   std::memcpy(c.out.data() + at, &h, sizeof(h));
+  AccountOut(c);
+  return true;
 }
 
 void Server::Notice(const nlohmann::json& notice, pid_t pid) {
   FlushTap();  // the events before it go first
   const std::string text = notice.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::vector<uint64_t> to;
-  for (auto& [id, c] : conns_)
-    if (c->events && (pid < 0 || c->events_pid < 0 || c->events_pid == pid)) to.push_back(id);
-  for (uint64_t id : to) {
-    auto it = conns_.find(id);
-    if (it == conns_.end()) continue;
-    AppendNotice(*it->second, text);
-    OnConnWritable(*it->second);
+  for (auto& [id, c] : conns_) {
+    if (!c->events || c->doomed || !(pid < 0 || c->events_pid < 0 || c->events_pid == pid))
+      continue;
+    TellLost(*c);
+    if (AppendNotice(*c, text)) OnConnWritable(*c);  // dooms, never closes: conns_ stays
   }
 }
 
@@ -139,6 +165,7 @@ void Server::TapLiveSet(pid_t pid, proto::EventKind kind) {
   if (p == ledger_.processes().end()) return;
   const uint64_t now = RealtimeNs();
   for (const ledger::LiveEntry& e : p->second.live) {
+    if (tap_.size() >= kEventsPerFrame) FlushTap();  // a frame at a time, not the whole set
     proto::EventRecord r{};
     r.time_ns = now;
     r.pid = pid;
@@ -169,10 +196,10 @@ void Server::StartEvents(Conn& c, pid_t pid) {
     if (dev.info)
       AppendNotice(c, DeviceNotice(id, *dev.info)
                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  std::vector<proto::EventRecord> live;
   for (const auto& [p, meta] : meta_) {
     if (pid >= 0 && p != pid) continue;
-    if (ledger_.processes().find(p) == ledger_.processes().end()) continue;
+    auto proc = ledger_.processes().find(p);
+    if (proc == ledger_.processes().end()) continue;
     AppendNotice(c, nlohmann::json{{"event", "process_start"},
                                    {"pid", p},
                                    {"time_ns", now},
@@ -183,11 +210,29 @@ void Server::StartEvents(Conn& c, pid_t pid) {
                                    {"user", meta.user},
                                    {"started_unix_ms", meta.started_unix_ms}}
                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    std::swap(live, tap_);
-    TapLiveSet(p, proto::EventKind::kLive);
-    std::swap(live, tap_);
+    // The live set a frame at a time: what does not fit the allowance is lost and counted.
+    std::vector<proto::EventRecord> live;
+    live.reserve(std::min(proc->second.live.size(), kEventsPerFrame));
+    for (const ledger::LiveEntry& e : proc->second.live) {
+      proto::EventRecord r{};
+      r.time_ns = now;
+      r.pid = p;
+      r.device = e.device;
+      r.type = e.type;
+      r.kind = static_cast<uint8_t>(proto::EventKind::kLive);
+      r.flags = e.hooked ? proto::kEventFlagHooked : 0;
+      r.buffer_id = e.id;
+      r.address = e.address;
+      r.size = e.size;
+      live.push_back(r);
+      if (live.size() == kEventsPerFrame) {
+        AppendEvents(c, live.data(), live.size());
+        live.clear();
+      }
+    }
+    if (!live.empty()) AppendEvents(c, live.data(), live.size());
   }
-  AppendEvents(c, live.data(), live.size());
+  OnConnWritable(c);
 }
 
 void Server::HandleQuery(Conn& c, const base::Frame& f) {
@@ -256,11 +301,23 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     uint32_t cells = 64;
     if (req.contains("cells") && req["cells"].is_number_unsigned())
       cells = static_cast<uint32_t>(std::min<uint64_t>(req["cells"].get<uint64_t>(), 1000));
+    std::optional<uint32_t> only;
+    if (req.contains("device")) {
+      if (!req["device"].is_number_unsigned() ||
+          req["device"].get<uint64_t>() >= proto::kMaxDevices) {
+        Reply(c, proto::FrameType::kQueryReply,
+              nlohmann::json{{"error", fmt::format("\"device\" must be a device id from 0 to {}",
+                                                   proto::kMaxDevices - 1)}}
+                  .dump());
+        return;
+      }
+      only = req["device"].get<uint32_t>();
+    }
     nlohmann::json devices = nlohmann::json::array();
-    for (const auto& [id, dev] : ledger_.devices()) {
-      if (req.contains("device") && req["device"] != id) continue;
+    for (const auto& [id, frag] : Fragmentation(cells)) {
+      if (only && *only != id) continue;
       nlohmann::json types = nlohmann::json::array();
-      for (const TypeFragmentation& tf : ComputeFragmentation(ledger_, id, cells))
+      for (const TypeFragmentation& tf : frag)
         types.push_back({{"type", std::string(proto::kMemTypeKeys[tf.type])},
                          {"bank_count", tf.bank_count},
                          {"bank_base", tf.bank_base},
@@ -284,7 +341,7 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
             R"({"error": "this connection already receives events"})");
       return;
     }
-    // Each stream may hold up to kEventBacklog unread bytes: a user gets a few.
+    // Each stream may hold up to kMaxOutPerConn unread bytes: a user gets a few.
     uint32_t same_uid = 0;
     for (const auto& [id, other] : conns_)
       same_uid += other->events && other->cred.uid == c.cred.uid ? 1 : 0;
@@ -311,11 +368,18 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
       return;
     }
     DrainAll();
-    if (c.events_lost != c.events_lost_told) AppendNotice(c, LostNotice(c));
-    AppendNotice(c,
-                 nlohmann::json{
-                     {"event", "flushed"}, {"lost_total", c.events_lost}, {"time_ns", RealtimeNs()}}
-                     .dump());
+    TellLost(c);
+    if (!AppendNotice(c,
+                      nlohmann::json{{"event", "flushed"},
+                                     {"lost_total", c.events_lost},
+                                     {"notices_lost_total", c.notices_lost},
+                                     {"time_ns", RealtimeNs()}}
+                          .dump(),
+                      /*essential=*/true)) {
+      ++disconnected_for_errors_;
+      Doom(c, "it asks for flushes without reading them");
+      return;
+    }
     OnConnWritable(c);
     return;
   }
@@ -350,6 +414,7 @@ DaemonMeta Server::Meta() const {
   dm.uptime_ms = UptimeMs();
   dm.events_applied = events_applied_;
   dm.clients_disconnected_for_errors = disconnected_for_errors_;
+  dm.device_info_conflicts = device_info_conflicts_;
   return dm;
 }
 
@@ -362,10 +427,19 @@ void Server::UpdateMetrics() {
   BuildStatus(ledger_, meta_, Meta(), &doc, &status_cache_, &shm_, options_.driver_dir);
   nlohmann::json status = nlohmann::json::parse(doc, nullptr, false);
   std::map<std::pair<uint32_t, std::string>, uint64_t> largest;
-  for (const auto& [id, dev] : ledger_.devices())
-    for (const TypeFragmentation& tf : ComputeFragmentation(ledger_, id, 1))
+  for (const auto& [id, frag] : Fragmentation(0))
+    for (const TypeFragmentation& tf : frag)
       largest[{id, std::string(proto::kMemTypeKeys[tf.type])}] = tf.largest_free_block;
   metrics_->Update(status, largest);
+}
+
+const std::map<uint32_t, std::vector<TypeFragmentation>>& Server::Fragmentation(uint32_t cells) {
+  // 0: any strip width will do (the metrics use only the largest free block).
+  if (frag_version_ == ledger_.version() && (cells == 0 || cells == frag_cells_)) return frag_;
+  frag_cells_ = cells == 0 ? 1 : cells;
+  frag_ = ComputeFragmentationAll(ledger_, frag_cells_);
+  frag_version_ = ledger_.version();
+  return frag_;
 }
 
 void Server::SendStatus(Conn& c) {
@@ -430,8 +504,12 @@ void Server::PushSubscriptions() {
 }
 
 bool Server::BeginReply(Conn& c) {
-  if (c.out.size() - c.out_off > 64u * 1024 * 1024) {  // a peer that never reads: stop buffering
-    Close(c.id, "");
+  if (c.doomed) return false;
+  if (!OutRoom(c, 0)) {  // a peer that never reads (or a uid with many such): stop buffering
+    ++disconnected_for_errors_;
+    Doom(c, fmt::format("its unsent replies exceed the limit ({} MiB per connection, {} MiB per "
+                        "uid)",
+                        kMaxOutPerConn >> 20, kMaxOutPerUid >> 20));
     return false;
   }
   return true;
@@ -441,6 +519,7 @@ void Server::EndReply(Conn& c, size_t at, proto::FrameType type) {
   proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion, static_cast<uint16_t>(type),
                        static_cast<uint32_t>(c.out.size() - at - sizeof(proto::FrameHeader)), 0};
   std::memcpy(c.out.data() + at, &h, sizeof(h));
+  AccountOut(c);
   OnConnWritable(c);
 }
 
@@ -452,36 +531,61 @@ void Server::Reply(Conn& c, proto::FrameType type, const std::string& payload) {
   EndReply(c, at, type);
 }
 
+void Server::TellLost(Conn& c) {
+  if (c.events_lost == c.events_lost_told && c.notices_lost == c.notices_lost_told) return;
+  const std::string text = LostNotice(c);
+  if (AppendNotice(c, text, /*essential=*/true)) {
+    c.events_lost_told = c.events_lost;
+    c.notices_lost_told = c.notices_lost;
+  }
+}
+
+void Server::WantWritable(Conn& c, bool want) {
+  if (c.want_out == want) return;
+  c.want_out = want;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | (want ? uint32_t{EPOLLOUT} : 0u);
+  ev.data.u64 = Token(kConn, c.id);
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) != 0)
+    Doom(c, fmt::format("epoll_ctl: {}", std::strerror(errno)));
+}
+
 void Server::OnConnWritable(Conn& c) {
-  while (c.out_off < c.out.size()) {
-    ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT;
-        ev.data.u64 = Token(kConn, c.id);
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+  // Never closes: a failed send dooms the connection (closed by the loop between events), so a
+  // caller iterating conns_ or holding `c` stays valid.
+  if (c.doomed) return;
+  for (;;) {
+    while (c.out_off < c.out.size()) {
+      ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          // Sent bytes are dropped once they are most of the buffer.
+          if (c.out_off >= (1u << 20) && c.out_off * 2 >= c.out.size()) {
+            c.out.erase(0, c.out_off);
+            c.out_off = 0;
+            AccountOut(c);
+          }
+          WantWritable(c, true);
+          return;
+        }
+        Doom(c, "");
         return;
       }
-      Close(c.id, "");
-      return;
+      c.out_off += static_cast<size_t>(n);
     }
-    c.out_off += static_cast<size_t>(n);
-    if (c.out_off >= c.out.size() && c.events && c.events_lost != c.events_lost_told) {
-      // A subscriber that fell behind has caught up: tell it what it missed, now.
-      c.out.clear();
-      c.out_off = 0;
-      AppendNotice(c, LostNotice(c));
-    }
+    c.out.clear();
+    c.out_off = 0;
+    if (c.out.capacity() > (1u << 20)) std::string().swap(c.out);  // an idle peer holds little
+    AccountOut(c);
+    // A subscriber that fell behind has caught up: tell it what it missed, now.
+    if (!c.events || (c.events_lost == c.events_lost_told && c.notices_lost == c.notices_lost_told))
+      break;
+    TellLost(c);
+    if (c.out.empty()) break;
   }
-  c.out.clear();
-  c.out_off = 0;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = Token(kConn, c.id);
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
+  WantWritable(c, false);
 }
 
 }  // namespace ttmem::daemon

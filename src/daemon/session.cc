@@ -92,22 +92,66 @@ Session::~Session() {
   if (base_ != nullptr) ::munmap(base_, size_);
 }
 
-bool Session::Collect(uint32_t ring, uint64_t head, std::string* error) {
+std::vector<Session::Pending>& Session::Scratch() {
+  static std::vector<Pending> scratch;
+  return scratch;
+}
+
+bool Session::Validate(uint32_t device, uint8_t kind, uint8_t type, uint16_t flags, uint64_t size,
+                       std::string* error) {
+  if (device >= proto::kMaxDevices) {
+    *error = fmt::format("record with device id {} (limit {})", device, proto::kMaxDevices);
+    return false;
+  }
+  if (kind == static_cast<uint8_t>(proto::RecordKind::kFree)) return true;
+  if (kind != static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
+    *error = fmt::format("record of unknown kind {}", kind);
+    return false;
+  }
+  if (type >= ledger::kNumTypes) {
+    *error = fmt::format("allocation record with memory type {}", type);
+    return false;
+  }
+  if ((flags & ~proto::kKnownFlags) != 0) {
+    *error = fmt::format("allocation record with unknown flags {:#x}", flags);
+    return false;
+  }
+  if (size > proto::kMaxBufferBytes) {
+    *error = fmt::format("allocation record of {} bytes (limit {}, TTMEM_MAX_BUFFER_BYTES)", size,
+                         proto::kMaxBufferBytes);
+    return false;
+  }
+  return true;
+}
+
+bool Session::Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::string* error) {
   uint64_t from = read_[ring];
   if (head < from || head - from > ring_capacity_) {
     *error = fmt::format("ring {} head {} is impossible (read {}, capacity {})", ring, head, from,
                          ring_capacity_);
     return false;
   }
+  if (head - from > *budget) {
+    head = from + *budget;
+    cut_[ring] = 1;
+  }
+  *budget -= head - from;
+  std::vector<Pending>& scratch = Scratch();
   const proto::Record* recs = proto::RecordsOf(base_, ring_count_, ring_capacity_, ring);
   for (uint64_t pos = from; pos < head; ++pos) {
     Pending p;
     std::memcpy(static_cast<void*>(&p.record), &recs[pos & (ring_capacity_ - 1)],
                 sizeof(proto::Record));
-    p.timestamp = p.record.timestamp;
+    const proto::Record& r = p.record;  // the copy: the client may change the ring meanwhile
+    if (!Validate(r.device, r.kind, r.type, r.flags, r.size, error)) {
+      *error = fmt::format("ring {} position {}: {}", ring, pos, *error);
+      return false;
+    }
+    p.timestamp = r.timestamp;
     p.ring = ring;
     p.position = pos;
-    scratch_.push_back(p);
+    last_[ring] = p.timestamp;
+    scratch.push_back(p);
   }
   read_[ring] = head;
   return true;
@@ -115,20 +159,26 @@ bool Session::Collect(uint32_t ring, uint64_t head, std::string* error) {
 
 bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, DrainStats* stats,
                     std::string* error) {
-  scratch_.clear();
+  std::vector<Pending>& scratch = Scratch();
+  scratch.clear();
+  more_ = false;
   // Pass 1.
   // Only rings ever claimed (the client says which; bounded here). Read before the heads, and
   // again before pass 2, so that a ring claimed before a pass-1 record was published is seen.
   const uint32_t used1 = RingsUsed();
   head1_.resize(ring_count_);
+  last_.assign(ring_count_, 0);
+  cut_.assign(ring_count_, 0);
+  // The work cap, shared fairly: every ring in use may contribute (at least 64 records each).
+  const uint32_t used_final = final ? ring_count_ : used1;
+  const uint64_t per_ring = std::max<uint64_t>(64, max_records / std::max<uint32_t>(used_final, 1));
+  std::vector<uint64_t>& budget = budget_;
+  budget.assign(ring_count_, per_ring);
   for (uint32_t i = 0; i < used1; ++i)
     head1_[i] = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
-  for (uint32_t i = 0; i < used1; ++i) {
-    uint64_t head = Limit(i, head1_[i]);
-    if (head - read_[i] > max_records) head = read_[i] + max_records;  // work cap per ring
-    if (!Collect(i, head, error)) return false;
-  }
-  if (scratch_.empty() && pending_.empty() && !final) {
+  for (uint32_t i = 0; i < used1; ++i)
+    if (!Collect(i, Limit(i, head1_[i]), &budget[i], error)) return false;
+  if (scratch.empty() && !final) {
     // Idle: nothing to order or apply, and nothing to publish (applied == read already). Most
     // sessions are idle at most ticks; this keeps a drain of hundreds of them cheap.
     const uint64_t dropped = ClientDropped();
@@ -138,41 +188,47 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
     return true;
   }
   uint64_t watermark = 0;
-  for (const Pending& p : pending_) watermark = std::max(watermark, p.timestamp);
-  for (const Pending& p : scratch_) watermark = std::max(watermark, p.timestamp);
+  for (const Pending& p : scratch) watermark = std::max(watermark, p.timestamp);
   if (final) watermark = std::numeric_limits<uint64_t>::max();
   // Pass 2: what happened-before pass 1's records is published by now.
   const uint32_t used2 = final ? ring_count_ : RingsUsed();
   for (uint32_t i = 0; i < used2; ++i) {
     uint64_t head = Limit(i, proto::RingAt(base_, i)->head.load(std::memory_order_acquire));
-    if (head - read_[i] > max_records) head = read_[i] + max_records;
-    if (head > read_[i] && !Collect(i, head, error)) return false;
+    if (head > read_[i] && !cut_[i] && !Collect(i, head, &budget[i], error)) return false;
   }
-  scratch_.insert(scratch_.end(), pending_.begin(), pending_.end());
-  pending_.clear();
-  std::sort(scratch_.begin(), scratch_.end(), [](const Pending& a, const Pending& b) {
+  // A ring stopped short may hold older records than other rings' last ones.
+  for (uint32_t i = 0; i < ring_count_; ++i)
+    if (cut_[i]) watermark = std::min(watermark, last_[i]);
+  std::sort(scratch.begin(), scratch.end(), [](const Pending& a, const Pending& b) {
     if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
     if (a.ring != b.ring) return a.ring < b.ring;
     return a.position < b.position;
   });
-  for (const Pending& p : scratch_) {
+  // What is not applied now goes back to the ring: the read position returns to it.
+  std::vector<uint64_t>& applied = budget;  // reused: per ring, the first position not applied
+  for (uint32_t i = 0; i < ring_count_; ++i) applied[i] = read_[i];
+  for (const Pending& p : scratch) {
     if (p.timestamp > watermark) {
-      pending_.push_back(p);
+      applied[p.ring] = std::min(applied[p.ring], p.position);
+      more_ = true;
       continue;
     }
+    if (applied[p.ring] <= p.position) continue;  // after a record of its ring left for later
     const proto::Record& r = p.record;
     if (!Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error))
       return false;
     ++stats->applied;
   }
-  // A ring is applied up to its first pending record. Its slots are released only up to there,
-  // so a restarted daemon finds every unapplied record still in the ring.
-  std::vector<uint64_t> applied(read_);
-  for (const Pending& p : pending_) applied[p.ring] = std::min(applied[p.ring], p.position);
+  // A ring's slots are released only up to its first record not applied, so a restarted daemon
+  // finds every unapplied record still in the ring.
   for (uint32_t i = 0; i < ring_count_; ++i) {
+    if (cut_[i]) more_ = true;
+    read_[i] = applied[i];
     proto::RingAt(base_, i)->applied.store(applied[i], std::memory_order_release);
     proto::RingAt(base_, i)->read.store(applied[i], std::memory_order_release);
   }
+  // The scratch's memory is the cap's; let a burst's peak go.
+  if (scratch.capacity() > 2 * max_records) std::vector<Pending>().swap(scratch);
   last_dropped_ = ClientDropped();
   ledger.SetDropped(pid_, last_dropped_);
   SaveCounters(ledger);
@@ -180,27 +236,46 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   return true;
 }
 
+bool Session::DrainAllPublished(ledger::Ledger& ledger, uint64_t max_records, DrainStats* stats,
+                                std::string* error) {
+  for (;;) {
+    const uint64_t before = stats->applied;
+    if (!Drain(ledger, /*final=*/true, max_records, stats, error)) return false;
+    if (!more_) return true;
+    if (stats->applied == before) {  // nothing could be ordered: the keys are impossible
+      *error = "ring records whose ordering keys go backwards";
+      return false;
+    }
+  }
+}
+
 bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type,
                     uint16_t flags, uint64_t buffer_id, uint64_t address, uint64_t size,
                     std::string* error) {
-  if (device >= proto::kMaxDevices) {
-    *error = fmt::format("record with device id {} (limit {})", device, proto::kMaxDevices);
-    return false;
-  }
+  if (!Validate(device, kind, type, flags, size, error)) return false;
   const bool count = !tolerant_;
   if (kind == static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
-    if (type >= ledger::kNumTypes) {
-      *error = fmt::format("allocation record with memory type {}", type);
-      return false;
-    }
-    if ((flags & ~proto::kKnownFlags) != 0) {
-      *error = fmt::format("allocation record with unknown flags {:#x}", flags);
-      return false;
-    }
     bool hooked = (flags & proto::kFlagHooked) != 0;
     // The state-table slot lives in the ledger entry's tag: reuse it when the id is live.
     ledger::LiveBuffer old;
-    uint32_t slot = ledger.Find(pid_, device, buffer_id, &old) ? old.tag : StateFile::kNoSlot;
+    const bool replaces = ledger.Find(pid_, device, buffer_id, &old);
+    uint32_t slot = replaces ? old.tag : StateFile::kNoSlot;
+    // The uid's live-buffer limit holds as records are applied, not after a whole drain.
+    if (!replaces && allowance_ == 0) {
+      *error = fmt::format(
+          "its uid would hold more live buffers than allowed (over --max-live-buffers-per-uid {})",
+          limit_);
+      return false;
+    }
+    const auto device_total = ledger.devices().find(device);
+    if (device_total != ledger.devices().end()) {
+      const auto& usage = hooked ? device_total->second.captured : device_total->second.usage;
+      if (size > UINT64_MAX - usage[type].bytes) {
+        *error = fmt::format("allocation of {} bytes would wrap device {}'s total", size, device);
+        return false;
+      }
+    }
+    if (!replaces) --allowance_;
     if (state_) {
       slot =
           state_->Put(slot, device, buffer_id, ledger::LiveBuffer{address, size, 0, type, hooked});
@@ -213,18 +288,16 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
     if (tap_)
       Tap(static_cast<uint8_t>(proto::EventKind::kAlloc), device, type, flags, buffer_id, address,
           size);
-  } else if (kind == static_cast<uint8_t>(proto::RecordKind::kFree)) {
+  } else {
     ledger::LiveBuffer freed;
     const bool known = ledger.Free(pid_, device, buffer_id, count, &freed) == ledger::Result::kOk;
+    if (known && allowance_ != UINT64_MAX) ++allowance_;
     if (known && state_) state_->Release(freed.tag);
     if (tap_)
       Tap(static_cast<uint8_t>(proto::EventKind::kFree), device,
           known ? freed.type : proto::kEventNoType,
           known && freed.hooked ? proto::kEventFlagHooked : uint16_t{0}, buffer_id,
           known ? freed.address : 0, known ? freed.size : 0);
-  } else {
-    *error = fmt::format("record of unknown kind {}", kind);
-    return false;
   }
   return true;
 }
@@ -263,7 +336,11 @@ bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint6
       uint64_t bad = state_->ForEach(
           [&](uint32_t slot, uint32_t device, uint64_t id, const ledger::LiveBuffer& b) {
             if (ledger.Find(pid_, device, id)) return false;  // a duplicate slot
-            ledger.Alloc(pid_, device, b.type, id, b.address, b.size, b.hooked, true, slot);
+            if (allowance_ == 0 || b.size > proto::kMaxBufferBytes) return false;
+            if (ledger.Alloc(pid_, device, b.type, id, b.address, b.size, b.hooked, true, slot) !=
+                ledger::Result::kOk)
+              return false;
+            if (allowance_ != UINT64_MAX) --allowance_;
             ++*restored;
             return true;
           });
@@ -305,7 +382,7 @@ bool Session::BeginSync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
   }
   round_ = b.sequence;
   // Everything below the holds was published before the client switched: apply all of it.
-  return Drain(ledger, /*final=*/true, 1u << 20, stats, error);
+  return DrainAllPublished(ledger, kMaxRecordsPerDrain, stats, error);
 }
 
 bool Session::ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,

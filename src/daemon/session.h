@@ -5,8 +5,11 @@
 // records' timestamps. A round reads every ring's head twice (pass 1, pass 2). Every record that
 // happened-before a record visible in pass 1 was published before pass 1 ended, so it is visible
 // in pass 2. The round therefore applies, in timestamp order, every record whose timestamp is at
-// most W, the largest timestamp seen in pass 1, and keeps the rest pending for the next round.
-// A process that has exited publishes nothing more, so its final round applies everything.
+// most W, the largest timestamp seen in pass 1, and leaves the rest in the rings for the next
+// round (the daemon's read position goes back to the first record not applied; the client cannot
+// reuse those slots, which are released only up to there). A ring the work cap stopped short
+// lowers W to the last key copied from it: its next records may be older than other rings'.
+// A process that has exited publishes nothing more, so its final rounds apply everything.
 #ifndef TTMEM_DAEMON_SESSION_H_
 #define TTMEM_DAEMON_SESSION_H_
 
@@ -28,6 +31,10 @@ namespace ttmem::daemon {
 struct DrainStats {
   uint64_t applied = 0;
 };
+
+// Records one drain of one session copies at most: bounds the daemon's memory per drain (the
+// scratch is shared) and its work per session per tick.
+inline constexpr uint64_t kMaxRecordsPerDrain = 16384;
 
 class Session {
  public:
@@ -54,11 +61,24 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Moves published records into the ledger. `final`: the process is gone, apply everything.
-  // Returns false when the client wrote something impossible (error set); the caller then
-  // disconnects it. Applies at most `max_records` records per call (work cap).
+  // Moves published records into the ledger. `final`: the process is gone, apply everything
+  // published. Returns false when the client wrote something impossible (error set); the caller
+  // then disconnects it. Copies at most `max_records` records per call, spread over the rings
+  // (memory and work cap); each is validated as it is copied, before the next. What is left, or
+  // could not be ordered yet, stays in the rings for the next call (has_pending()).
   bool Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, DrainStats* stats,
              std::string* error);
+  // Drain(final) until nothing published is left (each call bounded; used at the end and before
+  // a resync round).
+  bool DrainAllPublished(ledger::Ledger& ledger, uint64_t max_records, DrainStats* stats,
+                         std::string* error);
+
+  // New live buffers this process may still add before the call that applies records fails
+  // ("over the uid's limit"): its uid's allowance less what the uid holds. Frees give back.
+  void SetAllowance(uint64_t n, uint64_t limit) {
+    allowance_ = n;
+    limit_ = limit;
+  }
 
   // Events the client counted as lost (ring full, no ring, bad device), saturating.
   uint64_t ClientDropped() const;
@@ -68,7 +88,7 @@ class Session {
   void SetWakeWanted(bool wanted);
 
   pid_t pid() const { return pid_; }
-  bool has_pending() const { return !pending_.empty(); }
+  bool has_pending() const { return more_; }
 
   // The event stream: while `tap` is set, every record applied (by any session) is also
   // appended there, stamped `now_ns`. Set by the server while someone subscribes to events.
@@ -90,7 +110,14 @@ class Session {
     uint64_t position;
     proto::Record record;
   };
-  bool Collect(uint32_t ring, uint64_t head, std::string* error);
+  // Copies ring records [read_[ring], head) into the scratch, at most *budget of them, each
+  // validated before the next is copied. Sets cut_[ring] when the budget stopped it short.
+  bool Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::string* error);
+  // The shape of a record (kind, device, type, flags, size); false with *error set.
+  static bool Validate(uint32_t device, uint8_t kind, uint8_t type, uint16_t flags, uint64_t size,
+                       std::string* error);
+  // Drain's scratch, shared by every session (the daemon drains on one thread).
+  static std::vector<Pending>& Scratch();
   // Validates and applies one event to the ledger and the state table.
   bool Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type, uint16_t flags,
              uint64_t buffer_id, uint64_t address, uint64_t size, std::string* error);
@@ -102,12 +129,15 @@ class Session {
   uint64_t size_ = 0;
   uint32_t ring_count_ = 0;
   uint32_t ring_capacity_ = 0;
-  std::vector<uint64_t> read_;  // private copies of each ring's read position
-  uint64_t last_dropped_ = ~0ull;
-  std::vector<uint64_t> head1_;  // Drain's scratch: ring heads seen in pass 1  // the client's drop
-                                 // count when last given to the ledger
-  std::vector<Pending> pending_;
-  std::vector<Pending> scratch_;
+  std::vector<uint64_t> read_;     // private copies of each ring's read position
+  uint64_t last_dropped_ = ~0ull;  // the client's drop count when last given to the ledger
+  std::vector<uint64_t> head1_;    // Drain's scratch: ring heads seen in pass 1
+  std::vector<uint64_t> last_;     // Drain's scratch: per ring, the key of its last record copied
+  std::vector<uint8_t> cut_;       // Drain's scratch: per ring, 1 when the budget stopped it short
+  std::vector<uint64_t> budget_;   // Drain's scratch: per ring, records it may still copy
+  bool more_ = false;              // the last drain left published records in the rings
+  uint64_t allowance_ = UINT64_MAX;
+  uint64_t limit_ = UINT64_MAX;  // the uid's limit, for the message
   std::unique_ptr<StateFile> state_;
   bool tolerant_ = false;  // replaying after a restore: effects may already be applied
   // Resync rounds: records from a ring's hold on wait while the region announces a round

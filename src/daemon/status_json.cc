@@ -211,6 +211,7 @@ std::string ShmDeviceEntry(const ttshm::Process& p) {
   w.Key("name").String(p.name);
   w.Key("source").String("tt-metal-shm");
   w.Key("stale").Raw(p.alive ? "false" : "true");
+  w.Key("unverified").Raw(p.alive && !p.verified ? "true" : "false");
   w.Key("memory");
   WriteUsage(w, ShmUsage(p.used), nullptr);
   w.EndObject();
@@ -336,7 +337,7 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   for (const std::string* e : process_entries) w.Raw(*e);
   for (const auto& [pid, seen] : shm_processes) {
     ledger::TypeUsage total{};
-    bool alive = true;
+    bool alive = true, verified = true;
     // The same fields as a native process (what the statistics do not say is empty or zero).
     w.BeginObject();
     w.Key("pid").Int(pid);
@@ -352,9 +353,12 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
       w.Uint(s2.region->device_id);
       Add(total, ShmUsage(s2.process->used));
       alive = alive && s2.process->alive;
+      verified = verified && s2.process->verified;
     }
     w.EndArray();
     w.Key("stale").Raw(alive ? "false" : "true");
+    // Alive but not tied to the region (a forged row can name any live pid): marked.
+    w.Key("unverified").Raw(alive && !verified ? "true" : "false");
     w.Key("memory");
     WriteUsage(w, total, nullptr);
     w.Key("capture_estimate");
@@ -409,6 +413,7 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   w.Key("live_buffers").Uint(ledger.live_buffers());
   w.Key("events_applied").Uint(daemon.events_applied);
   w.Key("clients_disconnected_for_errors").Uint(daemon.clients_disconnected_for_errors);
+  w.Key("device_info_conflicts").Uint(daemon.device_info_conflicts);
   w.EndObject();
   w.EndObject();
 }

@@ -34,6 +34,7 @@ struct DaemonMeta {
   uint64_t uptime_ms = 0;
   uint64_t events_applied = 0;
   uint64_t clients_disconnected_for_errors = 0;
+  uint64_t device_info_conflicts = 0;  // announcements refused: another uid's live one stands
 };
 
 // A process's serialised parts of the status document, valid while its ledger version and its

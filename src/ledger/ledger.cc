@@ -38,6 +38,12 @@ void Ledger::Account(Process& p, uint32_t device, const LiveBuffer& b, bool add)
 Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
                      uint64_t size, bool hooked, bool count_anomalies, uint32_t tag) {
   if (type >= kNumTypes || device > UINT16_MAX) return Result::kInvalid;
+  // Totals never wrap: an allocation the device's total cannot hold is refused, changing nothing
+  // (the device total bounds every process total below it).
+  if (auto d = devices_.find(device); d != devices_.end()) {
+    const uint64_t total = hooked ? d->second.captured[type].bytes : d->second.usage[type].bytes;
+    if (size > UINT64_MAX - total) return Result::kInvalid;
+  }
   Process& p = ProcessFor(pid);
   LiveEntry e;
   e.id = buffer_id;

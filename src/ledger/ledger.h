@@ -149,7 +149,8 @@ class Ledger {
  public:
   // `count_anomalies` false (replaying events whose effect may already be here, after a daemon
   // restart): an allocation identical to the live one and a free of a missing id change nothing
-  // and are not counted.
+  // and are not counted. kInvalid (nothing changed): a type or device out of range, or a size
+  // that would wrap the device's total for the type.
   Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
                uint64_t size, bool hooked = false, bool count_anomalies = true, uint32_t tag = 0);
   // *freed (if given) receives the entry that was freed.

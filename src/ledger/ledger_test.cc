@@ -139,5 +139,20 @@ TEST(Ledger, RandomOperationsKeepInvariants) {
   EXPECT_EQ(l.CheckInvariantsForTesting(), "");
 }
 
+// Issue 13: two allocations of 2^64-1 bytes wrapped device 0's total, subtracting from what
+// everyone else used.
+TEST(Ledger, TotalsNeverWrap) {
+  Ledger l;
+  ASSERT_EQ(l.Alloc(10, 0, kDram, 1, 0, 1000), Result::kOk);
+  EXPECT_EQ(l.Alloc(20, 0, kDram, 1, 0, UINT64_MAX), Result::kInvalid);
+  EXPECT_EQ(l.Alloc(20, 0, kDram, 2, 0, UINT64_MAX - 1000), Result::kOk);  // exactly fits
+  EXPECT_EQ(l.Alloc(20, 0, kDram, 3, 0, 1), Result::kInvalid);
+  EXPECT_EQ(l.devices().at(0).usage[kDram].bytes, UINT64_MAX);
+  EXPECT_FALSE(l.Find(20, 0, 3));
+  EXPECT_EQ(l.Free(20, 0, 2), Result::kOk);
+  EXPECT_EQ(l.devices().at(0).usage[kDram].bytes, 1000u);
+  EXPECT_EQ(l.CheckInvariantsForTesting(), "");
+}
+
 }  // namespace
 }  // namespace ttmem::ledger

@@ -92,7 +92,8 @@ struct alignas(64) RegionHeader {
   // --- client process counters ---
   std::atomic<uint64_t> overflowed;     // events that bypassed the rings (full, or no ring left)
                                         // while a daemon was connected: dropped, then resynced
-  std::atomic<uint64_t> lost_bad_args;  // events dropped: device >= 1024 or unknown flags
+  std::atomic<uint64_t> lost_bad_args;  // events dropped: device >= 1024, unknown flags,
+                                        // size > kMaxBufferBytes
   // Resync round `sync_hold_seq` is under way: ring records from each ring's `hold` on came
   // after the log the client is delivering; the daemon applies them only after that round's
   // kSyncEnd. Stored (release) before the client switches back to its rings.

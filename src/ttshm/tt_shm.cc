@@ -10,9 +10,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -175,6 +179,42 @@ std::vector<Region> Discover(const std::string& dir, std::vector<std::string>* p
   return out;
 }
 
+namespace {
+
+// Whether process `pid` (started at `started`) maps `path`; remembered per (pid, start, path),
+// since the maps of a large process are long and a writer keeps its region mapped while it lives.
+bool MapsRegion(pid_t pid, uint64_t started, const std::string& path, std::string* why) {
+  static std::map<std::tuple<pid_t, uint64_t, std::string>, bool> known;
+  const auto key = std::make_tuple(pid, started, path);
+  if (auto it = known.find(key); it != known.end() && it->second) return true;
+  char real[PATH_MAX];
+  const std::string want = ::realpath(path.c_str(), real) != nullptr ? real : path;
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  if (!maps) {
+    *why = "cannot read its /proc/PID/maps (another user's process; run as root to check)";
+    return false;
+  }
+  bool found = false;
+  for (std::string line; std::getline(maps, line);) {
+    // "... /dev/shm/tt_device_N_memory" (the path is the last field; " (deleted)" may follow).
+    const size_t at = line.find(want);
+    if (at != std::string::npos && at > 0 && line[at - 1] == ' ' &&
+        (at + want.size() == line.size() || line[at + want.size()] == ' ')) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    *why = "the process at this pid does not map the region";
+    return false;
+  }
+  if (known.size() > 4096) known.clear();
+  known[key] = true;
+  return true;
+}
+
+}  // namespace
+
 void CheckLiveness(Region* r) {
   for (Process& p : r->processes) {
     if (::kill(p.pid, 0) != 0 && errno == ESRCH) {
@@ -190,7 +230,9 @@ void CheckLiveness(Region* r) {
         (!comm.empty() && !p.name.empty() && comm != p.name.substr(0, 15))) {
       p.alive = false;
       p.stale_reason = "pid reused";
+      continue;
     }
+    p.verified = MapsRegion(p.pid, started, r->path, &p.unverified_reason);
   }
 }
 

@@ -35,6 +35,11 @@ struct Process {
   // started after this slot's last update.
   bool alive = true;
   std::string stale_reason;  // why it is stale ("no such process", "pid reused")
+  // Tied to a real process: the live process at `pid` has this region mapped (its
+  // /proc/PID/maps names the file). Anyone who can write the region can write any pid into a
+  // slot; an untied row is shown marked and is never offered for signalling.
+  bool verified = false;
+  std::string unverified_reason;  // why not ("does not map the region", "cannot read its maps")
 };
 
 struct Region {

@@ -1,0 +1,20 @@
+// text.h — text that came from someone else (process names, command lines, tags, file names)
+// made safe to print on a terminal.
+#ifndef TTMEM_BASE_TEXT_H_
+#define TTMEM_BASE_TEXT_H_
+
+#include <string>
+#include <string_view>
+
+namespace ttmem::base {
+
+// `s` with everything a terminal could act on written as visible escapes: C0 controls (newline
+// and tab included), DEL, C1 controls (U+0080..U+009F), bidirectional overrides and isolates
+// (U+202A..U+202E, U+2066..U+2069), line and paragraph separators, and bytes that are not valid
+// UTF-8, each as \xNN (bytes) or \u{NNNN} (code points). Valid printable UTF-8 is kept as it is.
+// JSON output never uses this: it stays exact.
+std::string TerminalSafe(std::string_view s);
+
+}  // namespace ttmem::base
+
+#endif  // TTMEM_BASE_TEXT_H_
