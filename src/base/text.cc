@@ -73,4 +73,22 @@ std::string TerminalSafe(std::string_view s) {
   return out;
 }
 
+std::string ShortenLongWords(std::string_view s, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t j = i;
+    while (j < s.size() && s[j] != ' ') ++j;
+    const std::string_view word = s.substr(i, j - i);
+    if (word.size() > max && max > 12) {
+      out.append(word.substr(0, max - 12));
+      out += "...(" + std::to_string(word.size()) + " chars)";
+    } else {
+      out.append(word);
+    }
+    if (j < s.size()) out += ' ';
+    i = j + 1;
+  }
+  return out;
+}
+
 }  // namespace ttmem::base

@@ -15,6 +15,10 @@ namespace ttmem::base {
 // JSON output never uses this: it stays exact.
 std::string TerminalSafe(std::string_view s);
 
+// `s` with every run of more than `max` non-space characters cut to its first `max` - 12 and
+// "...(N chars)": an error message quoting a 300-digit argument stays one readable line.
+std::string ShortenLongWords(std::string_view s, size_t max = 40);
+
 }  // namespace ttmem::base
 
 #endif  // TTMEM_BASE_TEXT_H_

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "base/bytes.h"
+#include "base/text.h"
 #include "cli/commands.h"
 #include "ttshm/tt_shm.h"
 
@@ -15,10 +16,11 @@ int RunCleanup(const CleanupOptions& o) {
     PrintError("nothing to clean: name what, e.g. 'ttmem cleanup --shm' (tt-metal's statistics)");
     return kExitUsage;
   }
+  if (!ShmDirUsable(o.shm_dir)) return kExitUsage;
   std::vector<std::string> problems;
   std::vector<ttshm::Region> regions = ttshm::Discover(o.shm_dir, &problems);
   for (const std::string& p : problems) PrintError("skipped " + p);
-  int rc = kExitOk;
+  int rc = regions.empty() && !problems.empty() ? kExitFailure : kExitOk;
   size_t freed = 0;
   for (const ttshm::Region& r : regions) {
     std::vector<ttshm::Reclaimed> done;
@@ -34,12 +36,13 @@ int RunCleanup(const CleanupOptions& o) {
         if (d.used[t] != 0)
           figures += fmt::format(" {} {}", ttshm::kTypeKeys[t], base::FormatBytes(d.used[t]));
       std::printf("%s pid %d (%s) on device %u:%s\n", o.dry_run ? "would free" : "freed", d.pid,
-                  d.name.c_str(), r.device_id, figures.empty() ? " nothing held" : figures.c_str());
+                  base::TerminalSafe(d.name).c_str(), r.device_id,
+                  figures.empty() ? " nothing held" : figures.c_str());
       ++freed;
     }
   }
   std::printf("%zu slot(s) of exited processes %s in %zu region(s) under %s\n", freed,
-              o.dry_run ? "found" : "freed", regions.size(), o.shm_dir.c_str());
+              o.dry_run ? "found" : "freed", regions.size(), base::TerminalSafe(o.shm_dir).c_str());
   return rc;
 }
 

@@ -73,6 +73,8 @@ struct ReportOptions {
 int RunReport(const ReportOptions& o);
 
 void PrintError(const std::string& message);
+// Whether `dir` is a directory to read tt-metal's statistics from; says why not (PrintError).
+bool ShmDirUsable(const std::string& dir);
 
 }  // namespace ttmem::cli
 

@@ -139,9 +139,23 @@ std::string RenderCsv(const json& status, const std::vector<std::string>& fields
   const bool per_process = std::any_of(fields.begin(), fields.end(), [](const std::string& f) {
     return f.rfind("process.", 0) == 0;
   });
+  const bool per_device = std::any_of(fields.begin(), fields.end(), [](const std::string& f) {
+    return f.rfind("device.", 0) == 0;
+  });
   std::vector<Row> rows;
   if (!per_process) {
     for (const auto& d : status["devices"]) rows.push_back({&d, nullptr, nullptr});
+  } else if (!per_device) {
+    // Process fields only: one row per process, its figures summed over its devices (of those
+    // shown, with -d: a process on other devices only is left out).
+    std::map<uint64_t, bool> shown;
+    for (const auto& d : status["devices"]) shown[d.value("id", uint64_t{0})] = true;
+    for (const auto& p : status["processes"]) {
+      bool on_shown = p["devices"].empty();
+      for (const auto& id : p["devices"])
+        on_shown = on_shown || (id.is_number_unsigned() && shown.count(id.get<uint64_t>()) != 0);
+      if (on_shown) rows.push_back({nullptr, &p, &p["memory"]});
+    }
   } else {
     std::map<int64_t, const json*> by_pid;
     for (const auto& p : status["processes"]) by_pid[p.value("pid", int64_t{0})] = &p;

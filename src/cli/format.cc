@@ -162,7 +162,7 @@ std::string RenderStatus(const nlohmann::json& s) {
     auto small = [&](const char* key) { return Small(mem[key]); };
     uint64_t buffers = 0;
     for (const auto& [k, m] : mem.items()) buffers += Figure(m, "buffers");
-    rows.push_back({fmt::format("{}", dev.value("id", 0)),
+    rows.push_back({fmt::format("{}", dev.value("id", uint64_t{0})),
                     dev["arch"].is_string() ? dev["arch"].get<std::string>() : "?", cell("dram"),
                     cell("l1"), small("l1_small"), small("trace"), small("cb"), small("kernel"),
                     fmt::format("{}", buffers), fmt::format("{}", dev["processes"].size())});
@@ -179,7 +179,7 @@ std::string RenderStatus(const nlohmann::json& s) {
   std::vector<std::vector<std::string>> crows;
   for (const auto& dev : s.value("devices", nlohmann::json::array())) {
     if (!dev.contains("capture_estimate")) continue;
-    std::vector<std::string> row = {fmt::format("{}", dev.value("id", 0))};
+    std::vector<std::string> row = {fmt::format("{}", dev.value("id", uint64_t{0}))};
     uint64_t any = 0;
     for (const char* key : {"dram", "l1", "l1_small", "trace", "cb", "kernel"}) {
       uint64_t b = Figure(dev["capture_estimate"][key], "used_bytes");
@@ -231,7 +231,7 @@ std::string RenderStatus(const nlohmann::json& s) {
     for (const auto& dev : s.value("devices", nlohmann::json::array()))
       if (!dev.value("open_without_report", nlohmann::json::array()).empty())
         out += fmt::format("Device {} is open in pid(s) {} that report nothing here.\n",
-                           dev.value("id", 0), dev["open_without_report"].dump());
+                           dev.value("id", uint64_t{0}), dev["open_without_report"].dump());
     return out;
   }
   const auto& c = s.value("counters", nlohmann::json::object());

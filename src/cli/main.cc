@@ -2,8 +2,10 @@
 #include <cstdio>
 #include <string>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "base/text.h"
 #include "cli/commands.h"
 #include "protocol/paths.h"
 
@@ -106,7 +108,24 @@ int main(int argc, char** argv) {
     std::string where = app.get_subcommands().empty()
                             ? std::string("ttmem --help")
                             : "ttmem " + app.get_subcommands().front()->get_name() + " --help";
-    PrintError(std::string(e.what()) + " (run '" + where + "' for the usage)");
+    std::string what = e.what();
+    // A first word that is no command: name it (CLI11 only says one is required).
+    if (app.get_subcommands().empty()) {
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--socket") {
+          ++i;
+          continue;
+        }
+        if (a.empty() || a[0] == '-') continue;
+        what = fmt::format(
+            "unknown command '{}' (the commands are status, top, record, report, "
+            "sim and cleanup)",
+            a);
+        break;
+      }
+    }
+    PrintError(ttmem::base::ShortenLongWords(what) + " (run '" + where + "' for the usage)");
     return kExitUsage;
   }
   st.socket = top.socket = socket;

@@ -421,7 +421,7 @@ int RunRecord(const RecordOptions& o) {
       if (rec.flushed() || g_stop >= 2 || now >= flush_deadline_ms) break;
       continue;
     }
-    if (r == 1) continue;  // keep reading while frames come
+    // The stop check runs whether or not a frame came: on a busy host frames never pause.
     // CMD exited: stop once the daemon has told its end (its last events came before). When CMD
     // itself never connected (a shell, a launcher), once every process that started during the
     // recording has ended too, or 2 s after CMD when some still run.

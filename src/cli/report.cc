@@ -92,6 +92,13 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
     *error = fmt::format("{} does not exist (write one with: ttmem record -o {})", path, path);
     return false;
   }
+  if (!S_ISREG(st.st_mode)) {  // a FIFO or a device would block or never end
+    *error = fmt::format(
+        "{} is not a regular file (a recording is an SQLite file written by "
+        "ttmem record -o FILE)",
+        path);
+    return false;
+  }
   Db db;
   if (!db.Open(path, SQLITE_OPEN_READONLY, error)) return false;
   std::map<std::string, std::string> meta;

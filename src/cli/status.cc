@@ -1,8 +1,13 @@
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "base/text.h"
 #include "cli/commands.h"
@@ -11,6 +16,16 @@
 #include "cli/query.h"
 
 namespace ttmem::cli {
+
+bool ShmDirUsable(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
+  PrintError(fmt::format(
+      "--shm-dir {}: {} (tt-metal publishes its statistics in /dev/shm; give the directory that "
+      "holds its tt_device_*_memory files)",
+      dir, errno == 0 || S_ISDIR(st.st_mode) ? "not a directory" : std::strerror(errno)));
+  return false;
+}
 
 void PrintError(const std::string& message) {
   // Messages may quote what others control (file names, daemon replies): never raw.
@@ -50,13 +65,17 @@ int RunStatus(const StatusOptions& o) {
     fields = DefaultDeviceFields();
   }
   QueryClient q(o.socket);
+  bool shm_all_skipped = false;
   for (bool first = true;; first = false) {
     nlohmann::json s;
     if (o.source == "shm") {
+      if (first && !ShmDirUsable(o.shm_dir)) return kExitUsage;
       std::vector<std::string> problems;
       s = ShmStatus(o.shm_dir, "/proc", &problems);
       for (const std::string& p : problems)
         if (first) PrintError("skipped " + p);
+      // Every region there was unusable: say so with the exit code too (after the table).
+      if (!problems.empty() && s["devices"].empty()) shm_all_skipped = true;
     } else if (!q.Request("status", &s, &error)) {
       PrintError(error);
       return kExitUsage;
@@ -71,7 +90,7 @@ int RunStatus(const StatusOptions& o) {
       text = RenderCsv(s, fields, first && format == "csv");
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
-    if (o.loop_seconds <= 0) return kExitOk;
+    if (o.loop_seconds <= 0) return shm_all_skipped ? kExitFailure : kExitOk;
     std::this_thread::sleep_for(std::chrono::duration<double>(o.loop_seconds));
     if (format == "table") std::fputs("\n", stdout);
   }

@@ -293,7 +293,7 @@ void DrawMain(State& st) {
     if (y - 1 + (full ? 2 : 1) > dev_lines) break;
     const auto& m = d["memory"];
     Put(y, 0,
-        fmt::format("{:>3} {:<11.11}", d.value("id", 0),
+        fmt::format("{:>3} {:<11.11}", d.value("id", uint64_t{0}),
                     d["arch"].is_string() ? d["arch"].get<std::string>() : "?"));
     int x = 16;
     Put(y, x, "DRAM");
@@ -380,7 +380,7 @@ void DrawDetail(State& st) {
   for (const auto& d : st.status["devices"])
     for (const auto& e : d["processes"]) {
       if (e.value("pid", int64_t{0}) != st.detail_pid) continue;
-      std::vector<std::string> row = {std::to_string(d.value("id", 0))};
+      std::vector<std::string> row = {std::to_string(d.value("id", uint64_t{0}))};
       for (int t : {0, 1, 3, 4, 5, 6})
         row.push_back(
             FormatBytes(U64(e["memory"][std::string(proto::kMemTypeKeys[t])], "used_bytes")));
@@ -455,7 +455,7 @@ void DrawFragmentation(const State& st) {
   const json& d = devices[st.frag_index % devices.size()];
   FillLine(0,
            fmt::format(" ttmem top   fragmentation: device {} ({})   Tab: next   Esc: back",
-                       d.value("id", 0), Str(d, "arch")),
+                       d.value("id", uint64_t{0}), Str(d, "arch")),
            A_REVERSE);
   int y = 2;
   bool any = false;

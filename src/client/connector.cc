@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -91,9 +92,29 @@ void OnConnected(int fd) {
 // Connects and sends hello, then waits for the ack up to `ack_timeout_ms`. On kOk the connection
 // is registered; on kTimeout *fd holds the socket with the hello in flight (g_connecting stays 1
 // so full rings wait for the daemon); on kFailed there is no connection.
+// Whether the peer may have our region: a daemon running as root or as our own uid. Anyone else
+// could have put a socket there (a squatted directory) to read and forge our accounts. Says why
+// once per process.
+bool TrustedDaemon(int fd, const std::string& path) {
+  base::PeerCred cred;
+  const uid_t me = ::geteuid();
+  if (base::GetPeerCred(fd, &cred) && (cred.uid == 0 || cred.uid == me)) return true;
+  static std::atomic<bool> told{false};
+  if (!told.exchange(true))
+    std::fprintf(stderr,
+                 "ttmem: not reporting to %s: the process serving it runs as uid %u, neither root "
+                 "nor this process's uid %u (set TTMEM_SOCKET to your own daemon's socket)\n",
+                 path.c_str(), static_cast<unsigned>(cred.uid), static_cast<unsigned>(me));
+  return false;
+}
+
 AckResult TryConnect(const std::string& path, int ack_timeout_ms, base::UniqueFd* fd) {
   *fd = base::ConnectUnix(path, /*nonblocking=*/false);
   if (!*fd) return AckResult::kFailed;
+  if (!TrustedDaemon(fd->get(), path)) {
+    fd->reset();
+    return AckResult::kFailed;
+  }
   timeval send_timeout{2, 0};
   ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
   g_connecting.store(1);

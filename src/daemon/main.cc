@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/text.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "protocol/paths.h"
@@ -54,7 +55,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "ttmemd: %s (run 'ttmemd --help' for the options)\n", e.what());
+    std::fprintf(stderr, "ttmemd: %s (run 'ttmemd --help' for the options)\n",
+                 ttmem::base::TerminalSafe(ttmem::base::ShortenLongWords(e.what())).c_str());
+    return 2;
+  }
+  if (options.socket_path.empty()) {
+    std::fprintf(stderr,
+                 "ttmemd: --socket is empty; give the path of the socket to create, like "
+                 "/run/ttmem/ttmemd.sock\n");
     return 2;
   }
   if (!mode.empty()) {

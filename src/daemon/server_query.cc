@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -241,6 +243,33 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
   std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string()
                         ? req["cmd"].get<std::string>()
                         : "";
+  // Every numeric field any request takes, checked here once: present means an integer in its
+  // range, never silently ignored or truncated. The handlers below may then read them as is.
+  static constexpr struct {
+    const char* key;
+    int64_t lo, hi;
+  } kNumeric[] = {{"pid", 1, INT32_MAX},
+                  {"device", 0, proto::kMaxDevices - 1},
+                  {"limit", 0, UINT32_MAX},
+                  {"cells", 0, UINT32_MAX},
+                  {"interval_ms", 0, UINT32_MAX}};
+  if (req.is_object()) {
+    for (const auto& field : kNumeric) {
+      auto it = req.find(field.key);
+      if (it == req.end()) continue;
+      const bool ok = (it->is_number_unsigned() && it->get<uint64_t>() <= uint64_t(field.hi) &&
+                       it->get<uint64_t>() >= uint64_t(field.lo)) ||
+                      (it->is_number_integer() && !it->is_number_unsigned() &&
+                       it->get<int64_t>() >= field.lo && it->get<int64_t>() <= field.hi);
+      if (!ok) {
+        Reply(c, proto::FrameType::kQueryReply,
+              nlohmann::json{{"error", fmt::format("\"{}\" must be an integer from {} to {}",
+                                                   field.key, field.lo, field.hi)}}
+                  .dump());
+        return;
+      }
+    }
+  }
   if (cmd == "status") {
     // What clients published before the query is visible in its answer, unless the caller asks
     // for what the daemon has applied so far ("drain": false; used to measure the drain latency).
@@ -302,17 +331,7 @@ void Server::HandleQuery(Conn& c, const base::Frame& f) {
     if (req.contains("cells") && req["cells"].is_number_unsigned())
       cells = static_cast<uint32_t>(std::min<uint64_t>(req["cells"].get<uint64_t>(), 1000));
     std::optional<uint32_t> only;
-    if (req.contains("device")) {
-      if (!req["device"].is_number_unsigned() ||
-          req["device"].get<uint64_t>() >= proto::kMaxDevices) {
-        Reply(c, proto::FrameType::kQueryReply,
-              nlohmann::json{{"error", fmt::format("\"device\" must be a device id from 0 to {}",
-                                                   proto::kMaxDevices - 1)}}
-                  .dump());
-        return;
-      }
-      only = req["device"].get<uint32_t>();
-    }
+    if (req.contains("device")) only = req["device"].get<uint32_t>();
     nlohmann::json devices = nlohmann::json::array();
     for (const auto& [id, frag] : Fragmentation(cells)) {
       if (only && *only != id) continue;
