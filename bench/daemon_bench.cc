@@ -25,6 +25,7 @@
 #include <benchmark/benchmark.h>
 
 #include "cli/query.h"
+#include "daemon/fragmentation.h"
 #include "daemon/state_file.h"
 #include "daemon/status_json.h"
 #include "ledger/ledger.h"
@@ -95,6 +96,44 @@ void BM_BuildStatus(benchmark::State& state) {
   state.counters["reply_bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_BuildStatus)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// Fragmentation at the scale of issue 13's attack: 1024 announced devices, 300 k live buffers.
+// Arg 0, the baseline: one walk over every live buffer for ONE device (what the daemon did per
+// device before; the whole query did it 1024 times). Arg 1: every device in one walk (what it
+// does now). The ratio that matters: 1024 x Arg 0 / Arg 1.
+void BM_Fragmentation(benchmark::State& state) {
+  constexpr uint32_t kDevices = 1024;
+  constexpr uint64_t kBuffers = 300000;
+  ttmem::ledger::Ledger l;
+  for (uint32_t d = 0; d < kDevices; ++d) {
+    ttmem::ledger::DeviceInfo info;
+    info.arch = "wormhole_b0";
+    info.capacity_bytes[0] = 12ull << 30;
+    info.bank_count[0] = 12;
+    info.capacity_bytes[1] = 64ull << 20;
+    info.bank_count[1] = 64;
+    info.bank_base[1] = 0x10000;
+    l.SetDeviceInfo(d, info);
+  }
+  for (uint64_t i = 0; i < kBuffers; ++i)
+    l.Alloc(1000 + static_cast<pid_t>(i % 64), static_cast<uint32_t>(i % kDevices), 0, i + 1,
+            i * 4096, 4096);
+  for (auto _ : state) {
+    if (state.range(0) == 0) {
+      // The per-device walk: every live buffer visited, one device's kept.
+      std::vector<std::pair<uint64_t, uint64_t>> spans;
+      for (const auto& [pid, p] : l.processes())
+        for (const ttmem::ledger::LiveEntry& e : p.live)
+          if (e.device == 7) spans.emplace_back(e.address, e.address + e.size / 12);
+      std::sort(spans.begin(), spans.end());
+      benchmark::DoNotOptimize(spans.data());
+    } else {
+      auto all = ttmem::daemon::ComputeFragmentationAll(l, 64);
+      benchmark::DoNotOptimize(all.size());
+    }
+  }
+}
+BENCHMARK(BM_Fragmentation)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 struct IngestResult {
   uint64_t events = 0;

@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string note;
     session->AttachState(ttmem::base::UniqueFd(), ledger, &restored, &note, &error);
     ttmem::daemon::DrainStats stats;
-    bool ok = session->Drain(ledger, false, 1 << 20, &stats, &error);
+    bool ok = session->Drain(ledger, false, ttmem::daemon::kMaxRecordsPerDrain, &stats, &error);
     if (ok && size > n + 16) {
       const uint8_t* rest = data + n;
       size_t left = size - n;
@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
            session->ApplySync(ledger, rest + 16, left - 16, &stats, &error) &&
            session->EndSync(ledger, &error);
     }
-    if (ok) session->Drain(ledger, true, 1 << 20, &stats, &error);
+    if (ok) session->DrainAllPublished(ledger, ttmem::daemon::kMaxRecordsPerDrain, &stats, &error);
   }
   ::munmap(base, region);
   std::string broken = ledger.CheckInvariantsForTesting();

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "base/socket.h"
+#include "protocol/shm_abi.h"
 #include "protocol/wire.h"
 
 extern char** environ;
@@ -320,6 +322,82 @@ std::vector<std::string> ProcessDiff(const nlohmann::json& status, const nlohman
 
 void ExpectProcessMatches(const nlohmann::json& status, const nlohmann::json& truth) {
   for (const auto& d : ProcessDiff(status, truth)) ADD_FAILURE() << d;
+}
+
+Forger::~Forger() {
+  if (base != nullptr) ::munmap(base, size);
+}
+
+Forger::Forger(Forger&& o) noexcept
+    : sock(std::move(o.sock)),
+      memfd(std::move(o.memfd)),
+      base(o.base),
+      size(o.size),
+      rings(o.rings),
+      capacity(o.capacity),
+      accepted(o.accepted) {
+  o.base = nullptr;
+}
+
+Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int state_fd) {
+  Forger f;
+  f.rings = rings;
+  f.capacity = capacity;
+  f.size = proto::RegionSize(rings, capacity);
+  f.memfd.reset(::memfd_create("forger", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  EXPECT_EQ(::ftruncate(f.memfd.get(), static_cast<off_t>(f.size)), 0);
+  EXPECT_EQ(::fcntl(f.memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
+  f.base = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.memfd.get(), 0);
+  auto* h = static_cast<proto::RegionHeader*>(f.base);
+  h->magic = proto::kRegionMagic;
+  h->version = proto::kProtocolVersion;
+  h->header_size = sizeof(proto::RegionHeader);
+  h->ring_count = rings;
+  h->ring_capacity = capacity;
+  h->record_size = sizeof(proto::Record);
+  h->region_size = f.size;
+  h->clock = proto::kClockSequence;
+  h->rings_used = rings;
+  f.sock = base::ConnectUnix(socket, false);
+  proto::HelloBody hello{};
+  hello.protocol_version = proto::kProtocolVersion;
+  hello.region_size = f.size;
+  EXPECT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kHello, &hello, sizeof(hello),
+                              f.memfd.get(), state_fd));
+  base::Frame ack;
+  std::string err;
+  EXPECT_TRUE(base::RecvFrame(f.sock.get(), 4096, &ack, &err)) << err;
+  proto::HelloAckBody body{};
+  if (ack.payload.size() == sizeof(body)) std::memcpy(&body, ack.payload.data(), sizeof(body));
+  f.accepted = body.status == static_cast<uint32_t>(proto::HelloStatus::kOk);
+  return f;
+}
+
+uint64_t ProcField(pid_t pid, const std::string& file, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/" + file);
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(key.size()));
+  return 0;
+}
+
+size_t CountFds(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
+bool RunningAsRoot() {
+  return ::geteuid() == 0;
+}
+
+pid_t ForkAs(uid_t uid, const std::function<int()>& body) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (::setgid(uid) != 0 || ::setuid(uid) != 0) ::_exit(126);
+  ::_exit(body());
 }
 
 }  // namespace ttmem::test

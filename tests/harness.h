@@ -11,7 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include <functional>
+
 #include <nlohmann/json.hpp>
+
+#include "base/unique_fd.h"
 
 namespace ttmem::test {
 
@@ -116,6 +120,33 @@ std::chrono::milliseconds PollUntil(const std::string& socket, std::chrono::mill
   }
   return std::chrono::milliseconds(-1);
 }
+
+// A hostile reporting client: a real hello with a valid, sealed region of `rings` x `capacity`
+// records that the test then writes into at will (docs/protocol.md), bypassing libttmem. The
+// hello ack has been read when Forge returns (`accepted` says whether it was kOk).
+struct Forger {
+  base::UniqueFd sock;
+  base::UniqueFd memfd;
+  void* base = nullptr;
+  uint64_t size = 0;
+  uint32_t rings = 0, capacity = 0;
+  bool accepted = false;
+  ~Forger();
+  Forger() = default;
+  Forger(Forger&& o) noexcept;
+  Forger& operator=(Forger&&) = delete;
+};
+Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int state_fd = -1);
+
+// A field of /proc/PID/FILE ("status", "VmHWM:"), as a number (kB for the Vm fields).
+uint64_t ProcField(pid_t pid, const std::string& file, const std::string& key);
+size_t CountFds(pid_t pid);
+
+// Runs `body` in a forked child as `uid` (setgid/setuid first); its return value is the child's
+// exit status. Only root can do this: tests call RunningAsRoot() first and skip otherwise.
+bool RunningAsRoot();
+pid_t ForkAs(uid_t uid, const std::function<int()>& body);
+inline constexpr uid_t kNobody = 65534;
 
 }  // namespace ttmem::test
 

@@ -160,43 +160,6 @@ TEST(Reliability, OverflowIsCountedAndResyncedToExactTotals) {
 namespace ttmem::test {
 namespace {
 
-// A forger: a real hello with a valid, sealed region, then impossible ring contents.
-struct Forger {
-  base::UniqueFd sock;
-  base::UniqueFd memfd;
-  void* base = nullptr;
-  uint64_t size = 0;
-};
-
-Forger Forge(const std::string& socket, int state_fd = -1) {
-  Forger f;
-  const uint32_t rings = 2, cap = 64;
-  f.size = proto::RegionSize(rings, cap);
-  f.memfd.reset(::memfd_create("forger", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  EXPECT_EQ(::ftruncate(f.memfd.get(), static_cast<off_t>(f.size)), 0);
-  EXPECT_EQ(::fcntl(f.memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
-  f.base = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.memfd.get(), 0);
-  auto* h = static_cast<proto::RegionHeader*>(f.base);
-  h->magic = proto::kRegionMagic;
-  h->version = proto::kProtocolVersion;
-  h->header_size = sizeof(proto::RegionHeader);
-  h->ring_count = rings;
-  h->ring_capacity = cap;
-  h->record_size = sizeof(proto::Record);
-  h->region_size = f.size;
-  h->rings_used = rings;
-  f.sock = base::ConnectUnix(socket, false);
-  proto::HelloBody hello{};
-  hello.protocol_version = proto::kProtocolVersion;
-  hello.region_size = f.size;
-  EXPECT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kHello, &hello, sizeof(hello),
-                              f.memfd.get(), state_fd));
-  base::Frame ack;
-  std::string err;
-  EXPECT_TRUE(base::RecvFrame(f.sock.get(), 4096, &ack, &err)) << err;
-  return f;
-}
-
 bool HungUp(int fd, int timeout_ms = 3000) {
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, timeout_ms) <= 0) return false;
@@ -213,12 +176,12 @@ TEST(Reliability, ForgedSharedMemoryDisconnectsOnlyTheForger) {
   json truth = ReadTruth(honest);
 
   // 1. A head far beyond the ring's capacity.
-  Forger a = Forge(daemon.socket());
+  Forger a = Forge(daemon.socket(), 2, 64);
   proto::RingAt(a.base, 0)->head.store(1000000);
   EXPECT_TRUE(HungUp(a.sock.get()));
   // 2. Records of an unknown kind, a device out of range, a type out of range.
   for (auto [kind, device, type] : {std::tuple{99, 0, 0}, {1, 5000, 0}, {1, 0, 9}}) {
-    Forger f = Forge(daemon.socket());
+    Forger f = Forge(daemon.socket(), 2, 64);
     proto::Record* r = proto::RecordsOf(f.base, 2, 64, 1);
     *r = proto::Record{};
     r->kind = static_cast<uint8_t>(kind);
@@ -229,7 +192,7 @@ TEST(Reliability, ForgedSharedMemoryDisconnectsOnlyTheForger) {
   }
   // 3. A resync round the region never announced.
   {
-    Forger f = Forge(daemon.socket());
+    Forger f = Forge(daemon.socket(), 2, 64);
     proto::SyncBeginBody b{42, 0};
     ASSERT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kSyncBegin, &b, sizeof(b)));
     EXPECT_TRUE(HungUp(f.sock.get()));
@@ -239,7 +202,7 @@ TEST(Reliability, ForgedSharedMemoryDisconnectsOnlyTheForger) {
     base::UniqueFd junk(::memfd_create("junk", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     ASSERT_EQ(::ftruncate(junk.get(), 4096 + 64), 0);
     ASSERT_EQ(::fcntl(junk.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
-    Forger f = Forge(daemon.socket(), junk.get());
+    Forger f = Forge(daemon.socket(), 2, 64, junk.get());
     EXPECT_FALSE(HungUp(f.sock.get(), 300));
   }
   json status = Status(daemon.socket());
@@ -251,21 +214,6 @@ TEST(Reliability, ForgedSharedMemoryDisconnectsOnlyTheForger) {
     EXPECT_NE(log.find(want), std::string::npos) << want << "\n" << log;
   ::close(honest.child.stdin_fd);
   EXPECT_EQ(Wait(honest.child.pid, 10s), 0);
-}
-
-uint64_t ProcField(pid_t pid, const std::string& file, const std::string& key) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/" + file);
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(key.size()));
-  return 0;
-}
-
-size_t CountFds(pid_t pid) {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& e :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
-    ++n;
-  return n;
 }
 
 // The daemon's open fds once it has let go of the last query peer (the `ttmem status` that just

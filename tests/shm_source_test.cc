@@ -105,9 +105,10 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
   auto table = RunCli({"status", "--source", "shm", "--shm-dir", dir.path()});
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_NE(table.out.find("tt-metal's shared-memory statistics"), std::string::npos) << table.out;
-  // A missing directory: one clear line, still exit 0 with nothing found.
+  // A missing directory: one clear line and the usage exit code (issue 13: it exited 0).
   auto none = RunCli({"status", "--source", "shm", "--shm-dir", dir.File("nope"), "--json"});
   EXPECT_NE(none.err.find("nope"), std::string::npos);
+  EXPECT_EQ(none.exit_code, 2) << none.err;
 }
 
 // `ttmem cleanup --shm` frees exactly the slots of exited processes, the way v4 writers do: the

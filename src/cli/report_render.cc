@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "cli/format.h"
 #include "cli/report.h"
 
@@ -180,11 +181,12 @@ std::string RenderReportText(const nlohmann::json& r) {
   const auto& rec = r["recording"];
   std::string out =
       fmt::format("ttmem report  {}  host {}  {}  {:.3f} s  {} events ({} lost)\n",
-                  rec["file"].get<std::string>(), rec["host"].get<std::string>(),
+                  base::TerminalSafe(rec["file"].get<std::string>()),
+                  base::TerminalSafe(rec["host"].get<std::string>()),
                   UtcTime(rec["started_ns"].get<int64_t>()), rec["duration_s"].get<double>(),
                   rec["events"].get<uint64_t>(), rec["events_lost"].get<int64_t>());
   if (!rec["command"].get<std::string>().empty())
-    out += fmt::format("command: {}{}\n", rec["command"].get<std::string>(),
+    out += fmt::format("command: {}{}\n", base::TerminalSafe(rec["command"].get<std::string>()),
                        rec.contains("command_status")
                            ? fmt::format(" (wait status {})", rec["command_status"].get<int64_t>())
                            : "");

@@ -524,7 +524,9 @@ void Server::PushSubscriptions() {
 
 bool Server::BeginReply(Conn& c) {
   if (c.doomed) return false;
-  if (!OutRoom(c, 0)) {  // a peer that never reads (or a uid with many such): stop buffering
+  // A peer that has read everything always gets its answer; one that still has unsent bytes
+  // while it or its uid is over the allowance never reads: stop buffering for it.
+  if (!c.out.empty() && !OutRoom(c, 0)) {
     ++disconnected_for_errors_;
     Doom(c, fmt::format("its unsent replies exceed the limit ({} MiB per connection, {} MiB per "
                         "uid)",
@@ -540,6 +542,14 @@ void Server::EndReply(Conn& c, size_t at, proto::FrameType type) {
   std::memcpy(c.out.data() + at, &h, sizeof(h));
   AccountOut(c);
   OnConnWritable(c);
+  // What the socket did not take counts; past the allowance it is dropped with the peer (so a
+  // uid holds at most its allowance plus the reply being built).
+  if (!c.doomed && !c.out.empty() && !OutRoom(c, 0)) {
+    ++disconnected_for_errors_;
+    Doom(c, fmt::format("its unsent replies exceed the limit ({} MiB per connection, {} MiB per "
+                        "uid)",
+                        kMaxOutPerConn >> 20, kMaxOutPerUid >> 20));
+  }
 }
 
 void Server::Reply(Conn& c, proto::FrameType type, const std::string& payload) {
