@@ -339,37 +339,49 @@ Forger::Forger(Forger&& o) noexcept
   o.base = nullptr;
 }
 
-Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int state_fd) {
+Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int state_fd,
+             bool expect) {
   Forger f;
   f.rings = rings;
   f.capacity = capacity;
   f.size = proto::RegionSize(rings, capacity);
   f.memfd.reset(::memfd_create("forger", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  EXPECT_EQ(::ftruncate(f.memfd.get(), static_cast<off_t>(f.size)), 0);
-  EXPECT_EQ(::fcntl(f.memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
-  f.base = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.memfd.get(), 0);
-  auto* h = static_cast<proto::RegionHeader*>(f.base);
-  h->magic = proto::kRegionMagic;
-  h->version = proto::kProtocolVersion;
-  h->header_size = sizeof(proto::RegionHeader);
-  h->ring_count = rings;
-  h->ring_capacity = capacity;
-  h->record_size = sizeof(proto::Record);
-  h->region_size = f.size;
-  h->clock = proto::kClockSequence;
-  h->rings_used = rings;
-  f.sock = base::ConnectUnix(socket, false);
-  proto::HelloBody hello{};
-  hello.protocol_version = proto::kProtocolVersion;
-  hello.region_size = f.size;
-  EXPECT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kHello, &hello, sizeof(hello),
-                              f.memfd.get(), state_fd));
-  base::Frame ack;
-  std::string err;
-  EXPECT_TRUE(base::RecvFrame(f.sock.get(), 4096, &ack, &err)) << err;
-  proto::HelloAckBody body{};
-  if (ack.payload.size() == sizeof(body)) std::memcpy(&body, ack.payload.data(), sizeof(body));
-  f.accepted = body.status == static_cast<uint32_t>(proto::HelloStatus::kOk);
+  bool ok = f.memfd && ::ftruncate(f.memfd.get(), static_cast<off_t>(f.size)) == 0 &&
+            ::fcntl(f.memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK) == 0;
+  if (ok) {
+    f.base = ::mmap(nullptr, f.size, PROT_READ | PROT_WRITE, MAP_SHARED, f.memfd.get(), 0);
+    ok = f.base != MAP_FAILED;
+    if (!ok) f.base = nullptr;
+  }
+  if (ok) {
+    auto* h = static_cast<proto::RegionHeader*>(f.base);
+    h->magic = proto::kRegionMagic;
+    h->version = proto::kProtocolVersion;
+    h->header_size = sizeof(proto::RegionHeader);
+    h->ring_count = rings;
+    h->ring_capacity = capacity;
+    h->record_size = sizeof(proto::Record);
+    h->region_size = f.size;
+    h->clock = proto::kClockSequence;
+    h->rings_used = rings;
+    f.sock = base::ConnectUnix(socket, false);
+    proto::HelloBody hello{};
+    hello.protocol_version = proto::kProtocolVersion;
+    hello.region_size = f.size;
+    base::Frame ack;
+    std::string err;
+    ok = f.sock &&
+         base::SendFrame(f.sock.get(), proto::FrameType::kHello, &hello, sizeof(hello),
+                         f.memfd.get(), state_fd) &&
+         base::RecvFrame(f.sock.get(), 4096, &ack, &err);
+    proto::HelloAckBody body{};
+    if (ok && ack.payload.size() == sizeof(body))
+      std::memcpy(&body, ack.payload.data(), sizeof(body));
+    f.accepted = ok && body.status == static_cast<uint32_t>(proto::HelloStatus::kOk);
+  }
+  if (expect) {
+    EXPECT_TRUE(ok) << "forger: no hello ack from " << socket;
+  }
   return f;
 }
 

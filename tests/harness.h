@@ -136,7 +136,9 @@ struct Forger {
   Forger(Forger&& o) noexcept;
   Forger& operator=(Forger&&) = delete;
 };
-Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int state_fd = -1);
+// `expect`: fail the test when no ack comes (false where a refusal is the point).
+Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int state_fd = -1,
+             bool expect = true);
 
 // A field of /proc/PID/FILE ("status", "VmHWM:"), as a number (kB for the Vm fields).
 uint64_t ProcField(pid_t pid, const std::string& file, const std::string& key);

@@ -285,7 +285,14 @@ bool Server::StartLoop(std::string* error) {
 int Server::Run() {
   epoll_event events[64];
   while (!stop_) {
-    int n = ::epoll_wait(epoll_.get(), events, 64, -1);
+    // A drain that stopped at its work cap goes on at once, after whatever else is ready: other
+    // users' queries wait at most one capped drain, and ingest is not paced by the timer.
+    int n = ::epoll_wait(epoll_.get(), events, 64, backlog_ ? 0 : -1);
+    if (n == 0 && backlog_) {
+      DrainAll();
+      ReapDoomed();
+      continue;
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       LogError("epoll_wait: {}", std::strerror(errno));
@@ -712,10 +719,11 @@ void Server::DrainAll() {
   // The tick's budget, from a rotating start so that every session gets its turn.
   uint64_t budget = kMaxRecordsPerTick;
   const size_t n = sessions.size();
+  backlog_ = false;
   for (size_t k = 0; k < n; ++k) {
     Conn& c = *sessions[(drain_cursor_ + k) % n];
     if (budget == 0) {
-      pending = true;
+      pending = backlog_ = true;
       break;
     }
     const uint64_t cap = std::min(budget, kMaxRecordsPerDrain);
@@ -733,6 +741,7 @@ void Server::DrainAll() {
     budget -= std::min(budget, stats.applied);
     events_applied_ += stats.applied;
     pending = pending || c.session->has_pending();
+    backlog_ = backlog_ || c.session->capped();
   }
   drain_cursor_ = n == 0 ? 0 : (drain_cursor_ + 1) % n;
   FlushTap();

@@ -162,6 +162,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   std::vector<Pending>& scratch = Scratch();
   scratch.clear();
   more_ = false;
+  capped_ = false;
   // Pass 1.
   // Only rings ever claimed (the client says which; bounded here). Read before the heads, and
   // again before pass 2, so that a ring claimed before a pass-1 record was published is seen.
@@ -222,7 +223,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   // A ring's slots are released only up to its first record not applied, so a restarted daemon
   // finds every unapplied record still in the ring.
   for (uint32_t i = 0; i < ring_count_; ++i) {
-    if (cut_[i]) more_ = true;
+    if (cut_[i]) more_ = capped_ = true;
     read_[i] = applied[i];
     proto::RingAt(base_, i)->applied.store(applied[i], std::memory_order_release);
     proto::RingAt(base_, i)->read.store(applied[i], std::memory_order_release);

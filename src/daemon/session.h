@@ -89,6 +89,9 @@ class Session {
 
   pid_t pid() const { return pid_; }
   bool has_pending() const { return more_; }
+  // The last drain stopped at the work cap with records published and not copied (as opposed to
+  // records waiting for an older one of another thread): drain again soon.
+  bool capped() const { return capped_; }
 
   // The event stream: while `tap` is set, every record applied (by any session) is also
   // appended there, stamped `now_ns`. Set by the server while someone subscribes to events.
@@ -136,6 +139,7 @@ class Session {
   std::vector<uint8_t> cut_;       // Drain's scratch: per ring, 1 when the budget stopped it short
   std::vector<uint64_t> budget_;   // Drain's scratch: per ring, records it may still copy
   bool more_ = false;              // the last drain left published records in the rings
+  bool capped_ = false;            // ... because of the work cap
   uint64_t allowance_ = UINT64_MAX;
   uint64_t limit_ = UINT64_MAX;  // the uid's limit, for the message
   std::unique_ptr<StateFile> state_;
