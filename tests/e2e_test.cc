@@ -318,53 +318,6 @@ TEST(Cli, QueryFieldsAsCsvMatchTheJson) {
 
 // `ttmem top` in a real terminal (tmux): renders at 80x24 and 200x60, survives the daemon going
 // away and coming back, and quits on q.
-class Tmux {
- public:
-  explicit Tmux(const TempDir& dir) : server_("ttmem-test-" + std::to_string(::getpid())) {
-    (void)dir;
-  }
-  ~Tmux() { Run({"kill-server"}); }
-  int Run(const std::vector<std::string>& args, std::string* out = nullptr) {
-    std::vector<std::string> argv = {TTMEM_TEST_TMUX, "-L", server_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Child c = Spawn(argv, {{"TERM", "xterm-256color"}}, false, out != nullptr);
-    if (out != nullptr) {
-      out->clear();
-      char buf[4096];
-      for (ssize_t n; (n = ::read(c.stdout_fd, buf, sizeof(buf))) > 0;)
-        out->append(buf, static_cast<size_t>(n));
-      ::close(c.stdout_fd);
-    }
-    return Wait(c.pid, 10s);
-  }
-  std::string Capture() {
-    std::string out;
-    Run({"capture-pane", "-p", "-t", "top"}, &out);
-    return out;
-  }
-  // Presses q; true once the session (the monitor) is gone, within 2 s.
-  bool Quit() {
-    Run({"send-keys", "-t", "top", "q"});
-    for (int i = 0; i < 100; ++i) {
-      if (Run({"has-session", "-t", "top"}) != 0) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-  // Waits until the screen contains `text`.
-  bool WaitFor(const std::string& text, std::chrono::milliseconds timeout = 5s) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      if (Capture().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
- private:
-  std::string server_;
-};
-
 TEST(Top, RendersInTmuxSurvivesDaemonLossAndQuits) {
   if (std::string(TTMEM_TEST_TMUX).empty()) GTEST_SKIP() << "tmux not installed";
   TempDir dir;

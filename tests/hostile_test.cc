@@ -576,6 +576,40 @@ TEST(Hostile, ForgedStatisticsRowsAreMarkedUnverified) {
   Wait(victim.pid, 5s);
 }
 
+// 8d. ... and `top` would offer to kill a process it only read from such a file.
+TEST(Hostile, TopNeverSignalsAProcessItOnlyReadFromAFile) {
+  if (std::string(TTMEM_TEST_TMUX).empty()) GTEST_SKIP() << "tmux not installed";
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_EQ(::mkdir(d.shm_dir().c_str(), 0700), 0);
+  ASSERT_TRUE(d.Start()) << d.log();
+  Child victim = Spawn({"/bin/sleep", "30"}, {}, false, false);
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  std::ofstream(d.shm_dir() + "/tt_device_78_memory", std::ios::binary) << ttshm::EncodeRegion(
+      4, 78, 0, {{victim.pid, {1ull << 30, 0, 0, 0, 0}, now, "sleep"}}, ttshm::kReady);
+  const std::string pid = std::to_string(victim.pid);
+  Tmux tmux(dir);
+  ASSERT_EQ(tmux.Run({"new-session", "-d", "-s", "top", "-x", "120", "-y", "30",
+                      BinDir() + "/ttmem top -r 100 --socket " + d.socket()}),
+            0);
+  ASSERT_TRUE(tmux.WaitFor(pid)) << tmux.Capture();
+  EXPECT_TRUE(tmux.WaitFor("(unverified)")) << tmux.Capture();
+  tmux.Run({"send-keys", "-t", "top", "/", "pid:" + pid, "Enter"});
+  ASSERT_TRUE(tmux.WaitFor("filter 'pid:" + pid + "'")) << tmux.Capture();
+  tmux.Run({"send-keys", "-t", "top", "K"});
+  EXPECT_TRUE(tmux.WaitFor("refused: " + pid)) << tmux.Capture();
+  EXPECT_EQ(tmux.Capture().find("send SIGKILL"), std::string::npos) << tmux.Capture();
+  tmux.Run({"send-keys", "-t", "top", "y", "Enter"});  // in case it asked anyway
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(::waitpid(victim.pid, nullptr, WNOHANG), 0) << "top signalled it";
+  EXPECT_TRUE(tmux.Quit());
+  ::kill(victim.pid, SIGKILL);
+  Wait(victim.pid, 5s);
+}
+
 // 9a. Under a 1024-fd limit one user took the daemon to 1018-1022 fds ("accept: Too many open
 // files") and nobody else could connect.
 TEST(Hostile, OneUserCannotExhaustTheDaemonsFileDescriptors) {
