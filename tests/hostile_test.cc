@@ -568,6 +568,12 @@ TEST(Hostile, ForgedStatisticsRowsAreMarkedUnverified) {
   EXPECT_TRUE((*p)["unverified"].get<bool>());
   auto table = RunCli({"status", "--socket", d.socket()});
   EXPECT_NE(table.out.find("(unverified)"), std::string::npos) << table.out;
+  // A device id past 2^31 is printed as the unsigned number it is (it printed negative).
+  std::ofstream(d.shm_dir() + "/tt_device_79_memory", std::ios::binary)
+      << ttshm::EncodeRegion(4, 79, 3000000000u, {}, ttshm::kReady);
+  auto ids = RunCli({"status", "--source", "shm", "--shm-dir", d.shm_dir()});
+  EXPECT_NE(ids.out.find("3000000000"), std::string::npos) << ids.out;
+  EXPECT_EQ(ids.out.find("-1294967296"), std::string::npos) << ids.out;
   auto direct = RunCli({"status", "--source", "shm", "--shm-dir", d.shm_dir(), "--json"});
   json ds = json::parse(direct.out, nullptr, false);
   ASSERT_TRUE(ds.is_object()) << direct.err;

@@ -405,7 +405,9 @@ std::string Server::Describe(const Conn& c) const {
 
 void Server::OnConnReadable(Conn& c) {
   const uint64_t id = c.id;
-  for (int budget = 64; budget > 0 && !c.doomed; --budget) {  // per-connection cap per wake-up
+  // Per-connection cap per wake-up: a query can cost milliseconds (a status document at scale),
+  // a client frame microseconds; the rest waits for the next epoll round, after everyone else.
+  for (int budget = c.role == Role::kQuery ? 4 : 64; budget > 0 && !c.doomed; --budget) {
     base::Frame f;
     base::ReadResult r = c.reader.Next(c.fd.get(), &f);
     if (r == base::ReadResult::kAgain) return;
