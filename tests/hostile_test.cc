@@ -552,6 +552,20 @@ TEST(Hostile, AnotherUserCannotReplaceADevicesAnnouncedFacts) {
   Wait(honest.child.pid, 10s);
 }
 
+// A live process (sleep) named in a tt-metal statistics region it never mapped: what anyone who
+// can write /dev/shm can forge.
+Child SleeperInAForgedRegion(const std::string& shm_dir, uint64_t chip) {
+  Child victim = Spawn({"/bin/sleep", "30"}, {}, false, false);
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  std::ofstream(shm_dir + "/tt_device_" + std::to_string(chip) + "_memory", std::ios::binary)
+      << ttshm::EncodeRegion(4, chip, 0, {{victim.pid, {1ull << 30, 0, 0, 0, 0}, now, "sleep"}},
+                             ttshm::kReady);
+  return victim;
+}
+
 // 8c. Forged tt-metal statistics: a row naming a live pid that never mapped the region was shown
 // like a real process (and `top` would offer to kill it).
 TEST(Hostile, ForgedStatisticsRowsAreMarkedUnverified) {
@@ -559,13 +573,7 @@ TEST(Hostile, ForgedStatisticsRowsAreMarkedUnverified) {
   Daemon d(dir);
   ASSERT_EQ(::mkdir(d.shm_dir().c_str(), 0700), 0);
   ASSERT_TRUE(d.Start()) << d.log();
-  Child victim = Spawn({"/bin/sleep", "30"}, {}, false, false);
-  const uint64_t now =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count());
-  std::ofstream(d.shm_dir() + "/tt_device_77_memory", std::ios::binary) << ttshm::EncodeRegion(
-      4, 77, 0, {{victim.pid, {1ull << 30, 0, 0, 0, 0}, now, "sleep"}}, ttshm::kReady);
+  Child victim = SleeperInAForgedRegion(d.shm_dir(), 77);
   json s = Status(d.socket());
   const json* p = FindProcess(s, victim.pid);
   ASSERT_NE(p, nullptr) << s.dump(1);
@@ -594,13 +602,7 @@ TEST(Hostile, TopNeverSignalsAProcessItOnlyReadFromAFile) {
   Daemon d(dir);
   ASSERT_EQ(::mkdir(d.shm_dir().c_str(), 0700), 0);
   ASSERT_TRUE(d.Start()) << d.log();
-  Child victim = Spawn({"/bin/sleep", "30"}, {}, false, false);
-  const uint64_t now =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count());
-  std::ofstream(d.shm_dir() + "/tt_device_78_memory", std::ios::binary) << ttshm::EncodeRegion(
-      4, 78, 0, {{victim.pid, {1ull << 30, 0, 0, 0, 0}, now, "sleep"}}, ttshm::kReady);
+  Child victim = SleeperInAForgedRegion(d.shm_dir(), 78);
   const std::string pid = std::to_string(victim.pid);
   Tmux tmux(dir);
   ASSERT_EQ(tmux.Run({"new-session", "-d", "-s", "top", "-x", "120", "-y", "30",
