@@ -44,7 +44,7 @@ constexpr bool kBounds = false;
 constexpr bool kBounds = true;
 #endif
 #define EXPECT_BOUND(a, b) \
-  if (kBounds) EXPECT_LT(a, b)
+  EXPECT_TRUE(!kBounds || (a) < (b)) << #a " = " << (a) << ", bound " << (b) << ": "
 
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
