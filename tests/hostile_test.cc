@@ -735,6 +735,39 @@ TEST(Hostile, OutOfRangeQueryFieldsAreErrors) {
   }
 }
 
+// The per-wake-up frame cap left frames in the reader's buffer, where epoll could not see them:
+// pipelined requests (or announcements) waited until the peer sent something else.
+TEST(Hostile, PipelinedRequestsPastTheFrameCapAreAllAnswered) {
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_TRUE(d.Start()) << d.log();
+  base::UniqueFd fd = base::ConnectUnix(d.socket(), false);
+  std::string burst;
+  const std::string ping = json{{"cmd", "ping"}}.dump();
+  base::Frame first;  // a query peer from here on (its cap is lower)
+  std::string err;
+  ASSERT_TRUE(base::SendFrame(fd.get(), proto::FrameType::kQuery, ping.data(),
+                              static_cast<uint32_t>(ping.size())));
+  ASSERT_TRUE(base::RecvFrame(fd.get(), 4096, &first, &err)) << err;
+  for (int i = 0; i < 50; ++i) {
+    proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion,
+                         static_cast<uint16_t>(proto::FrameType::kQuery),
+                         static_cast<uint32_t>(ping.size()), 0};
+    burst.append(reinterpret_cast<const char*>(&h), sizeof(h));
+    burst += ping;
+  }
+  ASSERT_TRUE(base::WriteAll(fd.get(), burst.data(), burst.size()));  // one write, 50 frames
+  timeval tv{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  base::FrameReader reader(proto::kMaxReplyPayload);
+  int answered = 0;
+  for (base::Frame f; answered < 50; ++answered) {
+    std::string error;
+    if (!base::RecvFrame(fd.get(), &reader, &f, &error)) break;
+  }
+  EXPECT_EQ(answered, 50);
+}
+
 TEST(Hostile, CommandLineMistakesGetOneClearLineAndTheRightExitCode) {
   TempDir dir;
   auto bogus = RunCli({"bogus"});

@@ -287,7 +287,17 @@ int Server::Run() {
   while (!stop_) {
     // A drain that stopped at its work cap goes on at once, after whatever else is ready: other
     // users' queries wait at most one capped drain, and ingest is not paced by the timer.
-    int n = ::epoll_wait(epoll_.get(), events, 64, backlog_ ? 0 : -1);
+    int n = ::epoll_wait(epoll_.get(), events, 64, backlog_ || !read_again_.empty() ? 0 : -1);
+    if (n == 0 && !read_again_.empty()) {
+      std::vector<uint64_t> again;
+      again.swap(read_again_);
+      for (uint64_t id : again) {
+        auto it = conns_.find(id);
+        if (it != conns_.end() && !it->second->doomed) OnConnReadable(*it->second);
+        ReapDoomed();
+      }
+      continue;
+    }
     if (n == 0 && backlog_) {
       DrainAll();
       ReapDoomed();
@@ -428,7 +438,9 @@ void Server::OnConnReadable(Conn& c) {
     }
     if (conns_.find(id) == conns_.end()) return;
   }
-  // Frames left unread (the cap): the level-triggered epoll calls again on the next wait.
+  // The cap was reached: frames may wait in the reader's buffer, where epoll cannot see them (the
+  // socket itself may be empty). Come back after everything else ready now has had its turn.
+  if (!c.doomed) read_again_.push_back(id);
 }
 
 bool Server::HandleFrame(Conn& c, base::Frame& f) {

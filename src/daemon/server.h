@@ -178,6 +178,7 @@ class Server {
   bool listen_paused_ = false;  // accept ran out of fds: the listener waits for the next tick
   size_t drain_cursor_ = 0;     // where the next tick's drain starts (round robin)
   bool backlog_ = false;        // the last drain stopped at a work cap: drain again at once
+  std::vector<uint64_t> read_again_;  // stopped at the frame cap: read again after the others
   // Which uid announced each device, and the pid (the announcement holds while it lives).
   std::map<uint32_t, std::pair<uid_t, pid_t>> announcer_;
   uint64_t device_info_conflicts_ = 0;
