@@ -175,9 +175,9 @@ class Server {
   uint32_t max_connections_per_uid_ = 0;  // the flag, lowered to fit the fd budget
   uint64_t fd_limit_ = 0;
   uint64_t refused_connections_ = 0;
-  bool listen_paused_ = false;  // accept ran out of fds: the listener waits for the next tick
-  size_t drain_cursor_ = 0;     // where the next tick's drain starts (round robin)
-  bool backlog_ = false;        // the last drain stopped at a work cap: drain again at once
+  bool listen_paused_ = false;        // accept ran out of fds: the listener waits for the next tick
+  size_t drain_cursor_ = 0;           // where the next tick's drain starts (round robin)
+  bool backlog_ = false;              // the last drain stopped at a work cap: drain again at once
   std::vector<uint64_t> read_again_;  // stopped at the frame cap: read again after the others
   // Which uid announced each device, and the pid (the announcement holds while it lives).
   std::map<uint32_t, std::pair<uid_t, pid_t>> announcer_;
