@@ -288,17 +288,7 @@ int Server::Run() {
     // A drain that stopped at its work cap goes on at once, after whatever else is ready: other
     // users' queries wait at most one capped drain, and ingest is not paced by the timer.
     int n = ::epoll_wait(epoll_.get(), events, 64, backlog_ || !read_again_.empty() ? 0 : -1);
-    if (n == 0 && !read_again_.empty()) {
-      std::vector<uint64_t> again;
-      again.swap(read_again_);
-      for (uint64_t id : again) {
-        auto it = conns_.find(id);
-        if (it != conns_.end() && !it->second->doomed) OnConnReadable(*it->second);
-        ReapDoomed();
-      }
-      continue;
-    }
-    if (n == 0 && backlog_) {
+    if (n == 0 && backlog_ && read_again_.empty()) {
       DrainAll();
       ReapDoomed();
       continue;
@@ -345,6 +335,17 @@ int Server::Run() {
       }
       ReapDoomed();
     }
+    // Connections stopped at their frame cap, once each, after the events of this round (so
+    // they are served even while other sources are always ready).
+    if (!read_again_.empty()) {
+      std::vector<uint64_t> again;
+      again.swap(read_again_);
+      for (uint64_t id : again) {
+        auto it = conns_.find(id);
+        if (it != conns_.end() && !it->second->doomed) OnConnReadable(*it->second);
+        ReapDoomed();
+      }
+    }
     PushSubscriptions();
     ReapDoomed();
   }
@@ -381,7 +382,8 @@ void Server::Accept() {
       LogError("SO_PEERCRED failed: {}; dropping connection", std::strerror(errno));
       continue;
     }
-    uint32_t& same_uid = conns_by_uid_[c->cred.uid];
+    auto by_uid = conns_by_uid_.find(c->cred.uid);
+    const uint32_t same_uid = by_uid == conns_by_uid_.end() ? 0 : by_uid->second;
     if (same_uid >= max_connections_per_uid_ || conns_.size() >= max_connections_) {
       ++disconnected_for_errors_;
       ++refused_connections_;
@@ -398,7 +400,7 @@ void Server::Accept() {
                 refused_connections_);
       continue;
     }
-    ++same_uid;
+    ++conns_by_uid_[c->cred.uid];
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = Token(kConn, c->id);
