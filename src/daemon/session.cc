@@ -254,7 +254,8 @@ bool Session::DrainAllPublished(ledger::Ledger& ledger, uint64_t max_records, Dr
 bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type,
                     uint16_t flags, uint64_t buffer_id, uint64_t address, uint64_t size,
                     std::string* error) {
-  if (!Validate(device, kind, type, flags, size, error)) return false;
+  // Validated by the caller: ring records as they are copied (Collect), sync records in
+  // ApplySync.
   const bool count = !tolerant_;
   if (kind == static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
     bool hooked = (flags & proto::kFlagHooked) != 0;
@@ -269,14 +270,6 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
           limit_);
       return false;
     }
-    const auto device_total = ledger.devices().find(device);
-    if (device_total != ledger.devices().end()) {
-      const auto& usage = hooked ? device_total->second.captured : device_total->second.usage;
-      if (size > UINT64_MAX - usage[type].bytes) {
-        *error = fmt::format("allocation of {} bytes would wrap device {}'s total", size, device);
-        return false;
-      }
-    }
     if (!replaces) --allowance_;
     if (state_) {
       slot =
@@ -286,7 +279,11 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
         return false;
       }
     }
-    ledger.Alloc(pid_, device, type, buffer_id, address, size, hooked, count, slot);
+    if (ledger.Alloc(pid_, device, type, buffer_id, address, size, hooked, count, slot) ==
+        ledger::Result::kInvalid) {  // the only cause left: the device's total would wrap
+      *error = fmt::format("allocation of {} bytes would wrap device {}'s total", size, device);
+      return false;
+    }
     if (tap_)
       Tap(static_cast<uint8_t>(proto::EventKind::kAlloc), device, type, flags, buffer_id, address,
           size);
@@ -401,7 +398,8 @@ bool Session::ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
   for (size_t off = 0; off < len; off += sizeof(proto::SyncRecord)) {
     proto::SyncRecord r;
     std::memcpy(&r, data + off, sizeof(r));
-    if (!Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error)) {
+    if (!Validate(r.device, r.kind, r.type, r.flags, r.size, error) ||
+        !Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error)) {
       syncing_ = false;
       return false;
     }

@@ -17,8 +17,12 @@ void Ledger::AddProcess(pid_t pid) {
 }
 
 void Ledger::Account(Process& p, uint32_t device, const LiveBuffer& b, bool add) {
+  Account(p, device, devices_[device], b, add);
+}
+
+void Ledger::Account(Process& p, uint32_t device, Device& d, const LiveBuffer& b, bool add) {
   Usage& pu = b.hooked ? p.captured[device][b.type] : p.usage[device][b.type];
-  Usage& du = b.hooked ? devices_[device].captured[b.type] : devices_[device].usage[b.type];
+  Usage& du = b.hooked ? d.captured[b.type] : d.usage[b.type];
   const uint64_t size = b.size;
   if (add) {
     pu.bytes += size;
@@ -40,10 +44,15 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
   if (type >= kNumTypes || device > UINT16_MAX) return Result::kInvalid;
   // Totals never wrap: an allocation the device's total cannot hold is refused, changing nothing
   // (the device total bounds every process total below it).
-  if (auto d = devices_.find(device); d != devices_.end()) {
-    const uint64_t total = hooked ? d->second.captured[type].bytes : d->second.usage[type].bytes;
+  auto dev = devices_.find(device);
+  if (dev != devices_.end()) {
+    const uint64_t total =
+        hooked ? dev->second.captured[type].bytes : dev->second.usage[type].bytes;
     if (size > UINT64_MAX - total) return Result::kInvalid;
+  } else {
+    dev = devices_.try_emplace(device).first;
   }
+  Device& d = dev->second;
   Process& p = ProcessFor(pid);
   LiveEntry e;
   e.id = buffer_id;
@@ -55,7 +64,7 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
     if (!count_anomalies && old.type == type && old.address == address && old.size == size &&
         (old.hooked != 0) == hooked)
       return Result::kOk;  // a replayed allocation already applied
-    Account(p, device, old.buffer(), /*add=*/false);
+    Account(p, device, d, old.buffer(), /*add=*/false);
     if (count_anomalies) ++p.counters.duplicate_allocs;
     r = Result::kDuplicateAlloc;
   }
@@ -64,7 +73,7 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
   it->tag = tag;
   it->type = type;
   it->hooked = hooked ? 1 : 0;
-  Account(p, device, it->buffer(), /*add=*/true);
+  Account(p, device, d, it->buffer(), /*add=*/true);
   return r;
 }
 

@@ -187,6 +187,7 @@ class Ledger {
  private:
   Process& ProcessFor(pid_t pid);
   void Account(Process& p, uint32_t device, const LiveBuffer& b, bool add);
+  void Account(Process& p, uint32_t device, Device& d, const LiveBuffer& b, bool add);
 
   std::map<uint32_t, Device> devices_;
   std::map<pid_t, Process> processes_;
