@@ -379,6 +379,7 @@ TEST(Hostile, EscapeSequencesInNamesNeverReachTheTerminal) {
       {"status", "--socket", d.socket(), "--query", "process.pid,process.name,process.cmdline"});
   EXPECT_EQ(csv.exit_code, 0) << csv.err;
   EXPECT_FALSE(raw(csv.out)) << csv.out;
+  EXPECT_FALSE(raw(d.log())) << d.log();  // the daemon's log names it too
   // JSON stays exact.
   json s = Status(d.socket());
   const json* p = FindProcess(s, c.pid);

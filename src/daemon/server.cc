@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/text.h"
 #include "daemon/log.h"
 
 #ifndef SO_PEERPIDFD
@@ -411,7 +412,8 @@ void Server::Accept() {
 
 std::string Server::Describe(const Conn& c) const {
   auto it = meta_.find(c.cred.pid);
-  std::string name = it != meta_.end() ? it->second.name : "";
+  // The name is the process's own choice (comm): the log may be a terminal.
+  std::string name = it != meta_.end() ? base::TerminalSafe(it->second.name) : "";
   return fmt::format("pid {} ({}) uid {}", c.cred.pid, name.empty() ? "?" : name, c.cred.uid);
 }
 
