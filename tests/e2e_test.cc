@@ -68,7 +68,14 @@ TEST(EndToEnd, MultiProcessMultiThreadTotalsAreExact) {
     EXPECT_EQ(d["arch"], "test_arch");
   }
   EXPECT_EQ(status["counters"]["unknown_frees"], 3);
-  EXPECT_EQ(status["counters"]["duplicate_allocs"], 2);
+  // A duplicate allocation is seen only in the rings: if the client overflowed meanwhile, its
+  // resync log carries the resulting live set, where the pair is one buffer (totals stay exact).
+  // Under TSan on a loaded machine that happens in some runs.
+  if (truths[0]["events_dropped"].get<uint64_t>() == 0) {
+    EXPECT_EQ(status["counters"]["duplicate_allocs"], 2);
+  } else {
+    EXPECT_LE(status["counters"]["duplicate_allocs"].get<uint64_t>(), 2u);
+  }
   EXPECT_EQ(status["counters"]["dropped_events"].get<uint64_t>(), dropped);
   const json* p0 = FindProcess(status, truths[0]["pid"]);
   ASSERT_NE(p0, nullptr);
