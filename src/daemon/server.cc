@@ -38,7 +38,7 @@ constexpr uint32_t kSlowTickMs = 250;
 constexpr uint32_t kWakeWantedAtMs = 32;  // at and above this interval, clients wake the daemon
 // Records applied per tick over all sessions (each session at most kMaxRecordsPerDrain): one
 // tick's work stays a few milliseconds however many clients publish at once.
-constexpr uint64_t kMaxRecordsPerTick = 65536;
+constexpr uint64_t kMaxRecordsPerTick = 131072;
 // File descriptors kept for the daemon itself (epoll, timers, log, metrics, /proc and shm reads),
 // and per connection at most (socket, pidfd, region memfd, state table).
 constexpr uint64_t kReservedFds = 64;

@@ -34,7 +34,7 @@ struct DrainStats {
 
 // Records one drain of one session copies at most: bounds the daemon's memory per drain (the
 // scratch is shared) and its work per session per tick.
-inline constexpr uint64_t kMaxRecordsPerDrain = 16384;
+inline constexpr uint64_t kMaxRecordsPerDrain = 65536;
 
 class Session {
  public:
