@@ -27,13 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   void* base = ::mmap(nullptr, region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   auto* h = static_cast<proto::RegionHeader*>(base);
-  h->magic = proto::kRegionMagic;
-  h->version = proto::kProtocolVersion;
-  h->header_size = sizeof(proto::RegionHeader);
-  h->ring_count = rings;
-  h->ring_capacity = cap;
-  h->record_size = sizeof(proto::Record);
-  h->region_size = region;
+  proto::InitRegionHeader(h, rings, cap);
   h->rings_used = rings;
   size_t keep_header = size > 0 && (data[0] & 1) ? 0 : sizeof(proto::RegionHeader);
   size_t n = size < region - keep_header ? size : region - keep_header;

@@ -355,14 +355,7 @@ Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int s
   }
   if (ok) {
     auto* h = static_cast<proto::RegionHeader*>(f.base);
-    h->magic = proto::kRegionMagic;
-    h->version = proto::kProtocolVersion;
-    h->header_size = sizeof(proto::RegionHeader);
-    h->ring_count = rings;
-    h->ring_capacity = capacity;
-    h->record_size = sizeof(proto::Record);
-    h->region_size = f.size;
-    h->clock = proto::kClockSequence;
+    proto::InitRegionHeader(h, rings, capacity);
     h->rings_used = rings;
     f.sock = base::ConnectUnix(socket, false);
     proto::HelloBody hello{};

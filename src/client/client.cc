@@ -315,14 +315,7 @@ bool CreateRegion() {
     return false;
   }
   auto* hdr = static_cast<RegionHeader*>(base);
-  hdr->magic = ttmem::proto::kRegionMagic;
-  hdr->version = ttmem::proto::kProtocolVersion;
-  hdr->header_size = sizeof(RegionHeader);
-  hdr->ring_count = rings;
-  hdr->ring_capacity = cap;
-  hdr->record_size = sizeof(Record);
-  hdr->region_size = size;
-  hdr->clock = ttmem::proto::kClockSequence;
+  ttmem::proto::InitRegionHeader(hdr, rings, cap);
   g_region = Region{base, size, fd, rings, cap, hdr};
   return true;
 }

@@ -131,6 +131,18 @@ constexpr uint64_t RegionSize(uint32_t ring_count, uint32_t ring_capacity) {
          uint64_t{ring_count} * ring_capacity * sizeof(Record);
 }
 
+// The client's once-written part of a fresh (zeroed) region's header, for `rings` x `capacity`.
+inline void InitRegionHeader(RegionHeader* h, uint32_t rings, uint32_t capacity) {
+  h->magic = kRegionMagic;
+  h->version = kProtocolVersion;
+  h->header_size = sizeof(RegionHeader);
+  h->ring_count = rings;
+  h->ring_capacity = capacity;
+  h->record_size = sizeof(Record);
+  h->region_size = RegionSize(rings, capacity);
+  h->clock = kClockSequence;
+}
+
 inline RingControl* RingAt(void* base, uint32_t i) {
   return reinterpret_cast<RingControl*>(static_cast<char*>(base) + sizeof(RegionHeader)) + i;
 }
