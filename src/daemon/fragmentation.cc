@@ -98,11 +98,4 @@ std::map<uint32_t, std::vector<TypeFragmentation>> ComputeFragmentationAll(
   return out;
 }
 
-std::vector<TypeFragmentation> ComputeFragmentation(const ledger::Ledger& ledger, uint32_t device,
-                                                    uint32_t cells) {
-  auto all = ComputeFragmentationAll(ledger, cells);
-  auto it = all.find(device);
-  return it == all.end() ? std::vector<TypeFragmentation>{} : std::move(it->second);
-}
-
 }  // namespace ttmem::daemon

@@ -29,11 +29,9 @@ struct TypeFragmentation {
   std::string map;
 };
 
-// The types of `device` whose geometry is known, in type order. `cells` is clamped to 1..1000.
-std::vector<TypeFragmentation> ComputeFragmentation(const ledger::Ledger& ledger, uint32_t device,
-                                                    uint32_t cells);
-// The same for every device with an announcement, in one walk over the live buffers:
-// O(buffers log buffers + devices x types x cells), whatever the number of devices.
+// Per announced device, the types whose geometry is known, in type order; `cells` is clamped to
+// 1..1000. One walk over the live buffers: O(buffers log buffers + devices x types x cells),
+// whatever the number of devices.
 std::map<uint32_t, std::vector<TypeFragmentation>> ComputeFragmentationAll(
     const ledger::Ledger& ledger, uint32_t cells);
 

@@ -7,6 +7,13 @@
 namespace ttmem::daemon {
 namespace {
 
+// One device's part of the whole computation (none: no announced geometry).
+std::vector<TypeFragmentation> OneDevice(const ledger::Ledger& l, uint32_t device, uint32_t cells) {
+  auto all = ComputeFragmentationAll(l, cells);
+  auto it = all.find(device);
+  return it == all.end() ? std::vector<TypeFragmentation>{} : it->second;
+}
+
 TEST(Fragmentation, FreeBlocksLargestGapAndStripFromAddresses) {
   ledger::Ledger l;
   ledger::DeviceInfo info;
@@ -22,20 +29,20 @@ TEST(Fragmentation, FreeBlocksLargestGapAndStripFromAddresses) {
   l.Alloc(1, 2, 0, 4, 300, 400, /*hooked=*/true);  // a capture estimate: no memory
   l.Alloc(1, 2, 5, 5, 0, 64);                      // CB
   l.Alloc(1, 3, 0, 6, 400, 400);                   // another device
-  auto f = ComputeFragmentation(l, 2, 10);
+  auto f = OneDevice(l, 2, 10);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].type, 0);
   EXPECT_EQ(f[0].bank_size, 1000u);
   EXPECT_EQ(f[0].used_per_bank, 151u + 200 + 50);
   EXPECT_EQ(f[0].free_per_bank, 1000u - 401);
-  EXPECT_EQ(f[0].free_blocks, 2u);                      // [251, 600) and [800, 1050)
-  EXPECT_EQ(f[0].largest_free_block, 349u);             // [251, 600)
-  EXPECT_EQ(f[0].map, "#:   ##  :");                    // cells of 100 bytes from 100
-  EXPECT_TRUE(ComputeFragmentation(l, 3, 10).empty());  // no announced geometry
-  EXPECT_TRUE(ComputeFragmentation(l, 9, 10).empty());
+  EXPECT_EQ(f[0].free_blocks, 2u);           // [251, 600) and [800, 1050)
+  EXPECT_EQ(f[0].largest_free_block, 349u);  // [251, 600)
+  EXPECT_EQ(f[0].map, "#:   ##  :");         // cells of 100 bytes from 100
+  EXPECT_TRUE(OneDevice(l, 3, 10).empty());  // no announced geometry
+  EXPECT_TRUE(OneDevice(l, 9, 10).empty());
   l.RemoveProcess(1);
   l.RemoveProcess(2);
-  f = ComputeFragmentation(l, 2, 4);
+  f = OneDevice(l, 2, 4);
   EXPECT_EQ(f[0].largest_free_block, 1000u);
   EXPECT_EQ(f[0].free_blocks, 1u);
   EXPECT_EQ(f[0].map, "    ");
