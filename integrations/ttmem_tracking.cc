@@ -1,10 +1,11 @@
 #include "ttmem_tracking.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -13,82 +14,162 @@
 namespace ttmem::integration {
 namespace {
 
-std::mutex g_mu;  // guards the two maps: what was reported per (device, program)
-std::map<std::pair<uint32_t, uint64_t>, std::vector<uint32_t>> g_cbs;
-std::map<std::pair<uint32_t, uint64_t>, std::vector<uint32_t>> g_kernels;
+constexpr uint32_t kMaxChip = 1u << 16;  // chip ids above are not tracked for residency
 
-// Frees every id reported for (device, program) in `reported` (the CBs or the kernels).
-void ReleaseReported(std::map<std::pair<uint32_t, uint64_t>, std::vector<uint32_t>>& reported,
-                     uint32_t device, uint64_t program_id, uint64_t (*id_of)(uint64_t, uint32_t)) {
-  std::vector<uint32_t> indices;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    auto it = reported.find({device, program_id});
-    if (it == reported.end()) return;
-    indices = std::move(it->second);
-    reported.erase(it);
+unsigned ParseBroken() {
+  const char* v = std::getenv("TTMEM_INTEGRATION_BREAK");
+  if (v == nullptr) return 0;
+  static const std::pair<const char*, unsigned> kNames[] = {{"mesh", kBreakMesh},
+                                                            {"hook", kBreakHook},
+                                                            {"view", kBreakView},
+                                                            {"residency", kBreakResidency},
+                                                            {"threads", kBreakThreads},
+                                                            {"clear", kBreakClear},
+                                                            {"shm-disabled", kBreakShmDisabled}};
+  unsigned mask = 0;
+  for (const auto& [name, bit] : kNames) {
+    const size_t n = std::strlen(name);
+    for (const char* p = v; (p = std::strstr(p, name)) != nullptr; p += n)
+      if ((p == v || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) mask |= bit;
   }
-  for (uint32_t i : indices) ttmem_free(device, id_of(program_id, i));
+  return mask;
 }
+
+std::mutex g_mu;                        // guards g_resident and g_seen
+std::vector<ProgramLayout> g_resident;  // per chip
+std::vector<bool> g_seen;
+
+// Replaces what `now` says is resident with `next`, one free and one allocation per type that
+// changed.
+void Replace(uint32_t chip, ProgramLayout& now, const ProgramLayout& next) {
+  if (now.cb_bytes != next.cb_bytes) {
+    const uint64_t id = ResidentId(true);
+    if (now.cb_bytes != 0) ttmem_free(chip, id);
+    if (next.cb_bytes != 0) ttmem_alloc_ex(chip, TTMEM_CB, id, 0, next.cb_bytes, 0);
+  }
+  if (now.kernel_bytes != next.kernel_bytes) {
+    const uint64_t id = ResidentId(false);
+    if (now.kernel_bytes != 0) ttmem_free(chip, id);
+    if (next.kernel_bytes != 0) ttmem_alloc_ex(chip, TTMEM_KERNEL, id, 0, next.kernel_bytes, 0);
+  }
+  now = next;
+}
+
+constexpr int kMaxDepth = 32;
+constexpr size_t kMaxName = 63;
+thread_local char t_ops[kMaxDepth][kMaxName + 1];
+thread_local int t_depth = 0;  // may exceed kMaxDepth: deeper levels are counted, not kept
+
+std::atomic<ThreadInstaller> g_installer{nullptr};
 
 }  // namespace
 
-bool SkipForTesting(const char* path) {
-  static const std::string skip = [] {
-    const char* v = std::getenv("TTMEM_INTEGRATION_SKIP_FOR_TESTING");
-    return std::string(",") + (v != nullptr ? v : "") + ",";
-  }();
-  return skip.find(std::string(",") + path + ",") != std::string::npos;
+bool Broken(BrokenRule rule) {
+  static const unsigned mask = ParseBroken();
+  return (mask & rule) != 0;
 }
 
-uint64_t CircularBufferId(uint64_t program_id, uint32_t cb_index) {
-  return (1ull << 63) | ((program_id & ((1ull << 46) - 1)) << 16) | (cb_index & 0xffffu);
+bool IsCaptureEstimate(bool hook_installed, uint64_t address) {
+  if (Broken(kBreakHook)) return hook_installed;
+  return hook_installed && address == 0;
 }
 
-uint64_t KernelId(uint64_t program_id, uint32_t kernel_index) {
-  return (1ull << 62) | ((program_id & ((1ull << 46) - 1)) << 16) | (kernel_index & 0xffffu);
+void BufferAllocated(const BufferEvent& e, Chips chips) {
+  if (!ttmem_enabled()) return;
+  const uint32_t flags = IsCaptureEstimate(e.hook_installed, e.address) ? TTMEM_ALLOC_HOOKED : 0u;
+  for (size_t i = 0; i < chips.count; ++i)
+    ttmem_alloc_ex(chips.ids[i], static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address,
+                   e.size, flags);
 }
 
-void BufferAllocated(const BufferEvent& e) {
-  if (e.mesh_backing || !ttmem_enabled()) return;
-  if (e.preallocated && SkipForTesting("preallocated")) return;
-  ttmem_alloc_ex(e.device, static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address, e.size,
-                 e.hooked ? TTMEM_ALLOC_HOOKED : 0u);
+void BufferDeallocated(uint64_t buffer_id, Chips chips) {
+  if (!ttmem_enabled()) return;
+  for (size_t i = 0; i < chips.count; ++i) ttmem_free(chips.ids[i], buffer_id);
 }
 
-void BufferDeallocated(const BufferEvent& e) {
-  if (e.mesh_backing || !ttmem_enabled()) return;
-  if (e.preallocated && SkipForTesting("preallocated")) return;
-  ttmem_free(e.device, e.buffer_id);
+uint64_t ResidentId(bool cb) {
+  return (1ull << 61) | (cb ? 1u : 0u);
 }
 
-void CircularBufferAllocated(const CircularBufferEvent& e) {
-  // A globally allocated CB lives in an L1 buffer that is already counted as L1.
-  if (e.globally_allocated || !ttmem_enabled() || SkipForTesting("cb")) return;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    g_cbs[{e.device, e.program_id}].push_back(e.cb_index);
+void ProgramDispatched(Chips chips, const ProgramLayout& layout) {
+  if (!ttmem_enabled()) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  for (size_t i = 0; i < chips.count; ++i) {
+    const uint32_t chip = chips.ids[i];
+    if (chip >= kMaxChip) continue;
+    if (chip >= g_resident.size()) g_resident.resize(chip + 1);
+    ProgramLayout& now = g_resident[chip];
+    if (now == layout) continue;  // the same layout again: a comparison, no event
+    Replace(chip, now, layout);
   }
-  ttmem_alloc_ex(e.device, TTMEM_CB, CircularBufferId(e.program_id, e.cb_index), e.address,
-                 e.size_per_core * e.num_cores, e.hooked ? TTMEM_ALLOC_HOOKED : 0u);
 }
 
-void ProgramCircularBuffersReleased(uint32_t device, uint64_t program_id) {
-  ReleaseReported(g_cbs, device, program_id, CircularBufferId);
-}
-
-void KernelLoaded(const KernelEvent& e) {
-  if (!ttmem_enabled() || SkipForTesting("kernel")) return;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    g_kernels[{e.device, e.program_id}].push_back(e.kernel_index);
+void ResidentReleased(Chips chips) {
+  if (!ttmem_enabled()) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  for (size_t i = 0; i < chips.count; ++i) {
+    const uint32_t chip = chips.ids[i];
+    if (chip >= g_resident.size()) continue;
+    Replace(chip, g_resident[chip], ProgramLayout{});
   }
-  ttmem_alloc_ex(e.device, TTMEM_KERNEL, KernelId(e.program_id, e.kernel_index), 0,
-                 e.binary_size * e.num_cores, e.hooked ? TTMEM_ALLOC_HOOKED : 0u);
 }
 
-void ProgramKernelsUnloaded(uint32_t device, uint64_t program_id) {
-  ReleaseReported(g_kernels, device, program_id, KernelId);
+uint64_t CbUnionBytes(const CbPlacement* cbs, size_t n) {
+  // Per core: the ranges of the CBs on it, merged. Cores are keyed by (x, y).
+  std::map<std::pair<uint32_t, uint32_t>, std::vector<std::pair<uint64_t, uint64_t>>> cores;
+  for (size_t i = 0; i < n; ++i)
+    for (uint32_t y = cbs[i].y0; y <= cbs[i].y1; ++y)
+      for (uint32_t x = cbs[i].x0; x <= cbs[i].x1; ++x)
+        cores[{x, y}].emplace_back(cbs[i].address, cbs[i].address + cbs[i].size);
+  uint64_t total = 0;
+  for (auto& [core, ranges] : cores) {
+    std::sort(ranges.begin(), ranges.end());
+    uint64_t start = ranges.front().first, end = ranges.front().second;
+    for (const auto& [s, e] : ranges) {
+      if (s > end) {
+        total += end - start;
+        start = s;
+      }
+      end = std::max(end, e);
+    }
+    total += end - start;
+  }
+  return total;
+}
+
+bool FirstSight(uint32_t chip) {
+  if (chip >= kMaxChip) return false;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (chip >= g_seen.size()) g_seen.resize(chip + 1);
+  if (g_seen[chip]) return false;
+  g_seen[chip] = true;
+  return true;
+}
+
+void FunctionStarted(const char* name, size_t len) {
+  if (t_depth < kMaxDepth) {
+    const size_t n = std::min(len, kMaxName);
+    std::memcpy(t_ops[t_depth], name, n);
+    t_ops[t_depth][n] = '\0';
+  }
+  ++t_depth;
+}
+
+void FunctionEnded() {
+  if (t_depth > 0) --t_depth;
+}
+
+const char* CurrentOp() {
+  if (t_depth == 0) return "";
+  return t_ops[std::min(t_depth, kMaxDepth) - 1];
+}
+
+ThreadInstaller SetThreadInstaller(ThreadInstaller install) {
+  return g_installer.exchange(install);
+}
+
+void RunThreadInstaller() {
+  if (ThreadInstaller f = g_installer.load(std::memory_order_acquire)) f();
 }
 
 }  // namespace ttmem::integration

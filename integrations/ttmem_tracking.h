@@ -1,74 +1,114 @@
-// ttmem_tracking.h — the tracking adapter: what a tt-metal-shaped runtime calls so that every
-// allocation path reaches libttmem exactly once. Used by ttmem's simulator (sim/tracking.cc) and
-// written for real tt-metal (docs/sim.md, "Hook points"): plain values in, no runtime types, C++17,
-// depends only on <ttmem/ttmem.h>. Thread-safe; cheap when tracking is off (ttmem_enabled()).
+// ttmem_tracking.h — the processor rules: what a GraphTracker processor in a tt-metal-shaped
+// runtime does with each callback so that every byte of device memory reaches libttmem once.
+// One rules module, two thin typed shells: libttmem_tt_metal.so (real tt-metal,
+// integrations/tt-metal/) and the simulator's processor (sim/tracking.cc). Plain values in, no
+// runtime types, C++17, depends only on <ttmem/ttmem.h>. Thread-safe.
 //
-// The seeds' fix, done right:
-//   - buffers: call BufferAllocated from the allocate path after the hook/allocator decision and
-//     from the pre-allocated Buffer::create(device, address, ...), on whatever thread runs it
-//     (a process-wide observer, not a per-thread GraphTracker processor);
-//   - a MeshBuffer counts once per device through its per-device (pre-allocated) buffers; its
-//     backing buffer on the MeshDevice (mesh_backing) is never counted on top;
-//   - a hooked allocation (graph capture, NO_DISPATCH) is reported flagged: no device memory,
-//     shown apart as a capture estimate;
-//   - circular buffers: each one placed by the CB allocator, released with its program; a globally
-//     allocated CB is skipped (its L1 buffer is already counted as L1);
-//   - kernel binaries: per kernel while its program is loaded.
+// The rules (docs/tt-metal.md; each has a test that fails when it is broken, tests/sim_test.cc):
+//   - buffers are reported from track_allocate/track_deallocate only (Buffer::allocate_impl);
+//     the address-taking Buffer::create (views, a MeshBuffer's per-device buffers,
+//     CreateBuffer(config, address)) owns no memory and is never reported;
+//   - a buffer allocated on a MeshDevice (a MeshBuffer's backing buffer) is reported once on
+//     every chip of its mesh, never under the MeshDevice's own id (a counter from 0 that
+//     collides with chip 0);
+//   - a capture estimate is a buffer a hook blocked: address 0 while a hook is installed on the
+//     allocating thread (NO_DISPATCH). A NORMAL-mode capture also installs a hook, but its
+//     allocations are real;
+//   - CB and KERNEL are resident, not cached: at program dispatch the process's figure on each
+//     chip becomes the dispatched program's layout, replacing the previous one;
+//   - the processor is on every thread (thread_start.cc wraps thread start) and comes back after
+//     GraphTracker::clear(); TT_METAL_SHM_TRACKING_DISABLED (tt-metal's own statistics) does not
+//     switch it off.
 #ifndef TTMEM_INTEGRATIONS_TTMEM_TRACKING_H_
 #define TTMEM_INTEGRATIONS_TTMEM_TRACKING_H_
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ttmem::integration {
 
 enum class BufferType : int { kDram = 0, kL1 = 1, kSystemMemory = 2, kL1Small = 3, kTrace = 4 };
 
+// The chips something occupies: one device, or every chip of a MeshDevice.
+struct Chips {
+  const uint32_t* ids = nullptr;
+  size_t count = 0;
+};
+
+// A buffer as track_allocate / track_deallocate see it.
 struct BufferEvent {
-  uint32_t device = 0;  // logical id of the device the buffer is on
   BufferType type = BufferType::kDram;
-  uint64_t buffer_id = 0;  // the Buffer's unique id (never its address); < 2^62
+  uint64_t buffer_id = 0;  // Buffer::unique_id(), never its address
   uint64_t address = 0;
   uint64_t size = 0;
-  bool hooked = false;        // a GraphTracker hook intercepted it: address 0, no memory
-  bool preallocated = false;  // Buffer::create(device, address, ...): owns no allocation
-  bool mesh_backing = false;  // a MeshBuffer's backing buffer on the MeshDevice
+  bool hook_installed = false;  // GraphTracker::get_hook() != nullptr on the allocating thread
 };
-void BufferAllocated(const BufferEvent& e);
-void BufferDeallocated(const BufferEvent& e);
+void BufferAllocated(const BufferEvent& e, Chips chips);
+void BufferDeallocated(uint64_t buffer_id, Chips chips);
 
-struct CircularBufferEvent {
-  uint32_t device = 0;
-  uint64_t program_id = 0;
-  uint32_t cb_index = 0;
+// The hook rule: only a blocked allocation (address 0 under a hook) holds no device memory.
+bool IsCaptureEstimate(bool hook_installed, uint64_t address);
+
+// A program's resident footprint on one chip: CBs (per core, the union of its CB ranges, summed
+// over cores) and kernel binaries (per core, summed over cores).
+struct ProgramLayout {
+  uint64_t cb_bytes = 0;
+  uint64_t kernel_bytes = 0;
+  bool operator==(const ProgramLayout& o) const {
+    return cb_bytes == o.cb_bytes && kernel_bytes == o.kernel_bytes;
+  }
+};
+// At dispatch (track_program of a program no hook blocked): the chips' resident figures become
+// `layout`. The same layout as what is resident: a comparison, no event. A change: one free and
+// one allocation per chip and type that changed. A program a NO_DISPATCH capture blocked is never
+// resident (and not shown as an estimate: nothing tells the processor when the capture ends).
+void ProgramDispatched(Chips chips, const ProgramLayout& layout);
+// The resident program was destroyed (track_deallocate_cb while the program dispatched last is
+// gone): nothing is resident there any more.
+void ResidentReleased(Chips chips);
+// The resident ids (per chip and type; bit 61 set, apart from tt-metal's buffer ids).
+uint64_t ResidentId(bool cb);
+
+// One CB of a program, for the union per core: [address, address + size) on every core of the
+// rectangle [x0..x1] x [y0..y1].
+struct CbPlacement {
+  uint32_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;
   uint64_t address = 0;
-  uint64_t size_per_core = 0;
-  uint32_t num_cores = 0;
-  bool globally_allocated = false;
-  bool hooked = false;
+  uint64_t size = 0;
 };
-void CircularBufferAllocated(const CircularBufferEvent& e);
-// Releases every circular buffer reported for this program on this device.
-void ProgramCircularBuffersReleased(uint32_t device, uint64_t program_id);
+// Sum over cores of the union of the CB ranges on each core.
+uint64_t CbUnionBytes(const CbPlacement* cbs, size_t n);
 
-struct KernelEvent {
-  uint32_t device = 0;
-  uint64_t program_id = 0;
-  uint32_t kernel_index = 0;
-  uint64_t binary_size = 0;  // per core
-  uint32_t num_cores = 0;
-  bool hooked = false;
+// Devices are announced on first sight: true once per chip id.
+bool FirstSight(uint32_t chip);
+
+// The ttnn op running on this thread (track_function_start / end), innermost; "" outside any.
+// Bounded: 32 levels, names cut at 63 bytes.
+void FunctionStarted(const char* name, size_t len);
+void FunctionEnded();
+const char* CurrentOp();
+
+// Thread coverage: `install` runs on every thread started after it is set (thread_start.cc wraps
+// pthread_create when it is linked in) and after GraphTracker::clear() where the shell can see
+// it. Returns the previous one.
+using ThreadInstaller = void (*)();
+ThreadInstaller SetThreadInstaller(ThreadInstaller install);
+void RunThreadInstaller();
+// True when thread_start.cc is linked in and active in this process.
+bool ThreadStartWrapped();
+
+// Test-only: TTMEM_INTEGRATION_BREAK=mesh,hook,view,residency,threads,clear,shm-disabled turns a
+// rule into the naive behaviour it replaced, so a test can show each rule is needed. Read once.
+enum BrokenRule : unsigned {
+  kBreakMesh = 1,          // the backing buffer reported under the MeshDevice's id
+  kBreakHook = 2,          // every allocation under a hook shown as a capture estimate
+  kBreakView = 4,          // address-taking creates reported as memory
+  kBreakResidency = 8,     // CBs and kernels summed over every cached program
+  kBreakThreads = 16,      // the processor only on the thread that installed it
+  kBreakClear = 32,        // not restored after GraphTracker::clear()
+  kBreakShmDisabled = 64,  // TT_METAL_SHM_TRACKING_DISABLED=1 switches tracking off
 };
-void KernelLoaded(const KernelEvent& e);
-void ProgramKernelsUnloaded(uint32_t device, uint64_t program_id);
-
-// Ids reported for CBs and kernels, apart from buffer ids: bit 63 (CBs) or bit 62 (kernels) set,
-// program id in bits 16..61, index in bits 0..15.
-uint64_t CircularBufferId(uint64_t program_id, uint32_t cb_index);
-uint64_t KernelId(uint64_t program_id, uint32_t kernel_index);
-
-// Test-only: TTMEM_INTEGRATION_SKIP_FOR_TESTING=preallocated,cb,kernel disables those paths, so
-// tests can show that each one is needed. Read once.
-bool SkipForTesting(const char* path);
+bool Broken(BrokenRule rule);
 
 }  // namespace ttmem::integration
 

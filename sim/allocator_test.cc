@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sim/device.h"
+#include "sim/program.h"
 
 namespace ttsim {
 namespace {
@@ -64,32 +65,64 @@ TEST(BankAllocator, AllocateAtForMeshLockStep) {
   EXPECT_EQ(a.Allocate(1024, true, 0), 0u);
 }
 
-TEST(Device, CircularBuffersClashWithL1BuffersClearly) {
+TEST(Device, CircularBuffersClashWithL1BuffersAtDispatch) {
   Device d(0, *FindArch("wormhole_b0"));
   const ArchSpec& a = d.arch();
   // An L1 buffer of most of the bank, top-down, leaves little room for CBs at the bottom.
   uint64_t big = (a.l1_bank_size() - 64 * 1024) * a.num_cores();
   d.AllocateBuffer(MemType::kL1, big, big / a.num_cores(), false);
   CoreRange grid{0, 0, a.grid_x - 1, a.grid_y - 1};
-  EXPECT_NO_THROW(d.AllocateCircularBuffer(grid, 32 * 1024));
+  Program fits, clashes;
+  fits.AddCircularBuffer(grid, {32 * 1024, nullptr});
+  clashes.AddCircularBuffer(grid, {64 * 1024, nullptr});
+  clashes.AddCircularBuffer(grid, {16 * 1024, nullptr});
+  EXPECT_NO_THROW(fits.Launch(d));
   try {
-    d.AllocateCircularBuffer(grid, 64 * 1024);
+    clashes.Launch(d);
     FAIL() << "expected a clash";
   } catch (const OutOfMemory& e) {
-    EXPECT_NE(std::string(e.what()).find("clash with L1 buffers"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("clashes with L1 buffers"), std::string::npos) << e.what();
   }
+  // The program that fitted is still the resident one.
   UsageByType u = d.UsageSnapshot();
-  EXPECT_EQ(u[static_cast<int>(MemType::kCb)].bytes, 32 * 1024ull * a.num_cores());
+  EXPECT_EQ(u[static_cast<int>(MemType::kCb)], (Usage{32 * 1024ull * a.num_cores(), 1}));
   EXPECT_EQ(u[static_cast<int>(MemType::kL1)].bytes, big);
+}
+
+TEST(Device, OnlyTheDispatchedProgramIsResident) {
+  Device d(0, *FindArch("wormhole_b0"));
+  const ArchSpec& a = d.arch();
+  CoreRange grid{0, 0, a.grid_x - 1, a.grid_y - 1};
+  std::vector<std::unique_ptr<Program>> cache;
+  for (int i = 0; i < 100; ++i) {
+    auto p = std::make_unique<Program>();
+    p->AddCircularBuffer(grid, {8192, nullptr});
+    p->AddCircularBuffer({0, 0, 0, 0}, {4096, nullptr});
+    p->AddKernel(grid, 2048);
+    p->Launch(d);
+    cache.push_back(std::move(p));
+  }
+  for (auto& p : cache) p->Launch(d);
+  UsageByType u = d.UsageSnapshot();
+  EXPECT_EQ(u[static_cast<int>(MemType::kCb)], (Usage{8192ull * a.num_cores() + 4096, 1}));
+  EXPECT_EQ(u[static_cast<int>(MemType::kKernel)], (Usage{2048ull * a.num_cores(), 1}));
+  cache.resize(50);  // the resident (last dispatched) one is gone with the others
+  EXPECT_EQ(d.UsageSnapshot()[static_cast<int>(MemType::kCb)], (Usage{0, 0}));
+  cache.front()->Launch(d);
+  EXPECT_EQ(d.UsageSnapshot()[static_cast<int>(MemType::kCb)].count, 1u);
 }
 
 TEST(Device, KernelRegionIsBounded) {
   Device d(0, *FindArch("blackhole"));
   CoreRange one{0, 0, 0, 0};
-  d.LoadKernel(one, d.arch().kernel_config_size);
-  EXPECT_THROW(d.LoadKernel(one, 16), OutOfMemory);
-  d.UnloadKernel(one, d.arch().kernel_config_size);
-  EXPECT_EQ(d.UsageSnapshot()[static_cast<int>(MemType::kKernel)], (Usage{0, 0}));
+  Program fits, too_big;
+  fits.AddKernel(one, d.arch().kernel_config_size);
+  too_big.AddKernel(one, d.arch().kernel_config_size);
+  too_big.AddKernel(one, 16);
+  EXPECT_NO_THROW(fits.Launch(d));
+  EXPECT_THROW(too_big.Launch(d), OutOfMemory);
+  EXPECT_EQ(d.UsageSnapshot()[static_cast<int>(MemType::kKernel)],
+            (Usage{d.arch().kernel_config_size, 1}));
 }
 
 TEST(Arch, PresetsMatchPublicFigures) {

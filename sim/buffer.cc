@@ -17,7 +17,7 @@ Buffer::Buffer(AllocTarget& target, uint64_t size, uint64_t page_size, MemType t
 std::shared_ptr<Buffer> Buffer::Create(AllocTarget& target, uint64_t size, uint64_t page_size,
                                        MemType type, std::optional<bool> bottom_up) {
   std::shared_ptr<Buffer> b(new Buffer(target, size, page_size, type));
-  // Buffer::allocate_impl: the hook first; a hooked allocation never reaches the allocator.
+  // Buffer::allocate_impl: the hook first; a blocked allocation never reaches the allocator.
   if (GraphTracker::instance().hook_allocate(b.get())) {
     b->address_ = 0;
     b->hooked_ = true;
@@ -32,24 +32,31 @@ std::shared_ptr<Buffer> Buffer::Create(AllocTarget& target, uint64_t size, uint6
 }
 
 std::shared_ptr<Buffer> Buffer::CreateAt(AllocTarget& target, uint64_t address, uint64_t size,
-                                         uint64_t page_size, MemType type, bool hooked) {
+                                         uint64_t page_size, MemType type, bool hooked, bool view) {
   std::shared_ptr<Buffer> b(new Buffer(target, size, page_size, type));
+  b->view_ = view;
   b->address_ = address;
   b->owns_data_ = false;
   b->hooked_ = hooked;
   b->allocated_ = true;
   AllocationObservers::ForEach([&](AllocationObserver& o) { o.BufferAllocated(*b); });
-  GraphTracker::instance().track_allocate(b.get());
+  // The address-taking create does not reach the processors (no allocate_impl).
   return b;
+}
+
+std::shared_ptr<Buffer> Buffer::View(uint64_t offset, uint64_t size) {
+  if (offset == 0 && size == size_) return nullptr;  // tt-metal returns the buffer itself
+  return CreateAt(target_, address_ + offset, size, page_size_, type_, hooked_, /*view=*/true);
 }
 
 void Buffer::Deallocate() {
   if (!allocated_) return;
   AllocationObservers::ForEach([&](AllocationObserver& o) { o.BufferDeallocated(*this); });
+  allocated_ = false;
+  if (!owns_data_) return;
   GraphTracker::instance().track_deallocate(this);
   bool hook_took_it = GraphTracker::instance().hook_deallocate(this);
-  if (!hooked_ && !hook_took_it && owns_data_) target_.FreeBuffer(type_, address_);
-  allocated_ = false;
+  if (!hooked_ && !hook_took_it) target_.FreeBuffer(type_, address_);
 }
 
 Buffer::~Buffer() {

@@ -1,6 +1,8 @@
-// buffer.h — tt-metal's Buffer: Create() asks the GraphTracker hook first (a hooked allocation
-// bypasses the allocator and gets address 0), else the allocator; CreateAt() takes a pre-allocated
-// address and owns no memory (what MeshBuffer does for each device). Every buffer has a unique id.
+// buffer.h — tt-metal's Buffer: Create() asks the GraphTracker hook first (a blocked allocation
+// bypasses the allocator and gets address 0), else the allocator, then tells the processors
+// (track_allocate); CreateAt() is the address-taking Buffer::create: it owns no memory and the
+// processors never hear of it (MeshBuffer's per-device buffers, View(), CreateBuffer(config,
+// address)). Every buffer has a unique id.
 #ifndef TTMEM_SIM_BUFFER_H_
 #define TTMEM_SIM_BUFFER_H_
 
@@ -19,12 +21,17 @@ class Buffer {
                                         MemType type, std::optional<bool> bottom_up = {});
   // `hooked`: the address came from a hooked (captured) buffer, so no memory stands behind it.
   static std::shared_ptr<Buffer> CreateAt(AllocTarget& target, uint64_t address, uint64_t size,
-                                          uint64_t page_size, MemType type, bool hooked = false);
+                                          uint64_t page_size, MemType type, bool hooked = false,
+                                          bool view = false);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 
-  // Frees the buffer (idempotent): observers and processors first, then the allocator.
+  // Buffer::view(region): a buffer at this one's address + offset that owns no memory.
+  std::shared_ptr<Buffer> View(uint64_t offset, uint64_t size);
+
+  // Frees the buffer (idempotent): processors first, then the allocator. A buffer that owns no
+  // memory is only forgotten (tt-metal's Buffer::deallocate returns at once for it).
   void Deallocate();
 
   uint64_t id() const { return id_; }
@@ -36,6 +43,7 @@ class Buffer {
   bool hooked() const { return hooked_; }
   bool owns_data() const { return owns_data_; }
   bool allocated() const { return allocated_; }
+  bool is_view() const { return view_; }
 
  private:
   Buffer(AllocTarget& target, uint64_t size, uint64_t page_size, MemType type);
@@ -50,6 +58,7 @@ class Buffer {
   bool hooked_ = false;
   bool owns_data_ = true;
   bool allocated_ = false;
+  bool view_ = false;
 };
 
 }  // namespace ttsim

@@ -27,8 +27,6 @@ Device::Device(uint32_t id, const ArchSpec& arch) : id_(id), arch_(arch) {
       std::make_unique<BankAllocator>(name("L1_SMALL"), arch.num_cores(), arch.l1_unreserved_base,
                                       arch.l1_small_size, arch.l1_alignment);
   sysmem_ = std::make_unique<BankAllocator>(name("SYSTEM_MEMORY"), 1, 0, kSystemMemorySize, 64);
-  cb_blocks_.resize(arch.num_cores());
-  kernel_used_.resize(arch.num_cores());
 }
 
 const BankAllocator* Device::BankAllocatorFor(MemType type) const {
@@ -66,10 +64,7 @@ BankAllocator& Device::allocator(MemType type) {
 }
 
 uint64_t Device::CbHighWater() const {
-  uint64_t top = arch_.l1_bank_base();
-  for (const auto& blocks : cb_blocks_)
-    if (!blocks.empty()) top = std::max(top, blocks.rbegin()->first + blocks.rbegin()->second);
-  return top;
+  return std::max(arch_.l1_bank_base(), resident_.cb_top);
 }
 
 uint64_t Device::AllocateBuffer(MemType type, uint64_t size, uint64_t page_size, bool bottom_up) {
@@ -109,82 +104,50 @@ void Device::FreeBuffer(MemType type, uint64_t address) {
   sizes.erase(it);
 }
 
-void Device::CheckRange(const CoreRange& r) const {
-  if (r.x0 > r.x1 || r.y0 > r.y1 || r.x1 >= arch_.grid_x || r.y1 >= arch_.grid_y)
-    throw std::invalid_argument(fmt::format("core range ({},{})-({},{}) outside the {}x{} grid",
-                                            r.x0, r.y0, r.x1, r.y1, arch_.grid_x, arch_.grid_y));
-}
-
-// Like tt-metal's CircularBufferAllocator: the lowest address free on every core of the range,
-// bottom-up from the start of the L1 bank, below every L1 buffer.
-uint64_t Device::AllocateCircularBuffer(const CoreRange& range, uint64_t size) {
+Device::Resident Device::Dispatch(uint64_t id, const Footprint& f, uint64_t cb_top,
+                                  uint64_t kernel_per_core) {
   std::lock_guard<std::mutex> lock(mu_);
-  CheckRange(range);
-  size = (size + arch_.l1_alignment - 1) / arch_.l1_alignment * arch_.l1_alignment;
-  uint64_t addr = arch_.l1_bank_base();
-  for (bool moved = true; moved;) {
-    moved = false;
-    for (uint32_t y = range.y0; y <= range.y1; ++y)
-      for (uint32_t x = range.x0; x <= range.x1; ++x)
-        for (const auto& [start, len] : cb_blocks_[Core(x, y)])
-          if (start < addr + size && addr < start + len) {
-            addr = start + len;
-            moved = true;
-          }
-  }
+  Resident before = resident_;
+  if (before.program == id) return before;
+  // The CB/L1 clash tt-metal reports at dispatch: CBs grow up from the L1 base, L1 buffers down.
   uint64_t l1_floor = l1_->LowestAllocatedAddress();
-  if (addr + size > l1_floor)
+  if (cb_top > l1_floor)
     throw OutOfMemory(fmt::format(
-        "device {} CB: circular buffer of {} per core at {:#x} would clash with L1 buffers from "
-        "{:#x} (largest free CB space {} per core)",
-        id_, ttmem::base::FormatBytes(size), addr, l1_floor,
-        ttmem::base::FormatBytes(l1_floor > addr ? l1_floor - addr : 0)));
-  for (uint32_t y = range.y0; y <= range.y1; ++y)
-    for (uint32_t x = range.x0; x <= range.x1; ++x) cb_blocks_[Core(x, y)].emplace(addr, size);
-  usage_[static_cast<int>(MemType::kCb)].bytes += size * range.num_cores();
-  usage_[static_cast<int>(MemType::kCb)].count += 1;
-  return addr;
+        "device {} CB: Statically allocated circular buffers on core range grow to {:#x} which "
+        "clashes with L1 buffers allocated from {:#x} (CB space left {} per core)",
+        id_, cb_top, l1_floor,
+        ttmem::base::FormatBytes(l1_floor > arch_.l1_bank_base() ? l1_floor - arch_.l1_bank_base()
+                                                                 : 0)));
+  if (kernel_per_core > arch_.kernel_config_size)
+    throw OutOfMemory(
+        fmt::format("out of memory on device {} KERNEL: requested {} per core, {} per core in the "
+                    "kernel-config region",
+                    id_, ttmem::base::FormatBytes(kernel_per_core),
+                    ttmem::base::FormatBytes(arch_.kernel_config_size)));
+  SetResident({id, f, cb_top});
+  return before;
 }
 
-void Device::FreeCircularBuffer(const CoreRange& range, uint64_t address) {
+void Device::Restore(const Resident& r) {
   std::lock_guard<std::mutex> lock(mu_);
-  uint64_t size = 0;
-  for (uint32_t y = range.y0; y <= range.y1; ++y)
-    for (uint32_t x = range.x0; x <= range.x1; ++x) {
-      auto& blocks = cb_blocks_[Core(x, y)];
-      auto it = blocks.find(address);
-      if (it == blocks.end())
-        throw std::logic_error(fmt::format("device {}: free of unknown CB at {:#x}", id_, address));
-      size = it->second;
-      blocks.erase(it);
-    }
-  usage_[static_cast<int>(MemType::kCb)].bytes -= size * range.num_cores();
-  usage_[static_cast<int>(MemType::kCb)].count -= 1;
+  SetResident(r);
 }
 
-void Device::LoadKernel(const CoreRange& range, uint64_t binary_size) {
+void Device::ProgramDestroyed(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  CheckRange(range);
-  for (uint32_t y = range.y0; y <= range.y1; ++y)
-    for (uint32_t x = range.x0; x <= range.x1; ++x)
-      if (kernel_used_[Core(x, y)] + binary_size > arch_.kernel_config_size)
-        throw OutOfMemory(fmt::format(
-            "out of memory on device {} KERNEL: requested {} per core, {} of {} per core in use",
-            id_, ttmem::base::FormatBytes(binary_size),
-            ttmem::base::FormatBytes(kernel_used_[Core(x, y)]),
-            ttmem::base::FormatBytes(arch_.kernel_config_size)));
-  for (uint32_t y = range.y0; y <= range.y1; ++y)
-    for (uint32_t x = range.x0; x <= range.x1; ++x) kernel_used_[Core(x, y)] += binary_size;
-  usage_[static_cast<int>(MemType::kKernel)].bytes += binary_size * range.num_cores();
-  usage_[static_cast<int>(MemType::kKernel)].count += 1;
+  if (resident_.program == id) SetResident({});
 }
 
-void Device::UnloadKernel(const CoreRange& range, uint64_t binary_size) {
+Footprint Device::ResidentFootprint() const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (uint32_t y = range.y0; y <= range.y1; ++y)
-    for (uint32_t x = range.x0; x <= range.x1; ++x) kernel_used_[Core(x, y)] -= binary_size;
-  usage_[static_cast<int>(MemType::kKernel)].bytes -= binary_size * range.num_cores();
-  usage_[static_cast<int>(MemType::kKernel)].count -= 1;
+  return resident_.footprint;
+}
+
+void Device::SetResident(const Resident& r) {
+  resident_ = r;
+  usage_[static_cast<int>(MemType::kCb)] = {r.footprint.cb_bytes, r.footprint.cb_bytes ? 1u : 0u};
+  usage_[static_cast<int>(MemType::kKernel)] = {r.footprint.kernel_bytes,
+                                                r.footprint.kernel_bytes ? 1u : 0u};
 }
 
 uint64_t Device::Capacity(MemType type) const {

@@ -4,9 +4,9 @@
 // Statistics ("usage") count what each path claims, the way the tracking adapter reports it:
 //   DRAM, L1, L1_SMALL, TRACE, SYSTEM_MEMORY: buffer size, one per buffer (mesh buffers: the
 //     per-device size, claimed in lock step by the mesh);
-//   CB: CB size x cores of its core range, one per circular buffer (not globally allocated ones:
-//     their L1 buffer is counted as L1);
-//   KERNEL: binary size x cores, one per kernel while its program is loaded.
+//   CB and KERNEL: what the resident program (the one dispatched last) holds: its CBs' sizes x
+//     cores (not globally allocated ones: their L1 buffer is counted as L1) and its binaries'
+//     sizes x cores, one entry each; other programs in a program cache hold nothing.
 #ifndef TTMEM_SIM_DEVICE_H_
 #define TTMEM_SIM_DEVICE_H_
 
@@ -42,6 +42,12 @@ struct Usage {
 };
 using UsageByType = std::array<Usage, kNumMemTypes>;
 
+// A program's footprint on one device while it is resident.
+struct Footprint {
+  uint64_t cb_bytes = 0;
+  uint64_t kernel_bytes = 0;
+};
+
 struct CoreRange {  // inclusive, in worker-grid coordinates
   uint32_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;
   uint32_t num_cores() const { return (x1 - x0 + 1) * (y1 - y0 + 1); }
@@ -76,10 +82,22 @@ class Device : public AllocTarget {
   // The bank allocator of a buffer type, or null for CB and KERNEL (placed per core).
   const BankAllocator* BankAllocatorFor(MemType type) const;
 
-  uint64_t AllocateCircularBuffer(const CoreRange& range, uint64_t size);
-  void FreeCircularBuffer(const CoreRange& range, uint64_t address);
-  void LoadKernel(const CoreRange& range, uint64_t binary_size);
-  void UnloadKernel(const CoreRange& range, uint64_t binary_size);
+  // Program dispatch: program `id` becomes resident (its CBs end at `cb_top` on the fullest
+  // core; `kernel_per_core`: its largest binary total on one core). Throws OutOfMemory when the
+  // CBs would clash with L1 buffers or the binaries overflow the kernel-config region. Returns
+  // what was resident, for Restore.
+  struct Resident {
+    uint64_t program = 0;
+    Footprint footprint;
+    uint64_t cb_top = 0;
+  };
+  Resident Dispatch(uint64_t id, const Footprint& f, uint64_t cb_top, uint64_t kernel_per_core);
+  void Restore(const Resident& r);
+  // Program `id` was destroyed: if it is resident, nothing is any more.
+  void ProgramDestroyed(uint64_t id);
+  Footprint ResidentFootprint() const;
+  // Held while a program is dispatched or destroyed on this device (one command queue).
+  std::mutex& dispatch_mutex() { return dispatch_mu_; }
 
   // Capacity per type in bytes, as announced to ttmem.
   uint64_t Capacity(MemType type) const;
@@ -87,17 +105,16 @@ class Device : public AllocTarget {
   AllocatorStats Statistics(MemType type) const;  // per bank, like tt-metal
 
  private:
-  void CheckRange(const CoreRange& r) const;
-  uint32_t Core(uint32_t x, uint32_t y) const { return y * arch_.grid_x + x; }
-  uint64_t CbHighWater() const;  // highest CB end over all cores
+  uint64_t CbHighWater() const;  // highest CB end of the resident program
+  void SetResident(const Resident& r);
 
   uint32_t id_;
   ArchSpec arch_;
+  std::mutex dispatch_mu_;
   mutable std::mutex mu_;  // guards everything below (worker threads allocate too)
   std::unique_ptr<BankAllocator> dram_, l1_, l1_small_, trace_, sysmem_;
   std::map<uint64_t, uint64_t> buffer_sizes_[kNumMemTypes];  // address -> size, per type
-  std::vector<std::map<uint64_t, uint64_t>> cb_blocks_;      // per core: address -> size
-  std::vector<uint64_t> kernel_used_;                        // per core bytes
+  Resident resident_;
   UsageByType usage_{};
 };
 

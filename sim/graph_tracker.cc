@@ -1,9 +1,20 @@
 #include "sim/graph_tracker.h"
 
 namespace ttsim {
+namespace {
 
-thread_local std::vector<std::shared_ptr<IGraphProcessor>> GraphTracker::processors_;
-thread_local std::shared_ptr<IGraphHooks> GraphTracker::hook_;
+// Per thread, as in tt-metal since PR #44668 (there: leaked on purpose so that destructors at
+// process exit can still reach it; the same here).
+std::vector<std::shared_ptr<IGraphProcessor>>& Processors() {
+  static thread_local auto* p = new std::vector<std::shared_ptr<IGraphProcessor>>();
+  return *p;
+}
+std::shared_ptr<IGraphHooks>& Hook() {
+  static thread_local auto* h = new std::shared_ptr<IGraphHooks>();
+  return *h;
+}
+
+}  // namespace
 
 GraphTracker& GraphTracker::instance() {
   static GraphTracker tracker;
@@ -11,45 +22,61 @@ GraphTracker& GraphTracker::instance() {
 }
 
 void GraphTracker::push_processor(std::shared_ptr<IGraphProcessor> processor) {
-  processors_.push_back(std::move(processor));
+  Processors().push_back(std::move(processor));
 }
 void GraphTracker::pop_processor() {
-  if (!processors_.empty()) processors_.pop_back();
+  if (!Processors().empty()) Processors().pop_back();
 }
 bool GraphTracker::add_hook(std::shared_ptr<IGraphHooks> hook) {
-  if (hook_) return false;
-  hook_ = std::move(hook);
+  if (Hook()) return false;
+  Hook() = std::move(hook);
   return true;
 }
+const std::shared_ptr<IGraphHooks>& GraphTracker::get_hook() const {
+  return Hook();
+}
+const std::vector<std::shared_ptr<IGraphProcessor>>& GraphTracker::get_processors() const {
+  return Processors();
+}
+void GraphTracker::clear() {
+  Processors().clear();
+  clear_hook();
+}
 void GraphTracker::clear_hook() {
-  hook_.reset();
+  Hook().reset();
 }
 
 void GraphTracker::track_allocate(const Buffer* buffer) {
-  for (auto& p : processors_) p->track_allocate(buffer);
+  for (auto& p : Processors()) p->track_allocate(buffer);
 }
 void GraphTracker::track_deallocate(const Buffer* buffer) {
-  for (auto& p : processors_) p->track_deallocate(buffer);
+  for (auto& p : Processors()) p->track_deallocate(buffer);
 }
 void GraphTracker::track_allocate_cb(const CoreRange& range, uint64_t addr, uint64_t size,
                                      bool is_globally_allocated, const Device* device) {
-  for (auto& p : processors_)
+  for (auto& p : Processors())
     p->track_allocate_cb(range, addr, size, is_globally_allocated, device);
 }
 void GraphTracker::track_deallocate_cb(const Device* device) {
-  for (auto& p : processors_) p->track_deallocate_cb(device);
+  for (auto& p : Processors()) p->track_deallocate_cb(device);
 }
-void GraphTracker::track_program(const Program* program) {
-  for (auto& p : processors_) p->track_program(program);
+void GraphTracker::track_program(Program* program, const AllocTarget* device) {
+  for (auto& p : Processors()) p->track_program(program, device);
+}
+void GraphTracker::track_function_start(std::string_view name) {
+  for (auto& p : Processors()) p->track_function_start(name);
+}
+void GraphTracker::track_function_end() {
+  for (auto& p : Processors()) p->track_function_end();
 }
 bool GraphTracker::hook_allocate(const Buffer* buffer) {
-  return hook_ != nullptr && hook_->hook_allocate(buffer);
+  return Hook() != nullptr && Hook()->hook_allocate(buffer);
 }
 bool GraphTracker::hook_deallocate(const Buffer* buffer) {
-  return hook_ != nullptr && hook_->hook_deallocate(buffer);
+  return Hook() != nullptr && Hook()->hook_deallocate(buffer);
 }
 bool GraphTracker::hook_program(const Program* program) {
-  return hook_ != nullptr && hook_->hook_program(program);
+  return Hook() != nullptr && Hook()->hook_program(program);
 }
 
 }  // namespace ttsim

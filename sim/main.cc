@@ -25,7 +25,7 @@ void OnSignal(int) {
 
 int main(int argc, char** argv) {
   ttsim::ScenarioOptions o;
-  std::string arch = "wormhole_b0", mesh = "2x4", tracking = "observer";
+  std::string arch = "wormhole_b0", mesh = "2x4", tracking = "all-threads";
   std::string scenarios;
   for (const auto& s : ttsim::Scenarios())
     scenarios += std::string("\n  ") + s.name + ": " + s.help;
@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0u, 10000000u));
   app.add_option("--scale", o.scale, "multiply buffer sizes")->check(CLI::Range(1e-6, 1e9));
   app.add_option("--seed", o.seed, "random seed");
+  app.add_option("--programs", o.programs, "program_cache: programs in the cache")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
   std::string publish_shm;
   app.add_option("--publish-shm", publish_shm,
                  "also publish per-chip totals in tt-metal's shared-memory layout in DIR, as "
@@ -57,9 +60,11 @@ int main(int argc, char** argv) {
                "print the simulator's own figures as a JSON line at each checkpoint and wait for "
                "a line on stdin (for tests)");
   app.add_option("--tracking", tracking,
-                 "observer (the fix) or graph-processor (the proof of concept's per-thread "
-                 "processor, which misses other threads)")
-      ->check(CLI::IsMember({"observer", "graph-processor"}));
+                 "all-threads (ttmem's processor on every thread, back after "
+                 "GraphTracker::clear()) or calling-thread (the proof of concept: pushed on the "
+                 "main thread only, misses the others)")
+      ->check(CLI::IsMember({"all-threads", "calling-thread"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -93,8 +98,8 @@ int main(int argc, char** argv) {
   o.rows = rows;
   o.cols = cols;
   o.arch = ttsim::FindArch(arch);
-  o.tracking = tracking == "observer" ? ttsim::TrackingMode::kObserver
-                                      : ttsim::TrackingMode::kGraphProcessor;
+  o.tracking = tracking == "all-threads" ? ttsim::TrackingMode::kAllThreads
+                                         : ttsim::TrackingMode::kCallingThread;
   if (!ttmem_enabled())
     std::fprintf(stderr,
                  "ttmem sim: tracking is off (TT_ALLOC_TRACKING_ENABLED is not 1): "

@@ -2,7 +2,15 @@
 
 #include "sim/observer.h"
 
+#include <atomic>
+
 namespace ttsim {
+namespace {
+uint32_t NextMeshId() {
+  static std::atomic<uint32_t> next{0};
+  return next.fetch_add(1);
+}
+}  // namespace
 
 std::unique_ptr<Device> OpenDevice(uint32_t id, const ArchSpec& arch) {
   auto d = std::make_unique<Device>(id, arch);
@@ -11,7 +19,7 @@ std::unique_ptr<Device> OpenDevice(uint32_t id, const ArchSpec& arch) {
 }
 
 MeshDevice::MeshDevice(uint32_t rows, uint32_t cols, const ArchSpec& arch, uint32_t first_id)
-    : rows_(rows), cols_(cols) {
+    : mesh_id_(NextMeshId()), rows_(rows), cols_(cols) {
   for (uint32_t i = 0; i < rows * cols; ++i) devices_.push_back(OpenDevice(first_id + i, arch));
 }
 

@@ -19,7 +19,9 @@ class MeshDevice : public AllocTarget {
  public:
   // Opens rows x cols devices with ids first_id, first_id + 1, ... (observers hear of each).
   MeshDevice(uint32_t rows, uint32_t cols, const ArchSpec& arch, uint32_t first_id = 0);
-  uint32_t id() const override { return kMeshIdBase + devices_.front()->id(); }
+  // tt-metal's MeshDevice::id(): from a mesh-id counter that starts at 0, so the first mesh's id
+  // is chip 0's id too.
+  uint32_t id() const override { return mesh_id_; }
   bool is_mesh() const override { return true; }
   const ArchSpec& arch() const override { return devices_.front()->arch(); }
   uint64_t AllocateBuffer(MemType type, uint64_t size, uint64_t page_size, bool bottom_up) override;
@@ -30,9 +32,11 @@ class MeshDevice : public AllocTarget {
   uint32_t rows() const { return rows_; }
   uint32_t cols() const { return cols_; }
 
-  static constexpr uint32_t kMeshIdBase = 1u << 20;
+  // The devices as buffer targets (what the processor shell reports a backing buffer on).
+  const std::vector<std::unique_ptr<Device>>& devices() const { return devices_; }
 
  private:
+  uint32_t mesh_id_;
   uint32_t rows_, cols_;
   std::vector<std::unique_ptr<Device>> devices_;
 };

@@ -1,7 +1,9 @@
-// observer.h — the process-wide allocation observer registry (the shape of tt-metal's newer
-// BufferAllocationObserver in tt_metal/impl/memory_tracking/): called from the buffer allocate
-// and free paths, the pre-allocated path, circular-buffer placement and release and kernel
-// loading, on whatever thread does the work. Unlike GraphTracker processors it is not per thread.
+// observer.h — the simulator's internal device statistics hooks: what tt-metal's own
+// shared-memory statistics provider hears from inside the runtime (device opened, every buffer
+// placed on a device including the address-taking path, resident programs), on whatever thread
+// does the work. Used by the --publish-shm publisher (and, with TTMEM_INTEGRATION_BREAK=view, to
+// show why the address-taking path must not be reported). ttmem's tracking is not an observer: it
+// is a GraphTracker processor (sim/tracking.cc), as with real tt-metal.
 #ifndef TTMEM_SIM_OBSERVER_H_
 #define TTMEM_SIM_OBSERVER_H_
 
@@ -22,16 +24,8 @@ class AllocationObserver {
   virtual void DeviceOpened(const Device& /*device*/) {}
   virtual void BufferAllocated(const Buffer& /*buffer*/) {}
   virtual void BufferDeallocated(const Buffer& /*buffer*/) {}
-  // `hooked`: a graph-capture hook intercepted the program; nothing was placed on the device.
-  virtual void CircularBufferAllocated(const Device& /*device*/, const Program& /*program*/,
-                                       uint32_t /*cb_index*/, const CoreRange& /*range*/,
-                                       uint64_t /*address*/, uint64_t /*size_per_core*/,
-                                       bool /*globally_allocated*/, bool /*hooked*/) {}
-  virtual void CircularBuffersDeallocated(const Device& /*device*/, const Program& /*program*/) {}
-  virtual void KernelLoaded(const Device& /*device*/, const Program& /*program*/,
-                            uint32_t /*kernel_index*/, const CoreRange& /*range*/,
-                            uint64_t /*binary_size*/, bool /*hooked*/) {}
-  virtual void KernelsUnloaded(const Device& /*device*/, const Program& /*program*/) {}
+  // A program was dispatched or destroyed: the device's resident CBs and kernels may differ.
+  virtual void ResidentChanged(const Device& /*device*/) {}
 };
 
 class AllocationObservers {

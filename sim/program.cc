@@ -1,80 +1,114 @@
 #include "sim/program.h"
 
+#include <algorithm>
+#include <map>
+#include <mutex>
+
 #include "sim/graph_tracker.h"
+#include "sim/mesh.h"
 #include "sim/observer.h"
 
 namespace ttsim {
 
 std::atomic<uint64_t> Program::next_id_{1};
 
-Program::Program() : id_(next_id_.fetch_add(1)) {}
+Program::Program() : id_(next_id_.fetch_add(1)), alive_(std::make_shared<int>(0)) {}
 
 Program::~Program() {
-  while (!placed_.empty()) Release(*placed_.begin()->first);
+  alive_.reset();  // as ~ProgramImpl runs once nothing holds the program
+  for (Device* d : devices_) {
+    std::lock_guard<std::mutex> lock(d->dispatch_mutex());
+    d->ProgramDestroyed(id_);
+    // ProgramImpl::deallocate_circular_buffers, for every device the CBs were laid out on.
+    GraphTracker::instance().track_deallocate_cb(d);
+    AllocationObservers::ForEach([&](AllocationObserver& o) { o.ResidentChanged(*d); });
+  }
 }
 
 uint32_t Program::AddCircularBuffer(const CoreRange& range, CircularBufferConfig config) {
   cbs_.push_back({range, std::move(config)});
+  laid_out_ = false;
   return static_cast<uint32_t>(cbs_.size() - 1);
 }
 
 uint32_t Program::AddKernel(const CoreRange& range, uint64_t binary_size) {
   kernels_.push_back({range, binary_size});
+  laid_out_ = false;
   return static_cast<uint32_t>(kernels_.size() - 1);
 }
 
-void Program::Launch(Device& device) {
-  if (placed_.count(&device)) return;
-  // Registered first, so that Release undoes a launch that fails half way.
-  Placed& placed = placed_[&device];
-  placed.hooked = GraphTracker::instance().hook_program(this);
-  GraphTracker::instance().track_program(this);
-  try {
-    // ProgramImpl::allocate_circular_buffers: the CB allocator, not the device allocator.
-    for (uint32_t i = 0; i < cbs_.size(); ++i) {
-      const Cb& cb = cbs_[i];
-      bool global = cb.config.globally_allocated != nullptr;
-      uint64_t addr = 0;
-      if (global)
-        addr = cb.config.globally_allocated->address();
-      else if (!placed.hooked)
-        addr = device.AllocateCircularBuffer(cb.range, cb.config.size);
-      placed.cb_addresses.push_back(global || placed.hooked ? 0 : addr);
-      AllocationObservers::ForEach([&](AllocationObserver& o) {
-        o.CircularBufferAllocated(device, *this, i, cb.range, addr, cb.config.size, global,
-                                  placed.hooked);
-      });
-      GraphTracker::instance().track_allocate_cb(cb.range, addr, cb.config.size, global, &device);
+// The program's own CB allocator: per core, bottom-up from the L1 base, each CB at the lowest
+// address above every CB already on its cores (aligned), as CircularBufferAllocator does.
+void Program::LayOut(const ArchSpec& arch) {
+  placed_.clear();
+  footprint_ = {};
+  cb_top_ = arch.l1_bank_base();
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> top;  // core -> end of its CBs
+  for (const Cb& cb : cbs_) {
+    if (cb.range.x1 >= arch.grid_x || cb.range.y1 >= arch.grid_y || cb.range.x0 > cb.range.x1 ||
+        cb.range.y0 > cb.range.y1)
+      throw std::invalid_argument("circular buffer core range outside the grid");
+    PlacedCb p{cb.range, 0, cb.config.size, cb.config.globally_allocated != nullptr};
+    if (p.global) {
+      p.address = cb.config.globally_allocated->address();
+    } else {
+      uint64_t addr = arch.l1_bank_base();
+      for (uint32_t y = cb.range.y0; y <= cb.range.y1; ++y)
+        for (uint32_t x = cb.range.x0; x <= cb.range.x1; ++x) {
+          auto it = top.find({x, y});
+          if (it != top.end()) addr = std::max(addr, it->second);
+        }
+      addr = (addr + arch.l1_alignment - 1) / arch.l1_alignment * arch.l1_alignment;
+      for (uint32_t y = cb.range.y0; y <= cb.range.y1; ++y)
+        for (uint32_t x = cb.range.x0; x <= cb.range.x1; ++x) top[{x, y}] = addr + p.size;
+      p.address = addr;
+      cb_top_ = std::max(cb_top_, addr + p.size);
+      footprint_.cb_bytes += p.size * cb.range.num_cores();
     }
-    for (uint32_t k = 0; k < kernels_.size(); ++k) {
-      if (!placed.hooked) device.LoadKernel(kernels_[k].range, kernels_[k].binary_size);
-      ++placed.kernels_loaded;
-      AllocationObservers::ForEach([&](AllocationObserver& o) {
-        o.KernelLoaded(device, *this, k, kernels_[k].range, kernels_[k].binary_size, placed.hooked);
-      });
-    }
-  } catch (...) {
-    Release(device);
-    throw;
+    placed_.push_back(p);
   }
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> binaries;
+  kernel_max_per_core = 0;
+  for (const Kernel& k : kernels_) {
+    footprint_.kernel_bytes += k.binary_size * k.range.num_cores();
+    for (uint32_t y = k.range.y0; y <= k.range.y1; ++y)
+      for (uint32_t x = k.range.x0; x <= k.range.x1; ++x)
+        kernel_max_per_core = std::max(kernel_max_per_core, binaries[{x, y}] += k.binary_size);
+  }
+  laid_out_ = true;
 }
 
-void Program::Release(Device& device) {
-  auto it = placed_.find(&device);
-  if (it == placed_.end()) return;
-  Placed placed = std::move(it->second);
-  placed_.erase(it);
-  AllocationObservers::ForEach([&](AllocationObserver& o) {
-    o.CircularBuffersDeallocated(device, *this);
-    o.KernelsUnloaded(device, *this);
-  });
-  GraphTracker::instance().track_deallocate_cb(&device);
-  if (placed.hooked) return;
-  for (uint32_t i = 0; i < placed.cb_addresses.size(); ++i)
-    if (cbs_[i].config.globally_allocated == nullptr)
-      device.FreeCircularBuffer(cbs_[i].range, placed.cb_addresses[i]);
-  for (uint32_t k = 0; k < placed.kernels_loaded; ++k)
-    device.UnloadKernel(kernels_[k].range, kernels_[k].binary_size);
+void Program::Launch(AllocTarget& target) {
+  std::vector<Device*> devs;
+  if (target.is_mesh()) {
+    for (const auto& d : static_cast<MeshDevice&>(target).devices()) devs.push_back(d.get());
+  } else {
+    devs.push_back(static_cast<Device*>(&target));
+  }
+  // A device's command queue dispatches one program at a time.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (Device* d : devs) locks.emplace_back(d->dispatch_mutex());
+  if (!laid_out_) LayOut(target.arch());
+  const bool blocked = GraphTracker::instance().hook_program(this);
+  if (!blocked) {
+    std::vector<Device::Resident> before;
+    try {
+      for (Device* d : devs)
+        before.push_back(d->Dispatch(id_, footprint_, cb_top_, kernel_max_per_core));
+    } catch (...) {
+      for (size_t i = 0; i < before.size(); ++i) devs[i]->Restore(before[i]);
+      throw;
+    }
+    for (Device* d : devs)
+      AllocationObservers::ForEach([&](AllocationObserver& o) { o.ResidentChanged(*d); });
+  }
+  GraphTracker::instance().track_program(this, &target);
+  if (blocked) return;
+  for (Device* d : devs) {
+    if (!devices_.insert(d).second) continue;
+    for (const PlacedCb& cb : placed_)
+      GraphTracker::instance().track_allocate_cb(cb.range, cb.address, cb.size, cb.global, d);
+  }
 }
 
 }  // namespace ttsim

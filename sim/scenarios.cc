@@ -87,6 +87,15 @@ void Hold(const ScenarioOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
+// ttnn's op scope (GraphTracker::track_function_start / end) around a device operation.
+class OpScope {
+ public:
+  explicit OpScope(std::string_view name) { GraphTracker::instance().track_function_start(name); }
+  ~OpScope() { GraphTracker::instance().track_function_end(); }
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+};
+
 CoreRange FullGrid(const ArchSpec& a) {
   return {0, 0, a.grid_x - 1, a.grid_y - 1};
 }
@@ -104,19 +113,22 @@ void MatmulMulticoreReuse(const ScenarioOptions& o, Checkpoints& cp) {
     auto in1 = Buffer::Create(*dev, Scaled(o, K * N * 2), kTile, MemType::kDram);
     auto out = Buffer::Create(*dev, Scaled(o, M * N * 2), kTile, MemType::kDram);
     cp.At("buffers", devs);
-    Program program;
+    auto program = std::make_unique<Program>();
     CoreRange grid = FullGrid(*o.arch);
-    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb0: in0 blocks
-    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb1: in1 blocks
-    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb16: out
-    program.AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb24: intermediate
-    program.AddKernel(grid, 8 * kKiB);                       // reader
-    program.AddKernel(grid, 6 * kKiB);                       // writer
-    program.AddKernel(grid, 20 * kKiB);                      // compute
-    program.Launch(*dev);
+    program->AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb0: in0 blocks
+    program->AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb1: in1 blocks
+    program->AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb16: out
+    program->AddCircularBuffer(grid, {16 * kTile, nullptr});  // cb24: intermediate
+    program->AddKernel(grid, 8 * kKiB);                       // reader
+    program->AddKernel(grid, 6 * kKiB);                       // writer
+    program->AddKernel(grid, 20 * kKiB);                      // compute
+    {
+      OpScope op("ttnn::matmul");
+      program->Launch(*dev);
+    }
     cp.At("running", devs);
     Hold(o);
-    program.Release(*dev);
+    program.reset();
     cp.At("program_released", devs);
   }
   cp.At("freed", devs);
@@ -140,12 +152,15 @@ void MeshAllocation(const ScenarioOptions& o, Checkpoints& cp) {
     // add: c = a + b
     auto c = MeshBuffer::Create(mesh, Scaled(o, 4 * kMiB), kTile, MemType::kDram,
                                 MeshLayout::kReplicated);
-    Program add;
-    for (int i = 0; i < 3; ++i) add.AddCircularBuffer(grid, {4 * kTile, nullptr});
-    add.AddKernel(grid, 6 * kKiB);
-    add.AddKernel(grid, 4 * kKiB);
-    add.AddKernel(grid, 12 * kKiB);
-    for (Device* d : devs) add.Launch(*d);
+    auto add = std::make_unique<Program>();
+    for (int i = 0; i < 3; ++i) add->AddCircularBuffer(grid, {4 * kTile, nullptr});
+    add->AddKernel(grid, 6 * kKiB);
+    add->AddKernel(grid, 4 * kKiB);
+    add->AddKernel(grid, 12 * kKiB);
+    add->Launch(mesh);  // a mesh workload: resident on every device
+    // Views (Buffer::view, the address-taking create) of an input: no memory of their own.
+    auto half = a->device_buffer_ptr(0)->View(0, a->per_device_size() / 2 / kTile * kTile);
+    cp.At("add", devs);
     // matmul: d = a @ b, sharded over the mesh; e: an L1 activation backing the output CB.
     auto d =
         MeshBuffer::Create(mesh, Scaled(o, 8 * kMiB), kTile, MemType::kDram, MeshLayout::kSharded);
@@ -164,23 +179,20 @@ void MeshAllocation(const ScenarioOptions& o, Checkpoints& cp) {
     cp.At("ops", devs);
     Hold(o);
     matmuls.clear();
-    for (Device* dv : devs) add.Release(*dv);
+    add.reset();
+    half.reset();
     cp.At("programs_released", devs);
   }
   cp.At("freed", devs);
 }
 
 // --- graph_capture ---------------------------------------------------------------------------
-// Real buffers stay live while an op is captured with NO_DISPATCH: the op's buffers are hooked
-// (address 0, no device memory) and its program is not placed. A worker thread allocating during
-// the capture is not hooked (the hook is per thread): its buffer is real.
-class CaptureHook : public IGraphHooks {
- public:
-  bool hook_allocate(const Buffer*) override { return true; }
-  bool hook_deallocate(const Buffer* b) override { return b->hooked(); }
-  bool hook_program(const Program*) override { return true; }
-};
-
+// ttnn's graph capture. NO_DISPATCH: the op's buffers are blocked by the hook (address 0, no
+// device memory; shown as a capture estimate) and its program is not dispatched, while real
+// buffers stay live; a worker thread allocating during the capture is not hooked (the hook is per
+// thread): its buffer is real. NORMAL: the hook is installed too, but allocations and dispatch are
+// real. Then GraphTracker::clear() (a test teardown) wipes this thread's processors: what is
+// allocated after it must still be tracked.
 class RecordingProcessor : public IGraphProcessor {
  public:
   void track_allocate(const Buffer*) override { ++allocations; }
@@ -190,22 +202,22 @@ class RecordingProcessor : public IGraphProcessor {
 void GraphCapture(const ScenarioOptions& o, Checkpoints& cp) {
   auto dev = OpenDevice(0, *o.arch);
   std::vector<Device*> devs = {dev.get()};
-  const uint32_t cores = o.arch->num_cores();
+  using Mode = IGraphProcessor::RunMode;
   for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
     auto input = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
     auto weights = Buffer::Create(*dev, Scaled(o, 2 * kMiB), kTile, MemType::kDram);
     cp.At("inputs", devs);
     auto recorder = std::make_shared<RecordingProcessor>();
     GraphTracker::instance().push_processor(recorder);
-    GraphTracker::instance().add_hook(std::make_shared<CaptureHook>());
+    GraphTracker::instance().add_hook(std::make_shared<CaptureHooks>(Mode::kNoDispatch));
     auto t1 = Buffer::Create(*dev, Scaled(o, 8 * kMiB), kTile, MemType::kDram);
     auto t2 = Buffer::Create(*dev, 512 * kKiB, kTile, MemType::kL1);
     auto out = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
-    Program op;
-    op.AddCircularBuffer(FullGrid(*o.arch), {8 * kTile, nullptr});
-    op.AddCircularBuffer(FullGrid(*o.arch), {8 * kTile, nullptr});
-    op.AddKernel(FullGrid(*o.arch), 10 * kKiB);
-    op.Launch(*dev);
+    auto op = std::make_unique<Program>();
+    op->AddCircularBuffer(FullGrid(*o.arch), {8 * kTile, nullptr});
+    op->AddCircularBuffer(FullGrid(*o.arch), {8 * kTile, nullptr});
+    op->AddKernel(FullGrid(*o.arch), 10 * kKiB);
+    op->Launch(*dev);  // blocked: not dispatched
     std::shared_ptr<Buffer> cache;
     std::thread([&] {
       cache = Buffer::Create(*dev, Scaled(o, 1 * kMiB), kTile, MemType::kDram);
@@ -214,17 +226,75 @@ void GraphCapture(const ScenarioOptions& o, Checkpoints& cp) {
     UsageByType& c = capture[dev->id()];
     c[static_cast<int>(MemType::kDram)] = {t1->size() + out->size(), 2};
     c[static_cast<int>(MemType::kL1)] = {t2->size(), 1};
-    c[static_cast<int>(MemType::kCb)] = {2 * 8 * kTile * cores, 2};
-    c[static_cast<int>(MemType::kKernel)] = {10 * kKiB * cores, 1};
     cp.At("captured", devs, capture);
     Hold(o);
     t1.reset();
     t2.reset();
     out.reset();
-    op.Release(*dev);
+    op.reset();
     GraphTracker::instance().clear_hook();
     GraphTracker::instance().pop_processor();
     cp.At("after_capture", devs);
+    // NORMAL mode: a hook is installed, but the allocation and the dispatch are real.
+    GraphTracker::instance().push_processor(recorder);
+    GraphTracker::instance().add_hook(std::make_shared<CaptureHooks>(Mode::kNormal));
+    auto real = Buffer::Create(*dev, Scaled(o, 3 * kMiB), kTile, MemType::kDram);
+    auto normal_op = std::make_unique<Program>();
+    normal_op->AddCircularBuffer(FullGrid(*o.arch), {4 * kTile, nullptr});
+    normal_op->AddKernel(FullGrid(*o.arch), 6 * kKiB);
+    normal_op->Launch(*dev);
+    cp.At("normal_capture", devs);
+    GraphTracker::instance().clear_hook();
+    GraphTracker::instance().pop_processor();
+    // A teardown that clears the tracker: ttmem's processor comes back on this thread.
+    GraphTracker::instance().clear();
+    auto after = Buffer::Create(*dev, Scaled(o, 2 * kMiB), kTile, MemType::kDram);
+    normal_op->Launch(*dev);
+    cp.At("after_clear", devs);
+    after.reset();
+    real.reset();
+    normal_op.reset();
+    cp.At("normal_freed", devs);
+  }
+  cp.At("freed", devs);
+}
+
+// --- program_cache ---------------------------------------------------------------------------
+// ttnn's program cache: --programs N programs with the same CB and kernel layout (as the same op
+// on tensors of other shapes gets), all kept, dispatched round-robin on a mesh (device 0 and the
+// rest of --mesh). Only the dispatched program's CBs and binaries are resident: CB and KERNEL are
+// the same for N = 1 and N = 100.
+void ProgramCache(const ScenarioOptions& o, Checkpoints& cp) {
+  MeshDevice mesh(o.rows, o.cols, *o.arch);
+  std::vector<Device*> devs;
+  for (size_t i = 0; i < mesh.num_devices(); ++i) devs.push_back(&mesh.device(i));
+  CoreRange grid = FullGrid(*o.arch);
+  for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
+    auto input = MeshBuffer::Create(mesh, Scaled(o, 2 * kMiB), kTile, MemType::kDram,
+                                    MeshLayout::kReplicated);
+    std::vector<std::unique_ptr<Program>> cache;
+    for (uint32_t i = 0; i < o.programs; ++i) {
+      auto p = std::make_unique<Program>();
+      for (int c = 0; c < 8; ++c) p->AddCircularBuffer(grid, {4 * kTile, nullptr});
+      p->AddKernel(grid, 6 * kKiB);
+      p->AddKernel(grid, 4 * kKiB);
+      p->AddKernel(grid, 12 * kKiB);
+      cache.push_back(std::move(p));
+    }
+    for (int round = 0; round < 3 && !g_stop; ++round)
+      for (auto& p : cache) {
+        OpScope op("ttnn::add");
+        p->Launch(mesh);
+      }
+    cp.At("cached", devs);
+    // While it holds, keep dispatching round-robin (what a serving loop does).
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.hold_ms);
+    for (size_t i = 0; !g_stop && std::chrono::steady_clock::now() < end; ++i) {
+      cache[i % cache.size()]->Launch(mesh);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    cache.clear();
+    cp.At("cache_cleared", devs);
   }
   cp.At("freed", devs);
 }
@@ -282,7 +352,7 @@ void ChurnWorker(const ScenarioOptions& o, std::vector<std::unique_ptr<Device>>&
           live.pop_back();
         }
         victim->Deallocate();  // on this thread, whoever allocated it
-      } else if (op < 95) {
+      } else if (op < 92) {
         auto p = std::make_unique<Program>();
         const ArchSpec& a = dev.arch();
         CoreRange range{0, 0, static_cast<uint32_t>(rng() % a.grid_x),
@@ -293,19 +363,23 @@ void ChurnWorker(const ScenarioOptions& o, std::vector<std::unique_ptr<Device>>&
         p->Launch(dev);
         std::lock_guard<std::mutex> lock(mu);
         programs.emplace_back(std::move(p), &dev);
+      } else if (op < 96) {
+        // A program from the cache again (held under the lock: nobody destroys it meanwhile).
+        std::lock_guard<std::mutex> lock(mu);
+        if (programs.empty()) continue;
+        auto& [p, d] = programs[rng() % programs.size()];
+        p->Launch(*d);
       } else {
         std::unique_ptr<Program> p;
-        Device* d = nullptr;
         {
           std::lock_guard<std::mutex> lock(mu);
           if (programs.empty()) continue;
           size_t i = rng() % programs.size();
           std::swap(programs[i], programs.back());
           p = std::move(programs.back().first);
-          d = programs.back().second;
           programs.pop_back();
         }
-        p->Release(*d);
+        p.reset();  // destroyed on this thread, whoever dispatched it
       }
     } catch (const OutOfMemory&) {
       stats.oom.fetch_add(1, std::memory_order_relaxed);  // load: expected now and then
@@ -342,7 +416,6 @@ void Churn(const ScenarioOptions& o, Checkpoints& cp) {
     for (auto& th : threads) th.join();
     cp.At("churned", devs);
     Hold(o);
-    for (auto& [p, d] : programs) p->Release(*d);
     programs.clear();
     live.clear();
     cp.At("freed", devs);
@@ -398,6 +471,7 @@ const std::vector<Scenario>& Scenarios() {
       {"mesh_allocation", "the seeds' mesh test: 2x4 mesh, replicated and sharded tensors, ops"},
       {"graph_capture", "real buffers live while an op is captured with NO_DISPATCH"},
       {"churn", "random allocations of every type from threads (and processes), for load"},
+      {"program_cache", "--programs N programs of one layout dispatched round-robin on a mesh"},
       {"leak", "a known sequence that leaks repeat x 1 MiB of DRAM (for ttmem record/report)"},
   };
   return s;
@@ -412,6 +486,8 @@ int RunScenario(const ScenarioOptions& o) {
       MeshAllocation(o, cp);
     } else if (o.name == "graph_capture") {
       GraphCapture(o, cp);
+    } else if (o.name == "program_cache") {
+      ProgramCache(o, cp);
     } else if (o.name == "churn") {
       Churn(o, cp);
     } else if (o.name == "leak") {

@@ -24,7 +24,8 @@ struct ScenarioOptions {
   double scale = 1;        // multiplies buffer sizes
   uint64_t seed = 1;
   bool checkpoints = false;  // print a JSON line per checkpoint; wait for a line on stdin
-  TrackingMode tracking = TrackingMode::kObserver;
+  uint32_t programs = 100;   // program_cache: programs kept in the cache
+  TrackingMode tracking = TrackingMode::kAllThreads;
 };
 
 struct Scenario {

@@ -148,28 +148,18 @@ class Publisher : public AllocationObserver {
   void DeviceOpened(const Device& d) override { RegionOf(d.id()); }
   void BufferAllocated(const Buffer& b) override { OnBuffer(b, true); }
   void BufferDeallocated(const Buffer& b) override { OnBuffer(b, false); }
-  void CircularBufferAllocated(const Device& d, const Program& p, uint32_t, const CoreRange& r,
-                               uint64_t, uint64_t size_per_core, bool globally_allocated,
-                               bool hooked) override {
-    // A global CB lives in an L1 buffer, counted as L1 already.
-    if (hooked || globally_allocated) return;
-    const uint64_t bytes = size_per_core * r.num_cores();
+  void ResidentChanged(const Device& d) override {
+    // The resident program's CBs (PR #53721 moves tt-metal's CB figure to dispatch).
+    const uint64_t now = d.ResidentFootprint().cb_bytes;
+    uint64_t before = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      cbs_[{d.id(), p.id()}] += bytes;
+      uint64_t& published = cbs_[d.id()];
+      before = published;
+      published = now;
     }
-    RegionOf(d.id()).Change(4, bytes, true);
-  }
-  void CircularBuffersDeallocated(const Device& d, const Program& p) override {
-    uint64_t bytes = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = cbs_.find({d.id(), p.id()});
-      if (it == cbs_.end()) return;
-      bytes = it->second;
-      cbs_.erase(it);
-    }
-    RegionOf(d.id()).Change(4, bytes, false);
+    if (now > before) RegionOf(d.id()).Change(4, now - before, true);
+    if (before > now) RegionOf(d.id()).Change(4, before - now, false);
   }
 
  private:
@@ -177,7 +167,7 @@ class Publisher : public AllocationObserver {
     // Like tt-metal's provider: what a device's allocator placed (not a mesh's backing, not a
     // captured buffer); system memory is not counted.
     const int t = ShmType(b.type());
-    if (t < 0 || b.hooked() || b.target().is_mesh()) return;
+    if (t < 0 || b.hooked() || b.target().is_mesh() || b.is_view()) return;
     RegionOf(b.target().id()).Change(t, b.size(), add);
   }
   Region& RegionOf(uint32_t device) {
@@ -189,7 +179,7 @@ class Publisher : public AllocationObserver {
   std::string dir_;
   std::mutex mu_;
   std::map<uint32_t, std::unique_ptr<Region>> regions_;
-  std::map<std::pair<uint32_t, uint64_t>, uint64_t> cbs_;
+  std::map<uint32_t, uint64_t> cbs_;  // CB bytes published per device
 };
 
 std::shared_ptr<Publisher>* g_publisher = nullptr;
@@ -197,6 +187,10 @@ std::shared_ptr<Publisher>* g_publisher = nullptr;
 }  // namespace
 
 void InstallShmPublisher(const std::string& dir) {
+  // tt-metal's switch for its own statistics (and only for them: ttmem's tracking stays on).
+  if (const char* off = std::getenv("TT_METAL_SHM_TRACKING_DISABLED");
+      off != nullptr && std::string(off) == "1")
+    return;
   auto p = std::make_shared<Publisher>(dir);
   AllocationObservers::Add(p);
   // Released at exit (slots freed); a process killed by a signal leaves them, like tt-metal.

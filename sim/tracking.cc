@@ -1,15 +1,24 @@
 #include "sim/tracking.h"
 
-#include "sim/shm_publisher.h"
+#include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include "sim/buffer.h"
 #include "sim/graph_tracker.h"
+#include "sim/mesh.h"
 #include "sim/observer.h"
 #include "sim/program.h"
+#include "sim/shm_publisher.h"
 #include "ttmem/ttmem.h"
 #include "ttmem_tracking.h"
 
@@ -18,17 +27,31 @@ namespace {
 
 namespace ti = ttmem::integration;
 
-ti::BufferEvent EventOf(const Buffer& b) {
-  ti::BufferEvent e;
-  e.device = b.target().id();
-  e.type = static_cast<ti::BufferType>(b.type());
-  e.buffer_id = b.id();
-  e.address = b.address();
-  e.size = b.size();
-  e.hooked = b.hooked();
-  e.preallocated = !b.owns_data();
-  e.mesh_backing = b.target().is_mesh();
-  return e;
+constexpr size_t kMaxMeshChips = 64;
+
+// The chips a buffer or program target occupies (rule: a MeshDevice is every chip of its mesh,
+// never its own id), and those chips' devices for announcing.
+struct Target {
+  uint32_t ids[kMaxMeshChips];
+  const Device* devices[kMaxMeshChips];
+  size_t count = 0;
+  ti::Chips chips() const { return {ids, count}; }
+};
+
+Target ChipsOf(const AllocTarget& t) {
+  Target out;
+  if (t.is_mesh() && !ti::Broken(ti::kBreakMesh)) {
+    for (const auto& d : static_cast<const MeshDevice&>(t).devices()) {
+      if (out.count == kMaxMeshChips) break;
+      out.ids[out.count] = d->id();
+      out.devices[out.count++] = d.get();
+    }
+  } else {
+    out.ids[0] = t.id();
+    out.devices[0] = t.is_mesh() ? nullptr : static_cast<const Device*>(&t);
+    out.count = 1;
+  }
+  return out;
 }
 
 void Announce(const Device& d) {
@@ -48,66 +71,150 @@ void Announce(const Device& d) {
   ttmem_device_announce(&info);
 }
 
-class TtmemObserver : public AllocationObserver {
- public:
-  explicit TtmemObserver(bool buffers) : buffers_(buffers) {}
-  void DeviceOpened(const Device& d) override { Announce(d); }
-  void BufferAllocated(const Buffer& b) override {
-    if (buffers_) ti::BufferAllocated(EventOf(b));
-  }
-  void BufferDeallocated(const Buffer& b) override {
-    if (buffers_) ti::BufferDeallocated(EventOf(b));
-  }
-  void CircularBufferAllocated(const Device& d, const Program& p, uint32_t index,
-                               const CoreRange& range, uint64_t address, uint64_t size, bool global,
-                               bool hooked) override {
-    if (!buffers_) return;
-    ti::CircularBufferAllocated(
-        {d.id(), p.id(), index, address, size, range.num_cores(), global, hooked});
-  }
-  void CircularBuffersDeallocated(const Device& d, const Program& p) override {
-    if (buffers_) ti::ProgramCircularBuffersReleased(d.id(), p.id());
-  }
-  void KernelLoaded(const Device& d, const Program& p, uint32_t index, const CoreRange& range,
-                    uint64_t binary_size, bool hooked) override {
-    if (buffers_) ti::KernelLoaded({d.id(), p.id(), index, binary_size, range.num_cores(), hooked});
-  }
-  void KernelsUnloaded(const Device& d, const Program& p) override {
-    if (buffers_) ti::ProgramKernelsUnloaded(d.id(), p.id());
-  }
+void AnnounceOnFirstSight(const Target& t) {
+  for (size_t i = 0; i < t.count; ++i)
+    if (t.devices[i] != nullptr && ti::FirstSight(t.ids[i])) Announce(*t.devices[i]);
+}
 
- private:
-  bool buffers_;  // false: announce devices only
-};
-
-// The proof of concept's approach: a background processor on one thread's GraphTracker stack.
-class PocProcessor : public IGraphProcessor {
+// A background processor (is_capture_processor() false), like libttmem_tt_metal.so's.
+class TtmemProcessor : public IGraphProcessor {
  public:
-  void track_allocate(const Buffer* b) override { ti::BufferAllocated(EventOf(*b)); }
-  void track_deallocate(const Buffer* b) override { ti::BufferDeallocated(EventOf(*b)); }
-  void track_allocate_cb(const CoreRange& range, uint64_t addr, uint64_t size, bool global,
-                         const Device* d) override {
-    uint32_t index = next_.fetch_add(1);
-    ti::CircularBufferAllocated({d->id(), 0, index, addr, size, range.num_cores(), global, false});
-  }
-  void track_deallocate_cb(const Device* d) override {
-    ti::ProgramCircularBuffersReleased(d->id(), 0);
-  }
   bool is_capture_processor() const override { return false; }
 
+  void track_allocate(const Buffer* b) override {
+    Target t = ChipsOf(b->target());
+    AnnounceOnFirstSight(t);
+    ti::BufferAllocated({static_cast<ti::BufferType>(b->type()), b->id(), b->address(), b->size(),
+                         GraphTracker::instance().get_hook() != nullptr},
+                        t.chips());
+  }
+  void track_deallocate(const Buffer* b) override {
+    ti::BufferDeallocated(b->id(), ChipsOf(b->target()).chips());
+  }
+
+  void track_program(Program* p, const AllocTarget* target) override {
+    // A NO_DISPATCH capture's hook blocks the program (ttnn asks hook_program right after).
+    if (const auto& hook = GraphTracker::instance().get_hook(); hook && hook->hook_program(p))
+      return;
+    Target t = ChipsOf(*target);
+    AnnounceOnFirstSight(t);
+    if (ti::Broken(ti::kBreakResidency)) {
+      NaiveKernels(*p, t);
+      return;
+    }
+    ti::ProgramLayout layout = LayoutOf(*p);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < t.count; ++i) resident_[t.ids[i]] = p->alive();
+    }
+    ti::ProgramDispatched(t.chips(), layout);
+  }
+
+  void track_deallocate_cb(const Device* d) override {
+    if (ti::Broken(ti::kBreakResidency)) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = resident_.find(d->id());
+      if (it == resident_.end() || !it->second.expired()) return;  // another program went
+      resident_.erase(it);
+    }
+    uint32_t id = d->id();
+    ti::ResidentReleased({&id, 1});
+  }
+
+  // The naive CB accounting (TTMEM_INTEGRATION_BREAK=residency): every program's CBs, summed.
+  void track_allocate_cb(const CoreRange& range, uint64_t addr, uint64_t size, bool global,
+                         const Device* d) override {
+    if (!ti::Broken(ti::kBreakResidency) || global) return;
+    ttmem_alloc_ex(d->id(), TTMEM_CB, (1ull << 60) | next_naive_.fetch_add(1), addr,
+                   size * range.num_cores(), 0);
+  }
+
+  void track_function_start(std::string_view name) override {
+    ti::FunctionStarted(name.data(), name.size());
+  }
+  void track_function_end() override { ti::FunctionEnded(); }
+
  private:
-  std::atomic<uint32_t> next_{0};
+  // The dispatched program's footprint: per core the union of its CB ranges; kernel binaries.
+  // Computed once per program.
+  ti::ProgramLayout LayoutOf(const Program& p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = layouts_.find(p.id());
+    if (it != layouts_.end()) return it->second;
+    std::vector<ti::CbPlacement> cbs;
+    for (const PlacedCb& cb : p.cbs())
+      if (!cb.global)
+        cbs.push_back({cb.range.x0, cb.range.y0, cb.range.x1, cb.range.y1, cb.address, cb.size});
+    ti::ProgramLayout l{ti::CbUnionBytes(cbs.data(), cbs.size()), p.footprint().kernel_bytes};
+    if (layouts_.size() >= 4096) layouts_.clear();
+    layouts_[p.id()] = l;
+    return l;
+  }
+
+  void NaiveKernels(const Program& p, const Target& t) {
+    for (size_t i = 0; i < t.count; ++i)
+      ttmem_alloc_ex(t.ids[i], TTMEM_KERNEL, (1ull << 59) | next_naive_.fetch_add(1), 0,
+                     p.footprint().kernel_bytes, 0);
+  }
+
+  std::mutex mu_;                                           // guards resident_ and layouts_
+  std::map<uint32_t, std::weak_ptr<const void>> resident_;  // chip -> resident program
+  std::unordered_map<uint64_t, ti::ProgramLayout> layouts_;
+  std::atomic<uint64_t> next_naive_{0};
 };
+
+// TTMEM_INTEGRATION_BREAK=view: what reporting the address-taking Buffer::create would do.
+class AddressTakingReporter : public AllocationObserver {
+ public:
+  void BufferAllocated(const Buffer& b) override {
+    if (b.owns_data()) return;
+    ti::BufferAllocated(
+        {static_cast<ti::BufferType>(b.type()), b.id(), b.address(), b.size(), false},
+        ChipsOf(b.target()).chips());
+  }
+  void BufferDeallocated(const Buffer& b) override {
+    if (!b.owns_data()) ti::BufferDeallocated(b.id(), ChipsOf(b.target()).chips());
+  }
+};
+
+std::shared_ptr<TtmemProcessor>* g_processor = nullptr;  // leaked: threads outlive main
+bool g_all_threads = false;
+
+// Pushes the processor on this thread unless it is there already.
+void InstallOnThisThread() {
+  if (g_processor == nullptr) return;
+  auto& tracker = GraphTracker::instance();
+  for (const auto& p : tracker.get_processors())
+    if (p == *g_processor) return;
+  // Under any processor a capture already pushed: ttnn's end_graph_capture pops the top one.
+  tracker.push_processor(*g_processor);
+}
 
 }  // namespace
 
 void InstallTracking(TrackingMode mode) {
-  if (mode == TrackingMode::kObserver) {
-    AllocationObservers::Add(std::make_shared<TtmemObserver>(/*buffers=*/true));
-  } else {
-    AllocationObservers::Add(std::make_shared<TtmemObserver>(/*buffers=*/false));
-    GraphTracker::instance().push_processor(std::make_shared<PocProcessor>());
+  if (ti::Broken(ti::kBreakShmDisabled)) {
+    const char* v = std::getenv("TT_METAL_SHM_TRACKING_DISABLED");
+    if (v != nullptr && std::strcmp(v, "1") == 0) return;
   }
+  g_processor = new std::shared_ptr<TtmemProcessor>(std::make_shared<TtmemProcessor>());
+  if (ti::Broken(ti::kBreakView))
+    AllocationObservers::Add(std::make_shared<AddressTakingReporter>());
+  InstallOnThisThread();
+  g_all_threads = mode == TrackingMode::kAllThreads;
+  if (g_all_threads) ti::SetThreadInstaller(&InstallOnThisThread);
+}
+
+// GraphTracker::clear() wipes this thread's processors: put ttmem's back. Interposed, as
+// libttmem_tt_metal.so interposes tt-metal's: this definition in the executable wins over
+// libttsim_graph.so's, which it calls.
+void GraphTracker::clear() {
+  using ClearFn = void (*)(GraphTracker*);
+  static const auto real =
+      reinterpret_cast<ClearFn>(dlsym(RTLD_NEXT, "_ZN5ttsim12GraphTracker5clearEv"));
+  if (real != nullptr) real(this);
+  if (g_all_threads && !ti::Broken(ti::kBreakClear)) InstallOnThisThread();
 }
 
 }  // namespace ttsim

@@ -1,17 +1,18 @@
-// tracking.h — connects the simulator to libttmem through the integration adapter.
+// tracking.h — ttmem's processor for the simulator: the thin typed shell over the processor rules
+// (integrations/ttmem_tracking.h) that libttmem_tt_metal.so is for real tt-metal.
 #ifndef TTMEM_SIM_TRACKING_H_
 #define TTMEM_SIM_TRACKING_H_
 
 namespace ttsim {
 
 enum class TrackingMode {
-  kObserver,        // the fix: a process-wide observer on every allocation path
-  kGraphProcessor,  // the proof of concept: a background GraphTracker processor pushed on the
-                    // calling thread; misses other threads, pre-allocated path kept (seeds' patch)
+  kAllThreads,     // the processor on this thread, on every thread started after (thread start
+                   // wrapped) and back after GraphTracker::clear()
+  kCallingThread,  // the proof of concept: pushed on the calling thread only; misses the others
 };
 
-// Installs tracking for this process (devices are announced when opened). Call once, before
-// opening devices, on the thread that runs the scenario.
+// Installs ttmem's processor (devices are announced on first sight). Call once, before the
+// scenario, on the thread that runs it.
 void InstallTracking(TrackingMode mode);
 
 }  // namespace ttsim
