@@ -64,9 +64,12 @@ std::atomic<ThreadInstaller> g_installer{nullptr};
 
 }  // namespace
 
+namespace {
+const unsigned g_broken = ParseBroken();  // read once, before main: no guard on the hot path
+}  // namespace
+
 bool Broken(BrokenRule rule) {
-  static const unsigned mask = ParseBroken();
-  return (mask & rule) != 0;
+  return (g_broken & rule) != 0;
 }
 
 bool IsCaptureEstimate(bool hook_installed, uint64_t address) {
@@ -76,7 +79,8 @@ bool IsCaptureEstimate(bool hook_installed, uint64_t address) {
 
 void BufferAllocated(const BufferEvent& e, Chips chips) {
   if (!ttmem_enabled()) return;
-  const uint32_t flags = IsCaptureEstimate(e.hook_installed, e.address) ? TTMEM_ALLOC_HOOKED : 0u;
+  const bool estimate = e.hook_installed && (e.address == 0 || (g_broken & kBreakHook) != 0);
+  const uint32_t flags = estimate ? TTMEM_ALLOC_HOOKED : 0u;
   for (size_t i = 0; i < chips.count; ++i)
     ttmem_alloc_ex(chips.ids[i], static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address,
                    e.size, flags);

@@ -41,7 +41,7 @@ mkdir -p "$out"
 extract apande-TT+tt-metal HEAD "$out" tt_metal tt_stl ttnn/api CMakeLists.txt
 # Versions tt-metal pins (third_party/CMakeLists.txt, the umd submodule).
 deps="$out/.ttmem-deps"
-extract tenstorrent+tt-umd 453a1a1a91eaed19adb5508a946839685dacdb46 "$out/tt_metal/third_party/umd" device/api
+extract tenstorrent+tt-umd 453a1a1a91eaed19adb5508a946839685dacdb46 "$out/tt_metal/third_party/umd" device/api device/types
 extract tenstorrent+tt-logger v1.1.8 "$deps/tt-logger" include
 extract ZXShady+enchantum 8ca5b0eb7e7ebe0252e5bc6915083f1dd1b8294e "$deps/enchantum" enchantum/include
 extract boost-ext+reflect v1.2.6 "$deps/reflect" reflect
