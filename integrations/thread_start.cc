@@ -46,12 +46,6 @@ CreateFn RealCreate() {
 
 }  // namespace
 
-namespace ttmem::integration {
-bool ThreadStartWrapped() {
-  return RealCreate() != nullptr;
-}
-}  // namespace ttmem::integration
-
 extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                               void* (*routine)(void*), void* arg) {
   CreateFn real = RealCreate();

@@ -94,8 +94,6 @@ const char* CurrentOp();
 using ThreadInstaller = void (*)();
 ThreadInstaller SetThreadInstaller(ThreadInstaller install);
 void RunThreadInstaller();
-// True when thread_start.cc is linked in and active in this process.
-bool ThreadStartWrapped();
 
 // Test-only: TTMEM_INTEGRATION_BREAK=mesh,hook,view,residency,threads,clear,shm-disabled turns a
 // rule into the naive behaviour it replaced, so a test can show each rule is needed. Read once.

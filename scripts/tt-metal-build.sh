@@ -48,8 +48,21 @@ for src in integrations/tt-metal/ttmem_tt_metal.cpp integrations/ttmem_tracking.
   "$cxx" "${flags[@]}" "${includes[@]}" -I"$root/include" -I"$root/integrations" -c "$root/$src" -o "$obj"
   objs+=("$obj")
 done
-# Linked as far as it can be without tt-metal's libraries: tt-metal's symbols resolve when the
-# library is loaded into a tt-metal process.
-"$cxx" -shared -o "$out/libttmem_tt_metal.so" "${objs[@]}" -L"$libdir" -lttmem -ldl \
+# Against a built tree (build_metal.sh: build/lib/libtt_metal.so, or TT_METAL_LIB_DIR) the library
+# is linked to libtt_metal.so, so that LD_PRELOAD brings tt-metal in first (a Python process
+# loads it only at `import ttnn`). Against a source-only tree it is linked as far as it can be:
+# tt-metal's symbols stay undefined, to resolve in a process that has tt-metal loaded.
+metal=()
+for d in "${TT_METAL_LIB_DIR:-}" "$tree/build/lib" "$tree"/build_*/lib; do
+  if [[ -n "$d" && -f "$d/libtt_metal.so" ]]; then
+    metal=(-L"$d" -ltt_metal -Wl,-rpath,"$d")
+    break
+  fi
+done
+"$cxx" -shared -o "$out/libttmem_tt_metal.so" "${objs[@]}" -L"$libdir" -lttmem "${metal[@]}" -ldl \
   -Wl,-rpath,'$ORIGIN' -Wl,-rpath,"$libdir"
-echo "built $out/libttmem_tt_metal.so against $tree"
+if ((${#metal[@]})); then
+  echo "built $out/libttmem_tt_metal.so against $tree, linked to ${metal[0]#-L}/libtt_metal.so"
+else
+  echo "built $out/libttmem_tt_metal.so against $tree (no libtt_metal.so there: tt-metal symbols left to the process)"
+fi

@@ -236,17 +236,16 @@ void AttachThisThread() {
   tracker.push_processor(Processor());
 }
 
-bool g_preloaded = false;
-
 __attribute__((constructor)) void Load() {
   if (!ttmem_enabled()) return;
+  // Loaded into a process without tt-metal yet (nothing to attach to): attach_thread later.
+  if (dlsym(RTLD_DEFAULT, "_ZN2tt8tt_metal12GraphTracker8instanceEv") == nullptr) return;
   if (ti::Broken(ti::kBreakShmDisabled)) {
     const char* v = std::getenv("TT_METAL_SHM_TRACKING_DISABLED");
     if (v != nullptr && v[0] == '1' && v[1] == '\0') return;
   }
   AttachThisThread();
   ti::SetThreadInstaller(&AttachThisThread);
-  g_preloaded = ti::ThreadStartWrapped();
 }
 
 }  // namespace
