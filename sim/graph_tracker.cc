@@ -3,15 +3,16 @@
 namespace ttsim {
 namespace {
 
-// Per thread, as in tt-metal since PR #44668 (there: leaked on purpose so that destructors at
-// process exit can still reach it; the same here).
+// Per thread, as in tt-metal since PR #44668. (tt-metal leaks its per-thread storage on purpose,
+// for destructors that run at process exit; the simulator frees everything before it exits, so
+// its storage goes with its thread.)
 std::vector<std::shared_ptr<IGraphProcessor>>& Processors() {
-  static thread_local auto* p = new std::vector<std::shared_ptr<IGraphProcessor>>();
-  return *p;
+  static thread_local std::vector<std::shared_ptr<IGraphProcessor>> p;
+  return p;
 }
 std::shared_ptr<IGraphHooks>& Hook() {
-  static thread_local auto* h = new std::shared_ptr<IGraphHooks>();
-  return *h;
+  static thread_local std::shared_ptr<IGraphHooks> h;
+  return h;
 }
 
 }  // namespace
