@@ -316,5 +316,17 @@ class PrometheusTest(unittest.TestCase):
             self.query(e)
 
 
+class TtMetalImportTest(unittest.TestCase):
+    """ttmem.tt_metal without ttnn: a clear ImportError, not a loader error (there is no tt-metal
+    here; with one, the import loads libttmem_tt_metal.so: docs/tt-metal.md)."""
+
+    def test_import_without_ttnn_says_what_to_do(self):
+        code = "import sys; sys.path.insert(0, %r); import ttmem.tt_metal" % os.path.join(ROOT, "python")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ImportError", r.stderr)
+        self.assertIn("import ttnn first", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
