@@ -64,31 +64,16 @@ std::atomic<ThreadInstaller> g_installer{nullptr};
 
 }  // namespace
 
-namespace {
-const unsigned g_broken = ParseBroken();  // read once, before main: no guard on the hot path
-}  // namespace
-
 bool Broken(BrokenRule rule) {
-  return (g_broken & rule) != 0;
+  // A function-local static: threads start before static initialisers run (libttmem's connector
+  // starts at load, through thread_start.cc's wrapper, which asks this).
+  static const unsigned mask = ParseBroken();
+  return (mask & rule) != 0;
 }
 
 bool IsCaptureEstimate(bool hook_installed, uint64_t address) {
   if (Broken(kBreakHook)) return hook_installed;
   return hook_installed && address == 0;
-}
-
-void BufferAllocated(const BufferEvent& e, Chips chips) {
-  if (!ttmem_enabled()) return;
-  const bool estimate = e.hook_installed && (e.address == 0 || (g_broken & kBreakHook) != 0);
-  const uint32_t flags = estimate ? TTMEM_ALLOC_HOOKED : 0u;
-  for (size_t i = 0; i < chips.count; ++i)
-    ttmem_alloc_ex(chips.ids[i], static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address,
-                   e.size, flags);
-}
-
-void BufferDeallocated(uint64_t buffer_id, Chips chips) {
-  if (!ttmem_enabled()) return;
-  for (size_t i = 0; i < chips.count; ++i) ttmem_free(chips.ids[i], buffer_id);
 }
 
 uint64_t ResidentId(bool cb) {

@@ -25,6 +25,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ttmem/ttmem.h"
+
 namespace ttmem::integration {
 
 enum class BufferType : int { kDram = 0, kL1 = 1, kSystemMemory = 2, kL1Small = 3, kTrace = 4 };
@@ -43,8 +45,8 @@ struct BufferEvent {
   uint64_t size = 0;
   bool hook_installed = false;  // GraphTracker::get_hook() != nullptr on the allocating thread
 };
-void BufferAllocated(const BufferEvent& e, Chips chips);
-void BufferDeallocated(uint64_t buffer_id, Chips chips);
+inline void BufferAllocated(const BufferEvent& e, Chips chips);
+inline void BufferDeallocated(uint64_t buffer_id, Chips chips);
 
 // The hook rule: only a blocked allocation (address 0 under a hook) holds no device memory.
 bool IsCaptureEstimate(bool hook_installed, uint64_t address);
@@ -107,6 +109,21 @@ enum BrokenRule : unsigned {
   kBreakShmDisabled = 64,  // TT_METAL_SHM_TRACKING_DISABLED=1 switches tracking off
 };
 bool Broken(BrokenRule rule);
+
+// The two calls of the hot path, inline: a processor callback costs the C ABI's calls and a test.
+inline void BufferAllocated(const BufferEvent& e, Chips chips) {
+  if (!ttmem_enabled()) return;
+  const uint32_t flags =
+      e.hook_installed && IsCaptureEstimate(true, e.address) ? TTMEM_ALLOC_HOOKED : 0u;
+  for (size_t i = 0; i < chips.count; ++i)
+    ttmem_alloc_ex(chips.ids[i], static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address,
+                   e.size, flags);
+}
+
+inline void BufferDeallocated(uint64_t buffer_id, Chips chips) {
+  if (!ttmem_enabled()) return;
+  for (size_t i = 0; i < chips.count; ++i) ttmem_free(chips.ids[i], buffer_id);
+}
 
 }  // namespace ttmem::integration
 
