@@ -92,6 +92,7 @@ void Announce(const tm::IDevice* d) {
 // The chips of a device, kept per IDevice: the device itself, or every chip of a MeshDevice
 // (rule: never the MeshDevice's own id). Built (and the chips announced) on first sight.
 struct ChipSet {
+  int owner_id = -1;  // the IDevice's id() when the set was made (a reused address is caught)
   std::vector<uint32_t> ids;
   ti::Chips chips() const { return {ids.data(), ids.size()}; }
 };
@@ -101,11 +102,16 @@ class Devices {
   const ChipSet& Of(const tm::IDevice* device) {
     thread_local const tm::IDevice* last = nullptr;
     thread_local const ChipSet* last_set = nullptr;
-    if (device == last) return *last_set;
+    const int id = static_cast<int>(device->id());
+    if (device == last && last_set->owner_id == id) return *last_set;
     std::lock_guard<std::mutex> lock(mu_);
     auto& slot = sets_[device];
-    if (!slot) {
+    if (!slot || slot->owner_id != id) {
+      // Sets are never freed (a thread may still hold one): a device at a reused address gets
+      // a new one; there are as many as devices ever opened.
+      if (slot) retired_.push_back(std::move(slot));
       slot = std::make_unique<ChipSet>();
+      slot->owner_id = id;
       const auto* mesh = dynamic_cast<const tm::distributed::MeshDevice*>(device);
       if (mesh != nullptr && !ti::Broken(ti::kBreakMesh)) {
         for (const tm::IDevice* d : mesh->get_devices()) Add(*slot, d);
@@ -126,7 +132,8 @@ class Devices {
       Announce(d);
   }
   std::mutex mu_;
-  std::unordered_map<const tm::IDevice*, std::unique_ptr<ChipSet>> sets_;  // devices live on
+  std::unordered_map<const tm::IDevice*, std::unique_ptr<ChipSet>> sets_;
+  std::vector<std::unique_ptr<ChipSet>> retired_;
 };
 
 Devices& TheDevices() {
