@@ -196,6 +196,26 @@ TEST_F(Record, ScaleChangesThePeakAsTheSequenceImplies) {
   EXPECT_EQ(rep["leaked_bytes"], kMiB);
 }
 
+// A program cache: the recording has one CB layout per device, not one per cached program, and the
+// report's CB peak is one program's layout (8 CBs of 4 tiles on the 64-core grid), for 1 or 50
+// cached programs; re-dispatches cost no events.
+TEST_F(Record, ProgramCachePeakIsOneResidentLayout) {
+  std::map<int, int64_t> events;
+  for (int n : {1, 50}) {
+    const std::string db = dir_.File("cache" + std::to_string(n) + ".sqlite");
+    ASSERT_EQ(
+        RecordRun(db, SimCmd({"program_cache", "--programs", std::to_string(n), "--mesh", "1x2"}))
+            .exit_code,
+        0);
+    json rep = Report(db);
+    const json* cb = FindType(rep, 1, "cb");
+    ASSERT_NE(cb, nullptr);
+    EXPECT_EQ((*cb)["peak_bytes"], 8u * 4 * 2048 * 64);
+    events[n] = SqlInt(db, "SELECT COUNT(*) FROM events WHERE type IN (5, 6)");
+  }
+  EXPECT_EQ(events[1], events[50]);  // 3 rounds x 50 dispatches made no more events than 1
+}
+
 TEST_F(Record, HtmlReportHasTheChartsPeakAndAddressMap) {
   const std::string db = dir_.File("h.sqlite");
   ASSERT_EQ(RecordRun(db, SimCmd({"leak", "--repeat", "2", "--hold-ms", "50"})).exit_code, 0);
