@@ -59,7 +59,11 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
   Write(dir.File("tt_device_5678_memory"),
         ts::EncodeRegion(3, 5678, 1, {{me, {64, 0, 0, 4096, 0}, now, Comm()}}, 0));
   // What must be skipped, each with a reason.
-  Write(dir.File("tt_device_2_memory"), ts::EncodeRegion(2, 2, 2, {}, 0));  // foreign
+  // Version 2 (tt-metal main, April 2026): version 3's offsets, read as such: device 6.
+  Write(dir.File("tt_device_6_memory"),
+        ts::EncodeRegion(2, 6, 6, {{me, {32, 0, 0, 0, 0}, now, Comm()}}, 0));
+  Write(dir.File("tt_device_2_memory"), ts::EncodeRegion(1, 2, 2, {}, 0));           // foreign
+  Write(dir.File("tt_device_5_memory"), ts::EncodeRegion(5, 5, 5, {}, ts::kReady));  // newer
   Write(dir.File("tt_device_3_memory"), ts::EncodeRegion(4, 3, 3, {}, ts::kReady).substr(0, 100));
   Write(dir.File("tt_device_4_memory"), ts::EncodeRegion(4, 4, 4, {}, 1));  // initialising
   Write(dir.File("unrelated_file"), "hello");
@@ -73,11 +77,12 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json s = json::parse(r.out);
   EXPECT_EQ(s["source"], "tt-metal-shm");
-  EXPECT_EQ(s["problems"].size(), 3u) << s["problems"].dump(1);
-  EXPECT_NE(r.err.find("layout version 2"), std::string::npos) << r.err;
+  EXPECT_EQ(s["problems"].size(), 4u) << s["problems"].dump(1);
+  EXPECT_NE(r.err.find("layout version 1 "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("layout version 5 "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("still initialising"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("100 bytes"), std::string::npos) << r.err;
-  ASSERT_EQ(s["devices"].size(), 3u);  // 1234 (v4), 5678 (v3), 9 (garbage, read as such)
+  ASSERT_EQ(s["devices"].size(), 4u);  // 1234 (v4), 5678 (v3), 6 (v2), 9 (garbage, read as such)
   const json* d0 = nullptr;
   for (const auto& d : s["devices"])
     if (d["unique_id"] == 1234) d0 = &d;
@@ -89,8 +94,8 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
   for (const auto& p : s["processes"]) {
     if (p["pid"] == me) {
       EXPECT_FALSE(p["stale"].get<bool>());
-      EXPECT_EQ(p["memory"]["dram"]["used_bytes"], 164);  // both devices
-      EXPECT_EQ(p["devices"], json::array({0, 1}));
+      EXPECT_EQ(p["memory"]["dram"]["used_bytes"], 196);  // all three devices
+      EXPECT_EQ(p["devices"], json::array({0, 1, 6}));
     }
     if (p["pid"] == dead) {
       EXPECT_TRUE(p["stale"].get<bool>());
@@ -116,7 +121,7 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
 TEST(ShmSource, CleanupFreesOnlyExitedProcesses) {
   TempDir dir;
   const pid_t me = ::getpid(), dead = DeadPid();
-  for (uint32_t version : {3u, 4u}) {
+  for (uint32_t version : {2u, 3u, 4u}) {
     const std::string path = dir.File(fmt::format("tt_device_{}_memory", version));
     Write(path, ts::EncodeRegion(version, version, version,
                                  {{me, {100, 10, 0, 0, 1}, 1, Comm()},
@@ -132,9 +137,9 @@ TEST(ShmSource, CleanupFreesOnlyExitedProcesses) {
   EXPECT_EQ(r.processes.size(), 2u);  // untouched
   auto run = RunCli({"cleanup", "--shm", "--shm-dir", dir.path()});
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_NE(run.out.find("2 slot(s) of exited processes freed in 2 region(s)"), std::string::npos)
+  EXPECT_NE(run.out.find("3 slot(s) of exited processes freed in 3 region(s)"), std::string::npos)
       << run.out;
-  for (uint32_t version : {3u, 4u}) {
+  for (uint32_t version : {2u, 3u, 4u}) {
     ASSERT_TRUE(ts::ReadRegion(dir.File(fmt::format("tt_device_{}_memory", version)), &r, &error))
         << error;
     ASSERT_EQ(r.processes.size(), 1u) << version;
@@ -143,6 +148,8 @@ TEST(ShmSource, CleanupFreesOnlyExitedProcesses) {
     EXPECT_EQ(r.totals[1], 10u);
     EXPECT_EQ(r.totals[2], 0u);
     EXPECT_EQ(r.num_active_processes, 1u);
+    EXPECT_EQ(r.reference_count, 1u);  // the dead writer's reference is given back
+    EXPECT_GT(r.last_update_ns, 1'000'000'000'000'000'000ull);  // moved to now (it was 0)
   }
   // Nothing left to do: a second run frees nothing.
   auto again = RunCli({"cleanup", "--shm", "--shm-dir", dir.path()});
@@ -150,6 +157,60 @@ TEST(ShmSource, CleanupFreesOnlyExitedProcesses) {
   auto bare = RunCli({"cleanup"});
   EXPECT_EQ(bare.exit_code, 2);
   EXPECT_NE(bare.err.find("--shm"), std::string::npos);
+}
+
+// When the last attached writer is gone, the region ends as tt-metal's reaper leaves it
+// (release_process_slot for each dead slot, then reset_aggregates_if_idle): no slot, both counts
+// 0, the totals and every used chip entry's figures 0, the chip ids kept, the timestamp moved.
+TEST(ShmSource, CleanupOfTheLastWritersLeavesTheRegionIdle) {
+  TempDir dir;
+  const pid_t dead = DeadPid();
+  for (uint32_t version : {2u, 3u, 4u}) {
+    std::string b = ts::EncodeRegion(
+        version, 77, 0, {{dead, {5000, 500, 50, 5, 7}, 1, "crashed"}, {-1, {0, 0, 0, 0, 0}, 1, ""}},
+        ts::kReady);
+    // A used chip entry (chip 0, local) with the dead writer's bytes, as the writers keep it.
+    auto put64 = [&](size_t off, uint64_t v) { std::memcpy(b.data() + off, &v, 8); };
+    const uint32_t chip = 0, remote = 0;
+    std::memcpy(b.data() + ts::kOffChips, &chip, 4);
+    std::memcpy(b.data() + ts::kOffChips + 4, &remote, 4);
+    for (int t = 0; t < 5; ++t) put64(ts::kOffChips + 8 + 8 * t, 123 + t);
+    // The dead writer's totals include bytes its slot no longer shows (torn, or freed late).
+    put64(ts::kOffTotals, 9000);
+    const std::string path = dir.File(fmt::format("tt_device_{}_memory", 100 + version));
+    Write(path, b);
+    auto run = RunCli({"cleanup", "--shm", "--shm-dir", dir.path()});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    std::ifstream f(path, std::ios::binary);
+    std::string after((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(after.size(), b.size());
+    auto u32 = [&](size_t off) {
+      uint32_t v;
+      std::memcpy(&v, after.data() + off, 4);
+      return v;
+    };
+    auto u64 = [&](size_t off) {
+      uint64_t v;
+      std::memcpy(&v, after.data() + off, 8);
+      return v;
+    };
+    EXPECT_EQ(u32(0), version);
+    EXPECT_EQ(u32(4), 0u) << "num_active_processes";
+    EXPECT_EQ(u32(16), 0u) << "reference_count";
+    EXPECT_GT(u64(8), 1'000'000'000'000'000'000ull) << "timestamp moved";
+    for (int t = 0; t < 5; ++t) {
+      EXPECT_EQ(u64(ts::kOffTotals + 8 * t), 0u) << "total " << t;
+      EXPECT_EQ(u64(ts::kOffChips + 8 + 8 * t), 0u) << "chip figure " << t;
+    }
+    EXPECT_EQ(u32(ts::kOffChips), 0u);  // the chip entry stays registered
+    // Every slot is free and clear, including the dead one (pid, figures, time and name).
+    for (size_t i = 0; i < 64; ++i) {
+      const size_t at = ts::kOffProcesses + ts::kProcessSize * i;
+      if (i == 1) continue;  // somebody else's release in progress: not ours
+      EXPECT_EQ(after.substr(at, ts::kProcessSize), std::string(ts::kProcessSize, '\0')) << i;
+    }
+    std::remove(path.c_str());
+  }
 }
 
 // The daemon merges tt-metal's statistics into its views: a process that reports natively is not

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -102,8 +103,9 @@ bool ReadRegion(const std::string& path, Region* out, std::string* error) {
     *error = fmt::format("truncated: {} bytes", b.size());
     return false;
   }
-  if (r.version != 3 && r.version != 4) {
-    *error = fmt::format("layout version {} is not one this reader knows (3, 4)", r.version);
+  // Version 2 (tt-metal main for a few days in April 2026) has version 3's offsets.
+  if (r.version < 2 || r.version > 4) {
+    *error = fmt::format("layout version {} is not one this reader knows (2, 3, 4)", r.version);
     return false;
   }
   const size_t need = r.version == 4 ? kRegionSize : kV3MinSize;
@@ -120,6 +122,7 @@ bool ReadRegion(const std::string& path, Region* out, std::string* error) {
     }
   }
   r.num_active_processes = Load<uint32_t>(b, 4);
+  r.reference_count = Load<uint32_t>(b, 16);
   r.last_update_ns = Load<uint64_t>(b, 8);
   r.asic_id = Load<uint64_t>(b, 32);
   r.chip_id = r.asic_id;
@@ -244,6 +247,14 @@ std::vector<pid_t> DriverPids(const std::string& driver_dir, uint32_t device) {
   return out;
 }
 
+namespace {
+uint64_t NowRealtimeNs() {  // what tt-metal's writers store: system_clock nanoseconds
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+}  // namespace
+
 bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
                    std::string* error) {
   Region r;
@@ -265,6 +276,23 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
   auto u64 = [&](size_t off) { return reinterpret_cast<std::atomic<uint64_t>*>(b + off); };
   auto u32 = [&](size_t off) { return reinterpret_cast<std::atomic<uint32_t>*>(b + off); };
   auto i32 = [&](size_t off) { return reinterpret_cast<std::atomic<int32_t>*>(b + off); };
+  // tt-metal's own steps (v4's release_process_slot and reset_aggregates_if_idle), for every
+  // layout: the slot is claimed for release with a compare-and-swap of the dead pid to -1
+  // ("releasing": no writer can claim it meanwhile), each figure is taken out of the slot and
+  // subtracted from the totals (saturating), the slot cleared, pid 0 stored last, then
+  // reference_count and num_active_processes lowered (saturating) and the region's timestamp
+  // moved. When nobody is attached any more the aggregates are reset, as the writers do.
+  auto saturating_sub32 = [](std::atomic<uint32_t>* c, uint32_t v) {
+    uint32_t cur = c->load(std::memory_order_relaxed);
+    while (!c->compare_exchange_weak(cur, cur > v ? cur - v : 0)) {
+    }
+  };
+  auto saturating_sub64 = [](std::atomic<uint64_t>* c, uint64_t v) {
+    uint64_t cur = c->load(std::memory_order_relaxed);
+    while (!c->compare_exchange_weak(cur, cur > v ? cur - v : 0)) {
+    }
+  };
+  bool freed_any = false;
   for (const Process& p : r.processes) {
     if (::kill(p.pid, 0) == 0 || errno != ESRCH) continue;  // alive (EPERM too): not ours to free
     for (int i = 0; i < kMaxProcesses; ++i) {
@@ -273,28 +301,35 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
       if (i32(at)->load(std::memory_order_relaxed) != expect) continue;
       Reclaimed rec{p.pid, p.name, {}};
       if (!dry_run) {
-        if (!i32(at)->compare_exchange_strong(expect, r.version == 4 ? -1 : 0,
-                                              std::memory_order_acq_rel))
+        if (!i32(at)->compare_exchange_strong(expect, -1, std::memory_order_acq_rel))
           continue;  // someone else took the slot meanwhile
         for (int t = 0; t < kNumTypes; ++t) {
           const uint64_t v = u64(at + 8 + 8 * static_cast<size_t>(t))->exchange(0);
           rec.used[t] = v;
-          auto* total = u64(kOffTotals + 8 * static_cast<size_t>(t));
-          uint64_t cur = total->load(std::memory_order_relaxed);
-          while (!total->compare_exchange_weak(cur, cur > v ? cur - v : 0)) {
-          }
+          saturating_sub64(u64(kOffTotals + 8 * static_cast<size_t>(t)), v);
         }
         u64(at + 48)->store(0, std::memory_order_relaxed);
         std::memset(b + at + 56, 0, 64);
-        uint32_t active = u32(4)->load(std::memory_order_relaxed);
-        while (active > 0 && !u32(4)->compare_exchange_weak(active, active - 1)) {
-        }
-        if (r.version == 4) i32(at)->store(0, std::memory_order_release);
+        i32(at)->store(0, std::memory_order_release);
+        saturating_sub32(u32(16), 1);  // reference_count
+        saturating_sub32(u32(4), 1);   // num_active_processes
+        u64(8)->store(NowRealtimeNs(), std::memory_order_relaxed);
+        freed_any = true;
       } else {
         rec.used = p.used;
       }
       out->push_back(std::move(rec));
       break;
+    }
+  }
+  if (freed_any && u32(16)->load(std::memory_order_acquire) == 0) {
+    for (int t = 0; t < kNumTypes; ++t)
+      u64(kOffTotals + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
+    for (int c = 0; c < kMaxChips; ++c) {
+      const size_t at = kOffChips + kChipSize * static_cast<size_t>(c);
+      if (u32(at)->load(std::memory_order_relaxed) == 0xFFFFFFFFu) continue;  // unused entry
+      for (int t = 0; t < kNumTypes; ++t)
+        u64(at + 8 + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
     }
   }
   ::munmap(base, kV3MinSize);

@@ -46,6 +46,7 @@ struct Region {
   std::string path;
   uint32_t version = 0;
   uint32_t num_active_processes = 0;
+  uint32_t reference_count = 0;  // attached processes, as the writers count them
   uint64_t last_update_ns = 0;
   uint64_t asic_id = 0;  // the region's asic_id field (some versions keep only its low byte)
   // The chip's id: the decimal number in the file name (tt_device_<id>_memory), which every
@@ -72,10 +73,13 @@ void CheckLiveness(Region* r);
 std::vector<pid_t> DriverPids(const std::string& driver_dir, uint32_t device);
 
 // `ttmem cleanup --shm`: frees the slots of processes that no longer exist (kill(pid, 0) says
-// ESRCH) the way tt-metal's own writers release a slot: the pid is claimed with a compare-and-swap
-// (to -1, "releasing", in v4), its figures are subtracted from the totals (saturating at 0), the
-// slot is zeroed, the active count lowered, and the pid set to 0 last. Live processes — also
-// reused pids, which belong to someone alive — are never touched. With `dry_run`, only reports.
+// ESRCH) with tt-metal's own reaper steps (v4 release_process_slot), in every layout (2, 3, 4):
+// the dead pid is claimed with a compare-and-swap to -1 ("releasing"), its figures are taken out
+// and subtracted from the totals (saturating at 0), the slot is cleared and pid 0 stored last,
+// then reference_count and num_active_processes are lowered (saturating) and the region's
+// timestamp moved; when reference_count reaches 0 the totals and the per-chip figures are reset
+// (reset_aggregates_if_idle). Live processes — also reused pids, which belong to someone alive —
+// are never touched. With `dry_run`, only reports.
 struct Reclaimed {
   pid_t pid;
   std::string name;
