@@ -236,10 +236,17 @@ std::string RenderStatus(const nlohmann::json& s) {
   }
   const auto& c = s.value("counters", nlohmann::json::object());
   out += fmt::format(
-      "\nAnomalies: unknown frees {}   duplicate allocs {}   dropped events {}   "
+      "\nAnomalies: unknown frees {}   duplicate allocs {}   dropped events {}   coverage {}   "
       "(live buffers {})\n",
       c.value("unknown_frees", 0), c.value("duplicate_allocs", 0), c.value("dropped_events", 0),
-      c.value("live_buffers", 0));
+      c.value("coverage_anomalies", 0), c.value("live_buffers", 0));
+  for (const auto& a : s.value("coverage_anomalies", nlohmann::json::array()))
+    out += fmt::format(
+        "Coverage: pid {} device {} {}: ttmem {}, tt-metal's statistics {} (ttmem misses a path "
+        "of this process: docs/tt-metal.md)\n",
+        a.value("pid", 0), a.value("device", 0u), a.value("type", std::string()),
+        base::FormatBytes(a.value("native_bytes", uint64_t{0})),
+        base::FormatBytes(a.value("tt_metal_bytes", uint64_t{0})));
   return out;
 }
 

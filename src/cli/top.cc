@@ -522,10 +522,12 @@ void DrawStatusLine(const State& st) {
     if (st.color) attr |= COLOR_PAIR(kRed);
   } else {
     const auto& c = st.status["counters"];
-    line =
-        fmt::format(" daemon ok   unknown frees {}   duplicate allocs {}   dropped events {}",
-                    U64(c, "unknown_frees"), U64(c, "duplicate_allocs"), U64(c, "dropped_events"));
-    if (st.color && (U64(c, "unknown_frees") || U64(c, "dropped_events")))
+    line = fmt::format(
+        " daemon ok   unknown frees {}   duplicate allocs {}   dropped events {}   coverage {}",
+        U64(c, "unknown_frees"), U64(c, "duplicate_allocs"), U64(c, "dropped_events"),
+        U64(c, "coverage_anomalies"));
+    if (st.color &&
+        (U64(c, "unknown_frees") || U64(c, "dropped_events") || U64(c, "coverage_anomalies")))
       attr |= COLOR_PAIR(kYellow);
   }
   // A message (the answer to a key) comes first: it must not be cut off at 80 columns.

@@ -19,6 +19,7 @@
 
 #include "base/socket.h"
 #include "base/unique_fd.h"
+#include "daemon/coverage.h"
 #include "daemon/fragmentation.h"
 #include "daemon/history.h"
 #include "daemon/metrics.h"
@@ -193,6 +194,8 @@ class Server {
   std::vector<ttshm::Region> shm_;  // tt-metal's regions as last read
   std::string shm_digest_;          // what they said, to notice a change
   uint64_t shm_version_ = 0, shm_scanned_ns_ = 0;
+  CoverageCheck coverage_;  // libttmem's figures against tt-metal's, per pid and device
+  void CheckCoverage();     // after each scan
   ledger::Ledger ledger_;
   std::vector<proto::EventRecord> tap_;
   std::unique_ptr<MetricsExporter> metrics_;

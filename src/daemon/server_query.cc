@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -434,6 +435,7 @@ DaemonMeta Server::Meta() const {
   dm.events_applied = events_applied_;
   dm.clients_disconnected_for_errors = disconnected_for_errors_;
   dm.device_info_conflicts = device_info_conflicts_;
+  dm.coverage_anomalies = coverage_.anomalies();
   return dm;
 }
 
@@ -491,10 +493,40 @@ void Server::ScanShm(bool force) {
     for (const ttshm::Process& p : r.processes)
       digest += fmt::format("{}/{}/{}/{}/{},", p.pid, p.alive, p.used[0], p.used[1], p.used[4]);
   }
+  CheckCoverage();
+  if (!coverage_.anomalies().empty())  // their figures and durations change with each scan
+    digest += fmt::format("coverage:{};", coverage_.anomalies().size());
   if (digest != shm_digest_) {
     shm_digest_ = std::move(digest);
     ++shm_version_;
   }
+}
+
+void Server::CheckCoverage() {
+  // tt-metal's slot figures are DRAM, L1, L1_SMALL, TRACE, CB; ttmem's types 0, 1, 3, 4.
+  static constexpr int kTtmemType[] = {0, 1, 3, 4};
+  std::vector<CoverageSample> samples;
+  for (const ttshm::Region& r : shm_) {
+    std::optional<uint32_t> device;  // the native device with the region's chip id
+    for (const auto& [id, dev] : ledger_.devices())
+      if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == r.chip_id) device = id;
+    if (!device) continue;
+    for (const ttshm::Process& p : r.processes) {
+      auto native = ledger_.processes().find(p.pid);
+      if (!p.alive || native == ledger_.processes().end()) continue;
+      auto usage = native->second.usage.find(*device);
+      for (int t = 0; t < 4; ++t)
+        samples.push_back({p.pid, *device, kTtmemType[t],
+                           usage != native->second.usage.end()
+                               ? usage->second[static_cast<size_t>(kTtmemType[t])].bytes
+                               : 0,
+                           p.used[static_cast<size_t>(t)]});
+    }
+  }
+  coverage_.Update(samples, MonotonicNs(),
+                   static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count()));
 }
 
 bool Server::HasSubscribers() const {

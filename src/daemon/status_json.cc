@@ -405,6 +405,20 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   }
   w.EndArray();
 
+  // Where libttmem and tt-metal's statistics disagree, lastingly, for one process on one device.
+  w.Key("coverage_anomalies").BeginArray();
+  for (const CoverageAnomaly& a : daemon.coverage_anomalies) {
+    w.BeginObject();
+    w.Key("pid").Int(a.figures.pid);
+    w.Key("device").Uint(a.figures.device);
+    w.Key("type").String(std::string(proto::kMemTypeKeys[static_cast<size_t>(a.figures.type)]));
+    w.Key("native_bytes").Uint(a.figures.native_bytes);
+    w.Key("tt_metal_bytes").Uint(a.figures.tt_metal_bytes);
+    w.Key("since_unix_ms").Uint(a.since_unix_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+
   const ledger::Counters c = ledger.counters();
   w.Key("counters").BeginObject();
   w.Key("unknown_frees").Uint(c.unknown_frees);
@@ -414,6 +428,7 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   w.Key("events_applied").Uint(daemon.events_applied);
   w.Key("clients_disconnected_for_errors").Uint(daemon.clients_disconnected_for_errors);
   w.Key("device_info_conflicts").Uint(daemon.device_info_conflicts);
+  w.Key("coverage_anomalies").Uint(daemon.coverage_anomalies.size());
   w.EndObject();
   w.EndObject();
 }

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/coverage.h"
 #include "ledger/ledger.h"
 #include "ttshm/tt_shm.h"
 
@@ -35,6 +36,8 @@ struct DaemonMeta {
   uint64_t events_applied = 0;
   uint64_t clients_disconnected_for_errors = 0;
   uint64_t device_info_conflicts = 0;  // announcements refused: another uid's live one stands
+  // Lasting differences between libttmem's and tt-metal's figures (daemon/coverage.h).
+  std::vector<CoverageAnomaly> coverage_anomalies;
 };
 
 // A process's serialised parts of the status document, valid while its ledger version and its

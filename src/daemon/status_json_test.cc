@@ -12,7 +12,7 @@ namespace {
 std::string Build(const ledger::Ledger& l, const std::map<pid_t, ProcessMeta>& meta,
                   StatusCache* cache) {
   std::string out;
-  BuildStatus(l, meta, DaemonMeta{42, "/tmp/x.sock", 5, 7, 0}, &out, cache);
+  BuildStatus(l, meta, DaemonMeta{42, "/tmp/x.sock", 5, 7, 0, 0, {}}, &out, cache);
   return out;
 }
 
