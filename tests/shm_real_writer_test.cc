@@ -101,14 +101,21 @@ TEST_F(RealWriter, FiguresRepairAndReattach) {
       Start(fmt::format("{}:0,{}:1", a, b), {125'829'120, 1'048'576, 4096, 65536, 8192});
   Writer leaves = Start(fmt::format("{}:0", a), {1'000'000, 2000, 0, 0, 512});
 
-  // Both live: the totals are the sums, one slot per writer, reference_count 2 on chip a.
+  // Both live: the totals are the sums, one slot per writer, reference_count 2 on chip a. CB
+  // comes through tt-metal's CB path, which stores the device's CB figure (not a delta) in the
+  // totals and in the calling process's slot: compared per slot.
   json live = ShmStatus("/dev/shm");
   const json* da = Device(live, a);
   ASSERT_NE(da, nullptr) << live.dump(1);
   EXPECT_EQ(da->at("layout_version"), 3);  // tt-metal main's layout
-  for (int t = 0; t < 5; ++t)
+  for (int t = 0; t < 4; ++t)
     EXPECT_EQ(da->at("memory")[kTypes[t]]["used_bytes"], killed.sizes[t] + leaves.sizes[t])
         << kTypes[t];
+  ASSERT_EQ(da->at("processes").size(), 2u);
+  for (const auto& p : da->at("processes"))
+    EXPECT_EQ(p["memory"]["cb"]["used_bytes"],
+              p["pid"] == killed.child.pid ? killed.sizes[4] : leaves.sizes[4])
+        << p.dump();
   EXPECT_EQ(Read(a).reference_count, 2u);
 
   // One exits normally (its provider releases its slot), one is SIGKILLed mid-run.
@@ -119,9 +126,10 @@ TEST_F(RealWriter, FiguresRepairAndReattach) {
   for (uint64_t asic : {a, b}) {
     const json* d = Device(after, asic);
     ASSERT_NE(d, nullptr);
-    for (int t = 0; t < 5; ++t)
+    for (int t = 0; t < 4; ++t)
       EXPECT_EQ(d->at("memory")[kTypes[t]]["used_bytes"], killed.sizes[t]) << asic << kTypes[t];
     ASSERT_EQ(d->at("processes").size(), 1u);
+    EXPECT_EQ(d->at("processes")[0]["memory"]["cb"]["used_bytes"], killed.sizes[4]);
     EXPECT_EQ(d->at("processes")[0]["pid"], killed.child.pid);
     EXPECT_TRUE(d->at("processes")[0]["stale"].get<bool>());
     EXPECT_EQ(Read(asic).reference_count, 1u);  // the killed writer's, leaked by tt-metal v3

@@ -4,8 +4,10 @@
 // drives it. Not built by ttmem's CMake; used by RealWriter.* (tests/shm_real_writer_test.cc).
 //
 //   shm_writer ASIC:DEVICE[,ASIC:DEVICE...] DRAM L1 L1_SMALL TRACE CB
-// opens one provider per chip, records one allocation of each size on each chip for this pid,
-// prints "ready" and then reads commands from stdin: "free" records the deallocations, "exit"
+// opens one provider per chip, records one allocation of each of DRAM, L1, L1_SMALL and TRACE on
+// each chip for this pid (record_allocation) and its CB figure through tt-metal's CB path
+// (update_from_allocator, which asks the Device for its CB total), prints "ready" and then reads
+// commands from stdin: "free" records the deallocations, "exit"
 // destroys the providers (as a Device closes) and exits 0. A test SIGKILLs it to leave its slots.
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "device_stub.hpp"
 #include "impl/memory_tracking/memory_stats_shm.hpp"
 
 int main(int argc, char** argv) {
@@ -41,14 +44,17 @@ int main(int argc, char** argv) {
                                  ShmBufferType::TRACE, ShmBufferType::CB};
   uint64_t sizes[5];
   for (int t = 0; t < 5; ++t) sizes[t] = std::stoull(argv[2 + t]);
-  for (size_t c = 0; c < chips.size(); ++c)
-    for (int t = 0; t < 5; ++t)
+  for (size_t c = 0; c < chips.size(); ++c) {
+    for (int t = 0; t < 4; ++t)
       if (sizes[t] != 0) chips[c]->record_allocation(::getpid(), sizes[t], types[t], ids[c]);
+    const tt::tt_metal::Device device(static_cast<int>(ids[c]), sizes[4]);
+    chips[c]->update_from_allocator(&device, ::getpid());
+  }
   std::cout << "ready" << std::endl;
   for (std::string cmd; std::getline(std::cin, cmd);) {
     if (cmd == "free") {
       for (size_t c = 0; c < chips.size(); ++c)
-        for (int t = 0; t < 5; ++t)
+        for (int t = 0; t < 4; ++t)
           if (sizes[t] != 0) chips[c]->record_deallocation(::getpid(), sizes[t], types[t], ids[c]);
       std::cout << "freed" << std::endl;
     } else if (cmd == "exit") {
