@@ -116,6 +116,20 @@ TEST(ShmSource, BothLayoutsLeftoversAndGarbage) {
   EXPECT_EQ(none.exit_code, 2) << none.err;
 }
 
+// Anyone can create files in /dev/shm, and the daemon reads the regions once a second: reading is
+// bounded (kMaxRegions files), and what is left is said.
+TEST(ShmSource, ReadingIsBoundedInTheNumberOfFiles) {
+  TempDir dir;
+  for (size_t i = 0; i < ts::kMaxRegions + 5; ++i)
+    Write(dir.File(fmt::format("tt_device_{}_memory", i)), "x");
+  std::vector<std::string> problems;
+  auto regions = ts::Discover(dir.path(), &problems);
+  EXPECT_TRUE(regions.empty());
+  ASSERT_EQ(problems.size(), ts::kMaxRegions + 1);
+  EXPECT_NE(problems.front().find("5 more tt_device_*_memory files not read"), std::string::npos)
+      << problems.front();
+}
+
 // `ttmem cleanup --shm` frees exactly the slots of exited processes, the way v4 writers do: the
 // totals lose their bytes, the slot is free, live processes stay; --dry-run changes nothing.
 TEST(ShmSource, CleanupFreesOnlyExitedProcesses) {

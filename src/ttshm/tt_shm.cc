@@ -170,6 +170,12 @@ std::vector<Region> Discover(const std::string& dir, std::vector<std::string>* p
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());
+  // Bounded: anyone can create files in /dev/shm, and the daemon reads them once a second.
+  if (names.size() > kMaxRegions) {
+    problems->push_back(fmt::format("{}: {} more tt_device_*_memory files not read (at most {})",
+                                    dir, names.size() - kMaxRegions, kMaxRegions));
+    names.resize(kMaxRegions);
+  }
   for (const std::string& name : names) {
     Region r;
     std::string error;

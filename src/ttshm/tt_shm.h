@@ -62,7 +62,9 @@ struct Region {
 bool ReadRegion(const std::string& path, Region* out, std::string* error);
 
 // The regions in `dir` (tt_device_*_memory), read and checked; what could not be used goes to
-// *problems as "path: reason".
+// *problems as "path: reason". At most kMaxRegions files are read (in name order; a problem says
+// how many were left): a host has at most a few hundred chips, and anyone can create files there.
+inline constexpr size_t kMaxRegions = 1024;
 std::vector<Region> Discover(const std::string& dir, std::vector<std::string>* problems);
 
 // Fills each process's `alive` from the kernel (kill(pid, 0), /proc/PID/stat start time).
