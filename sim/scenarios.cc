@@ -96,6 +96,12 @@ class OpScope {
   OpScope& operator=(const OpScope&) = delete;
 };
 
+std::vector<Device*> DevicesOf(MeshDevice& mesh) {
+  std::vector<Device*> devs;
+  for (size_t i = 0; i < mesh.num_devices(); ++i) devs.push_back(&mesh.device(i));
+  return devs;
+}
+
 CoreRange FullGrid(const ArchSpec& a) {
   return {0, 0, a.grid_x - 1, a.grid_y - 1};
 }
@@ -140,8 +146,7 @@ void MatmulMulticoreReuse(const ScenarioOptions& o, Checkpoints& cp) {
 // everything freed and the mesh closed.
 void MeshAllocation(const ScenarioOptions& o, Checkpoints& cp) {
   MeshDevice mesh(o.rows, o.cols, *o.arch);
-  std::vector<Device*> devs;
-  for (size_t i = 0; i < mesh.num_devices(); ++i) devs.push_back(&mesh.device(i));
+  const std::vector<Device*> devs = DevicesOf(mesh);
   CoreRange grid = FullGrid(*o.arch);
   for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
     auto a = MeshBuffer::Create(mesh, Scaled(o, 4 * kMiB), kTile, MemType::kDram,
@@ -266,8 +271,7 @@ void GraphCapture(const ScenarioOptions& o, Checkpoints& cp) {
 // the same for N = 1 and N = 100.
 void ProgramCache(const ScenarioOptions& o, Checkpoints& cp) {
   MeshDevice mesh(o.rows, o.cols, *o.arch);
-  std::vector<Device*> devs;
-  for (size_t i = 0; i < mesh.num_devices(); ++i) devs.push_back(&mesh.device(i));
+  const std::vector<Device*> devs = DevicesOf(mesh);
   CoreRange grid = FullGrid(*o.arch);
   for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
     auto input = MeshBuffer::Create(mesh, Scaled(o, 2 * kMiB), kTile, MemType::kDram,

@@ -507,9 +507,7 @@ void Server::CheckCoverage() {
   static constexpr int kTtmemType[] = {0, 1, 3, 4};
   std::vector<CoverageSample> samples;
   for (const ttshm::Region& r : shm_) {
-    std::optional<uint32_t> device;  // the native device with the region's chip id
-    for (const auto& [id, dev] : ledger_.devices())
-      if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == r.chip_id) device = id;
+    const std::optional<uint32_t> device = NativeDeviceOfChip(ledger_, r.chip_id);
     if (!device) continue;
     for (const ttshm::Process& p : r.processes) {
       auto native = ledger_.processes().find(p.pid);

@@ -220,6 +220,13 @@ std::string ShmDeviceEntry(const ttshm::Process& p) {
 
 }  // namespace
 
+std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_t chip_id) {
+  std::optional<uint32_t> native;
+  for (const auto& [id, dev] : ledger.devices())
+    if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == chip_id) native = id;
+  return native;
+}
+
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
                  const DaemonMeta& daemon, std::string* out_string, StatusCache* cache,
                  const std::vector<ttshm::Region>* shm, const std::string& driver_dir) {
@@ -252,9 +259,7 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   if (shm != nullptr) {
     shm_entries.reserve(shm->size() * ttshm::kMaxProcesses);
     for (const ttshm::Region& r : *shm) {
-      std::optional<uint32_t> native;
-      for (const auto& [id, dev] : ledger.devices())
-        if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == r.chip_id) native = id;
+      const std::optional<uint32_t> native = NativeDeviceOfChip(ledger, r.chip_id);
       if (!native) {
         shm_devices.push_back(&r);
       }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -49,6 +50,10 @@ struct ProcessFragments {
   std::string process;
 };
 using StatusCache = std::unordered_map<pid_t, ProcessFragments>;
+
+// The native device whose announced chip unique id is `chip_id` (tt-metal's regions are named by
+// it), if a process announced one.
+std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_t chip_id);
 
 // Appends the status document (docs/protocol.md §3), serialised, to *out. With a cache, only the
 // processes that changed since the last call are serialised again.
