@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/harness.h"
+#include "ttshm/tt_shm.h"
 
 namespace ttmem::test {
 namespace {
@@ -261,6 +262,46 @@ TEST(SimShm, AMissingPathIsACoverageAnomalyWithBothFigures) {
     }
   }
   EXPECT_TRUE(dram) << anomalies.dump(1);
+}
+
+// Attack: anyone can write a region file in /dev/shm naming another user's live process and the
+// chip id it announced, to make ttmem claim that process's tracking is wrong. Only slots whose
+// process maps the region (verified) are compared.
+TEST(SimShm, AForgedRegionNamingAnotherProcessRaisesNoAnomaly) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_EQ(::mkdir(daemon.shm_dir().c_str(), 0700), 0);
+  ASSERT_TRUE(daemon.Start());
+  Child c = Spawn({BinDir() + "/ttmem-sim", "matmul_multicore_reuse", "--checkpoints"},
+                  {{"TT_ALLOC_TRACKING_ENABLED", "1"}, {"TTMEM_SOCKET", daemon.socket()}}, true,
+                  true, dir.File("sim.stderr"));
+  ASSERT_FALSE(ReadLine(c.stdout_fd, 60s).empty());  // "buffers": DRAM live, device announced
+  json s = Status(daemon.socket());
+  ASSERT_EQ(s["devices"].size(), 1u);
+  const uint64_t chip = s["devices"][0]["unique_id"];
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  ttmem::ttshm::WriterProcess forged{c.pid, {512u << 20, 0, 0, 0, 0}, now, "ttmem-sim"};
+  {
+    std::ofstream f(daemon.shm_dir() + "/tt_device_" + std::to_string(chip) + "_memory",
+                    std::ios::binary);
+    f << ttmem::ttshm::EncodeRegion(3, chip, 0, {forged}, 0);
+  }
+  json anomalies = json::array();
+  for (int i = 0; i < 45; ++i) {
+    std::this_thread::sleep_for(100ms);
+    if (i >= 35) anomalies = Status(daemon.socket())["coverage_anomalies"];
+  }
+  EXPECT_TRUE(anomalies.empty()) << anomalies.dump(1);
+  for (;;) {  // let the simulator finish
+    if (::write(c.stdin_fd, "\n", 1) != 1) break;
+    if (ReadLine(c.stdout_fd, 60s).empty()) break;
+  }
+  ::close(c.stdin_fd);
+  ::close(c.stdout_fd);
+  EXPECT_EQ(Wait(c.pid, 60s), 0);
 }
 
 class Sim : public ::testing::Test {

@@ -511,7 +511,8 @@ void Server::CheckCoverage() {
     if (!device) continue;
     for (const ttshm::Process& p : r.processes) {
       auto native = ledger_.processes().find(p.pid);
-      if (!p.alive || native == ledger_.processes().end()) continue;
+      // Only a slot the live process itself maps: anyone can write a region naming any pid.
+      if (!p.alive || !p.verified || native == ledger_.processes().end()) continue;
       auto usage = native->second.usage.find(*device);
       for (int t = 0; t < 4; ++t)
         samples.push_back({p.pid, *device, kTtmemType[t],
