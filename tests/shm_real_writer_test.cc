@@ -1,16 +1,18 @@
-// ttmem against tt-metal's REAL shared-memory statistics writer (memory_stats_shm.cpp from the
-// tree TT_METAL_HOME names, built into tests/tt-metal/shm_writer by
-// tests/tt-metal/build_shm_writer.sh; `ctest -L tt-metal`). Skipped, saying why, when
-// TTMEM_TT_METAL_SHM_WRITER does not name that binary.
+// ttmem against tt-metal's REAL shared-memory statistics writers, built by
+// tests/tt-metal/build_shm_writer.sh (`ctest -L tt-metal`): main's v3 memory_stats_shm.cpp from
+// the tree TT_METAL_HOME names (TTMEM_TT_METAL_SHM_WRITER) and the v4 files of PR #53721 when
+// given (TTMEM_TT_METAL_SHM_WRITER_V4). Each layout is skipped, saying why, without its writer.
 //
 // Two chips, two writer processes (one exits normally, one is SIGKILLed mid-run): what `ttmem
-// status --source shm` and the daemon show, `ttmem cleanup --shm`, then a new writer attaching.
+// status --source shm` and the daemon show, `ttmem cleanup --shm`, then a new writer attaching;
+// and the region ttmem's repair leaves, compared byte for byte with the one tt-metal leaves.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -44,13 +46,89 @@ struct Writer {
   std::array<uint64_t, 5> sizes;
 };
 
-class RealWriter : public ::testing::Test {
+// The bytes of a region file.
+std::string Bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Where two regions differ, by field ("processes[1].l1"), skipping the region's own timestamp
+// (offset 8: the moment of the last change) and, with `free_slot_detail` false, the timestamp and
+// name of a free slot (pid 0), which tt-metal's v3 writer leaves behind and nothing reads.
+std::vector<std::string> Differences(const std::string& x, const std::string& y,
+                                     bool free_slot_detail) {
+  std::vector<std::string> out;
+  if (x.size() != y.size()) return {fmt::format("size {} vs {}", x.size(), y.size())};
+  static const char* kFigures[] = {"dram", "l1", "l1_small", "trace", "cb"};
+  auto name = [](size_t off) -> std::string {
+    if (off < ts::kOffTotals) {
+      static const std::pair<size_t, const char*> kHeader[] = {
+          {0, "version"},          {4, "num_active_processes"}, {8, "last_update_timestamp"},
+          {16, "reference_count"}, {24, "board_serial"},        {32, "asic_id"},
+          {40, "device_id"}};
+      std::string n = "header";
+      for (const auto& [at, field] : kHeader)
+        if (off >= at) n = field;
+      return n;
+    }
+    if (off < ts::kOffChips) return fmt::format("total_{}", kFigures[(off - ts::kOffTotals) / 8]);
+    if (off < ts::kOffProcesses) {
+      const size_t c = (off - ts::kOffChips) / ts::kChipSize,
+                   in = (off - ts::kOffChips) % ts::kChipSize;
+      return fmt::format("chip_stats[{}].{}", c,
+                         in < 4   ? "chip_id"
+                         : in < 8 ? "is_remote"
+                                  : kFigures[(in - 8) / 8]);
+    }
+    if (off < ts::kOffInitState) {
+      const size_t p = (off - ts::kOffProcesses) / ts::kProcessSize,
+                   in = (off - ts::kOffProcesses) % ts::kProcessSize;
+      return fmt::format("processes[{}].{}", p,
+                         in < 8    ? "pid"
+                         : in < 48 ? kFigures[(in - 8) / 8]
+                         : in < 56 ? "last_update_timestamp"
+                                   : "process_name");
+    }
+    return "init_state";
+  };
+  for (size_t off = 0; off < x.size(); ++off) {
+    if (x[off] == y[off] || (off >= 8 && off < 16)) continue;
+    if (!free_slot_detail && off >= ts::kOffProcesses && off < ts::kOffInitState) {
+      const size_t slot =
+          ts::kOffProcesses + (off - ts::kOffProcesses) / ts::kProcessSize * ts::kProcessSize;
+      int32_t px, py;
+      std::memcpy(&px, x.data() + slot, 4);
+      std::memcpy(&py, y.data() + slot, 4);
+      if (px == 0 && py == 0 && off - slot >= 48) continue;
+    }
+    const std::string n = name(off);
+    if (out.empty() || out.back() != n) out.push_back(n);
+  }
+  return out;
+}
+
+// The writer binary of one layout, by the variable build_shm_writer.sh's caller sets.
+struct Layout {
+  const char* name;
+  const char* env;
+  int version;
+};
+
+void PrintTo(const Layout& l, std::ostream* os) {
+  *os << l.name;
+}
+
+class RealWriter : public ::testing::TestWithParam<Layout> {
  protected:
   void SetUp() override {
-    const char* w = std::getenv("TTMEM_TT_METAL_SHM_WRITER");
+    const char* w = std::getenv(GetParam().env);
     if (w == nullptr || ::access(w, X_OK) != 0)
-      GTEST_SKIP() << "no tt-metal writer: run `ctest -L tt-metal` with TT_METAL_HOME set "
-                      "(tests/tt-metal/build_shm_writer.sh builds it)";
+      GTEST_SKIP() << "no tt-metal " << GetParam().name << " writer (" << GetParam().env
+                   << "): run `ctest -L tt-metal` with TT_METAL_HOME set"
+                   << (GetParam().version == 4 ? " and TTMEM_TT_METAL_V4_DIR naming PR #53721's "
+                                                 "files (docs/tt-metal.md)"
+                                               : "")
+                   << "; tests/tt-metal/build_shm_writer.sh builds it";
     writer_ = w;
     // Chip ids of our own, so that nothing else in /dev/shm is involved.
     for (uint64_t i = 1; i <= 2; ++i) asics_.push_back(7'000'000'000ull + ::getpid() * 10ull + i);
@@ -73,6 +151,37 @@ class RealWriter : public ::testing::Test {
     ASSERT_EQ(::write(w.child.stdin_fd, "exit\n", 5), 5);
     EXPECT_EQ(Wait(w.child.pid, 10s), 0);
   }
+  static void Kill(Writer& w) {
+    ::kill(w.child.pid, SIGKILL);
+    Wait(w.child.pid, 10s);
+  }
+  // The two-chip run: one writer on chips a and b, one on chip a that exits first; then the first
+  // one is SIGKILLed (`kill`) or exits normally. Returns the regions' bytes.
+  std::array<std::string, 2> Run(bool kill) {
+    for (uint64_t a : asics_) std::remove(Path(a).c_str());
+    Writer both = Start(fmt::format("{}:0,{}:1", asics_[0], asics_[1]),
+                        {125'829'120, 1'048'576, 4096, 65536, 8192});
+    Writer one = Start(fmt::format("{}:0", asics_[0]), {1'000'000, 2000, 0, 0, 512});
+    Exit(one);
+    if (kill)
+      Kill(both);
+    else
+      Exit(both);
+    return {Bytes(Path(asics_[0])), Bytes(Path(asics_[1]))};
+  }
+  // `ttmem cleanup --shm` on copies of `regions` (a directory of their own: the test never
+  // touches other regions in /dev/shm). Returns the repaired bytes.
+  std::array<std::string, 2> Cleanup(const std::array<std::string, 2>& regions) {
+    TempDir cdir;
+    for (int i = 0; i < 2; ++i) {
+      std::ofstream(cdir.File(fmt::format("tt_device_{}_memory", asics_[i])), std::ios::binary)
+          << regions[i];
+    }
+    auto run = RunCli({"cleanup", "--shm", "--shm-dir", cdir.path()});
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    return {Bytes(cdir.File(fmt::format("tt_device_{}_memory", asics_[0]))),
+            Bytes(cdir.File(fmt::format("tt_device_{}_memory", asics_[1])))};
+  }
   ts::Region Read(uint64_t asic) {
     ts::Region r;
     std::string error;
@@ -94,7 +203,7 @@ class RealWriter : public ::testing::Test {
   TempDir dir_;
 };
 
-TEST_F(RealWriter, FiguresRepairAndReattach) {
+TEST_P(RealWriter, FiguresRepairAndReattach) {
   const char* kTypes[] = {"dram", "l1", "l1_small", "trace", "cb"};
   const uint64_t a = asics_[0], b = asics_[1];
   Writer killed =
@@ -107,7 +216,7 @@ TEST_F(RealWriter, FiguresRepairAndReattach) {
   json live = ShmStatus("/dev/shm");
   const json* da = Device(live, a);
   ASSERT_NE(da, nullptr) << live.dump(1);
-  EXPECT_EQ(da->at("layout_version"), 3);  // tt-metal main's layout
+  EXPECT_EQ(da->at("layout_version"), GetParam().version);
   for (int t = 0; t < 4; ++t)
     EXPECT_EQ(da->at("memory")[kTypes[t]]["used_bytes"], killed.sizes[t] + leaves.sizes[t])
         << kTypes[t];
@@ -132,7 +241,8 @@ TEST_F(RealWriter, FiguresRepairAndReattach) {
     EXPECT_EQ(d->at("processes")[0]["memory"]["cb"]["used_bytes"], killed.sizes[4]);
     EXPECT_EQ(d->at("processes")[0]["pid"], killed.child.pid);
     EXPECT_TRUE(d->at("processes")[0]["stale"].get<bool>());
-    EXPECT_EQ(Read(asic).reference_count, 1u);  // the killed writer's, leaked by tt-metal v3
+    EXPECT_EQ(Read(asic).reference_count, 1u);  // the killed writer's: v3 leaks it, v4 reaps it
+                                                // when the next writer attaches
   }
   auto table = RunCli({"status", "--source", "shm", "--shm-dir", "/dev/shm"});
   EXPECT_NE(table.out.find("stale"), std::string::npos) << table.out;
@@ -185,6 +295,56 @@ TEST_F(RealWriter, FiguresRepairAndReattach) {
   EXPECT_EQ(r.reference_count, 0u);
   EXPECT_EQ(r.totals[0], 0u);
 }
+
+// After the last writer leaves, the region must end as tt-metal leaves it. A run whose writer is
+// SIGKILLed and then repaired by `ttmem cleanup --shm` ends byte for byte as the same run whose
+// writer exits normally (its destructor releasing its slot), apart from the region's timestamp
+// and, in v3, the timestamp and name a released slot keeps.
+TEST_P(RealWriter, RepairEndsAsTheWriterLeavesIt) {
+  const auto clean = Run(false);
+  const auto repaired = Cleanup(Run(true));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(clean[i].size(), ts::kRegionSize);
+    EXPECT_EQ(Differences(repaired[i], clean[i], false), std::vector<std::string>{})
+        << "chip " << asics_[i];
+  }
+  for (const std::string& bytes : repaired) {
+    uint32_t reference_count;
+    uint64_t dram;
+    std::memcpy(&reference_count, bytes.data() + 16, 4);
+    std::memcpy(&dram, bytes.data() + ts::kOffTotals, 8);
+    EXPECT_EQ(reference_count, 0u);
+    EXPECT_EQ(dram, 0u);
+  }
+}
+
+// v4 only: tt-metal's own reaper (the next process to attach releases the dead slot, resets the
+// idle aggregates, and leaves again) and ttmem's repair, on the same bytes, give the same region
+// byte for byte — free slots included — apart from the region's timestamp.
+TEST_P(RealWriter, RepairEqualsTtMetalsReaper) {
+  if (GetParam().version != 4) GTEST_SKIP() << "tt-metal's reaper exists in v4 only";
+  const auto dead = Run(true);
+  for (uint64_t asic : asics_) {
+    const ts::Region r = Read(asic);
+    ASSERT_EQ(r.reference_count, 1u) << asic;  // the killed writer's slot, not yet reaped
+    ASSERT_EQ(r.processes.size(), 1u) << asic;
+  }
+  const auto ours = Cleanup(dead);
+  // The regions in /dev/shm still hold `dead`: a v4 writer attaches to both chips and leaves.
+  Writer reaper = Start(fmt::format("{}:0,{}:1", asics_[0], asics_[1]), {0, 0, 0, 0, 0});
+  Exit(reaper);
+  for (int i = 0; i < 2; ++i) {
+    const std::string theirs = Bytes(Path(asics_[i]));
+    EXPECT_NE(theirs, dead[i]) << "the reaper changed nothing";
+    EXPECT_EQ(Differences(ours[i], theirs, true), std::vector<std::string>{})
+        << "chip " << asics_[i];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, RealWriter,
+                         ::testing::Values(Layout{"v3", "TTMEM_TT_METAL_SHM_WRITER", 3},
+                                           Layout{"v4", "TTMEM_TT_METAL_SHM_WRITER_V4", 4}),
+                         [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace
 }  // namespace ttmem::test

@@ -9,4 +9,6 @@ rc=0
 "$(dirname "$0")/build_shm_writer.sh" "$out" || rc=$?
 ((rc == 0)) || exit "$rc"
 echo "tt-metal commit: $(cat "$out/commit" 2>/dev/null)"
-TTMEM_TT_METAL_SHM_WRITER="$out/shm_writer" exec "$e2e" --gtest_filter='RealWriter.*'
+v4=()
+[[ -x "$out/shm_writer_v4" ]] && v4=(TTMEM_TT_METAL_SHM_WRITER_V4="$out/shm_writer_v4")
+env TTMEM_TT_METAL_SHM_WRITER="$out/shm_writer" "${v4[@]}" "$e2e" --gtest_filter='*RealWriter.*'

@@ -9,6 +9,9 @@
 // (update_from_allocator, which asks the Device for its CB total), prints "ready" and then reads
 // commands from stdin: "free" records the deallocations, "exit"
 // destroys the providers (as a Device closes) and exits 0. A test SIGKILLs it to leave its slots.
+// A figure of 0 is not recorded (all zero: the process only attaches and, at "exit", detaches).
+// Built with TTMEM_SHM_WRITER_V4 against the v4 files of PR #53721, whose constructor takes the
+// run-time options (per-pid tracking switched off, verbose) as arguments: the defaults, as on main.
 #include <unistd.h>
 
 #include <cstdint>
@@ -37,7 +40,11 @@ int main(int argc, char** argv) {
     const auto colon = item.find(':');
     const uint64_t asic = std::stoull(item.substr(0, colon));
     const int device = std::stoi(item.substr(colon + 1));
+#ifdef TTMEM_SHM_WRITER_V4
+    chips.push_back(std::make_unique<SharedMemoryStatsProvider>(asic, device, false, false));
+#else
     chips.push_back(std::make_unique<SharedMemoryStatsProvider>(asic, device));
+#endif
     ids.push_back(static_cast<uint32_t>(device));
   }
   const ShmBufferType types[] = {ShmBufferType::DRAM, ShmBufferType::L1, ShmBufferType::L1_SMALL,
@@ -47,6 +54,7 @@ int main(int argc, char** argv) {
   for (size_t c = 0; c < chips.size(); ++c) {
     for (int t = 0; t < 4; ++t)
       if (sizes[t] != 0) chips[c]->record_allocation(::getpid(), sizes[t], types[t], ids[c]);
+    if (sizes[4] == 0) continue;
     const tt::tt_metal::Device device(static_cast<int>(ids[c]), sizes[4]);
     chips[c]->update_from_allocator(&device, ::getpid());
   }
