@@ -51,7 +51,8 @@ void BM_MemoryPerLiveBuffer(benchmark::State& state) {
     for (uint64_t i = 0; i < n; ++i) {
       uint32_t slot = table->Put(ttmem::daemon::StateFile::kNoSlot, static_cast<uint32_t>(i % 32),
                                  i, ttmem::ledger::LiveBuffer{i * 4096, 4096, 0, 0, false});
-      l->Alloc(1, static_cast<uint32_t>(i % 32), 0, i, i * 4096, 4096, false, true, slot);
+      l->Alloc(1, static_cast<uint32_t>(i % 32), 0, i, i * 4096, 4096, ttmem::ledger::Capture::kNo,
+               ttmem::ledger::Replay::kNo, slot);
     }
     size_t heap = HeapInUse() - before;
     double slots = 32.0;  // the memfd slot per buffer (not on the heap)

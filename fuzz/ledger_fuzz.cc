@@ -20,14 +20,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (p[0] % 6) {
       case 0:
       case 1:
-        l.Alloc(pid, device, p[3], id, 0, sz, (p[3] & 0x80) != 0, (p[0] & 0x40) == 0);
+        l.Alloc(
+            pid, device, p[3], id, 0, sz,
+            (p[3] & 0x80) != 0 ? ttmem::ledger::Capture::kEstimate : ttmem::ledger::Capture::kNo,
+            (p[0] & 0x40) == 0 ? ttmem::ledger::Replay::kNo : ttmem::ledger::Replay::kTolerant);
         break;
       case 2:
       case 3:
-        l.Free(pid, device, id, (p[0] & 0x40) == 0);
+        l.Free(pid, device, id,
+               (p[0] & 0x40) == 0 ? ttmem::ledger::Replay::kNo : ttmem::ledger::Replay::kTolerant);
         break;
       case 4:
-        l.RemoveProcess(pid, (p[3] & 1) != 0);
+        l.RemoveProcess(pid,
+                        (p[3] & 1) != 0 ? ttmem::ledger::Retire::kYes : ttmem::ledger::Retire::kNo);
         break;
       case 5:
         l.SetDropped(pid, sz);

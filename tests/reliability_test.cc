@@ -351,8 +351,9 @@ TEST(Reliability, SystemdSocketActivation) {
   posix_spawn_file_actions_adddup2(&fa, listener.get(), 3);
   std::string log = dir.File("activated.log");
   posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  std::string script =
-      "LISTEN_FDS=1 LISTEN_PID=$$ exec '" + BinDir() + "/ttmemd' --socket '" + path + "'";
+  std::string script = "LISTEN_FDS=1 LISTEN_PID=$$ exec '" + BinDir() + "/ttmemd' --socket '" +
+                       path + "' --shm-dir '" + dir.File("shm") +
+                       "'";  // not the host's /dev/shm: its regions are not ours
   const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
   pid_t pid;
   ASSERT_EQ(::posix_spawn(&pid, "/bin/sh", &fa, nullptr, const_cast<char**>(argv), environ), 0);

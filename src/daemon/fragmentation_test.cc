@@ -22,13 +22,13 @@ TEST(Fragmentation, FreeBlocksLargestGapAndStripFromAddresses) {
   info.bank_base[0] = 100;
   info.capacity_bytes[5] = 4096;  // CB: no geometry, no view
   l.SetDeviceInfo(2, info);
-  l.Alloc(1, 2, 0, 1, 100, 400);                   // per bank [100, 200)
-  l.Alloc(2, 2, 0, 1, 150, 401);                   // [150, 251): overlaps, another process
-  l.Alloc(1, 2, 0, 2, 600, 800);                   // [600, 800)
-  l.Alloc(1, 2, 0, 3, 1050, 800);                  // [1050, 1250) clipped to [1050, 1100)
-  l.Alloc(1, 2, 0, 4, 300, 400, /*hooked=*/true);  // a capture estimate: no memory
-  l.Alloc(1, 2, 5, 5, 0, 64);                      // CB
-  l.Alloc(1, 3, 0, 6, 400, 400);                   // another device
+  l.Alloc(1, 2, 0, 1, 100, 400);   // per bank [100, 200)
+  l.Alloc(2, 2, 0, 1, 150, 401);   // [150, 251): overlaps, another process
+  l.Alloc(1, 2, 0, 2, 600, 800);   // [600, 800)
+  l.Alloc(1, 2, 0, 3, 1050, 800);  // [1050, 1250) clipped to [1050, 1100)
+  l.Alloc(1, 2, 0, 4, 300, 400, ledger::Capture::kEstimate);  // a capture estimate: no memory
+  l.Alloc(1, 2, 5, 5, 0, 64);                                 // CB
+  l.Alloc(1, 3, 0, 6, 400, 400);                              // another device
   auto f = OneDevice(l, 2, 10);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].type, 0);

@@ -1,4 +1,5 @@
 #include "daemon/session.h"
+#include "daemon/loop_thread.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -25,7 +26,8 @@ uint64_t SatAdd(uint64_t a, uint64_t b) {
 }  // namespace
 
 std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
-                                         const proto::HelloBody& hello, std::string* error) {
+                                         const proto::HelloBody& hello, EventSink* sink,
+                                         std::string* error) {
   if (!memfd) {
     *error = "hello without a shared-memory region";
     return nullptr;
@@ -53,6 +55,7 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
   }
   std::unique_ptr<Session> s(new Session());
   s->pid_ = pid;
+  s->sink_ = sink;
   s->memfd_ = std::move(memfd);
   s->base_ = base;
   s->size_ = size;
@@ -93,6 +96,7 @@ Session::~Session() {
 }
 
 std::vector<Session::Pending>& Session::Scratch() {
+  LoopThread::Check();
   static std::vector<Pending> scratch;
   return scratch;
 }
@@ -256,13 +260,13 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
                     std::string* error) {
   // Validated by the caller: ring records as they are copied (Collect), sync records in
   // ApplySync.
-  const bool count = !tolerant_;
+  const ledger::Replay replay = tolerant_ ? ledger::Replay::kTolerant : ledger::Replay::kNo;
   if (kind == static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
     bool hooked = (flags & proto::kFlagHooked) != 0;
-    // The state-table slot lives in the ledger entry's tag: reuse it when the id is live.
+    // The state-table slot lives in the ledger entry: reuse it when the id is live.
     ledger::LiveBuffer old;
     const bool replaces = ledger.Find(pid_, device, buffer_id, &old);
-    uint32_t slot = replaces ? old.tag : StateFile::kNoSlot;
+    uint32_t slot = replaces ? old.state_slot : StateFile::kNoSlot;
     // The uid's live-buffer limit holds as records are applied, not after a whole drain.
     if (!replaces && allowance_ == 0) {
       *error = fmt::format(
@@ -279,20 +283,21 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
         return false;
       }
     }
-    if (ledger.Alloc(pid_, device, type, buffer_id, address, size, hooked, count, slot) ==
+    if (ledger.Alloc(pid_, device, type, buffer_id, address, size,
+                     hooked ? ledger::Capture::kEstimate : ledger::Capture::kNo, replay, slot) ==
         ledger::Result::kInvalid) {  // the only cause left: the device's total would wrap
       *error = fmt::format("allocation of {} bytes would wrap device {}'s total", size, device);
       return false;
     }
-    if (tap_)
+    if (sink_ && sink_->tapping())
       Tap(static_cast<uint8_t>(proto::EventKind::kAlloc), device, type, flags, buffer_id, address,
           size);
   } else {
     ledger::LiveBuffer freed;
-    const bool known = ledger.Free(pid_, device, buffer_id, count, &freed) == ledger::Result::kOk;
+    const bool known = ledger.Free(pid_, device, buffer_id, replay, &freed) == ledger::Result::kOk;
     if (known && allowance_ != UINT64_MAX) ++allowance_;
-    if (known && state_) state_->Release(freed.tag);
-    if (tap_)
+    if (known && state_) state_->Release(freed.state_slot);
+    if (sink_ && sink_->tapping())
       Tap(static_cast<uint8_t>(proto::EventKind::kFree), device,
           known ? freed.type : proto::kEventNoType,
           known && freed.hooked ? proto::kEventFlagHooked : uint16_t{0}, buffer_id,
@@ -304,7 +309,6 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
 void Session::Tap(uint8_t kind, uint32_t device, uint8_t type, uint16_t flags, uint64_t id,
                   uint64_t address, uint64_t size) {
   proto::EventRecord e{};
-  e.time_ns = tap_now_ns_;
   e.pid = pid_;
   e.device = device;
   e.type = type;
@@ -314,7 +318,7 @@ void Session::Tap(uint8_t kind, uint32_t device, uint8_t type, uint16_t flags, u
   e.buffer_id = id;
   e.address = address;
   e.size = size;
-  tap_->push_back(e);
+  sink_->Applied(e);
 }
 
 void Session::SaveCounters(const ledger::Ledger& ledger) {
@@ -336,8 +340,9 @@ bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint6
           [&](uint32_t slot, uint32_t device, uint64_t id, const ledger::LiveBuffer& b) {
             if (ledger.Find(pid_, device, id)) return false;  // a duplicate slot
             if (allowance_ == 0 || b.size > proto::kMaxBufferBytes) return false;
-            if (ledger.Alloc(pid_, device, b.type, id, b.address, b.size, b.hooked, true, slot) !=
-                ledger::Result::kOk)
+            if (ledger.Alloc(pid_, device, b.type, id, b.address, b.size,
+                             b.hooked ? ledger::Capture::kEstimate : ledger::Capture::kNo,
+                             ledger::Replay::kNo, slot) != ledger::Result::kOk)
               return false;
             if (allowance_ != UINT64_MAX) --allowance_;
             ++*restored;

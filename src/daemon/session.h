@@ -28,6 +28,19 @@
 
 namespace ttmem::daemon {
 
+// Where a session reports each record it applies: the event stream (daemon/event_stream.h), when
+// anyone subscribes. Handed to every session at creation.
+class EventSink {
+ public:
+  // Whether anyone wants the records now (the session builds none otherwise).
+  virtual bool tapping() const = 0;
+  // One applied record; the sink stamps its time.
+  virtual void Applied(const proto::EventRecord& record) = 0;
+
+ protected:
+  ~EventSink() = default;
+};
+
 struct DrainStats {
   uint64_t applied = 0;
 };
@@ -39,8 +52,10 @@ inline constexpr uint64_t kMaxRecordsPerDrain = 65536;
 class Session {
  public:
   // Validates and maps the client's region. On failure returns null and sets *error.
+  // `sink` (may be null) outlives the session.
   static std::unique_ptr<Session> Create(pid_t pid, base::UniqueFd memfd,
-                                         const proto::HelloBody& hello, std::string* error);
+                                         const proto::HelloBody& hello, EventSink* sink,
+                                         std::string* error);
 
   // Restores the live table an earlier daemon kept for this client (state_fd valid), or starts a
   // new one; the restored buffers go into the ledger. Returns false only when no table can be
@@ -93,19 +108,11 @@ class Session {
   // records waiting for an older one of another thread): drain again soon.
   bool capped() const { return capped_; }
 
-  // The event stream: while `tap` is set, every record applied (by any session) is also
-  // appended there, stamped `now_ns`. Set by the server while someone subscribes to events.
-  static void SetTap(std::vector<proto::EventRecord>* tap, uint64_t now_ns) {
-    tap_ = tap;
-    tap_now_ns_ = now_ns;
-  }
-
  private:
   Session() = default;
   void Tap(uint8_t kind, uint32_t device, uint8_t type, uint16_t flags, uint64_t id,
            uint64_t address, uint64_t size);
-  static inline std::vector<proto::EventRecord>* tap_ = nullptr;
-  static inline uint64_t tap_now_ns_ = 0;
+  EventSink* sink_ = nullptr;
   bool syncing_ = false;  // applying a resync log (events flagged kEventFlagResync)
   struct Pending {
     uint64_t timestamp;
@@ -119,7 +126,7 @@ class Session {
   // The shape of a record (kind, device, type, flags, size); false with *error set.
   static bool Validate(uint32_t device, uint8_t kind, uint8_t type, uint16_t flags, uint64_t size,
                        std::string* error);
-  // Drain's scratch, shared by every session (the daemon drains on one thread).
+  // Drain's scratch, shared by every session (the daemon drains on its loop thread only).
   static std::vector<Pending>& Scratch();
   // Validates and applies one event to the ledger and the state table.
   bool Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type, uint16_t flags,

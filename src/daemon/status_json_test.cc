@@ -20,7 +20,7 @@ TEST(StatusJson, FieldsAndEscaping) {
   ledger::Ledger l;
   l.SetDeviceInfo(0, ledger::DeviceInfo{"wormhole_b0", 0xabc, 64, {1000, 200, 0, 0, 0, 0, 0}});
   l.Alloc(10, 0, 0, 1, 0x100, 300);
-  l.Alloc(10, 3, 1, 2, 0x200, 50, /*hooked=*/true);
+  l.Alloc(10, 3, 1, 2, 0x200, 50, ledger::Capture::kEstimate);
   std::map<pid_t, ProcessMeta> meta;
   meta[10] = {"py\"thon", "a\nb \xff", 1000, "me", "", 1, 1};
   auto j = nlohmann::json::parse(Build(l, meta, nullptr));

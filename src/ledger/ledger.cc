@@ -40,7 +40,9 @@ void Ledger::Account(Process& p, uint32_t device, Device& d, const LiveBuffer& b
 }
 
 Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-                     uint64_t size, bool hooked, bool count_anomalies, uint32_t tag) {
+                     uint64_t size, Capture capture, Replay replay, uint32_t state_slot) {
+  const bool hooked = capture == Capture::kEstimate;
+  const bool count_anomalies = replay == Replay::kNo;
   if (type >= kNumTypes || device > UINT16_MAX) return Result::kInvalid;
   // Totals never wrap: an allocation the device's total cannot hold is refused, changing nothing
   // (the device total bounds every process total below it).
@@ -70,7 +72,7 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
   }
   it->address = address;
   it->size = size;
-  it->tag = tag;
+  it->state_slot = state_slot;
   it->type = type;
   it->hooked = hooked ? 1 : 0;
   Account(p, device, d, it->buffer(), /*add=*/true);
@@ -89,8 +91,9 @@ bool Ledger::Find(pid_t pid, uint32_t device, uint64_t buffer_id, LiveBuffer* ou
   return true;
 }
 
-Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies,
+Result Ledger::Free(pid_t pid, uint32_t device, uint64_t buffer_id, Replay replay,
                     LiveBuffer* freed) {
+  const bool count_anomalies = replay == Replay::kNo;
   Process& p = ProcessFor(pid);
   LiveEntry probe;
   probe.id = buffer_id;
@@ -117,11 +120,11 @@ Counters Ledger::counters() const {
   return c;
 }
 
-uint64_t Ledger::RemoveProcess(pid_t pid, bool retire_counters) {
+uint64_t Ledger::RemoveProcess(pid_t pid, Retire retire) {
   auto it = processes_.find(pid);
   if (it == processes_.end()) return 0;
   ++version_;
-  if (retire_counters) {
+  if (retire == Retire::kYes) {
     retired_.unknown_frees += it->second.counters.unknown_frees;
     retired_.duplicate_allocs += it->second.counters.duplicate_allocs;
     retired_.dropped_events += it->second.counters.dropped_events;

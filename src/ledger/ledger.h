@@ -60,10 +60,20 @@ struct Counters {
 
 enum class Result { kOk, kDuplicateAlloc, kUnknownFree, kInvalid };
 
+// An allocation made under a graph-capture hook: an estimate, no device memory (kept apart).
+enum class Capture : uint8_t { kNo, kEstimate };
+// Replaying events whose effect may already be in the ledger (after a daemon restart): an
+// allocation identical to the live one, and a free of a missing id, change nothing and are not
+// counted as anomalies.
+enum class Replay : uint8_t { kNo, kTolerant };
+// A process removed for good keeps its anomaly counts in the totals; one that comes straight
+// back (a reconnect restores them) does not.
+enum class Retire : uint8_t { kYes, kNo };
+
 struct LiveBuffer {
   uint64_t address = 0;
   uint64_t size = 0;
-  uint32_t tag = 0;  // the caller's (the daemon keeps the entry's state-table slot here)
+  uint32_t state_slot = 0;  // the caller's: the daemon's state-table slot of the entry
   uint8_t type = 0;
   bool hooked = false;
 };
@@ -111,11 +121,11 @@ struct LiveEntry {
   uint64_t id = 0;
   mutable uint64_t address = 0;
   mutable uint64_t size = 0;
-  mutable uint32_t tag = 0;
+  mutable uint32_t state_slot = 0;
   uint16_t device = 0;  // < 65536 (the daemon accepts < 1024)
   mutable uint8_t type = 0;
   mutable uint8_t hooked = 0;
-  LiveBuffer buffer() const { return LiveBuffer{address, size, tag, type, hooked != 0}; }
+  LiveBuffer buffer() const { return LiveBuffer{address, size, state_slot, type, hooked != 0}; }
 };
 static_assert(sizeof(LiveEntry) == 32);
 
@@ -147,14 +157,13 @@ struct Device {
 
 class Ledger {
  public:
-  // `count_anomalies` false (replaying events whose effect may already be here, after a daemon
-  // restart): an allocation identical to the live one and a free of a missing id change nothing
-  // and are not counted. kInvalid (nothing changed): a type or device out of range, or a size
-  // that would wrap the device's total for the type.
+  // kInvalid (nothing changed): a type or device out of range, or a size that would wrap the
+  // device's total for the type.
   Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-               uint64_t size, bool hooked = false, bool count_anomalies = true, uint32_t tag = 0);
+               uint64_t size, Capture capture = Capture::kNo, Replay replay = Replay::kNo,
+               uint32_t state_slot = 0);
   // *freed (if given) receives the entry that was freed.
-  Result Free(pid_t pid, uint32_t device, uint64_t buffer_id, bool count_anomalies = true,
+  Result Free(pid_t pid, uint32_t device, uint64_t buffer_id, Replay replay = Replay::kNo,
               LiveBuffer* freed = nullptr);
   // The live entry into *out (if given); false when there is none.
   bool Find(pid_t pid, uint32_t device, uint64_t buffer_id, LiveBuffer* out = nullptr) const;
@@ -164,9 +173,7 @@ class Ledger {
   // Registers a process (so it is listed even before its first allocation).
   void AddProcess(pid_t pid);
   // Reclaims everything the process holds and forgets it. Returns the bytes reclaimed.
-  // `retire_counters`: keep its anomaly counts in the totals (it exited); false when the same
-  // process comes straight back with its counts (a reconnect restores them).
-  uint64_t RemoveProcess(pid_t pid, bool retire_counters = true);
+  uint64_t RemoveProcess(pid_t pid, Retire retire = Retire::kYes);
   // Sets the process's count of events lost before reaching the daemon (monotonic; a smaller
   // value than before is ignored).
   void SetDropped(pid_t pid, uint64_t dropped);

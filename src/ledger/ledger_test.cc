@@ -65,14 +65,14 @@ TEST(Ledger, DuplicateAllocIsCountedAndReplacesTheOldEntry) {
 TEST(Ledger, HookedAllocationsAreACaptureEstimateNotDeviceUsage) {
   Ledger l;
   l.Alloc(1, 0, kDram, 1, 0x1000, 100);
-  EXPECT_EQ(l.Alloc(1, 0, kDram, 2, 0, 4096, /*hooked=*/true), Result::kOk);
+  EXPECT_EQ(l.Alloc(1, 0, kDram, 2, 0, 4096, Capture::kEstimate), Result::kOk);
   EXPECT_EQ(l.devices().at(0).usage[kDram], (Usage{100, 1}));
   EXPECT_EQ(l.devices().at(0).captured[kDram], (Usage{4096, 1}));
   EXPECT_EQ(l.processes().at(1).captured.at(0)[kDram], (Usage{4096, 1}));
   EXPECT_EQ(l.CheckInvariantsForTesting(), "");
   EXPECT_EQ(l.Free(1, 0, 2), Result::kOk);
   EXPECT_EQ(l.devices().at(0).captured[kDram], (Usage{0, 0}));
-  l.Alloc(1, 0, kL1, 3, 0, 64, /*hooked=*/true);
+  l.Alloc(1, 0, kL1, 3, 0, 64, Capture::kEstimate);
   EXPECT_EQ(l.RemoveProcess(1), 100u);  // reclaimed device memory; the estimate goes too
   EXPECT_EQ(l.devices().at(0).captured[kL1], (Usage{0, 0}));
   EXPECT_EQ(l.live_buffers(), 0u);
@@ -130,7 +130,7 @@ TEST(Ledger, RandomOperationsKeepInvariants) {
         break;
       default:
         l.Alloc(pid, dev, static_cast<uint8_t>(rng() % kNumTypes), id, 0, rng() % 4096,
-                rng() % 5 == 0);
+                rng() % 5 == 0 ? Capture::kEstimate : Capture::kNo);
     }
     if (i % 1000 == 0) {
       ASSERT_EQ(l.CheckInvariantsForTesting(), "") << "after op " << i;

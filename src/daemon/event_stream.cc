@@ -1,0 +1,250 @@
+#include "daemon/event_stream.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "protocol/mem_types.h"
+
+namespace ttmem::daemon {
+namespace {
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+proto::EventRecord LiveRecord(pid_t pid, const ledger::LiveEntry& e, proto::EventKind kind,
+                              uint64_t now) {
+  proto::EventRecord r{};
+  r.time_ns = now;
+  r.pid = pid;
+  r.device = e.device;
+  r.type = e.type;
+  r.kind = static_cast<uint8_t>(kind);
+  r.flags = e.hooked ? proto::kEventFlagHooked : 0;
+  r.buffer_id = e.id;
+  r.address = e.address;
+  r.size = e.size;
+  return r;
+}
+
+}  // namespace
+
+nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info) {
+  nlohmann::json n = {{"event", "device"},
+                      {"device", device},
+                      {"arch", info.arch},
+                      {"unique_id", info.unique_id},
+                      {"num_cores", info.num_cores}};
+  for (int t = 0; t < ledger::kNumTypes; ++t) {
+    const std::string key(proto::kMemTypeKeys[t]);
+    n["capacity_bytes"][key] = info.capacity_bytes[t];
+    n["bank_count"][key] = info.bank_count[t];
+    n["bank_base"][key] = info.bank_base[t];
+  }
+  return n;
+}
+
+nlohmann::json ProcessStartNotice(pid_t pid, const ProcessMeta& meta, uint64_t time_ns,
+                                  bool existing) {
+  nlohmann::json n = {{"event", "process_start"}, {"pid", pid}, {"time_ns", time_ns}};
+  if (existing) n["existing"] = true;
+  n["name"] = meta.name;
+  n["cmdline"] = meta.cmdline;
+  n["uid"] = meta.uid;
+  n["user"] = meta.user;
+  n["started_unix_ms"] = meta.started_unix_ms;
+  return n;
+}
+
+EventStream::EventStream(Connections& conns) : conns_(conns) {
+  // A subscriber that fell behind and has caught up is told what it missed, at once.
+  conns_.on_empty = [this](Connection& c) {
+    if (!c.query.events || !c.query.HasUntoldLosses()) return false;
+    TellLost(c);
+    return !c.out.empty();
+  };
+}
+
+void EventStream::Applied(const proto::EventRecord& record) {
+  tap_.push_back(record);
+  tap_.back().time_ns = tap_time_ns_;
+}
+
+void EventStream::Arm() {
+  armed_ = subscribers_ != 0;
+  tap_time_ns_ = armed_ ? base::RealtimeNs() : 0;
+}
+
+void EventStream::Flush() {
+  if (tap_.empty()) return;
+  std::vector<proto::EventRecord> mine;
+  // AppendEvents never closes a connection (a failed send dooms it): the table stays as it is.
+  for (const auto& [id, c] : conns_.all()) {
+    if (!c->query.events || c->doomed) continue;
+    if (c->query.events_pid < 0) {
+      AppendEvents(*c, tap_.data(), tap_.size());
+      continue;
+    }
+    mine.clear();
+    for (const proto::EventRecord& e : tap_)
+      if (e.pid == c->query.events_pid) mine.push_back(e);
+    if (!mine.empty()) AppendEvents(*c, mine.data(), mine.size());
+  }
+  tap_.clear();
+}
+
+void EventStream::AppendEvents(Connection& c, const proto::EventRecord* recs, size_t n) {
+  if (c.doomed) return;
+  // The peer does not keep up (or its uid holds too much unsent): count, go on.
+  const uint64_t frames = (n + kEventsPerFrame - 1) / kEventsPerFrame;
+  if (!conns_.Room(c, n * sizeof(proto::EventRecord) + frames * sizeof(proto::FrameHeader))) {
+    c.query.events_lost += n;
+    return;
+  }
+  TellLost(c);
+  for (size_t i = 0; i < n; i += kEventsPerFrame) {
+    const size_t k = std::min(kEventsPerFrame, n - i);
+    c.out.AppendFrame(proto::FrameType::kEvents, recs + i, k * sizeof(proto::EventRecord));
+  }
+  conns_.Account(c);
+  conns_.Flush(c);
+}
+
+bool EventStream::AppendNotice(Connection& c, const std::string& text, bool essential) {
+  if (c.doomed) return false;
+  // A notice is bounded like events: past the allowance it is dropped and counted. Essential
+  // ones (what was lost, the end of a flush) may use a small reserve above it.
+  const uint64_t add = text.size() + sizeof(proto::FrameHeader);
+  if (!conns_.Room(c, add) && !(essential && conns_.Room(c, add, Connections::kEssentialReserve))) {
+    if (!essential) ++c.query.notices_lost;
+    return false;
+  }
+  c.out.AppendFrame(proto::FrameType::kQueryReply, text.data(), text.size());
+  conns_.Account(c);
+  return true;
+}
+
+void EventStream::TellLost(Connection& c) {
+  QueryPart& q = c.query;
+  if (!q.HasUntoldLosses()) return;
+  const std::string text = nlohmann::json{
+      {"event", "lost"},
+      {"count", q.events_lost - q.events_lost_told},
+      {"total", q.events_lost},
+      {"notices_total", q.notices_lost},
+      {"time_ns",
+       base::RealtimeNs()}}.dump();
+  if (AppendNotice(c, text, /*essential=*/true)) {
+    q.events_lost_told = q.events_lost;
+    q.notices_lost_told = q.notices_lost;
+  }
+}
+
+void EventStream::Notice(const nlohmann::json& notice, pid_t pid) {
+  Flush();  // the events before it go first
+  const std::string text = Dump(notice);
+  for (const auto& [id, c] : conns_.all()) {
+    const QueryPart& q = c->query;
+    if (!q.events || c->doomed || !(pid < 0 || q.events_pid < 0 || q.events_pid == pid)) continue;
+    TellLost(*c);
+    if (AppendNotice(*c, text)) conns_.Flush(*c);  // dooms, never closes: the table stays
+  }
+}
+
+void EventStream::LiveSet(const ledger::Ledger& ledger, pid_t pid, proto::EventKind kind) {
+  auto p = ledger.processes().find(pid);
+  if (p == ledger.processes().end()) return;
+  const uint64_t now = base::RealtimeNs();
+  for (const ledger::LiveEntry& e : p->second.live) {
+    if (tap_.size() >= kEventsPerFrame) Flush();  // a frame at a time, not the whole set
+    tap_.push_back(LiveRecord(pid, e, kind, now));
+  }
+  Flush();
+}
+
+void EventStream::Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledger,
+                            const std::map<pid_t, ProcessMeta>& meta) {
+  if (c.query.events) {
+    conns_.Reply(c, proto::FrameType::kQueryReply,
+                 R"({"error": "this connection already receives events"})");
+    return;
+  }
+  // Each stream may hold up to kMaxOutPerConn unread bytes: a user gets a few.
+  uint32_t same_uid = 0;
+  for (const auto& [id, other] : conns_.all())
+    same_uid += other->query.events && other->cred.uid == c.cred.uid ? 1 : 0;
+  if (same_uid >= kMaxStreamsPerUid) {
+    conns_.Reply(c, proto::FrameType::kQueryReply,
+                 nlohmann::json{{"error", fmt::format("uid {} already has {} event streams (the "
+                                                      "limit): stop a running `ttmem record` first",
+                                                      c.cred.uid, same_uid)}}
+                     .dump());
+    return;
+  }
+  c.query.events = true;
+  c.query.events_pid = pid;
+  ++subscribers_;
+  const uint64_t now = base::RealtimeNs();
+  AppendNotice(c, nlohmann::json{{"event", "start"},
+                                 {"time_ns", now},
+                                 {"daemon_pid", ::getpid()},
+                                 {"protocol_version", proto::kProtocolVersion},
+                                 {"pid_filter", pid}}
+                      .dump());
+  for (const auto& [id, dev] : ledger.devices())
+    if (dev.info) AppendNotice(c, Dump(DeviceNotice(id, *dev.info)));
+  for (const auto& [p, m] : meta) {
+    if (pid >= 0 && p != pid) continue;
+    auto proc = ledger.processes().find(p);
+    if (proc == ledger.processes().end()) continue;
+    AppendNotice(c, Dump(ProcessStartNotice(p, m, now, /*existing=*/true)));
+    // The live set a frame at a time: what does not fit the allowance is lost and counted.
+    std::vector<proto::EventRecord> live;
+    live.reserve(std::min(proc->second.live.size(), kEventsPerFrame));
+    for (const ledger::LiveEntry& e : proc->second.live) {
+      live.push_back(LiveRecord(p, e, proto::EventKind::kLive, now));
+      if (live.size() == kEventsPerFrame) {
+        AppendEvents(c, live.data(), live.size());
+        live.clear();
+      }
+    }
+    if (!live.empty()) AppendEvents(c, live.data(), live.size());
+  }
+  conns_.Flush(c);
+}
+
+void EventStream::Flushed(Connection& c) {
+  if (!c.query.events) {
+    conns_.Reply(c, proto::FrameType::kQueryReply,
+                 nlohmann::json{{"error",
+                                 "events_flush needs an event stream on this connection "
+                                 "(send {\"cmd\": \"events\"} first)"}}
+                     .dump());
+    return;
+  }
+  TellLost(c);
+  if (!AppendNotice(c,
+                    nlohmann::json{{"event", "flushed"},
+                                   {"lost_total", c.query.events_lost},
+                                   {"notices_lost_total", c.query.notices_lost},
+                                   {"time_ns", base::RealtimeNs()}}
+                        .dump(),
+                    /*essential=*/true)) {
+    conns_.CountError();
+    conns_.Doom(c, "it asks for flushes without reading them");
+    return;
+  }
+  conns_.Flush(c);
+}
+
+void EventStream::Unsubscribe(Connection& c) {
+  if (!c.query.events) return;
+  c.query.events = false;
+  --subscribers_;
+}
+
+}  // namespace ttmem::daemon

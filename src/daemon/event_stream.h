@@ -1,0 +1,81 @@
+// event_stream.h — `{"cmd": "events"}`: every applied record, and process and device notices,
+// to the peers that subscribe (docs/protocol.md, the event stream).
+//
+// Sessions report what they apply through the EventSink side: Arm() before a drain (records are
+// kept only while anyone subscribes), Flush() after, which sends them to every subscriber (or
+// the one process a subscriber follows). A notice goes after the events before it. What does not
+// fit a subscriber's outbox allowance is dropped for that peer and counted; a "lost" notice says
+// how many once it has room again.
+#ifndef TTMEM_DAEMON_EVENT_STREAM_H_
+#define TTMEM_DAEMON_EVENT_STREAM_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/connection.h"
+#include "daemon/session.h"
+#include "daemon/status_json.h"
+#include "ledger/ledger.h"
+#include "protocol/wire.h"
+
+namespace ttmem::daemon {
+
+// The {"event": "device", ...} notice of an announcement.
+nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info);
+// The {"event": "process_start", ...} notice of a process (`existing`: it was there before the
+// subscription).
+nlohmann::json ProcessStartNotice(pid_t pid, const ProcessMeta& meta, uint64_t time_ns,
+                                  bool existing);
+
+class EventStream final : public EventSink {
+ public:
+  static constexpr size_t kEventsPerFrame = 16384;  // 768 KiB frames
+  static constexpr uint32_t kMaxStreamsPerUid = 8;
+
+  explicit EventStream(Connections& conns);
+
+  bool any() const { return subscribers_ != 0; }
+
+  // EventSink: records are kept between Arm and Flush while anyone subscribes.
+  bool tapping() const override { return armed_; }
+  void Applied(const proto::EventRecord& record) override;
+  void Arm();
+  void Flush();
+
+  // A JSON notice to the subscribers of `pid` (-1: all), after the events before it.
+  void Notice(const nlohmann::json& notice, pid_t pid);
+  // A process's live buffers as events of `kind` (kLive after a reconnect, kReclaim at its end).
+  void LiveSet(const ledger::Ledger& ledger, pid_t pid, proto::EventKind kind);
+
+  // Makes `c` a subscriber: the "start" notice, the devices, the processes and their live sets
+  // (a snapshot), then the stream. Refuses (an error reply) a second stream on one connection
+  // and more than kMaxStreamsPerUid per uid.
+  void Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledger,
+                 const std::map<pid_t, ProcessMeta>& meta);
+  // {"cmd": "events_flush"}: the "flushed" notice after everything queued for `c`.
+  void Flushed(Connection& c);
+  // A subscriber closes.
+  void Unsubscribe(Connection& c);
+
+ private:
+  void AppendEvents(Connection& c, const proto::EventRecord* recs, size_t n);
+  // False when it did not fit (counted in notices_lost unless `essential`).
+  bool AppendNotice(Connection& c, const std::string& text, bool essential = false);
+  void TellLost(Connection& c);  // the "lost" notice, when there is news and room
+
+  Connections& conns_;
+  std::vector<proto::EventRecord> tap_;
+  uint64_t tap_time_ns_ = 0;
+  bool armed_ = false;
+  uint32_t subscribers_ = 0;
+};
+
+}  // namespace ttmem::daemon
+
+#endif  // TTMEM_DAEMON_EVENT_STREAM_H_

@@ -1,0 +1,59 @@
+#include "daemon/shm_watcher.h"
+
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "daemon/status_json.h"
+
+namespace ttmem::daemon {
+
+void ShmWatcher::Scan(const ledger::Ledger& ledger, bool force) {
+  if (dir_.empty()) return;
+  const uint64_t now = base::MonotonicNs();
+  if (!force && scanned_ns_ != 0 && now < scanned_ns_ + 1000000000ull) return;
+  scanned_ns_ = now;
+  std::vector<std::string> problems;  // unusable regions are simply not shown
+  regions_ = ttshm::Discover(dir_, &problems);
+  std::string digest;
+  for (ttshm::Region& r : regions_) {
+    ttshm::CheckLiveness(&r);
+    digest += fmt::format("{}:{}:{}:{}:{}:{}:{};", r.path, r.asic_id, r.device_id, r.totals[0],
+                          r.totals[1], r.totals[2], r.processes.size());
+    for (const ttshm::Process& p : r.processes)
+      digest += fmt::format("{}/{}/{}/{}/{},", p.pid, p.alive, p.used[0], p.used[1], p.used[4]);
+  }
+  CheckCoverage(ledger);
+  if (!coverage_.anomalies().empty())  // their figures and durations change with each scan
+    digest += fmt::format("coverage:{};", coverage_.anomalies().size());
+  if (digest != digest_) {
+    digest_ = std::move(digest);
+    ++version_;
+  }
+}
+
+void ShmWatcher::CheckCoverage(const ledger::Ledger& ledger) {
+  // tt-metal's slot figures are DRAM, L1, L1_SMALL, TRACE, CB; ttmem's types 0, 1, 3, 4.
+  static constexpr int kTtmemType[] = {0, 1, 3, 4};
+  std::vector<CoverageSample> samples;
+  for (const ttshm::Region& r : regions_) {
+    const std::optional<uint32_t> device = NativeDeviceOfChip(ledger, r.chip_id);
+    if (!device) continue;
+    for (const ttshm::Process& p : r.processes) {
+      auto native = ledger.processes().find(p.pid);
+      // Only a slot the live process itself maps: anyone can write a region naming any pid.
+      if (!p.alive || !p.verified || native == ledger.processes().end()) continue;
+      auto usage = native->second.usage.find(*device);
+      for (int t = 0; t < 4; ++t)
+        samples.push_back({p.pid, *device, kTtmemType[t],
+                           usage != native->second.usage.end()
+                               ? usage->second[static_cast<size_t>(kTtmemType[t])].bytes
+                               : 0,
+                           p.used[static_cast<size_t>(t)]});
+    }
+  }
+  coverage_.Update(samples, base::MonotonicNs(), base::UnixMs());
+}
+
+}  // namespace ttmem::daemon
