@@ -17,77 +17,11 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "daemon/listener.h"
 #include "daemon/log.h"
 #include "daemon/loop_thread.h"
 
 namespace ttmem::daemon {
-namespace {
-
-// File descriptors kept for the daemon itself (epoll, timers, log, metrics, /proc and shm reads),
-// and per connection at most (socket, pidfd, region memfd, state table).
-constexpr uint64_t kReservedFds = 64;
-constexpr uint64_t kFdsPerConnection = 4;
-
-// systemd socket activation: the listening socket arrives as fd 3 (LISTEN_FDS=1 for our pid).
-base::UniqueFd InheritedListener() {
-  const char* fds = std::getenv("LISTEN_FDS");
-  const char* pid = std::getenv("LISTEN_PID");
-  if (fds == nullptr || pid == nullptr || std::strcmp(fds, "1") != 0 ||
-      std::strtol(pid, nullptr, 10) != ::getpid())
-    return base::UniqueFd();
-  ::unsetenv("LISTEN_FDS");
-  ::unsetenv("LISTEN_PID");
-  ::unsetenv("LISTEN_FDNAMES");
-  int type = 0;
-  socklen_t len = sizeof(type);
-  if (::getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
-    return base::UniqueFd();
-  ::fcntl(3, F_SETFD, FD_CLOEXEC);
-  ::fcntl(3, F_SETFL, ::fcntl(3, F_GETFL) | O_NONBLOCK);
-  return base::UniqueFd(3);
-}
-
-// The socket's directory: created if missing (0700 for a per-user one, 0755 for /run/ttmem); an
-// existing one must be ours (or root's) and writable by nobody else, unless sticky like /tmp:
-// whoever controls the directory controls the socket in it.
-bool CheckSocketDirectory(const std::string& path, std::string* error) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return true;
-  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) {
-    if (::mkdir(dir.c_str(), dir.rfind("/run/", 0) == 0 ? 0755 : 0700) != 0 ||
-        ::lstat(dir.c_str(), &st) != 0) {
-      *error = fmt::format("cannot create directory {}: {} (choose another --socket)", dir,
-                           std::strerror(errno));
-      return false;
-    }
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    *error = fmt::format(
-        "{} is not a directory (a symbolic link or another file): refusing to put the socket "
-        "there; remove it or choose another --socket",
-        dir);
-    return false;
-  }
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
-    *error = fmt::format(
-        "directory {} belongs to uid {}, not to this daemon's uid {} or root: its owner could "
-        "replace the socket; remove it or choose another --socket",
-        dir, st.st_uid, ::geteuid());
-    return false;
-  }
-  if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
-    *error = fmt::format(
-        "directory {} is writable by other users (mode {:04o}) and not sticky: they could "
-        "replace the socket; chmod go-w it or choose another --socket",
-        dir, st.st_mode & 07777);
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 Server::Server(Options options)
     : options_(std::move(options)), history_(1000, options_.history_seconds) {}
@@ -98,82 +32,14 @@ Server::~Server() {
 
 bool Server::Start(std::string* error) {
   listen_ = InheritedListener();
-  if (listen_)
+  if (listen_) {
     LogInfo("using the socket systemd passed (socket activation) for {}", options_.socket_path);
-  else if (!Bind(error))
-    return false;
-  return StartLoop(error);
-}
-
-bool Server::Bind(std::string* error) {
-  const std::string& path = options_.socket_path;
-  if (path.empty()) {
-    *error =
-        "--socket is empty; give the path of the socket to create, like /run/ttmem/ttmemd.sock";
-    return false;
-  }
-  if (!CheckSocketDirectory(path, error)) return false;
-  // One daemon per socket: a live one answers connect; a stale file from a crash does not.
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      *error =
-          fmt::format("{} exists and is not a socket; remove it or choose another --socket", path);
-      return false;
-    }
-    base::UniqueFd probe = base::ConnectUnix(path, /*nonblocking=*/false);
-    if (probe) {
-      *error = fmt::format(
-          "another ttmemd is already serving {}; stop it first or choose "
-          "another --socket",
-          path);
-      return false;
-    }
-    LogInfo("removing stale socket {} (no daemon answers on it)", path);
-    ::unlink(path.c_str());
-  }
-  listen_ = base::ListenUnix(path, 128);
-  if (!listen_) {
-    *error = fmt::format(
-        "cannot listen on {}: {} (check the directory's permissions or choose "
-        "another --socket)",
-        path,
-        errno == ENAMETOOLONG ? "the path is longer than a socket address holds (107 bytes)"
-                              : std::strerror(errno));
-    return false;
-  }
-  bound_ = true;
-  uint32_t mode = options_.socket_mode != 0 ? options_.socket_mode
-                                            : (path.rfind("/run/ttmem/", 0) == 0 ? 0666 : 0600);
-  ::chmod(path.c_str(), mode);
-  return true;
-}
-
-void Server::SizeLimitsToFds() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    if (rl.rlim_cur < rl.rlim_max) {
-      const rlim_t old = rl.rlim_cur;
-      rl.rlim_cur = rl.rlim_max;
-      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = old;
-    }
-    fd_limit_ = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur;
   } else {
-    fd_limit_ = 1024;
+    listen_ = BindSocket(options_.socket_path, options_.socket_mode, error);
+    if (!listen_) return false;
+    bound_ = true;
   }
-  const uint64_t conns = fd_limit_ > kReservedFds + kFdsPerConnection
-                             ? (fd_limit_ - kReservedFds) / kFdsPerConnection
-                             : 1;
-  max_connections_ = static_cast<uint32_t>(std::min<uint64_t>(conns, 1u << 30));
-  // One uid gets at most half of them, so another user can always connect.
-  max_connections_per_uid_ =
-      std::max<uint32_t>(1, std::min(options_.max_connections_per_uid, max_connections_ / 2));
-  if (max_connections_per_uid_ < options_.max_connections_per_uid)
-    LogInfo(
-        "open-file limit {}: at most {} connections ({} fds each, {} reserved), {} per uid "
-        "(--max-connections-per-uid {} lowered to fit)",
-        fd_limit_, max_connections_, kFdsPerConnection, kReservedFds, max_connections_per_uid_,
-        options_.max_connections_per_uid);
+  return StartLoop(error);
 }
 
 bool Server::Watch(int fd, uint64_t token, uint32_t events) {
@@ -185,7 +51,10 @@ bool Server::Watch(int fd, uint64_t token, uint32_t events) {
 
 bool Server::StartLoop(std::string* error) {
   LoopThread::Bind();
-  SizeLimitsToFds();
+  const FdBudget budget = SizeToFds(options_.max_connections_per_uid);
+  fd_limit_ = budget.fd_limit;
+  max_connections_ = budget.connections;
+  max_connections_per_uid_ = budget.per_uid;
   if (!options_.metrics_listen.empty()) {
     metrics_ = std::make_unique<MetricsExporter>();
     if (!metrics_->Start(options_.metrics_listen, error)) return false;

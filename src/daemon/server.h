@@ -55,10 +55,8 @@ class Server final : private Reporters::Loop {
   int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
  private:
-  [[nodiscard]] bool Bind(std::string* error);       // the socket file (not socket activation)
   [[nodiscard]] bool StartLoop(std::string* error);  // the event sources, once listening
   [[nodiscard]] bool Watch(int fd, uint64_t token, uint32_t events = 0x001 /* EPOLLIN */);
-  void SizeLimitsToFds();  // connection limits that fit RLIMIT_NOFILE (raised to its hard limit)
   void Accept();
   void OnReadable(Connection& c);
   [[nodiscard]] bool OnFrame(Connection& c, base::Frame& f);
