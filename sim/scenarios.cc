@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/mem_types.h"
 #include "sim/buffer.h"
 #include "sim/graph_tracker.h"
 #include "sim/mesh.h"
@@ -30,7 +31,6 @@ namespace {
 
 constexpr uint64_t kKiB = 1024, kMiB = 1024 * 1024;
 constexpr uint64_t kTile = 2048;  // a 32x32 bfloat16 tile: the page size of tiled tensors
-const char* kTypeKeys[] = {"dram", "l1", "system_memory", "l1_small", "trace", "cb", "kernel"};
 
 using CaptureUsage = std::map<uint32_t, UsageByType>;
 
@@ -54,10 +54,11 @@ class Checkpoints {
       for (int t = 0; t < kNumMemTypes; ++t)
         if (d->BankAllocatorFor(static_cast<MemType>(t)) != nullptr) {
           AllocatorStats st = d->Statistics(static_cast<MemType>(t));
-          j["allocators"][std::to_string(d->id())][kTypeKeys[t]] = {
-              {"total_allocated_bytes", st.total_allocated_bytes},
-              {"largest_free_block_bytes", st.largest_free_block_bytes},
-              {"total_free_bytes", st.total_free_bytes}};
+          j["allocators"][std::to_string(d->id())]
+           [std::string(ttmem::proto::kMemTypeKeys[static_cast<size_t>(t)])] = {
+               {"total_allocated_bytes", st.total_allocated_bytes},
+               {"largest_free_block_bytes", st.largest_free_block_bytes},
+               {"total_free_bytes", st.total_free_bytes}};
         }
     j["capture"] = nlohmann::json::object();
     for (const auto& [id, usage] : capture) j["capture"][std::to_string(id)] = ToJson(usage);
@@ -70,7 +71,8 @@ class Checkpoints {
   static nlohmann::json ToJson(const UsageByType& u) {
     nlohmann::json m = nlohmann::json::object();
     for (int t = 0; t < kNumMemTypes; ++t)
-      m[kTypeKeys[t]] = {{"used_bytes", u[t].bytes}, {"buffers", u[t].count}};
+      m[std::string(ttmem::proto::kMemTypeKeys[static_cast<size_t>(t)])] = {
+          {"used_bytes", u[t].bytes}, {"buffers", u[t].count}};
     return m;
   }
   bool enabled_;

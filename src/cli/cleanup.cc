@@ -34,7 +34,7 @@ int RunCleanup(const CleanupOptions& o) {
       std::string figures;
       for (int t = 0; t < ttshm::kNumTypes; ++t)
         if (d.used[t] != 0)
-          figures += fmt::format(" {} {}", ttshm::kTypeKeys[t], base::FormatBytes(d.used[t]));
+          figures += fmt::format(" {} {}", ttshm::FigureKey(t), base::FormatBytes(d.used[t]));
       std::printf("%s pid %d (%s) on device %u:%s\n", o.dry_run ? "would free" : "freed", d.pid,
                   base::TerminalSafe(d.name).c_str(), r.device_id,
                   figures.empty() ? " nothing held" : figures.c_str());

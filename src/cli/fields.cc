@@ -101,8 +101,9 @@ std::vector<std::string> AllFields() {
 
 std::vector<std::string> DefaultDeviceFields() {
   std::vector<std::string> out = {"device.id", "device.arch", "device.processes"};
-  for (auto t : {"dram", "l1", "l1_small", "trace", "cb", "kernel"})
-    for (auto f : {"used_bytes", "total_bytes"}) out.push_back(fmt::format("device.{}.{}", t, f));
+  for (int t : proto::kShownMemTypes)
+    for (auto f : {"used_bytes", "total_bytes"})
+      out.push_back(fmt::format("device.{}.{}", proto::kMemTypeKeys[static_cast<size_t>(t)], f));
   return out;
 }
 

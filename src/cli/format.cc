@@ -181,7 +181,8 @@ std::string RenderStatus(const nlohmann::json& s) {
     if (!dev.contains("capture_estimate")) continue;
     std::vector<std::string> row = {fmt::format("{}", dev.value("id", uint64_t{0}))};
     uint64_t any = 0;
-    for (const char* key : {"dram", "l1", "l1_small", "trace", "cb", "kernel"}) {
+    for (int t : proto::kShownMemTypes) {
+      const std::string key(proto::kMemTypeKeys[static_cast<size_t>(t)]);
       uint64_t b = Figure(dev["capture_estimate"][key], "used_bytes");
       any += Figure(dev["capture_estimate"][key], "buffers");
       row.push_back(FormatBytes(b));

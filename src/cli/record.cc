@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "cli/commands.h"
 #include "cli/query.h"
 #include "cli/recording.h"
@@ -32,15 +33,7 @@ void OnStopSignal(int) {
 }
 
 uint64_t MonoMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
-}
-
-uint64_t RealNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  return base::MonotonicNs() / 1000000;
 }
 
 int64_t I64(uint64_t v) {
@@ -141,7 +134,7 @@ class Recorder {
     } else if (what == "device") {
       const int64_t dev = JsonI64(n, "device");
       ins_device_.Bind(1, dev).Bind(2, JsonStr(n, "arch")).Bind(3, JsonI64(n, "unique_id"));
-      ins_device_.Bind(4, JsonI64(n, "num_cores")).Bind(5, dev).Bind(6, I64(RealNs()));
+      ins_device_.Bind(4, JsonI64(n, "num_cores")).Bind(5, dev).Bind(6, I64(base::RealtimeNs()));
       if (!ins_device_.Run()) return Fail("a device", error);
       for (size_t t = 0; t < proto::kNumMemTypes; ++t) {
         const std::string key(proto::kMemTypeKeys[t]);
@@ -288,7 +281,7 @@ int RunRecord(const RecordOptions& o) {
     PrintError(fmt::format("cannot prepare the recording {}: {}", o.output, db.Message()));
     return kExitFailure;
   }
-  const uint64_t started_ns = RealNs();
+  const uint64_t started_ns = base::RealtimeNs();
   std::string command;
   for (const std::string& a : o.command) command += (command.empty() ? "" : " ") + a;
   if (!SetMeta(db, "schema_version", std::to_string(kRecordingSchemaVersion), &error) ||
@@ -446,7 +439,7 @@ int RunRecord(const RecordOptions& o) {
     ::kill(child, SIGTERM);
     ::waitpid(child, &child_status, 0);
   }
-  const uint64_t ended_ns = RealNs();
+  const uint64_t ended_ns = base::RealtimeNs();
   std::string e2;
   if (!failed && !rec.flushed()) {
     PrintError(

@@ -29,7 +29,8 @@ json Memory(const std::array<uint64_t, ttshm::kNumTypes>& used) {
   json m = json::object();
   for (auto key : proto::kMemTypeKeys)
     m[std::string(key)] = {{"used_bytes", nullptr}, {"buffers", nullptr}, {"total_bytes", nullptr}};
-  for (int t = 0; t < ttshm::kNumTypes; ++t) m[ttshm::kTypeKeys[t]]["used_bytes"] = used[t];
+  for (int t = 0; t < ttshm::kNumTypes; ++t)
+    m[std::string(ttshm::FigureKey(t))]["used_bytes"] = used[t];
   return m;
 }
 
@@ -86,7 +87,7 @@ json ShmStatus(const std::string& dir, const std::string& proc_root,
       }
       e["devices"].push_back(r.device_id);
       for (int t = 0; t < ttshm::kNumTypes; ++t) {
-        auto& u = e["memory"][ttshm::kTypeKeys[t]]["used_bytes"];
+        auto& u = e["memory"][std::string(ttshm::FigureKey(t))]["used_bytes"];
         u = u.get<uint64_t>() + p.used[t];
       }
     }

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
 #include "base/text.h"
 #include "cli/commands.h"
 #include "cli/format.h"
@@ -89,12 +90,6 @@ struct State {
   std::map<uint64_t, std::pair<double, double>> history;
   uint64_t last_sample_ms = 0;
 };
-
-uint64_t NowMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 bool DeviceShown(const State& st, uint32_t id) {
   return st.opt.devices.empty() ||
@@ -206,7 +201,7 @@ int DrawBar(const State& st, int y, int x, const json& m, int width) {
 
 // Adds a point to the chart once a second. Returns true when it did.
 bool Sample(State& st) {
-  const uint64_t now = NowMs();
+  const uint64_t now = base::UnixMs();
   if (now < st.last_sample_ms + 1000) return false;
   st.last_sample_ms = now;
   double dram = 0, l1 = 0;

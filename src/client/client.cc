@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/socket.h"
 #include "client/client_internal.h"
 #include "protocol/paths.h"
@@ -159,12 +160,6 @@ uint32_t RoundUpPow2(uint32_t x) {
   return p;
 }
 
-uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // Overflow policy: the ring is full. With a daemon connected, wake it and wait for space, at most
 // g_full_wait_ns (TTMEM_FULL_WAIT_US, default 10000 us); without one, or after the wait, the
 // caller drops the event and counts it. Off the hot path: only a full ring gets here.
@@ -176,13 +171,13 @@ bool WaitForSpace(ThreadRing* r, uint64_t head) {
       g_full_wait_ns == 0)
     return false;
   WakeDaemon();
-  const uint64_t deadline = MonotonicNs() + g_full_wait_ns;
+  const uint64_t deadline = ttmem::base::MonotonicNs() + g_full_wait_ns;
   for (;;) {
     timespec pause{0, 20000};
     ::nanosleep(&pause, nullptr);
     r->cached_read = r->ctl->read.load(std::memory_order_acquire);
     if (head - r->cached_read <= r->mask) return true;
-    if (MonotonicNs() >= deadline) return false;
+    if (ttmem::base::MonotonicNs() >= deadline) return false;
   }
 }
 

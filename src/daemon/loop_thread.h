@@ -3,11 +3,12 @@
 // The ledger, the sessions (and their shared drain scratch), the connection table and every
 // outbox are used only there; the Prometheus exporter's HTTP threads see only the snapshots the
 // loop hands them (metrics.h). LoopThread::Bind() is called by the thread that runs the loop;
-// Check() (debug builds and tests; compiled out with NDEBUG) says where that matters.
+// Check() says where that matters and aborts when it is broken (always on: one comparison).
 #ifndef TTMEM_DAEMON_LOOP_THREAD_H_
 #define TTMEM_DAEMON_LOOP_THREAD_H_
 
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace ttmem::daemon {
@@ -18,7 +19,11 @@ class LoopThread {
   static bool OnIt() {
     return Owner() == std::thread::id() || Owner() == std::this_thread::get_id();
   }
-  static void Check() { assert(OnIt() && "daemon state used off the loop thread"); }
+  static void Check() {
+    if (OnIt()) return;
+    std::fputs("ttmemd: daemon state used off the loop thread\n", stderr);
+    std::abort();
+  }
 
  private:
   static std::thread::id& Owner() {

@@ -34,8 +34,8 @@ void ShmWatcher::Scan(const ledger::Ledger& ledger, bool force) {
 }
 
 void ShmWatcher::CheckCoverage(const ledger::Ledger& ledger) {
-  // tt-metal's slot figures are DRAM, L1, L1_SMALL, TRACE, CB; ttmem's types 0, 1, 3, 4.
-  static constexpr int kTtmemType[] = {0, 1, 3, 4};
+  // DRAM, L1, L1_SMALL and TRACE: the first four of tt-metal's figures (CB is counted
+  // differently: coverage.h).
   std::vector<CoverageSample> samples;
   for (const ttshm::Region& r : regions_) {
     const std::optional<uint32_t> device = NativeDeviceOfChip(ledger, r.chip_id);
@@ -46,11 +46,14 @@ void ShmWatcher::CheckCoverage(const ledger::Ledger& ledger) {
       if (!p.alive || !p.verified || native == ledger.processes().end()) continue;
       auto usage = native->second.usage.find(*device);
       for (int t = 0; t < 4; ++t)
-        samples.push_back({p.pid, *device, kTtmemType[t],
-                           usage != native->second.usage.end()
-                               ? usage->second[static_cast<size_t>(kTtmemType[t])].bytes
-                               : 0,
-                           p.used[static_cast<size_t>(t)]});
+        samples.push_back(
+            {p.pid, *device, proto::kShmFigureTypes[static_cast<size_t>(t)],
+             usage != native->second.usage.end()
+                 ? usage
+                       ->second[static_cast<size_t>(proto::kShmFigureTypes[static_cast<size_t>(t)])]
+                       .bytes
+                 : 0,
+             p.used[static_cast<size_t>(t)]});
     }
   }
   coverage_.Update(samples, base::MonotonicNs(), base::UnixMs());

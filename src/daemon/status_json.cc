@@ -194,11 +194,11 @@ void WriteFragments(pid_t pid, const ledger::Process& p, const ProcessMeta& pm,
 }
 
 // tt-metal's five types in ttmem's numbering.
-constexpr int kShmToType[ttshm::kNumTypes] = {0, 1, 3, 4, 5};  // dram, l1, l1_small, trace, cb
 
 ledger::TypeUsage ShmUsage(const std::array<uint64_t, ttshm::kNumTypes>& used) {
   ledger::TypeUsage u{};
-  for (int t = 0; t < ttshm::kNumTypes; ++t) u[kShmToType[t]].bytes = used[t];
+  for (int t = 0; t < ttshm::kNumTypes; ++t)
+    u[proto::kShmFigureTypes[static_cast<size_t>(t)]].bytes = used[t];
   return u;
 }
 

@@ -31,9 +31,11 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/mem_types.h"
+
 namespace ttmem::ledger {
 
-inline constexpr int kNumTypes = 7;  // ttmem_mem_type values 0..6
+inline constexpr int kNumTypes = proto::kNumMemTypes;  // ttmem_mem_type values 0..6
 
 struct Usage {
   uint64_t bytes = 0;

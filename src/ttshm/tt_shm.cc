@@ -21,6 +21,8 @@
 
 #include <fmt/format.h>
 
+#include "base/clock.h"
+
 namespace ttmem::ttshm {
 namespace {
 
@@ -253,14 +255,6 @@ std::vector<pid_t> DriverPids(const std::string& driver_dir, uint32_t device) {
   return out;
 }
 
-namespace {
-uint64_t NowRealtimeNs() {  // what tt-metal's writers store: system_clock nanoseconds
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-}  // namespace
-
 bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
                    std::string* error) {
   Region r;
@@ -317,9 +311,10 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
         u64(at + 48)->store(0, std::memory_order_relaxed);
         std::memset(b + at + 56, 0, 64);
         i32(at)->store(0, std::memory_order_release);
-        saturating_sub32(u32(16), 1);  // reference_count
-        saturating_sub32(u32(4), 1);   // num_active_processes
-        u64(8)->store(NowRealtimeNs(), std::memory_order_relaxed);
+        saturating_sub32(u32(16), 1);      // reference_count
+        saturating_sub32(u32(4), 1);       // num_active_processes
+        u64(8)->store(base::RealtimeNs(),  // as tt-metal's writers: ns since the epoch
+                      std::memory_order_relaxed);
         freed_any = true;
       } else {
         rec.used = p.used;

@@ -11,7 +11,10 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "protocol/mem_types.h"
 
 namespace ttmem::ttshm {
 
@@ -19,8 +22,12 @@ namespace ttmem::ttshm {
 inline constexpr size_t kRegionSize = 8576;
 inline constexpr size_t kV3MinSize = 8536;      // v3 ends before init_state
 inline constexpr uint32_t kReady = 0x52454459;  // v4 init_state: "READY"
-inline constexpr int kNumTypes = 5;             // dram, l1, l1_small, trace, cb
-inline constexpr const char* kTypeKeys[kNumTypes] = {"dram", "l1", "l1_small", "trace", "cb"};
+// Figures per chip and per process: DRAM, L1, L1_SMALL, TRACE, CB (proto::kShmFigureTypes).
+inline constexpr int kNumTypes = proto::kNumShmFigures;
+// The JSON key of figure `t` ("dram", …, "cb").
+inline std::string_view FigureKey(int t) {
+  return proto::kMemTypeKeys[static_cast<size_t>(proto::kShmFigureTypes[static_cast<size_t>(t)])];
+}
 inline constexpr int kMaxChips = 16;
 inline constexpr int kMaxProcesses = 64;
 inline constexpr size_t kOffTotals = 48, kOffChips = 88, kChipSize = 48, kOffProcesses = 856,
