@@ -89,7 +89,7 @@ void WriteAllocs(Forger& f, uint32_t ring, uint64_t n, uint64_t size, uint32_t d
   for (uint64_t i = 0; i < n; ++i) {
     proto::Record& r = recs[(head + i) & (f.capacity - 1)];
     r = proto::Record{};
-    r.timestamp = hdr->sequence.fetch_add(1) + 1;
+    r.key = hdr->sequence.fetch_add(1) + 1;
     r.buffer_id = first_id + i;
     r.address = (first_id + i) * 64;
     r.size = size;
@@ -241,7 +241,7 @@ TEST(Hostile, AMillionPublishedRecordsAreDrainedInBoundedBatches) {
     proto::Record* recs = proto::RecordsOf(f.base, 4, 1u << 18, ring);
     for (uint32_t i = 0; i < (1u << 18); ++i) {
       recs[i] = proto::Record{};
-      recs[i].timestamp = hdr->sequence.fetch_add(1) + 1;
+      recs[i].key = hdr->sequence.fetch_add(1) + 1;
       recs[i].buffer_id = i;
       recs[i].kind = static_cast<uint8_t>(proto::RecordKind::kFree);
     }

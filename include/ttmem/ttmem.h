@@ -133,7 +133,9 @@ int ttmem_set_tag(const char* tag);
 /* Client-side counters, for diagnostics. */
 typedef struct ttmem_stats {
   uint64_t events_written; /* records written to this process's rings */
-  uint64_t events_dropped; /* events lost: ring full, no free ring, bad device id */
+  uint64_t events_dropped; /* events that missed the rings: while connected (ring full, no free
+                            * ring) they went to the resync log and reach the daemon later; a bad
+                            * device id or size is refused and lost for good */
   uint32_t connected;      /* 1 while connected to a daemon */
   uint32_t rings_in_use;   /* rings claimed by live threads */
 } ttmem_stats;

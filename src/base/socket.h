@@ -30,8 +30,8 @@ bool WriteAll(int fd, const void* buf, size_t len);
 // Sends one frame; fds (at most kMaxFdsPerFrame; negative ones skipped) travel with the first
 // byte (SCM_RIGHTS). Blocking fd.
 inline constexpr size_t kMaxFdsPerFrame = 2;
-bool SendFrame(int fd, proto::FrameType type, const void* payload, uint32_t len, int pass_fd = -1,
-               int pass_fd2 = -1);
+[[nodiscard]] bool SendFrame(int fd, proto::FrameType type, const void* payload, uint32_t len,
+                             int pass_fd = -1, int pass_fd2 = -1);
 
 struct Frame {
   proto::FrameHeader header{};

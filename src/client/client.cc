@@ -141,7 +141,7 @@ pthread_key_t g_thread_key;  // its destructor retires the thread's ring
 // (~2 ns here) instead of lfence + rdtsc (~10 ns on the benchmark machine's EPYC;
 // docs/benchmarks.md). A locked increment is also a full barrier, so the key is taken after the
 // app's earlier loads (e.g. the lock acquire that made a reused id available).
-inline uint64_t Timestamp(ttmem::proto::RegionHeader* hdr) {
+inline uint64_t NextKey(ttmem::proto::RegionHeader* hdr) {
   return hdr->sequence.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -272,7 +272,7 @@ __attribute__((noinline)) void Write(ttmem::proto::RecordKind kind, uint32_t dev
   }
   uint64_t head = r.head;
   Record* rec = &r.records[head & r.mask];
-  rec->timestamp = Timestamp(hdr);
+  rec->key = NextKey(hdr);
   rec->buffer_id = id;
   rec->address = address;
   rec->size = size;
@@ -489,8 +489,10 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
   if (slot == kMaxAnnounced) return -1;
   g_devices[slot] = body;
   if (slot == g_num_devices) ++g_num_devices;
+  // Kept above: a failed send (the connection is going) is repeated at the next connection.
   if (g_sock_fd >= 0)
-    ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kDeviceInfo, &body, sizeof(body));
+    static_cast<void>(ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kDeviceInfo, &body,
+                                             sizeof(body)));
   return 0;
 }
 
@@ -500,8 +502,10 @@ TTMEM_EXPORT int ttmem_set_tag(const char* tag) {
   std::memset(&g_tag, 0, sizeof(g_tag));
   if (tag != nullptr) std::strncpy(g_tag.tag, tag, sizeof(g_tag.tag) - 1);
   g_has_tag = true;
+  // Kept above: a failed send (the connection is going) is repeated at the next connection.
   if (g_sock_fd >= 0)
-    ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
+    static_cast<void>(
+        ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kSetTag, &g_tag, sizeof(g_tag)));
   return 0;
 }
 

@@ -23,10 +23,15 @@ namespace {
 
 enum class AckResult { kOk, kTimeout, kFailed };
 
+// A failed send means the connection is gone: the connector sees it close and reconnects, and
+// the announcements (kept here) go again then. Nothing else to do.
 void SendAnnouncementsLocked() {
-  for (int i = 0; i < g_num_devices; ++i)
-    base::SendFrame(g_sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i], sizeof(g_devices[i]));
-  if (g_has_tag) base::SendFrame(g_sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
+  bool ok = true;
+  for (int i = 0; i < g_num_devices && ok; ++i)
+    ok = base::SendFrame(g_sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
+                         sizeof(g_devices[i]));
+  if (ok && g_has_tag)
+    ok = base::SendFrame(g_sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
 }
 
 bool SendHello(int fd) {

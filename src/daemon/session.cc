@@ -1,5 +1,4 @@
 #include "daemon/session.h"
-#include "daemon/loop_thread.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,6 +9,8 @@
 #include <limits>
 
 #include <fmt/format.h>
+
+#include "daemon/loop_thread.h"
 
 namespace ttmem::daemon {
 namespace {
@@ -48,8 +49,8 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
     *error = fmt::format("region size {} does not match hello ({})", size, hello.region_size);
     return nullptr;
   }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
-  if (base == MAP_FAILED) {
+  base::Mapping map = base::Mapping::Shared(memfd.get(), size, PROT_READ | PROT_WRITE);
+  if (!map) {
     *error = fmt::format("mmap of {} bytes failed: {}", size, std::strerror(errno));
     return nullptr;
   }
@@ -57,11 +58,10 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
   s->pid_ = pid;
   s->sink_ = sink;
   s->memfd_ = std::move(memfd);
-  s->base_ = base;
-  s->size_ = size;
+  s->map_ = std::move(map);
   // Copy the header once; never re-read client-owned geometry.
   proto::RegionHeader hdr;
-  std::memcpy(static_cast<void*>(&hdr), base, sizeof(hdr));
+  std::memcpy(static_cast<void*>(&hdr), s->map_.get(), sizeof(hdr));
   if (hdr.magic != proto::kRegionMagic || hdr.version != proto::kProtocolVersion ||
       hdr.header_size != sizeof(proto::RegionHeader) || hdr.record_size != sizeof(proto::Record) ||
       hdr.ring_count == 0 || hdr.ring_count > proto::kMaxRings || !IsPow2(hdr.ring_capacity) ||
@@ -73,13 +73,13 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
   s->ring_count_ = hdr.ring_count;
   // A round announced before we started is over for us: the client puts back what it could not
   // deliver and begins a new one.
-  s->acked_seq_ =
-      static_cast<proto::RegionHeader*>(base)->sync_hold_seq.load(std::memory_order_acquire);
+  s->acked_seq_ = static_cast<proto::RegionHeader*>(s->map_.get())
+                      ->sync_hold_seq.load(std::memory_order_acquire);
   s->ring_capacity_ = hdr.ring_capacity;
   s->read_.resize(hdr.ring_count);
   // Resume where a previous daemon left off (its published read position), if plausible.
   for (uint32_t i = 0; i < hdr.ring_count; ++i) {
-    proto::RingControl* ctl = proto::RingAt(base, i);
+    proto::RingControl* ctl = proto::RingAt(s->map_.get(), i);
     uint64_t head = ctl->head.load(std::memory_order_acquire);
     uint64_t read = ctl->read.load(std::memory_order_relaxed);
     if (read > head || head - read > hdr.ring_capacity)
@@ -91,9 +91,7 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
   return s;
 }
 
-Session::~Session() {
-  if (base_ != nullptr) ::munmap(base_, size_);
-}
+Session::~Session() = default;
 
 std::vector<Session::Pending>& Session::Scratch() {
   LoopThread::Check();
@@ -141,7 +139,7 @@ bool Session::Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::strin
   }
   *budget -= head - from;
   std::vector<Pending>& scratch = Scratch();
-  const proto::Record* recs = proto::RecordsOf(base_, ring_count_, ring_capacity_, ring);
+  const proto::Record* recs = proto::RecordsOf(map_.get(), ring_count_, ring_capacity_, ring);
   for (uint64_t pos = from; pos < head; ++pos) {
     Pending p;
     std::memcpy(static_cast<void*>(&p.record), &recs[pos & (ring_capacity_ - 1)],
@@ -151,10 +149,10 @@ bool Session::Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::strin
       *error = fmt::format("ring {} position {}: {}", ring, pos, *error);
       return false;
     }
-    p.timestamp = r.timestamp;
+    p.key = r.key;
     p.ring = ring;
     p.position = pos;
-    last_[ring] = p.timestamp;
+    last_[ring] = p.key;
     scratch.push_back(p);
   }
   read_[ring] = head;
@@ -180,7 +178,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   std::vector<uint64_t>& budget = budget_;
   budget.assign(ring_count_, per_ring);
   for (uint32_t i = 0; i < used1; ++i)
-    head1_[i] = proto::RingAt(base_, i)->head.load(std::memory_order_acquire);
+    head1_[i] = proto::RingAt(map_.get(), i)->head.load(std::memory_order_acquire);
   for (uint32_t i = 0; i < used1; ++i)
     if (!Collect(i, Limit(i, head1_[i]), &budget[i], error)) return false;
   if (scratch.empty() && !final) {
@@ -193,19 +191,19 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
     return true;
   }
   uint64_t watermark = 0;
-  for (const Pending& p : scratch) watermark = std::max(watermark, p.timestamp);
+  for (const Pending& p : scratch) watermark = std::max(watermark, p.key);
   if (final) watermark = std::numeric_limits<uint64_t>::max();
   // Pass 2: what happened-before pass 1's records is published by now.
   const uint32_t used2 = final ? ring_count_ : RingsUsed();
   for (uint32_t i = 0; i < used2; ++i) {
-    uint64_t head = Limit(i, proto::RingAt(base_, i)->head.load(std::memory_order_acquire));
+    uint64_t head = Limit(i, proto::RingAt(map_.get(), i)->head.load(std::memory_order_acquire));
     if (head > read_[i] && !cut_[i] && !Collect(i, head, &budget[i], error)) return false;
   }
   // A ring stopped short may hold older records than other rings' last ones.
   for (uint32_t i = 0; i < ring_count_; ++i)
     if (cut_[i]) watermark = std::min(watermark, last_[i]);
   std::sort(scratch.begin(), scratch.end(), [](const Pending& a, const Pending& b) {
-    if (a.timestamp != b.timestamp) return a.timestamp < b.timestamp;
+    if (a.key != b.key) return a.key < b.key;
     if (a.ring != b.ring) return a.ring < b.ring;
     return a.position < b.position;
   });
@@ -213,7 +211,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   std::vector<uint64_t>& applied = budget;  // reused: per ring, the first position not applied
   for (uint32_t i = 0; i < ring_count_; ++i) applied[i] = read_[i];
   for (const Pending& p : scratch) {
-    if (p.timestamp > watermark) {
+    if (p.key > watermark) {
       applied[p.ring] = std::min(applied[p.ring], p.position);
       more_ = true;
       continue;
@@ -229,8 +227,8 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   for (uint32_t i = 0; i < ring_count_; ++i) {
     if (cut_[i]) more_ = capped_ = true;
     read_[i] = applied[i];
-    proto::RingAt(base_, i)->applied.store(applied[i], std::memory_order_release);
-    proto::RingAt(base_, i)->read.store(applied[i], std::memory_order_release);
+    proto::RingAt(map_.get(), i)->applied.store(applied[i], std::memory_order_release);
+    proto::RingAt(map_.get(), i)->read.store(applied[i], std::memory_order_release);
   }
   // The scratch's memory is the cap's; let a burst's peak go.
   if (scratch.capacity() > 2 * max_records) std::vector<Pending>().swap(scratch);
@@ -363,9 +361,9 @@ uint64_t Session::Limit(uint32_t ring, uint64_t head) const {
   // Read after the head (acquire): a record published after the client's switch implies that
   // its hold and round number are visible here.
   uint64_t seq =
-      static_cast<proto::RegionHeader*>(base_)->sync_hold_seq.load(std::memory_order_acquire);
+      static_cast<proto::RegionHeader*>(map_.get())->sync_hold_seq.load(std::memory_order_acquire);
   if (seq == acked_seq_) return head;
-  uint64_t hold = proto::RingAt(base_, ring)->hold.load(std::memory_order_relaxed);
+  uint64_t hold = proto::RingAt(map_.get(), ring)->hold.load(std::memory_order_relaxed);
   return std::min(head, std::max(hold, read_[ring]));
 }
 
@@ -373,7 +371,7 @@ bool Session::BeginSync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
                         std::string* error) {
   proto::SyncBeginBody b;
   uint64_t announced =
-      static_cast<proto::RegionHeader*>(base_)->sync_hold_seq.load(std::memory_order_acquire);
+      static_cast<proto::RegionHeader*>(map_.get())->sync_hold_seq.load(std::memory_order_acquire);
   if (len != sizeof(b) || round_ != 0) {
     *error = fmt::format("sync begin of {} bytes (round open: {})", len, round_ != 0);
     return false;
@@ -427,19 +425,19 @@ bool Session::EndSync(ledger::Ledger& ledger, std::string* error) {
 }
 
 uint32_t Session::RingsUsed() const {
-  const auto* hdr = static_cast<const proto::RegionHeader*>(base_);
+  const auto* hdr = static_cast<const proto::RegionHeader*>(map_.get());
   return std::min(hdr->rings_used.load(std::memory_order_acquire), ring_count_);
 }
 
 uint64_t Session::ClientDropped() const {
-  const auto* hdr = static_cast<const proto::RegionHeader*>(base_);
+  const auto* hdr = static_cast<const proto::RegionHeader*>(map_.get());
   return SatAdd(hdr->overflowed.load(std::memory_order_relaxed),
                 hdr->lost_bad_args.load(std::memory_order_relaxed));
 }
 
 void Session::SetWakeWanted(bool wanted) {
-  static_cast<proto::RegionHeader*>(base_)->wake_wanted.store(wanted ? 1 : 0,
-                                                              std::memory_order_relaxed);
+  static_cast<proto::RegionHeader*>(map_.get())
+      ->wake_wanted.store(wanted ? 1 : 0, std::memory_order_relaxed);
 }
 
 }  // namespace ttmem::daemon

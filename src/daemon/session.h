@@ -2,13 +2,14 @@
 // rings into ledger events in the process's own order.
 //
 // Ordering: each ring is one thread's events in order; across rings the daemon orders by the
-// records' timestamps. A round reads every ring's head twice (pass 1, pass 2). Every record that
-// happened-before a record visible in pass 1 was published before pass 1 ended, so it is visible
-// in pass 2. The round therefore applies, in timestamp order, every record whose timestamp is at
-// most W, the largest timestamp seen in pass 1, and leaves the rest in the rings for the next
-// round (the daemon's read position goes back to the first record not applied; the client cannot
-// reuse those slots, which are released only up to there). A ring the work cap stopped short
-// lowers W to the last key copied from it: its next records may be older than other rings'.
+// records' keys (their numbers in the process's sequence). A round reads every ring's head twice
+// (pass 1, pass 2). Every record that happened-before a record visible in pass 1 was published
+// before pass 1 ended, so it is visible in pass 2. The round therefore applies, in key order,
+// every record whose key is at most W, the largest key seen in pass 1, and leaves the rest in the
+// rings for the next round (the daemon's read position goes back to the first record not
+// applied; the client cannot reuse those slots, which are released only up to there). A ring the
+// work cap stopped short lowers W to the last key copied from it: its next records may be older
+// than other rings'.
 // A process that has exited publishes nothing more, so its final rounds apply everything.
 #ifndef TTMEM_DAEMON_SESSION_H_
 #define TTMEM_DAEMON_SESSION_H_
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mapping.h"
 #include "base/unique_fd.h"
 #include "daemon/state_file.h"
 #include "ledger/ledger.h"
@@ -115,7 +117,7 @@ class Session {
   EventSink* sink_ = nullptr;
   bool syncing_ = false;  // applying a resync log (events flagged kEventFlagResync)
   struct Pending {
-    uint64_t timestamp;
+    uint64_t key;  // the record's ordering key (its place in the process's sequence)
     uint32_t ring;
     uint64_t position;
     proto::Record record;
@@ -135,8 +137,7 @@ class Session {
 
   pid_t pid_ = 0;
   base::UniqueFd memfd_;
-  void* base_ = nullptr;
-  uint64_t size_ = 0;
+  base::Mapping map_;  // the client's region
   uint32_t ring_count_ = 0;
   uint32_t ring_capacity_ = 0;
   std::vector<uint64_t> read_;     // private copies of each ring's read position

@@ -31,15 +31,14 @@ std::unique_ptr<StateFile> StateFile::Create(pid_t pid, std::string* error) {
     *error = fmt::format("cannot create a state memfd: {}", std::strerror(errno));
     return nullptr;
   }
-  void* base =
-      ::mmap(nullptr, Bytes(kInitialSlots), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) {
+  base::Mapping map = base::Mapping::Shared(fd.get(), Bytes(kInitialSlots), PROT_READ | PROT_WRITE);
+  if (!map) {
     *error = fmt::format("cannot map a state memfd: {}", std::strerror(errno));
     return nullptr;
   }
   std::unique_ptr<StateFile> s(new StateFile());
   s->fd_ = std::move(fd);
-  s->base_ = base;
+  s->map_ = std::move(map);
   s->capacity_ = kInitialSlots;
   *s->header() = StateHeader{kStateMagic, kStateVersion, pid, 0, kInitialSlots, 0, 0, {}};
   for (uint64_t i = kInitialSlots; i > 0; --i)
@@ -61,17 +60,17 @@ std::unique_ptr<StateFile> StateFile::Open(pid_t pid, base::UniqueFd fd, std::st
     *error = fmt::format("state memfd has an impossible size {}", size);
     return nullptr;
   }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) {
+  base::Mapping map = base::Mapping::Shared(fd.get(), size, PROT_READ | PROT_WRITE);
+  if (!map) {
     *error = fmt::format("cannot map the state memfd: {}", std::strerror(errno));
     return nullptr;
   }
   std::unique_ptr<StateFile> s(new StateFile());
   s->fd_ = std::move(fd);
-  s->base_ = base;
+  s->map_ = std::move(map);
   s->capacity_ = (size - sizeof(StateHeader)) / sizeof(StateSlot);
   StateHeader h;
-  std::memcpy(&h, base, sizeof(h));
+  std::memcpy(&h, s->map_.get(), sizeof(h));
   if (h.magic != kStateMagic || h.version != kStateVersion || h.pid != pid) {
     *error = "state memfd belongs to another process or version";
     return nullptr;
@@ -79,9 +78,7 @@ std::unique_ptr<StateFile> StateFile::Open(pid_t pid, base::UniqueFd fd, std::st
   return s;
 }
 
-StateFile::~StateFile() {
-  if (base_ != nullptr) ::munmap(base_, Bytes(capacity_));
-}
+StateFile::~StateFile() = default;
 
 uint64_t StateFile::ForEach(
     const std::function<bool(uint32_t, uint32_t, uint64_t, const ledger::LiveBuffer&)>& keep) {
@@ -111,9 +108,7 @@ bool StateFile::Grow() {
   uint64_t next = capacity_ * 2;
   if (next > kMaxSlots || ::ftruncate(fd_.get(), static_cast<off_t>(Bytes(next))) != 0)
     return false;
-  void* base = ::mremap(base_, Bytes(capacity_), Bytes(next), MREMAP_MAYMOVE);
-  if (base == MAP_FAILED) return false;
-  base_ = base;
+  if (!map_.Resize(Bytes(next))) return false;
   for (uint64_t i = next; i > capacity_; --i) free_slots_.push_back(static_cast<uint32_t>(i - 1));
   capacity_ = next;
   header()->capacity = next;

@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/mapping.h"
 #include "base/unique_fd.h"
 #include "ledger/ledger.h"
 
@@ -84,13 +85,13 @@ class StateFile {
  private:
   StateFile() = default;
   bool Grow();
-  StateHeader* header() const { return static_cast<StateHeader*>(base_); }
+  StateHeader* header() const { return static_cast<StateHeader*>(map_.get()); }
   StateSlot* slots() const {
-    return reinterpret_cast<StateSlot*>(static_cast<char*>(base_) + sizeof(StateHeader));
+    return reinterpret_cast<StateSlot*>(map_.bytes() + sizeof(StateHeader));
   }
 
   base::UniqueFd fd_;
-  void* base_ = nullptr;
+  base::Mapping map_;
   uint64_t capacity_ = 0;  // private copy; the header's is only a hint
   std::vector<uint32_t> free_slots_;
   uint64_t live_ = 0;

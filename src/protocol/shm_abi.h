@@ -48,7 +48,7 @@ inline constexpr uint16_t kFlagHooked = 0x1;  // == TTMEM_ALLOC_HOOKED: no devic
 inline constexpr uint16_t kKnownFlags = kFlagHooked;
 
 struct alignas(64) Record {
-  uint64_t timestamp;  // ordering key across a process's rings (RegionHeader::clock says which)
+  uint64_t key;  // ordering key across a process's rings: its number in RegionHeader::sequence
   uint64_t buffer_id;
   uint64_t address;  // alloc only
   uint64_t size;     // alloc only
@@ -87,7 +87,8 @@ struct alignas(64) RegionHeader {
   uint32_t ring_capacity;  // records per ring, a power of two
   uint32_t record_size;    // sizeof(Record)
   uint64_t region_size;    // bytes, == RegionSize(ring_count, ring_capacity)
-  uint32_t clock;          // 1: x86 TSC, 2: CLOCK_MONOTONIC ns
+  uint32_t clock;          // what `key` is: kClockSequence (3) from this library; 1 and 2 were
+                           // earlier clients' clocks. Informational: never read by the daemon
   uint8_t pad0[28];
   // --- client process counters ---
   std::atomic<uint64_t> overflowed;     // events that bypassed the rings (full, or no ring left)

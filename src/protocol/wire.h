@@ -29,7 +29,7 @@ enum class FrameType : uint16_t {
   kHelloAck = 2,
   kDeviceInfo = 3,
   kSetTag = 4,
-  kSyncBegin = 8,  // client -> daemon: SyncBeginBody + u64 heads[ring_count]
+  kSyncBegin = 8,  // client -> daemon: SyncBeginBody (exactly; nothing may follow it)
   kSync = 5,       // client -> daemon: SyncRecord[] (the resync log)
   kSyncEnd = 6,    // client -> daemon: SyncEndBody; the daemon answers kSyncAck
   kSyncAck = 7,    // daemon -> client: SyncEndBody (the same sequence number)

@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/mapping.h"
 
 namespace ttmem::ttshm {
 namespace {
@@ -265,14 +266,14 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
                          std::strerror(errno));
     return false;
   }
-  void* base =
-      ::mmap(nullptr, kV3MinSize, dry_run ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const base::Mapping map =
+      base::Mapping::Shared(fd, kV3MinSize, dry_run ? PROT_READ : PROT_READ | PROT_WRITE);
   ::close(fd);
-  if (base == MAP_FAILED) {
+  if (!map) {
     *error = std::strerror(errno);
     return false;
   }
-  char* b = static_cast<char*>(base);
+  char* b = map.bytes();
   auto u64 = [&](size_t off) { return reinterpret_cast<std::atomic<uint64_t>*>(b + off); };
   auto u32 = [&](size_t off) { return reinterpret_cast<std::atomic<uint32_t>*>(b + off); };
   auto i32 = [&](size_t off) { return reinterpret_cast<std::atomic<int32_t>*>(b + off); };
@@ -333,7 +334,6 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
         u64(at + 8 + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
     }
   }
-  ::munmap(base, kV3MinSize);
   return true;
 }
 
