@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "base/socket.h"
+#include "protocol/frames.h"
 #include "protocol/wire.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,11 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ::setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   ttmem::base::WriteAll(sv[0], data, size);
   ::close(sv[0]);
-  ttmem::base::FrameReader reader(ttmem::proto::kMaxClientPayload);
+  ttmem::proto::FrameReader reader(ttmem::proto::kMaxClientPayload);
   for (int i = 0; i < 100000; ++i) {
-    ttmem::base::Frame f;
-    ttmem::base::ReadResult r = reader.Next(sv[1], &f);
-    if (r != ttmem::base::ReadResult::kFrame) break;
+    ttmem::proto::Frame f;
+    ttmem::proto::ReadResult r = reader.Next(sv[1], &f);
+    if (r != ttmem::proto::ReadResult::kFrame) break;
     if (f.payload.size() > ttmem::proto::kMaxClientPayload) std::abort();
   }
   ::close(sv[1]);

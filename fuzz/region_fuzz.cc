@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hello.protocol_version = proto::kProtocolVersion;
   hello.region_size = region;
   std::string error;
-  auto session = ttmem::daemon::Session::Create(1234, ttmem::base::UniqueFd(fd), hello, &error);
+  auto session = ttmem::daemon::Session::Create(1234, ttmem::base::UniqueFd(fd), hello,
+                                                /*sink=*/nullptr, &error);
   ttmem::ledger::Ledger ledger;
   if (session) {
     uint64_t restored;

@@ -17,6 +17,7 @@
 
 #include "base/bytes.h"
 #include "base/socket.h"
+#include "protocol/frames.h"
 #include "protocol/wire.h"
 #include "tests/harness.h"
 
@@ -202,7 +203,7 @@ TEST(EndToEnd, HostileBytesDisconnectOnlyTheSender) {
       hello.protocol_version = 1;
       hello.region_size = 4096;
       ASSERT_TRUE(
-          base::SendFrame(fd.get(), proto::FrameType::kHello, &hello, sizeof(hello), pass_fd));
+          proto::SendFrame(fd.get(), proto::FrameType::kHello, &hello, sizeof(hello), pass_fd));
     } else {
       ASSERT_TRUE(base::WriteAll(fd.get(), data, len));
     }

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "base/socket.h"
+#include "protocol/frames.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
 
@@ -212,11 +213,11 @@ nlohmann::json Query(const std::string& socket, const nlohmann::json& request) {
   EXPECT_TRUE(fd) << "connect " << socket;
   if (!fd) return nullptr;
   const std::string req = request.dump();
-  base::Frame f;
+  proto::Frame f;
   std::string err;
-  EXPECT_TRUE(base::SendFrame(fd.get(), proto::FrameType::kQuery, req.data(),
-                              static_cast<uint32_t>(req.size())));
-  EXPECT_TRUE(base::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &err)) << err;
+  EXPECT_TRUE(proto::SendFrame(fd.get(), proto::FrameType::kQuery, req.data(),
+                               static_cast<uint32_t>(req.size())));
+  EXPECT_TRUE(proto::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &err)) << err;
   return nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
 }
 
@@ -361,12 +362,12 @@ Forger Forge(const std::string& socket, uint32_t rings, uint32_t capacity, int s
     proto::HelloBody hello{};
     hello.protocol_version = proto::kProtocolVersion;
     hello.region_size = f.size;
-    base::Frame ack;
+    proto::Frame ack;
     std::string err;
     ok = f.sock &&
-         base::SendFrame(f.sock.get(), proto::FrameType::kHello, &hello, sizeof(hello),
-                         f.memfd.get(), state_fd) &&
-         base::RecvFrame(f.sock.get(), 4096, &ack, &err);
+         proto::SendFrame(f.sock.get(), proto::FrameType::kHello, &hello, sizeof(hello),
+                          f.memfd.get(), state_fd) &&
+         proto::RecvFrame(f.sock.get(), 4096, &ack, &err);
     proto::HelloAckBody body{};
     if (ok && ack.payload.size() == sizeof(body))
       std::memcpy(&body, ack.payload.data(), sizeof(body));

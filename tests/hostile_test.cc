@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/socket.h"
+#include "protocol/frames.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
 #include "tests/harness.h"
@@ -56,11 +57,11 @@ json Ask(const std::string& socket, const json& req, double* ms = nullptr) {
   base::UniqueFd fd = base::ConnectUnix(socket, false);
   if (!fd) return json::value_t::discarded;
   const std::string text = req.dump();
-  base::Frame f;
+  proto::Frame f;
   std::string error;
-  if (!base::SendFrame(fd.get(), proto::FrameType::kQuery, text.data(),
-                       static_cast<uint32_t>(text.size())) ||
-      !base::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error))
+  if (!proto::SendFrame(fd.get(), proto::FrameType::kQuery, text.data(),
+                        static_cast<uint32_t>(text.size())) ||
+      !proto::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error))
     return json::value_t::discarded;
   if (ms != nullptr) *ms = MsSince(t0);
   return json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
@@ -70,11 +71,11 @@ json Ask(const std::string& socket, const json& req, double* ms = nullptr) {
 base::UniqueFd OpenStream(const std::string& socket, const json& req = {{"cmd", "events"}}) {
   base::UniqueFd fd = base::ConnectUnix(socket, false);
   const std::string text = req.dump();
-  EXPECT_TRUE(base::SendFrame(fd.get(), proto::FrameType::kQuery, text.data(),
-                              static_cast<uint32_t>(text.size())));
-  base::Frame f;
+  EXPECT_TRUE(proto::SendFrame(fd.get(), proto::FrameType::kQuery, text.data(),
+                               static_cast<uint32_t>(text.size())));
+  proto::Frame f;
   std::string error;
-  EXPECT_TRUE(base::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error)) << error;
+  EXPECT_TRUE(proto::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error)) << error;
   return fd;
 }
 
@@ -175,7 +176,7 @@ TEST(Hostile, NoticesToStreamsThatNeverReadAreBoundedAndCounted) {
   const int frames = 150000;
   for (int i = 0; i < frames; ++i)
     ASSERT_TRUE(
-        base::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, i % 2 ? &a : &b, sizeof(a)));
+        proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, i % 2 ? &a : &b, sizeof(a)));
   ASSERT_TRUE(Ask(d.socket(), {{"cmd", "ping"}}).is_object());  // all handled by now
   const uint64_t rss1 = ProcField(d.pid(), "status", "VmRSS:");
   std::fprintf(
@@ -184,13 +185,13 @@ TEST(Hostile, NoticesToStreamsThatNeverReadAreBoundedAndCounted) {
   // 256 MiB per uid for all its unsent bytes, plus a little.
   EXPECT_BOUND(rss1, rss0 + 300 * 1024) << "notices grew the daemon past the per-uid bound";
   // A stream that reads at last is told what it lost.
-  base::FrameReader reader(proto::kMaxReplyPayload);
+  proto::FrameReader reader(proto::kMaxReplyPayload);
   uint64_t notices_lost = 0;
   const auto t0 = Clock::now();
   while (notices_lost == 0 && MsSince(t0) < 30000) {
-    base::Frame fr;
+    proto::Frame fr;
     std::string error;
-    if (!base::RecvFrame(streams[0].get(), &reader, &fr, &error)) break;
+    if (!proto::RecvFrame(streams[0].get(), &reader, &fr, &error)) break;
     if (fr.header.type != static_cast<uint16_t>(proto::FrameType::kQueryReply)) continue;
     json n = json::parse(fr.payload.begin(), fr.payload.end(), nullptr, false);
     if (n.value("event", "") == "lost") notices_lost = n.value("notices_total", uint64_t{0});
@@ -283,14 +284,14 @@ TEST(Hostile, TheLiveBufferLimitHoldsRecordByRecord) {
   WriteAllocs(f, 0, 4096, 1);
   EXPECT_TRUE(HungUp(f.sock.get(), 5000));
   // Count what was applied for us, until our end.
-  base::FrameReader reader(proto::kMaxReplyPayload);
+  proto::FrameReader reader(proto::kMaxReplyPayload);
   uint64_t allocs = 0;
   bool ended = false;
   const auto t0 = Clock::now();
   while (!ended && MsSince(t0) < 10000) {
-    base::Frame fr;
+    proto::Frame fr;
     std::string error;
-    if (!base::RecvFrame(stream.get(), &reader, &fr, &error)) break;
+    if (!proto::RecvFrame(stream.get(), &reader, &fr, &error)) break;
     if (fr.header.type == static_cast<uint16_t>(proto::FrameType::kEvents)) {
       for (size_t off = 0; off + sizeof(proto::EventRecord) <= fr.payload.size();
            off += sizeof(proto::EventRecord)) {
@@ -319,7 +320,7 @@ TEST(Hostile, FragmentationOf1024DevicesAnd300kBuffersDoesNotStallTheLoop) {
   ASSERT_TRUE(f.accepted);
   for (uint32_t dev = 0; dev < proto::kMaxDevices; ++dev) {
     const proto::DeviceInfoBody b = DeviceInfo(dev, "wormhole_b0", 12ull << 30);
-    ASSERT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b)));
+    ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b)));
   }
   WriteAllocs(f, 0, 300000, 4096, 0, 1, proto::kMaxDevices);
   // Raw queries without a client-side timeout: under the sanitizers a status of 1024 devices takes
@@ -545,7 +546,7 @@ TEST(Hostile, AnotherUserCannotReplaceADevicesAnnouncedFacts) {
     Forger f = Forge(socket, 1, 64);
     if (!f.accepted) return 2;
     proto::DeviceInfoBody b = DeviceInfo(id, "fake", 1);
-    if (!base::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b))) return 3;
+    if (!proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b))) return 3;
     json ping = Ask(socket, {{"cmd", "ping"}});  // handled after the announcement
     if (::write(ready[1], "x", 1) != 1) return 4;
     std::this_thread::sleep_for(1s);  // stays connected while the test looks
@@ -696,7 +697,7 @@ TEST(Hostile, UnreadRepliesAreBoundedPerUid) {
   ASSERT_TRUE(f.accepted);
   for (uint32_t dev = 0; dev < 256; ++dev) {
     const proto::DeviceInfoBody b = DeviceInfo(dev, "wormhole_b0", 12ull << 30);
-    ASSERT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b)));
+    ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b)));
   }
   const uint64_t rss0 = ProcField(d.pid(), "status", "VmRSS:");
   const std::string req = json{{"cmd", "fragmentation"}, {"cells", 1000}}.dump();
@@ -706,8 +707,8 @@ TEST(Hostile, UnreadRepliesAreBoundedPerUid) {
     timeval tv{0, 200000};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     for (int k = 0; k < 200; ++k)  // never read
-      if (!base::SendFrame(fd.get(), proto::FrameType::kQuery, req.data(),
-                           static_cast<uint32_t>(req.size())))
+      if (!proto::SendFrame(fd.get(), proto::FrameType::kQuery, req.data(),
+                            static_cast<uint32_t>(req.size())))
         break;
     hogs.push_back(std::move(fd));
   }
@@ -747,11 +748,11 @@ TEST(Hostile, PipelinedRequestsPastTheFrameCapAreAllAnswered) {
   base::UniqueFd fd = base::ConnectUnix(d.socket(), false);
   std::string burst;
   const std::string ping = json{{"cmd", "ping"}}.dump();
-  base::Frame first;  // a query peer from here on (its cap is lower)
+  proto::Frame first;  // a query peer from here on (its cap is lower)
   std::string err;
-  ASSERT_TRUE(base::SendFrame(fd.get(), proto::FrameType::kQuery, ping.data(),
-                              static_cast<uint32_t>(ping.size())));
-  ASSERT_TRUE(base::RecvFrame(fd.get(), 4096, &first, &err)) << err;
+  ASSERT_TRUE(proto::SendFrame(fd.get(), proto::FrameType::kQuery, ping.data(),
+                               static_cast<uint32_t>(ping.size())));
+  ASSERT_TRUE(proto::RecvFrame(fd.get(), 4096, &first, &err)) << err;
   for (int i = 0; i < 50; ++i) {
     proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion,
                          static_cast<uint16_t>(proto::FrameType::kQuery),
@@ -762,11 +763,11 @@ TEST(Hostile, PipelinedRequestsPastTheFrameCapAreAllAnswered) {
   ASSERT_TRUE(base::WriteAll(fd.get(), burst.data(), burst.size()));  // one write, 50 frames
   timeval tv{5, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  base::FrameReader reader(proto::kMaxReplyPayload);
+  proto::FrameReader reader(proto::kMaxReplyPayload);
   int answered = 0;
-  for (base::Frame f; answered < 50; ++answered) {
+  for (proto::Frame f; answered < 50; ++answered) {
     std::string error;
-    if (!base::RecvFrame(fd.get(), &reader, &f, &error)) break;
+    if (!proto::RecvFrame(fd.get(), &reader, &f, &error)) break;
   }
   EXPECT_EQ(answered, 50);
 }

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "base/socket.h"
+#include "protocol/frames.h"
 #include "protocol/wire.h"
 #include "tests/harness.h"
 
@@ -391,11 +392,11 @@ TEST(EventStream, AUserGetsAFewStreamsAndANonReaderCannotStallTheDaemon) {
   for (int i = 0; i < 9; ++i) {
     base::UniqueFd fd = base::ConnectUnix(d.socket(), false);
     ASSERT_TRUE(fd);
-    ASSERT_TRUE(base::SendFrame(fd.get(), proto::FrameType::kQuery, req.data(),
-                                static_cast<uint32_t>(req.size())));
-    base::Frame f;
+    ASSERT_TRUE(proto::SendFrame(fd.get(), proto::FrameType::kQuery, req.data(),
+                                 static_cast<uint32_t>(req.size())));
+    proto::Frame f;
     std::string error;
-    ASSERT_TRUE(base::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error)) << error;
+    ASSERT_TRUE(proto::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error)) << error;
     json first = json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
     if (i < 8) {
       EXPECT_EQ(first["event"], "start") << first.dump();

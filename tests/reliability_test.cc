@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/socket.h"
+#include "protocol/frames.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
 #include "tests/harness.h"
@@ -194,7 +195,7 @@ TEST(Reliability, ForgedSharedMemoryDisconnectsOnlyTheForger) {
   {
     Forger f = Forge(daemon.socket(), 2, 64);
     proto::SyncBeginBody b{42, 0};
-    ASSERT_TRUE(base::SendFrame(f.sock.get(), proto::FrameType::kSyncBegin, &b, sizeof(b)));
+    ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kSyncBegin, &b, sizeof(b)));
     EXPECT_TRUE(HungUp(f.sock.get()));
   }
   // 4. A "state table" that is random bytes: discarded, the client is served afresh.

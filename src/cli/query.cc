@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/socket.h"
+#include "protocol/frames.h"
 #include "protocol/wire.h"
 
 namespace ttmem::cli {
@@ -35,7 +36,7 @@ bool QueryClient::RequestJson(const nlohmann::json& request, nlohmann::json* rep
 
 bool QueryClient::Connect(std::string* error) {
   if (fd_) return true;
-  reader_ = base::FrameReader(proto::kMaxReplyPayload);
+  reader_ = proto::FrameReader(proto::kMaxReplyPayload);
   fd_ = base::ConnectUnix(path_, /*nonblocking=*/false);
   if (!fd_) {
     *error = fmt::format(
@@ -53,9 +54,9 @@ bool QueryClient::Connect(std::string* error) {
 bool QueryClient::RequestRaw(const std::string& req, std::string* payload, std::string* error) {
   if (!Connect(error)) return false;
   std::string err;
-  if (!base::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
-                       static_cast<uint32_t>(req.size())) ||
-      !base::RecvFrame(fd_.get(), &reader_, &frame_, &err)) {
+  if (!proto::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
+                        static_cast<uint32_t>(req.size())) ||
+      !proto::RecvFrame(fd_.get(), &reader_, &frame_, &err)) {
     fd_.reset();
     *error = fmt::format("lost the connection to ttmemd on {} ({}): is the daemon still running?",
                          path_, err.empty() ? std::strerror(errno) : err);
@@ -68,8 +69,8 @@ bool QueryClient::RequestRaw(const std::string& req, std::string* payload, std::
 bool QueryClient::Send(const nlohmann::json& request, std::string* error) {
   if (!Connect(error)) return false;
   const std::string req = request.dump();
-  if (!base::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
-                       static_cast<uint32_t>(req.size()))) {
+  if (!proto::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
+                        static_cast<uint32_t>(req.size()))) {
     fd_.reset();
     *error =
         fmt::format("lost the connection to ttmemd on {}: is the daemon still running?", path_);
@@ -79,7 +80,7 @@ bool QueryClient::Send(const nlohmann::json& request, std::string* error) {
 }
 
 int QueryClient::Poll(nlohmann::json* out, int timeout_ms, std::string* error) {
-  const base::Frame* f = nullptr;
+  const proto::Frame* f = nullptr;
   int r = PollFrame(&f, timeout_ms, error);
   if (r != 1) return r;
   *out = nlohmann::json::parse(f->payload.begin(), f->payload.end(), nullptr, false);
@@ -91,7 +92,7 @@ int QueryClient::Poll(nlohmann::json* out, int timeout_ms, std::string* error) {
   return 1;
 }
 
-int QueryClient::PollFrame(const base::Frame** out, int timeout_ms, std::string* error) {
+int QueryClient::PollFrame(const proto::Frame** out, int timeout_ms, std::string* error) {
   if (!fd_) {
     *error = "not connected to ttmemd";
     return -1;
@@ -102,13 +103,13 @@ int QueryClient::PollFrame(const base::Frame** out, int timeout_ms, std::string*
     return -1;
   };
   for (;;) {
-    base::ReadResult r = reader_.Next(fd_.get(), &frame_);  // reads with MSG_DONTWAIT
-    if (r == base::ReadResult::kFrame) {
+    proto::ReadResult r = reader_.Next(fd_.get(), &frame_);  // reads with MSG_DONTWAIT
+    if (r == proto::ReadResult::kFrame) {
       *out = &frame_;
       return 1;
     }
-    if (r == base::ReadResult::kClosed) return lost("closed by the daemon");
-    if (r != base::ReadResult::kAgain) return lost(reader_.error());
+    if (r == proto::ReadResult::kClosed) return lost("closed by the daemon");
+    if (r != proto::ReadResult::kAgain) return lost(reader_.error());
     pollfd p{fd_.get(), POLLIN, 0};
     int n = ::poll(&p, 1, timeout_ms);
     if (n == 0) return 0;

@@ -8,6 +8,7 @@
 
 #include "base/socket.h"
 #include "base/unique_fd.h"
+#include "protocol/frames.h"
 #include "protocol/wire.h"
 
 namespace ttmem::cli {
@@ -29,15 +30,15 @@ class QueryClient {
   int Poll(nlohmann::json* out, int timeout_ms, std::string* error);
   // The same for any frame (the event stream's binary kEvents frames): *out stays valid until
   // the next call.
-  int PollFrame(const base::Frame** out, int timeout_ms, std::string* error);
+  int PollFrame(const proto::Frame** out, int timeout_ms, std::string* error);
   const std::string& path() const { return path_; }
 
  private:
   bool Connect(std::string* error);
   std::string path_;
   base::UniqueFd fd_;
-  base::FrameReader reader_{proto::kMaxReplyPayload};  // buffers reused between replies
-  base::Frame frame_;
+  proto::FrameReader reader_{proto::kMaxReplyPayload};  // buffers reused between replies
+  proto::Frame frame_;
 };
 
 }  // namespace ttmem::cli

@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/query.h"
 #include "cli/recording.h"
+#include "protocol/frames.h"
 #include "protocol/mem_types.h"
 #include "protocol/wire.h"
 
@@ -297,7 +298,7 @@ int RunRecord(const RecordOptions& o) {
   // before CMD runs.
   bool started = false;
   for (uint64_t deadline = MonoMs() + 5000; !started && MonoMs() < deadline;) {
-    const base::Frame* f = nullptr;
+    const proto::Frame* f = nullptr;
     int r = q.PollFrame(&f, 200, &error);
     if (r < 0) {
       PrintError(error);
@@ -361,7 +362,7 @@ int RunRecord(const RecordOptions& o) {
   uint64_t flush_deadline_ms = 0;
   std::string fail;
   while (!failed) {
-    const base::Frame* f = nullptr;
+    const proto::Frame* f = nullptr;
     int r = q.PollFrame(&f, 100, &error);
     if (r < 0) {
       fail = error + "; what was recorded until then is kept";

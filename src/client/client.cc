@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/socket.h"
 #include "client/client_internal.h"
+#include "protocol/frames.h"
 #include "protocol/paths.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
@@ -491,8 +492,8 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
   if (slot == g_num_devices) ++g_num_devices;
   // Kept above: a failed send (the connection is going) is repeated at the next connection.
   if (g_sock_fd >= 0)
-    static_cast<void>(ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kDeviceInfo, &body,
-                                             sizeof(body)));
+    static_cast<void>(ttmem::proto::SendFrame(g_sock_fd, ttmem::proto::FrameType::kDeviceInfo,
+                                              &body, sizeof(body)));
   return 0;
 }
 
@@ -504,8 +505,8 @@ TTMEM_EXPORT int ttmem_set_tag(const char* tag) {
   g_has_tag = true;
   // Kept above: a failed send (the connection is going) is repeated at the next connection.
   if (g_sock_fd >= 0)
-    static_cast<void>(
-        ttmem::base::SendFrame(g_sock_fd, ttmem::proto::FrameType::kSetTag, &g_tag, sizeof(g_tag)));
+    static_cast<void>(ttmem::proto::SendFrame(g_sock_fd, ttmem::proto::FrameType::kSetTag, &g_tag,
+                                              sizeof(g_tag)));
   return 0;
 }
 

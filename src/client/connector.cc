@@ -16,6 +16,7 @@
 
 #include "base/socket.h"
 #include "client/client_internal.h"
+#include "protocol/frames.h"
 #include "protocol/paths.h"
 
 namespace ttmem::client {
@@ -28,10 +29,10 @@ enum class AckResult { kOk, kTimeout, kFailed };
 void SendAnnouncementsLocked() {
   bool ok = true;
   for (int i = 0; i < g_num_devices && ok; ++i)
-    ok = base::SendFrame(g_sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
-                         sizeof(g_devices[i]));
+    ok = proto::SendFrame(g_sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
+                          sizeof(g_devices[i]));
   if (ok && g_has_tag)
-    ok = base::SendFrame(g_sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
+    ok = proto::SendFrame(g_sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
 }
 
 bool SendHello(int fd) {
@@ -44,18 +45,18 @@ bool SendHello(int fd) {
     std::fclose(f);
   }
   std::lock_guard<std::mutex> lock(g_sock_mu);
-  return base::SendFrame(fd, proto::FrameType::kHello, &hello, sizeof(hello), g_region.memfd,
-                         g_state_fd);
+  return proto::SendFrame(fd, proto::FrameType::kHello, &hello, sizeof(hello), g_region.memfd,
+                          g_state_fd);
 }
 
 // Waits for the daemon's hello ack up to `timeout_ms`; takes the wake eventfd and our table.
 AckResult ReceiveAck(int fd, int timeout_ms) {
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  base::Frame ack;
+  proto::Frame ack;
   std::string err;
   errno = 0;
-  if (!base::RecvFrame(fd, 4096, &ack, &err))
+  if (!proto::RecvFrame(fd, 4096, &ack, &err))
     return errno == EAGAIN || errno == EWOULDBLOCK ? AckResult::kTimeout : AckResult::kFailed;
   if (ack.header.type != static_cast<uint16_t>(proto::FrameType::kHelloAck) ||
       ack.payload.size() != sizeof(proto::HelloAckBody))
@@ -135,30 +136,30 @@ AckResult TryConnect(const std::string& path, int ack_timeout_ms, base::UniqueFd
 
 // Sends one round of the resync log (the ring heads at the switch, the frees, the allocations)
 // and waits for the ack.
-bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chunk,
+bool DeliverChunk(int fd, proto::FrameReader& reader, const ResyncLog::Chunk& chunk,
                   uint64_t sequence) {
   constexpr size_t kPerFrame = proto::kMaxClientPayload / sizeof(proto::SyncRecord);
   {
     std::lock_guard<std::mutex> lock(g_sock_mu);
     proto::SyncBeginBody b{sequence, 0};
-    if (!base::SendFrame(fd, proto::FrameType::kSyncBegin, &b, sizeof(b))) return false;
+    if (!proto::SendFrame(fd, proto::FrameType::kSyncBegin, &b, sizeof(b))) return false;
     for (const auto* part : {&chunk.frees, &chunk.allocs}) {
       for (size_t i = 0; i < part->size(); i += kPerFrame) {
         size_t n = std::min(kPerFrame, part->size() - i);
-        if (!base::SendFrame(fd, proto::FrameType::kSync, part->data() + i,
-                             static_cast<uint32_t>(n * sizeof(proto::SyncRecord))))
+        if (!proto::SendFrame(fd, proto::FrameType::kSync, part->data() + i,
+                              static_cast<uint32_t>(n * sizeof(proto::SyncRecord))))
           return false;
       }
     }
     proto::SyncEndBody end{sequence, chunk.events};
-    if (!base::SendFrame(fd, proto::FrameType::kSyncEnd, &end, sizeof(end))) return false;
+    if (!proto::SendFrame(fd, proto::FrameType::kSyncEnd, &end, sizeof(end))) return false;
   }
   // Wait for the ack of this round for as long as the connection lives: the application does not
   // wait (it reports to the log meanwhile), and giving up would only force a reconnect.
   for (;;) {
-    base::Frame f;
-    base::ReadResult r = reader.Next(fd, &f);
-    if (r == base::ReadResult::kFrame) {
+    proto::Frame f;
+    proto::ReadResult r = reader.Next(fd, &f);
+    if (r == proto::ReadResult::kFrame) {
       proto::SyncEndBody ack;
       if (f.header.type == static_cast<uint16_t>(proto::FrameType::kSyncAck) &&
           f.payload.size() == sizeof(ack)) {
@@ -167,7 +168,7 @@ bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chu
       }
       continue;
     }
-    if (r != base::ReadResult::kAgain) return false;
+    if (r != proto::ReadResult::kAgain) return false;
     pollfd p{fd, POLLIN, 0};
     ::poll(&p, 1, 1000);
   }
@@ -175,7 +176,7 @@ bool DeliverChunk(int fd, base::FrameReader& reader, const ResyncLog::Chunk& chu
 
 // Takes the log, switches back to the rings, and delivers what was taken. False if the
 // connection failed (the log is put back; the connection is then given up).
-bool Resync(int fd, base::FrameReader& reader) {
+bool Resync(int fd, proto::FrameReader& reader) {
   uint64_t sequence = 0;
   ResyncLog::Chunk chunk = TakeLogAndSwitchToRings(&sequence);
   // Even an empty round is delivered: the daemon holds ring records back until its kSyncEnd.
@@ -192,7 +193,7 @@ bool Resync(int fd, base::FrameReader& reader) {
 void RunConnected(base::UniqueFd fd) {
   timeval none{0, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-  base::FrameReader reader(4096);
+  proto::FrameReader reader(4096);
   for (;;) {
     if (g_log_mode.load() != 0 && !Resync(fd.get(), reader)) break;
     pollfd p[2] = {{fd.get(), POLLIN, 0}, {g_connector_wake, POLLIN, 0}};
@@ -204,9 +205,9 @@ void RunConnected(base::UniqueFd fd) {
       }
     }
     if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      base::Frame f;
-      base::ReadResult r = reader.Next(fd.get(), &f);
-      if (r != base::ReadResult::kFrame && r != base::ReadResult::kAgain) break;
+      proto::Frame f;
+      proto::ReadResult r = reader.Next(fd.get(), &f);
+      if (r != proto::ReadResult::kFrame && r != proto::ReadResult::kAgain) break;
     }
   }
   // The daemon is gone: events go to the log until the next one has everything.

@@ -23,6 +23,7 @@
 #include "base/socket.h"
 #include "base/unique_fd.h"
 #include "daemon/session.h"
+#include "protocol/frames.h"
 #include "protocol/wire.h"
 
 namespace ttmem::daemon {
@@ -84,7 +85,7 @@ struct QueryPart {
 struct Connection {
   uint64_t id = 0;
   base::UniqueFd fd;
-  base::FrameReader reader{proto::kMaxClientPayload};
+  proto::FrameReader reader{proto::kMaxClientPayload};
   base::PeerCred cred;
   Role role = Role::kUnknown;
   Outbox out;

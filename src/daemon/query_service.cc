@@ -1,4 +1,5 @@
 #include "daemon/query_service.h"
+#include "protocol/frames.h"
 
 #include <unistd.h>
 
@@ -30,7 +31,7 @@ const std::map<std::string_view, QueryService::Command>& QueryService::Commands(
   return kCommands;
 }
 
-void QueryService::Handle(Connection& c, const base::Frame& f) {
+void QueryService::Handle(Connection& c, const proto::Frame& f) {
   const nlohmann::json req = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr,
                                                    /*allow_exceptions=*/false);
   if (!CheckNumbers(c, req)) return;

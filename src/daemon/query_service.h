@@ -25,6 +25,7 @@
 #include "daemon/shm_watcher.h"
 #include "daemon/status_json.h"
 #include "ledger/ledger.h"
+#include "protocol/frames.h"
 
 namespace ttmem::daemon {
 
@@ -47,7 +48,7 @@ class QueryService {
   explicit QueryService(Context ctx) : ctx_(std::move(ctx)) {}
 
   // One request frame of a query peer.
-  void Handle(Connection& c, const base::Frame& f);
+  void Handle(Connection& c, const proto::Frame& f);
   // A status document to each subscriber that is due and has news.
   void PushSubscriptions();
   bool HasSubscribers() const;

@@ -1,4 +1,5 @@
 #include "daemon/reporters.h"
+#include "protocol/frames.h"
 
 #include <pwd.h>
 #include <sys/socket.h>
@@ -76,8 +77,8 @@ std::string SafeText(const char* p, size_t n) {
 // The hello ack: sent before the connection is refused or accepted.
 bool Ack(const Connection& c, proto::HelloStatus status, int wake_fd = -1, int state_fd = -1) {
   proto::HelloAckBody ack{static_cast<uint32_t>(status), proto::kProtocolVersion};
-  return base::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_fd,
-                         state_fd);
+  return proto::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_fd,
+                          state_fd);
 }
 
 }  // namespace
@@ -89,7 +90,7 @@ std::string Reporters::Describe(const Connection& c) const {
   return fmt::format("pid {} ({}) uid {}", c.cred.pid, name.empty() ? "?" : name, c.cred.uid);
 }
 
-bool Reporters::OnHello(Connection& c, base::Frame& f) {
+bool Reporters::OnHello(Connection& c, proto::Frame& f) {
   if (f.payload.size() != sizeof(proto::HelloBody)) {
     LogWarn("disconnecting {}: hello of {} bytes", Describe(c), f.payload.size());
     return false;
@@ -145,7 +146,7 @@ bool Reporters::OnHello(Connection& c, base::Frame& f) {
   return true;
 }
 
-bool Reporters::OnFrame(Connection& c, base::Frame& f) {
+bool Reporters::OnFrame(Connection& c, proto::Frame& f) {
   if (f.passed_fd || f.passed_fd2) {
     LogWarn("disconnecting {}: unexpected file descriptor", Describe(c));
     return false;
@@ -174,7 +175,7 @@ bool Reporters::OnFrame(Connection& c, base::Frame& f) {
   }
 }
 
-bool Reporters::OnDeviceInfo(Connection& c, const base::Frame& f) {
+bool Reporters::OnDeviceInfo(Connection& c, const proto::Frame& f) {
   if (f.payload.size() != sizeof(proto::DeviceInfoBody) &&
       f.payload.size() != proto::kDeviceInfoBodyV1Size) {
     LogWarn("disconnecting {}: device info of {} bytes", Describe(c), f.payload.size());
@@ -225,7 +226,7 @@ bool Reporters::OnDeviceInfo(Connection& c, const base::Frame& f) {
   return true;
 }
 
-bool Reporters::OnSync(Connection& c, proto::FrameType type, const base::Frame& f) {
+bool Reporters::OnSync(Connection& c, proto::FrameType type, const proto::Frame& f) {
   Session& session = *c.client.session;
   std::string error;
   if (type == proto::FrameType::kSyncEnd) {

@@ -20,6 +20,7 @@
 #include "daemon/event_stream.h"
 #include "daemon/status_json.h"
 #include "ledger/ledger.h"
+#include "protocol/frames.h"
 
 namespace ttmem::daemon {
 
@@ -52,9 +53,9 @@ class Reporters {
 
   // The first frame, kHello: the session, its state table, the process's metadata. False: the
   // peer is refused (the ack says why) and must be closed.
-  bool OnHello(Connection& c, base::Frame& f);
+  bool OnHello(Connection& c, proto::Frame& f);
   // Any later frame of a client. False: protocol broken (logged), close it.
-  bool OnFrame(Connection& c, base::Frame& f);
+  bool OnFrame(Connection& c, proto::Frame& f);
   // The client is gone (`retire`: for good, its anomaly counts go to the totals; false: the
   // same process reconnected). Applies what it published, then reclaims what it held.
   void End(Connection& c, bool retire);
@@ -78,8 +79,8 @@ class Reporters {
   uint64_t device_info_conflicts() const { return device_info_conflicts_; }
 
  private:
-  bool OnDeviceInfo(Connection& c, const base::Frame& f);
-  bool OnSync(Connection& c, proto::FrameType type, const base::Frame& f);
+  bool OnDeviceInfo(Connection& c, const proto::Frame& f);
+  bool OnSync(Connection& c, proto::FrameType type, const proto::Frame& f);
   // New live buffers the uid may still add (the limit less what its processes hold).
   uint64_t Allowance(uid_t uid) const;
   uint64_t LiveOf(pid_t pid) const;

@@ -1,4 +1,5 @@
 #include "daemon/server.h"
+#include "protocol/frames.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -216,14 +217,14 @@ void Server::OnReadable(Connection& c) {
   // Per-connection cap per wake-up: a query can cost milliseconds (a status document at scale),
   // a client frame microseconds; the rest waits for the next epoll round, after everyone else.
   for (int budget = c.role == Role::kQuery ? 4 : 64; budget > 0 && !c.doomed; --budget) {
-    base::Frame f;
-    base::ReadResult r = c.reader.Next(c.fd.get(), &f);
-    if (r == base::ReadResult::kAgain) return;
-    if (r == base::ReadResult::kClosed || r == base::ReadResult::kError) {
+    proto::Frame f;
+    proto::ReadResult r = c.reader.Next(c.fd.get(), &f);
+    if (r == proto::ReadResult::kAgain) return;
+    if (r == proto::ReadResult::kClosed || r == proto::ReadResult::kError) {
       Close(id, c.role == Role::kClient ? "client disconnected" : "", /*retire=*/true);
       return;
     }
-    if (r == base::ReadResult::kMalformed) {
+    if (r == proto::ReadResult::kMalformed) {
       conns_->CountError();
       LogWarn("disconnecting {}: {}", reporters_->Describe(c), c.reader.error());
       Close(id, "", /*retire=*/true);
@@ -241,7 +242,7 @@ void Server::OnReadable(Connection& c) {
   if (!c.doomed) read_again_.push_back(id);
 }
 
-bool Server::OnFrame(Connection& c, base::Frame& f) {
+bool Server::OnFrame(Connection& c, proto::Frame& f) {
   const auto type = static_cast<proto::FrameType>(f.header.type);
   if (c.role == Role::kUnknown) {
     if (type == proto::FrameType::kHello) return reporters_->OnHello(c, f);

@@ -27,6 +27,7 @@
 #include "daemon/reporters.h"
 #include "daemon/shm_watcher.h"
 #include "ledger/ledger.h"
+#include "protocol/frames.h"
 
 namespace ttmem::daemon {
 
@@ -59,7 +60,7 @@ class Server final : private Reporters::Loop {
   [[nodiscard]] bool Watch(int fd, uint64_t token, uint32_t events = 0x001 /* EPOLLIN */);
   void Accept();
   void OnReadable(Connection& c);
-  [[nodiscard]] bool OnFrame(Connection& c, base::Frame& f);
+  [[nodiscard]] bool OnFrame(Connection& c, proto::Frame& f);
   // Reporters::Loop.
   void Close(uint64_t id, const std::string& why, bool retire) override;
   void WatchPidfd(Connection& c) override;

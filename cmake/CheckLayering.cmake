@@ -1,0 +1,39 @@
+# CheckLayering.cmake — run at every build (target `layering`, part of ALL): each library under
+# src/ may include its own headers and those of the libraries it is declared to depend on, and no
+# others. The rooms and their one-way flow are drawn in docs/architecture.md.
+#
+#   base      — kernel handles, sockets, text, clocks, mappings: depends on nothing
+#   protocol  — wire and shared-memory formats, frames: base
+#   ledger    — the pure accounting: protocol (the memory-type table)
+#   ttshm     — tt-metal's statistics regions: base, protocol
+#   client    — libttmem: base, protocol and its public header (ttmem/)
+#   daemon    — ttmemd: base, protocol, ledger, ttshm
+#   cli       — ttmem: base, protocol, ledger, ttshm
+#
+# cmake -DSOURCE_DIR=<repo> -P cmake/CheckLayering.cmake
+set(allowed_base base)
+set(allowed_protocol protocol base)
+set(allowed_ledger ledger protocol)
+set(allowed_ttshm ttshm base protocol)
+set(allowed_client client base protocol ttmem)
+set(allowed_daemon daemon base protocol ledger ttshm)
+set(allowed_cli cli base protocol ledger ttshm)
+
+set(broken "")
+foreach(lib base protocol ledger ttshm client daemon cli)
+  file(GLOB files ${SOURCE_DIR}/src/${lib}/*.cc ${SOURCE_DIR}/src/${lib}/*.h)
+  foreach(f ${files})
+    file(STRINGS ${f} includes REGEX "^#include \"[a-z_]+/")
+    foreach(line ${includes})
+      string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" dir "${line}")
+      list(FIND allowed_${lib} ${dir} found)
+      if(found EQUAL -1)
+        file(RELATIVE_PATH rel ${SOURCE_DIR} ${f})
+        string(APPEND broken "  ${rel}: ${line} (${lib} may include only: ${allowed_${lib}})\n")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(broken)
+  message(FATAL_ERROR "layering broken (cmake/CheckLayering.cmake says which library may use which):\n${broken}")
+endif()
