@@ -27,7 +27,8 @@ std::vector<std::string> AllFields();
 std::vector<std::string> DefaultDeviceFields();
 // Splits "a,b, c" and checks each name. On error: false, *error names the field and the fix.
 bool ParseFields(const std::string& list, std::vector<std::string>* fields, std::string* error);
-// RFC 4180 CSV: a header line (unless !header), then one line per row.
+// CSV: a header line (unless !header), then one line per row, each ending in \n; fields
+// quoted as RFC 4180 says (a comma, quote or line break inside: quoted, quotes doubled).
 std::string RenderCsv(const nlohmann::json& status, const std::vector<std::string>& fields,
                       bool header);
 
