@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/recording.h"
+#include "ledger/ledger.h"
 #include "protocol/mem_types.h"
 #include "protocol/wire.h"
 
@@ -34,13 +35,6 @@ struct ProcInfo {
   bool existing = false;
   uint64_t events = 0, allocs = 0, frees = 0, capture_allocs = 0, leaked = 0, leaked_bytes = 0;
   std::map<std::pair<uint32_t, int>, uint64_t> peak;  // (device, type) -> peak bytes
-};
-
-struct Live {
-  int type;
-  uint64_t address, size;
-  int64_t allocated_ns;
-  bool hooked;
 };
 
 struct BufKey {
@@ -83,10 +77,133 @@ std::string TypeName(int t) {
   return t >= 0 && t < kTypes ? std::string(proto::kMemTypeKeys[static_cast<size_t>(t)]) : "?";
 }
 
-}  // namespace
+struct DevInfo {
+  std::string arch;
+  int64_t unique_id = 0;
+  std::array<uint64_t, kTypes> capacity{}, bank_base{};
+  std::array<uint32_t, kTypes> bank_count{};
+};
 
-bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
-                      nlohmann::json* out, std::string* error) {
+// One row of the events table.
+struct Event {
+  int64_t seq = 0, time_ns = 0, proc = 0;
+  uint32_t device = 0;
+  int type = -1;  // NULL (a free of an unknown id): -1
+  int kind = 0;   // proto::EventKind
+  uint64_t id = 0, address = 0, size = 0;
+  bool capture = false;
+};
+constexpr const char* kEventColumns =
+    "SELECT seq, time_ns, process, device, type, kind, buffer_id, address, size, capture "
+    "FROM events";
+Event ReadEvent(const Stmt& s) {
+  Event e;
+  e.seq = s.Int(0);
+  e.time_ns = s.Int(1);
+  e.proc = s.Int(2);
+  e.device = static_cast<uint32_t>(s.Int(3));
+  e.type = s.IsNull(4) ? -1 : static_cast<int>(s.Int(4));
+  e.kind = static_cast<int>(s.Int(5));
+  e.id = static_cast<uint64_t>(s.Int(6));
+  e.address = static_cast<uint64_t>(s.Int(7));
+  e.size = static_cast<uint64_t>(s.Int(8));
+  e.capture = s.Int(9) != 0;
+  return e;
+}
+
+// The recording replayed through the daemon's own ledger (a process row as its pid), which
+// applies the rules — a duplicate allocation replaces the live one, a free of an unknown id
+// changes nothing, a capture estimate holds no device memory — plus the one thing the ledger
+// does not keep: when each live buffer was allocated.
+class Replay {
+ public:
+  struct Applied {
+    bool known = true;                        // false: a free of an id that is not live
+    std::optional<ledger::LiveBuffer> freed;  // what a free or a reclaim took away
+    int64_t freed_allocated_ns = 0;
+    std::array<bool, kTypes> touched{};  // the event's device's types it concerned
+  };
+  Applied Apply(const Event& e) {
+    Applied a;
+    const auto pid = static_cast<pid_t>(e.proc);
+    const BufKey key{e.proc, e.device, e.id};
+    if (e.kind == static_cast<int>(proto::EventKind::kAlloc) ||
+        e.kind == static_cast<int>(proto::EventKind::kLive)) {
+      if (e.type < 0 || e.type >= kTypes) return a;
+      ledger::LiveBuffer old;
+      if (ledger_.Find(pid, e.device, e.id, &old) && !old.hooked) a.touched[old.type] = true;
+      if (ledger_.Alloc(pid, e.device, static_cast<uint8_t>(e.type), e.id, e.address, e.size,
+                        e.capture ? ledger::Capture::kEstimate : ledger::Capture::kNo) ==
+          ledger::Result::kInvalid)
+        return Applied{};
+      allocated_ns_[key] = e.time_ns;
+      a.touched[static_cast<size_t>(e.type)] = true;
+      return a;
+    }
+    ledger::LiveBuffer freed;
+    if (ledger_.Free(pid, e.device, e.id, ledger::Replay::kNo, &freed) != ledger::Result::kOk) {
+      a.known = false;
+      return a;
+    }
+    a.freed = freed;
+    auto it = allocated_ns_.find(key);
+    if (it != allocated_ns_.end()) {
+      a.freed_allocated_ns = it->second;
+      allocated_ns_.erase(it);
+    }
+    a.touched[freed.type] = true;
+    return a;
+  }
+  uint64_t DeviceBytes(uint32_t device, int t) const {
+    auto d = ledger_.devices().find(device);
+    return d == ledger_.devices().end() ? 0 : d->second.usage[static_cast<size_t>(t)].bytes;
+  }
+  uint64_t ProcessBytes(int64_t proc, uint32_t device, int t) const {
+    auto p = ledger_.processes().find(static_cast<pid_t>(proc));
+    if (p == ledger_.processes().end()) return 0;
+    auto u = p->second.usage.find(device);
+    return u == p->second.usage.end() ? 0 : u->second[static_cast<size_t>(t)].bytes;
+  }
+  uint64_t LiveCount() const {
+    uint64_t n = 0;
+    for (const auto& [pid, p] : ledger_.processes()) n += p.live.size();
+    return n;
+  }
+  // The live (not capture) buffers of `device` and type `t`, each with its allocation time.
+  template <typename Fn>
+  void ForEachLive(uint32_t device, int t, Fn fn) const {
+    for (const auto& [pid, p] : ledger_.processes())
+      for (const ledger::LiveEntry& e : p.live)
+        if (e.device == device && e.type == t && e.hooked == 0)
+          fn(int64_t{pid}, e, allocated_ns_.at(BufKey{pid, device, e.id}));
+  }
+
+ private:
+  ledger::Ledger ledger_;
+  std::unordered_map<BufKey, int64_t, BufKeyHash> allocated_ns_;
+};
+
+// What the report reads besides events: the recording's meta table, devices, processes.
+struct Recording {
+  std::map<std::string, std::string> meta;
+  std::map<uint32_t, DevInfo> devices;
+  std::map<int64_t, ProcInfo> procs;
+  int64_t t0 = 0, t1 = 0;  // the time range, ns
+  int64_t MetaI64(const char* k) const {
+    auto it = meta.find(k);
+    try {
+      return it != meta.end() ? std::stoll(it->second) : 0;
+    } catch (...) {
+      return 0;
+    }
+  }
+  std::string Meta(const char* k) const {
+    auto it = meta.find(k);
+    return it == meta.end() ? "" : it->second;
+  }
+};
+
+bool OpenRecording(const std::string& path, Db* db, std::string* error) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     *error = fmt::format("{} does not exist (write one with: ttmem record -o {})", path, path);
@@ -99,345 +216,280 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
         path);
     return false;
   }
-  Db db;
-  if (!db.Open(path, SQLITE_OPEN_READONLY, error)) return false;
-  std::map<std::string, std::string> meta;
-  {
-    Stmt s(db, "SELECT key, value FROM meta");
-    if (!s.ok()) {
-      *error = fmt::format("{} is not a ttmem recording (no meta table: {})", path, db.Message());
-      return false;
-    }
-    while (s.Step() == SQLITE_ROW) meta[s.Text(0)] = s.Text(1);
-  }
-  if (meta["schema_version"] != std::to_string(kRecordingSchemaVersion)) {
-    *error = fmt::format("{} has recording schema '{}'; this ttmem reads schema {}", path,
-                         meta["schema_version"], kRecordingSchemaVersion);
+  return db->Open(path, SQLITE_OPEN_READONLY, error);
+}
+
+bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::string* error) {
+  Stmt m(db, "SELECT key, value FROM meta");
+  if (!m.ok()) {
+    *error = fmt::format("{} is not a ttmem recording (no meta table: {})", path, db.Message());
     return false;
   }
-  auto meta_i64 = [&](const char* k) -> int64_t {
-    try {
-      return meta.count(k) ? std::stoll(meta[k]) : 0;
-    } catch (...) {
-      return 0;
-    }
-  };
+  while (m.Step() == SQLITE_ROW) r->meta[m.Text(0)] = m.Text(1);
+  if (r->Meta("schema_version") != std::to_string(kRecordingSchemaVersion)) {
+    *error = fmt::format("{} has recording schema '{}'; this ttmem reads schema {}", path,
+                         r->Meta("schema_version"), kRecordingSchemaVersion);
+    return false;
+  }
+  Stmt s(db, "SELECT id, arch, unique_id FROM devices");
+  while (s.ok() && s.Step() == SQLITE_ROW) {
+    DevInfo& d = r->devices[static_cast<uint32_t>(s.Int(0))];
+    d.arch = s.Text(1);
+    d.unique_id = s.Int(2);
+  }
+  Stmt c(db, "SELECT device, type, capacity_bytes, bank_count, bank_base FROM capacities");
+  while (c.ok() && c.Step() == SQLITE_ROW) {
+    const int t = static_cast<int>(c.Int(1));
+    if (t < 0 || t >= kTypes) continue;
+    DevInfo& d = r->devices[static_cast<uint32_t>(c.Int(0))];
+    d.capacity[t] = static_cast<uint64_t>(c.Int(2));
+    d.bank_count[t] = static_cast<uint32_t>(c.Int(3));
+    d.bank_base[t] = static_cast<uint64_t>(c.Int(4));
+  }
+  Stmt p(db,
+         "SELECT id, pid, name, user, cmdline, first_seen_ns, ended_ns, reclaimed_bytes, "
+         "existing FROM processes");
+  while (p.ok() && p.Step() == SQLITE_ROW) {
+    ProcInfo& pi = r->procs[p.Int(0)];
+    pi.row = p.Int(0);
+    pi.pid = p.Int(1);
+    pi.name = p.Text(2);
+    pi.user = p.Text(3);
+    pi.cmdline = p.Text(4);
+    pi.first_seen_ns = p.Int(5);
+    if (!p.IsNull(6)) pi.ended_ns = p.Int(6);
+    pi.reclaimed_bytes = p.Int(7);
+    pi.existing = p.Int(8) != 0;
+  }
+  r->t0 = r->MetaI64("started_ns");
+  r->t1 = r->MetaI64("ended_ns");
+  Stmt range(db, "SELECT MIN(time_ns), MAX(time_ns), COUNT(*) FROM events");
+  if (range.ok() && range.Step() == SQLITE_ROW && range.Int(2) > 0) {
+    r->t0 = r->t0 == 0 ? range.Int(0) : std::min(r->t0, range.Int(0));
+    r->t1 = std::max(r->t1, range.Int(1));
+  }
+  if (r->t1 <= r->t0) r->t1 = r->t0 + 1;
+  return true;
+}
 
-  // Devices and capacities.
-  struct DevInfo {
-    std::string arch;
-    int64_t unique_id = 0;
-    std::array<uint64_t, kTypes> capacity{}, bank_base{};
-    std::array<uint32_t, kTypes> bank_count{};
-  };
-  std::map<uint32_t, DevInfo> devinfo;
-  {
-    Stmt s(db, "SELECT id, arch, unique_id FROM devices");
-    while (s.ok() && s.Step() == SQLITE_ROW) {
-      DevInfo& d = devinfo[static_cast<uint32_t>(s.Int(0))];
-      d.arch = s.Text(1);
-      d.unique_id = s.Int(2);
-    }
-    Stmt c(db, "SELECT device, type, capacity_bytes, bank_count, bank_base FROM capacities");
-    while (c.ok() && c.Step() == SQLITE_ROW) {
-      const int t = static_cast<int>(c.Int(1));
-      if (t < 0 || t >= kTypes) continue;
-      DevInfo& d = devinfo[static_cast<uint32_t>(c.Int(0))];
-      d.capacity[t] = static_cast<uint64_t>(c.Int(2));
-      d.bank_count[t] = static_cast<uint32_t>(c.Int(3));
-      d.bank_base[t] = static_cast<uint64_t>(c.Int(4));
-    }
-  }
-  std::map<int64_t, ProcInfo> procs;
-  {
-    Stmt s(db,
-           "SELECT id, pid, name, user, cmdline, first_seen_ns, ended_ns, reclaimed_bytes, "
-           "existing FROM processes");
-    while (s.ok() && s.Step() == SQLITE_ROW) {
-      ProcInfo& p = procs[s.Int(0)];
-      p.row = s.Int(0);
-      p.pid = s.Int(1);
-      p.name = s.Text(2);
-      p.user = s.Text(3);
-      p.cmdline = s.Text(4);
-      p.first_seen_ns = s.Int(5);
-      if (!s.IsNull(6)) p.ended_ns = s.Int(6);
-      p.reclaimed_bytes = s.Int(7);
-      p.existing = s.Int(8) != 0;
-    }
-  }
-  int64_t t0 = meta_i64("started_ns"), t1 = meta_i64("ended_ns");
-  {
-    Stmt s(db, "SELECT MIN(time_ns), MAX(time_ns), COUNT(*) FROM events");
-    if (s.ok() && s.Step() == SQLITE_ROW && s.Int(2) > 0) {
-      t0 = t0 == 0 ? s.Int(0) : std::min(t0, s.Int(0));
-      t1 = std::max(t1, s.Int(1));
-    }
-  }
-  if (t1 <= t0) t1 = t0 + 1;
-  const uint32_t nb = std::max<uint32_t>(buckets_n, 2);
-  auto bucket_of = [&](int64_t t) {
-    const double f = static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
-    return std::clamp(static_cast<int>(f * nb), 0, static_cast<int>(nb) - 1);
-  };
+// The first pass: per device and type the current bytes, the peak and its moment, and a
+// timeline of `nb` buckets (each keeps its maximum and who held what then); per process its
+// counts and peaks; the leaks (buffers reclaimed when their process ended).
+class Timeline {
+ public:
+  Timeline(Recording& rec, uint32_t nb) : rec_(rec), nb_(nb) {}
+  void Add(const Event& e, Replay& replay);
+  void Finish();  // buckets after the last event keep the final state
 
   std::map<uint32_t, DeviceState> devs;
-  std::unordered_map<BufKey, Live, BufKeyHash> live;
   nlohmann::json leaks = nlohmann::json::array();
-  uint64_t leaked_bytes_total = 0, events_total = 0, unknown_frees = 0;
+  uint64_t leaked_bytes = 0, events = 0, unknown_frees = 0;
 
-  // One pass over the events, in the order the daemon applied them.
-  auto apply = [&](bool first_pass, int64_t time_ns, int64_t proc, uint32_t device, int type,
-                   int kind, uint64_t id, uint64_t address, uint64_t size,
-                   bool hooked) -> std::optional<std::pair<int, int64_t>> {
-    // Returns the (type, delta sign) it changed, for the bookkeeping below.
-    const BufKey key{proc, device, id};
-    int64_t delta = 0;
-    int t = type;
-    if (kind == static_cast<int>(proto::EventKind::kAlloc) ||
-        kind == static_cast<int>(proto::EventKind::kLive)) {
-      if (t < 0 || t >= kTypes) return std::nullopt;
-      auto it = live.find(key);
-      if (it != live.end()) {  // a duplicate allocation replaces the live one
-        if (!it->second.hooked) {
-          if (it->second.type == t) {
-            delta -= static_cast<int64_t>(it->second.size);
-          } else if (first_pass) {
-            // Different type: account the old one away through its own type.
-            DeviceState& d = devs[device];
-            TypeState& ts = d.types[static_cast<size_t>(it->second.type)];
-            ts.cur -= it->second.size;
-            d.cur[static_cast<size_t>(it->second.type)] -= it->second.size;
-            ts.procs[proc] -= it->second.size;
-          }
-        }
-        live.erase(it);
-      }
-      live[key] = Live{t, address, size, time_ns, hooked};
-      if (!hooked) delta += static_cast<int64_t>(size);
-      if (first_pass) {
-        ProcInfo& p = procs[proc];
-        if (kind == static_cast<int>(proto::EventKind::kAlloc)) ++p.allocs;
-        if (hooked) ++p.capture_allocs;
-      }
-    } else {
-      auto it = live.find(key);
-      if (it == live.end()) {
-        if (first_pass) ++unknown_frees;
-        return std::nullopt;
-      }
-      t = it->second.type;
-      if (!it->second.hooked) delta = -static_cast<int64_t>(it->second.size);
-      if (first_pass) {
-        ProcInfo& p = procs[proc];
-        if (kind == static_cast<int>(proto::EventKind::kFree)) {
-          ++p.frees;
-        } else if (!it->second.hooked) {  // reclaim: live when its process ended
-          ++p.leaked;
-          p.leaked_bytes += it->second.size;
-          leaked_bytes_total += it->second.size;
-          leaks.push_back({{"pid", p.pid},
-                           {"name", p.name},
-                           {"device", device},
-                           {"type", TypeName(t)},
-                           {"id", id},
-                           {"address", it->second.address},
-                           {"size", it->second.size},
-                           {"allocated_ns", it->second.allocated_ns},
-                           {"process_ended_ns", time_ns}});
-        }
-      }
-      live.erase(it);
-    }
-    return std::make_pair(t, delta);
-  };
-
-  {
-    Stmt s(db,
-           "SELECT seq, time_ns, process, device, type, kind, buffer_id, address, size, capture "
-           "FROM events ORDER BY seq");
-    if (!s.ok()) {
-      *error = fmt::format("{}: cannot read events: {}", path, db.Message());
-      return false;
-    }
-    while (s.Step() == SQLITE_ROW) {
-      const int64_t seq = s.Int(0), time_ns = s.Int(1), proc = s.Int(2);
-      const auto device = static_cast<uint32_t>(s.Int(3));
-      const int type = s.IsNull(4) ? -1 : static_cast<int>(s.Int(4));
-      const int kind = static_cast<int>(s.Int(5));
-      ++events_total;
-      ++procs[proc].events;
-      auto r =
-          apply(true, time_ns, proc, device, type, kind, static_cast<uint64_t>(s.Int(6)),
-                static_cast<uint64_t>(s.Int(7)), static_cast<uint64_t>(s.Int(8)), s.Int(9) != 0);
-      if (!r) continue;
-      const int t = r->first;
-      const int64_t delta = r->second;
-      DeviceState& d = devs[device];
-      if (d.buckets.empty()) d.buckets.resize(nb);
-      TypeState& ts = d.types[static_cast<size_t>(t)];
-      if (ts.buckets.empty()) ts.buckets.resize(nb);
-      const int b = bucket_of(time_ns);
-      // Buckets without events carry the state they began with.
-      if (ts.last_bucket < b) {
-        for (int i = ts.last_bucket + 1; i <= b; ++i) {
-          ts.buckets[static_cast<size_t>(i)] = Bucket{ts.cur, ts.procs};
-        }
-        ts.last_bucket = b;
-      }
-      if (d.last_bucket < b) {
-        uint64_t total = 0;
-        for (uint64_t v : d.cur) total += v;
-        for (int i = d.last_bucket + 1; i <= b; ++i)
-          d.buckets[static_cast<size_t>(i)] = DeviceBucket{total, d.cur};
-        d.last_bucket = b;
-      }
-      ts.seen = true;
-      ts.cur = static_cast<uint64_t>(static_cast<int64_t>(ts.cur) + delta);
-      d.cur[static_cast<size_t>(t)] = ts.cur;
-      uint64_t& pc = ts.procs[proc];
-      pc = static_cast<uint64_t>(static_cast<int64_t>(pc) + delta);
-      ProcInfo& p = procs[proc];
-      uint64_t& ppeak = p.peak[{device, t}];
-      ppeak = std::max(ppeak, pc);
-      if (ts.cur > ts.peak) {
-        ts.peak = ts.cur;
-        ts.peak_seq = seq;
-        ts.peak_ns = time_ns;
-      }
-      Bucket& bk = ts.buckets[static_cast<size_t>(b)];
-      if (ts.cur > bk.max) {
-        bk.max = ts.cur;
-        bk.procs = ts.procs;
-      }
-      uint64_t total = 0;
-      for (uint64_t v : d.cur) total += v;
-      DeviceBucket& db2 = d.buckets[static_cast<size_t>(b)];
-      if (total > db2.max) {
-        db2.max = total;
-        db2.types = d.cur;
-      }
-    }
+ private:
+  int BucketOf(int64_t t) const {
+    const double f = static_cast<double>(t - rec_.t0) / static_cast<double>(rec_.t1 - rec_.t0);
+    return std::clamp(static_cast<int>(f * nb_), 0, static_cast<int>(nb_) - 1);
   }
-  // Buckets after the last event keep the final state.
+  void Count(const Event& e, const Replay::Applied& a);
+  void Move(const Event& e, int t, const Replay& replay);
+  Recording& rec_;
+  uint32_t nb_;
+};
+
+void Timeline::Add(const Event& e, Replay& replay) {
+  ++events;
+  ++rec_.procs[e.proc].events;
+  const Replay::Applied a = replay.Apply(e);
+  Count(e, a);
+  for (int t = 0; t < kTypes; ++t)
+    if (a.touched[static_cast<size_t>(t)]) Move(e, t, replay);
+}
+
+void Timeline::Count(const Event& e, const Replay::Applied& a) {
+  ProcInfo& p = rec_.procs[e.proc];
+  const bool alloc = e.kind == static_cast<int>(proto::EventKind::kAlloc) ||
+                     e.kind == static_cast<int>(proto::EventKind::kLive);
+  if (alloc) {
+    if (e.type < 0 || e.type >= kTypes) return;
+    if (e.kind == static_cast<int>(proto::EventKind::kAlloc)) ++p.allocs;
+    if (e.capture) ++p.capture_allocs;
+    return;
+  }
+  if (!a.known) {
+    ++unknown_frees;
+    return;
+  }
+  if (e.kind == static_cast<int>(proto::EventKind::kFree)) {
+    ++p.frees;
+  } else if (!a.freed->hooked) {  // reclaim: live when its process ended
+    ++p.leaked;
+    p.leaked_bytes += a.freed->size;
+    leaked_bytes += a.freed->size;
+    leaks.push_back({{"pid", p.pid},
+                     {"name", p.name},
+                     {"device", e.device},
+                     {"type", TypeName(a.freed->type)},
+                     {"id", e.id},
+                     {"address", a.freed->address},
+                     {"size", a.freed->size},
+                     {"allocated_ns", a.freed_allocated_ns},
+                     {"process_ended_ns", e.time_ns}});
+  }
+}
+
+void Timeline::Move(const Event& e, int t, const Replay& replay) {
+  DeviceState& d = devs[e.device];
+  if (d.buckets.empty()) d.buckets.resize(nb_);
+  TypeState& ts = d.types[static_cast<size_t>(t)];
+  if (ts.buckets.empty()) ts.buckets.resize(nb_);
+  const int b = BucketOf(e.time_ns);
+  // Buckets without events carry the state they began with.
+  for (int i = ts.last_bucket + 1; i <= b; ++i)
+    ts.buckets[static_cast<size_t>(i)] = Bucket{ts.cur, ts.procs};
+  ts.last_bucket = std::max(ts.last_bucket, b);
+  if (d.last_bucket < b) {
+    uint64_t total = 0;
+    for (uint64_t v : d.cur) total += v;
+    for (int i = d.last_bucket + 1; i <= b; ++i)
+      d.buckets[static_cast<size_t>(i)] = DeviceBucket{total, d.cur};
+    d.last_bucket = b;
+  }
+  ts.seen = true;
+  ts.cur = replay.DeviceBytes(e.device, t);
+  d.cur[static_cast<size_t>(t)] = ts.cur;
+  const uint64_t pc = ts.procs[e.proc] = replay.ProcessBytes(e.proc, e.device, t);
+  uint64_t& ppeak = rec_.procs[e.proc].peak[{e.device, t}];
+  ppeak = std::max(ppeak, pc);
+  if (ts.cur > ts.peak) {
+    ts.peak = ts.cur;
+    ts.peak_seq = e.seq;
+    ts.peak_ns = e.time_ns;
+  }
+  Bucket& bk = ts.buckets[static_cast<size_t>(b)];
+  if (ts.cur > bk.max) {
+    bk.max = ts.cur;
+    bk.procs = ts.procs;
+  }
+  uint64_t total = 0;
+  for (uint64_t v : d.cur) total += v;
+  DeviceBucket& dbk = d.buckets[static_cast<size_t>(b)];
+  if (total > dbk.max) {
+    dbk.max = total;
+    dbk.types = d.cur;
+  }
+}
+
+void Timeline::Finish() {
   for (auto& [id, d] : devs) {
     uint64_t total = 0;
     for (uint64_t v : d.cur) total += v;
-    for (int i = d.last_bucket + 1; i < static_cast<int>(nb); ++i)
+    for (int i = d.last_bucket + 1; i < static_cast<int>(nb_); ++i)
       d.buckets[static_cast<size_t>(i)] = DeviceBucket{total, d.cur};
     for (TypeState& ts : d.types) {
       if (!ts.seen) continue;
-      for (int i = ts.last_bucket + 1; i < static_cast<int>(nb); ++i)
+      for (int i = ts.last_bucket + 1; i < static_cast<int>(nb_); ++i)
         ts.buckets[static_cast<size_t>(i)] = Bucket{ts.cur, ts.procs};
     }
   }
-  const auto live_at_end = live.size();
+}
 
-  // Second pass: the buffers live at each (device, type)'s peak.
+using PeakBuffers = std::map<std::pair<uint32_t, int>, std::vector<nlohmann::json>>;
+
+// The second pass: replayed again up to the last peak, the buffers live at each (device, type)'s
+// peak, largest first.
+bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, PeakBuffers* out,
+                    std::string* error) {
   std::map<int64_t, std::vector<std::pair<uint32_t, int>>> peaks_at;  // seq -> (device, type)
-  for (auto& [id, d] : devs)
+  for (const auto& [id, d] : tl.devs)
     for (int t = 0; t < kTypes; ++t)
       if (d.types[static_cast<size_t>(t)].peak_seq >= 0)
         peaks_at[d.types[static_cast<size_t>(t)].peak_seq].push_back({id, t});
-  std::map<std::pair<uint32_t, int>, std::vector<nlohmann::json>> at_peak;
-  live.clear();
-  if (!peaks_at.empty()) {
-    Stmt s(db,
-           "SELECT seq, time_ns, process, device, type, kind, buffer_id, address, size, capture "
-           "FROM events WHERE seq <= ? ORDER BY seq");
-    s.Bind(1, peaks_at.rbegin()->first);
-    while (s.Step() == SQLITE_ROW) {
-      const int64_t seq = s.Int(0);
-      apply(false, s.Int(1), s.Int(2), static_cast<uint32_t>(s.Int(3)),
-            s.IsNull(4) ? -1 : static_cast<int>(s.Int(4)), static_cast<int>(s.Int(5)),
-            static_cast<uint64_t>(s.Int(6)), static_cast<uint64_t>(s.Int(7)),
-            static_cast<uint64_t>(s.Int(8)), s.Int(9) != 0);
-      auto pk = peaks_at.find(seq);
-      if (pk == peaks_at.end()) continue;
-      for (auto [device, t] : pk->second) {
-        auto& list = at_peak[{device, t}];
-        for (const auto& [k, v] : live) {
-          if (k.device != device || v.type != t || v.hooked) continue;
-          const ProcInfo& p = procs[k.proc];
-          list.push_back({{"pid", p.pid},
-                          {"name", p.name},
-                          {"id", k.id},
-                          {"address", v.address},
-                          {"size", v.size},
-                          {"allocated_ns", v.allocated_ns}});
-        }
-        std::sort(list.begin(), list.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
-          return a["size"].get<uint64_t>() != b["size"].get<uint64_t>()
-                     ? a["size"].get<uint64_t>() > b["size"].get<uint64_t>()
-                     : a["address"].get<uint64_t>() < b["address"].get<uint64_t>();
-        });
-      }
+  if (peaks_at.empty()) return true;
+  Stmt s(db, fmt::format("{} WHERE seq <= ? ORDER BY seq", kEventColumns).c_str());
+  if (!s.ok()) {
+    *error = fmt::format("cannot read events: {}", db.Message());
+    return false;
+  }
+  s.Bind(1, peaks_at.rbegin()->first);
+  Replay replay;
+  while (s.Step() == SQLITE_ROW) {
+    const Event e = ReadEvent(s);
+    replay.Apply(e);
+    auto pk = peaks_at.find(e.seq);
+    if (pk == peaks_at.end()) continue;
+    for (auto [device, t] : pk->second) {
+      auto& list = (*out)[{device, t}];
+      replay.ForEachLive(device, t, [&](int64_t proc, const ledger::LiveEntry& b, int64_t at) {
+        const ProcInfo& p = rec.procs.at(proc);
+        list.push_back({{"pid", p.pid},
+                        {"name", p.name},
+                        {"id", b.id},
+                        {"address", b.address},
+                        {"size", b.size},
+                        {"allocated_ns", at}});
+      });
+      std::sort(list.begin(), list.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+        return a["size"].get<uint64_t>() != b["size"].get<uint64_t>()
+                   ? a["size"].get<uint64_t>() > b["size"].get<uint64_t>()
+                   : a["address"].get<uint64_t>() < b["address"].get<uint64_t>();
+      });
     }
   }
+  return true;
+}
 
-  // The document.
-  nlohmann::json r;
-  r["recording"] = {{"file", path},
-                    {"schema_version", kRecordingSchemaVersion},
-                    {"host", meta["host"]},
-                    {"command", meta["command"]},
-                    {"started_ns", t0},
-                    {"ended_ns", t1},
-                    {"duration_s", static_cast<double>(t1 - t0) / 1e9},
-                    {"events", events_total},
-                    {"events_lost", meta_i64("events_lost")},
-                    {"unknown_frees", unknown_frees},
-                    {"live_at_end", live_at_end},
-                    // 1 when the recorder stopped cleanly and the daemon confirmed the stream's
-                    // end; else the last batch may be missing (a killed recorder).
-                    {"complete", meta["complete"] == "1"}};
-  if (meta.count("command_status")) r["recording"]["command_status"] = meta_i64("command_status");
+nlohmann::json TypeDocument(int t, const TypeState& ts, const DevInfo& info,
+                            const std::vector<nlohmann::json>& list, uint32_t top,
+                            const Recording& rec) {
+  nlohmann::json top_list = nlohmann::json::array();
+  uint64_t bytes = 0;
+  for (const auto& b : list) bytes += b["size"].get<uint64_t>();
+  // The address map keeps every buffer (up to 5000), the listing the largest `top`.
+  nlohmann::json map = nlohmann::json::array();
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i < top) top_list.push_back(list[i]);
+    if (i < 5000) map.push_back({list[i]["pid"], list[i]["address"], list[i]["size"]});
+  }
+  nlohmann::json timeline = nlohmann::json::array();
+  for (const Bucket& b : ts.buckets) {
+    nlohmann::json byproc = nlohmann::json::object();
+    for (const auto& [proc, v] : b.procs)
+      if (v != 0) byproc[std::to_string(rec.procs.at(proc).pid)] = v;
+    timeline.push_back({{"max", b.max}, {"by_pid", std::move(byproc)}});
+  }
+  nlohmann::json tj = {{"type", TypeName(t)},
+                       {"peak_bytes", ts.peak},
+                       {"peak_time_ns", ts.peak_ns},
+                       {"peak_offset_s", static_cast<double>(ts.peak_ns - rec.t0) / 1e9},
+                       {"final_bytes", ts.cur},
+                       {"buffers_at_peak", list.size()},
+                       {"bytes_at_peak", bytes},
+                       {"top_buffers", std::move(top_list)},
+                       {"map_at_peak", std::move(map)},
+                       {"timeline", std::move(timeline)}};
+  if (info.capacity[t] != 0) tj["capacity_bytes"] = info.capacity[t];
+  if (info.bank_count[t] != 0) {
+    tj["bank_count"] = info.bank_count[t];
+    tj["bank_base"] = info.bank_base[t];
+  }
+  return tj;
+}
+
+nlohmann::json DevicesDocument(Timeline& tl, Recording& rec, PeakBuffers& at_peak, uint32_t top,
+                               uint32_t nb) {
   nlohmann::json devices = nlohmann::json::array();
   std::set<uint32_t> ids;
-  for (const auto& [id, d] : devs) ids.insert(id);
-  for (const auto& [id, d] : devinfo) ids.insert(id);
+  for (const auto& [id, d] : tl.devs) ids.insert(id);
+  for (const auto& [id, d] : rec.devices) ids.insert(id);
   for (uint32_t id : ids) {
-    const DevInfo& info = devinfo[id];
-    DeviceState& d = devs[id];
+    const DevInfo& info = rec.devices[id];
+    DeviceState& d = tl.devs[id];
     if (d.buckets.empty()) d.buckets.resize(nb);
     nlohmann::json types = nlohmann::json::array();
-    for (int t = 0; t < kTypes; ++t) {
-      const TypeState& ts = d.types[static_cast<size_t>(t)];
-      if (!ts.seen) continue;
-      const auto& list = at_peak[{id, t}];
-      nlohmann::json top_list = nlohmann::json::array();
-      uint64_t bytes = 0;
-      for (const auto& b : list) bytes += b["size"].get<uint64_t>();
-      // The address map keeps every buffer (up to 5000), the listing the largest `top`.
-      nlohmann::json map = nlohmann::json::array();
-      for (size_t i = 0; i < list.size(); ++i) {
-        if (i < top) top_list.push_back(list[i]);
-        if (i < 5000) map.push_back({list[i]["pid"], list[i]["address"], list[i]["size"]});
-      }
-      nlohmann::json timeline = nlohmann::json::array();
-      for (const Bucket& b : ts.buckets) {
-        nlohmann::json byproc = nlohmann::json::object();
-        for (const auto& [proc, v] : b.procs)
-          if (v != 0) byproc[std::to_string(procs[proc].pid)] = v;
-        timeline.push_back({{"max", b.max}, {"by_pid", std::move(byproc)}});
-      }
-      nlohmann::json tj = {{"type", TypeName(t)},
-                           {"peak_bytes", ts.peak},
-                           {"peak_time_ns", ts.peak_ns},
-                           {"peak_offset_s", static_cast<double>(ts.peak_ns - t0) / 1e9},
-                           {"final_bytes", ts.cur},
-                           {"buffers_at_peak", list.size()},
-                           {"bytes_at_peak", bytes},
-                           {"top_buffers", std::move(top_list)},
-                           {"map_at_peak", std::move(map)},
-                           {"timeline", std::move(timeline)}};
-      if (info.capacity[t] != 0) tj["capacity_bytes"] = info.capacity[t];
-      if (info.bank_count[t] != 0) {
-        tj["bank_count"] = info.bank_count[t];
-        tj["bank_base"] = info.bank_base[t];
-      }
-      types.push_back(std::move(tj));
-    }
+    for (int t = 0; t < kTypes; ++t)
+      if (d.types[static_cast<size_t>(t)].seen)
+        types.push_back(
+            TypeDocument(t, d.types[static_cast<size_t>(t)], info, at_peak[{id, t}], top, rec));
     nlohmann::json timeline = nlohmann::json::array();
     for (const DeviceBucket& b : d.buckets) {
       nlohmann::json bt = nlohmann::json::object();
@@ -451,12 +503,12 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
                        {"types", std::move(types)},
                        {"timeline_by_type", std::move(timeline)}});
   }
-  r["devices"] = std::move(devices);
-  r["timeline_buckets"] = nb;
-  r["leaks"] = std::move(leaks);
-  r["leaked_bytes"] = leaked_bytes_total;
+  return devices;
+}
+
+nlohmann::json ProcessesDocument(const Recording& rec) {
   nlohmann::json plist = nlohmann::json::array();
-  for (const auto& [row, p] : procs) {
+  for (const auto& [row, p] : rec.procs) {
     nlohmann::json peak = nlohmann::json::object();
     for (const auto& [k, v] : p.peak)
       if (v != 0) peak[std::to_string(k.first)][TypeName(k.second)] = v;
@@ -476,7 +528,56 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
     pj["ended_ns"] = p.ended_ns ? nlohmann::json(*p.ended_ns) : nlohmann::json(nullptr);
     plist.push_back(std::move(pj));
   }
-  r["processes"] = std::move(plist);
+  return plist;
+}
+
+}  // namespace
+
+bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
+                      nlohmann::json* out, std::string* error) {
+  Db db;
+  Recording rec;
+  if (!OpenRecording(path, &db, error) || !ReadRecording(db, path, &rec, error)) return false;
+  const uint32_t nb = std::max<uint32_t>(buckets_n, 2);
+  // One pass over the events, in the order the daemon applied them.
+  Timeline tl(rec, nb);
+  Replay replay;
+  {
+    Stmt s(db, fmt::format("{} ORDER BY seq", kEventColumns).c_str());
+    if (!s.ok()) {
+      *error = fmt::format("{}: cannot read events: {}", path, db.Message());
+      return false;
+    }
+    while (s.Step() == SQLITE_ROW) tl.Add(ReadEvent(s), replay);
+  }
+  tl.Finish();
+  PeakBuffers at_peak;
+  if (!BuffersAtPeaks(db, tl, rec, &at_peak, error)) {
+    *error = fmt::format("{}: {}", path, *error);
+    return false;
+  }
+  nlohmann::json r;
+  r["recording"] = {{"file", path},
+                    {"schema_version", kRecordingSchemaVersion},
+                    {"host", rec.Meta("host")},
+                    {"command", rec.Meta("command")},
+                    {"started_ns", rec.t0},
+                    {"ended_ns", rec.t1},
+                    {"duration_s", static_cast<double>(rec.t1 - rec.t0) / 1e9},
+                    {"events", tl.events},
+                    {"events_lost", rec.MetaI64("events_lost")},
+                    {"unknown_frees", tl.unknown_frees},
+                    {"live_at_end", replay.LiveCount()},
+                    // 1 when the recorder stopped cleanly and the daemon confirmed the stream's
+                    // end; else the last batch may be missing (a killed recorder).
+                    {"complete", rec.Meta("complete") == "1"}};
+  if (rec.meta.count("command_status"))
+    r["recording"]["command_status"] = rec.MetaI64("command_status");
+  r["devices"] = DevicesDocument(tl, rec, at_peak, top, nb);
+  r["timeline_buckets"] = nb;
+  r["leaks"] = std::move(tl.leaks);
+  r["leaked_bytes"] = tl.leaked_bytes;
+  r["processes"] = ProcessesDocument(rec);
   *out = std::move(r);
   return true;
 }
