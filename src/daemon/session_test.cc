@@ -65,16 +65,27 @@ class Region {
   base::Mapping map_;
 };
 
+// A session on `region` with a fresh live table, as after a first hello.
+std::unique_ptr<Session> Attached(Region& region, EventSink* sink, ledger::Ledger& ledger) {
+  std::string error;
+  auto s = region.Open(sink, &error);
+  EXPECT_NE(s, nullptr) << error;
+  uint64_t restored = 0;
+  std::string note;
+  if (s && !s->AttachState(base::UniqueFd(), ledger, &restored, &note, &error)) {
+    ADD_FAILURE() << error;
+    return nullptr;
+  }
+  return s;
+}
+
 TEST(Session, DrainsEveryRingInTheProcesssOrder) {
   Region region;
   Sink sink;
-  std::string error;
-  auto s = region.Open(&sink, &error);
-  ASSERT_NE(s, nullptr) << error;
   ledger::Ledger ledger;
-  uint64_t restored = 0;
-  std::string note;
-  ASSERT_TRUE(s->AttachState(base::UniqueFd(), ledger, &restored, &note, &error)) << error;
+  auto s = Attached(region, &sink, ledger);
+  ASSERT_NE(s, nullptr);
+  std::string error;
   // Thread A allocates id 7; thread B frees it afterwards (its key is later): in key order the
   // free finds the allocation, whatever ring is read first.
   region.Write(1, proto::RecordKind::kAlloc, 0, 9, 100);
@@ -98,13 +109,10 @@ TEST(Session, DrainsEveryRingInTheProcesssOrder) {
 
 TEST(Session, AnImpossibleRecordIsAnError) {
   Region region;
-  std::string error;
-  auto s = region.Open(nullptr, &error);
-  ASSERT_NE(s, nullptr) << error;
   ledger::Ledger ledger;
-  uint64_t restored = 0;
-  std::string note;
-  ASSERT_TRUE(s->AttachState(base::UniqueFd(), ledger, &restored, &note, &error)) << error;
+  auto s = Attached(region, nullptr, ledger);
+  ASSERT_NE(s, nullptr);
+  std::string error;
   region.Write(0, proto::RecordKind::kAlloc, /*device=*/proto::kMaxDevices, 1, 10);
   DrainStats stats;
   EXPECT_FALSE(s->Drain(ledger, true, kMaxRecordsPerDrain, &stats, &error));
@@ -121,13 +129,10 @@ TEST(Session, ARegionOfAnotherSizeOrLayoutIsRefused) {
 
 TEST(Session, TheUidsLiveBufferLimitHoldsPerRecord) {
   Region region;
-  std::string error;
-  auto s = region.Open(nullptr, &error);
-  ASSERT_NE(s, nullptr) << error;
   ledger::Ledger ledger;
-  uint64_t restored = 0;
-  std::string note;
-  ASSERT_TRUE(s->AttachState(base::UniqueFd(), ledger, &restored, &note, &error)) << error;
+  auto s = Attached(region, nullptr, ledger);
+  ASSERT_NE(s, nullptr);
+  std::string error;
   s->SetAllowance(2, 2);
   for (uint64_t id = 1; id <= 3; ++id) region.Write(0, proto::RecordKind::kAlloc, 0, id, 10);
   DrainStats stats;
