@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -46,25 +47,15 @@ namespace ttmem::client {
 // Definitions of the state shared with the connector (client_internal.h). Plain data, or heap
 // objects never freed, so that threads still running during static destruction, and fork
 // children, never touch a destroyed object.
-Region g_region;
-std::atomic<int> g_wake_fd{-1};
-std::atomic<uint32_t> g_connected{0};
-std::atomic<uint32_t> g_connecting{0};
-std::atomic<uint32_t> g_log_mode{1};
-std::atomic<uint32_t> g_overflow{0};
-std::atomic<uint32_t> g_sync_inflight{0};
-ResyncLog* g_log = nullptr;
-int g_connector_wake = -1;
+Link g_link;
 std::mutex g_sock_mu;
-int g_sock_fd = -1;
-int g_state_fd = -1;
 proto::DeviceInfoBody g_devices[kMaxAnnounced];
 int g_num_devices = 0;
 proto::SetTagBody g_tag;
 bool g_has_tag = false;
 
 void WakeDaemon() {
-  int fd = g_wake_fd.load(std::memory_order_relaxed);
+  int fd = g_link.wake_fd.load(std::memory_order_relaxed);
   if (fd < 0) return;
   uint64_t one = 1;
   ssize_t n = ::write(fd, &one, sizeof(one));
@@ -72,25 +63,25 @@ void WakeDaemon() {
 }
 
 ResyncLog::Chunk TakeLogAndSwitchToRings(uint64_t* sequence) {
-  return g_log->TakeAndEnd(g_log_mode, [&] {
+  return g_link.log->TakeAndEnd(g_link.log_mode, [&] {
     // Ring records from here on come after the log being taken: the daemon holds them back
     // until this round's kSyncEnd. Published before the switch (TakeAndEnd stores the mode).
-    for (uint32_t i = 0; i < g_region.ring_count; ++i) {
-      proto::RingControl* ctl = proto::RingAt(g_region.base, i);
+    for (uint32_t i = 0; i < g_link.region.ring_count; ++i) {
+      proto::RingControl* ctl = proto::RingAt(g_link.region.base, i);
       ctl->hold.store(ctl->head.load(std::memory_order_acquire), std::memory_order_relaxed);
     }
-    *sequence = g_region.header->sync_hold_seq.load(std::memory_order_relaxed) + 1;
-    g_region.header->sync_hold_seq.store(*sequence, std::memory_order_release);
-    g_overflow.store(0);
-    g_sync_inflight.store(1);  // cleared by the connector once delivered (or put back)
+    *sequence = g_link.region.header->sync_hold_seq.load(std::memory_order_relaxed) + 1;
+    g_link.region.header->sync_hold_seq.store(*sequence, std::memory_order_release);
+    g_link.overflow.store(0);
+    g_link.sync_inflight.store(1);  // cleared by the connector once delivered (or put back)
   });
 }
 
 void EnterLogMode() {
-  g_log_mode.store(1);
-  if (g_connector_wake >= 0) {
+  g_link.log_mode.store(1);
+  if (g_link.connector_wake >= 0) {
     uint64_t one = 1;
-    ssize_t n = ::write(g_connector_wake, &one, sizeof(one));
+    ssize_t n = ::write(g_link.connector_wake, &one, sizeof(one));
     (void)n;
   }
 }
@@ -123,8 +114,6 @@ void SetState(int st) {
   g_state.store(st, std::memory_order_release);
 }
 std::mutex g_init_mu;  // guards initialisation
-std::atomic<uint32_t> g_rings_in_use{0};
-std::atomic<uint64_t> g_logged{0};  // events that went to the resync log
 
 // Per-thread ring handle: POD, initial-exec TLS so the hot path reads it with one instruction.
 struct ThreadRing {
@@ -167,8 +156,8 @@ uint32_t RoundUpPow2(uint32_t x) {
 uint64_t g_full_wait_ns = 10000000;
 
 bool WaitForSpace(ThreadRing* r, uint64_t head) {
-  if ((g_connected.load(std::memory_order_relaxed) == 0 &&
-       g_connecting.load(std::memory_order_relaxed) == 0) ||
+  if ((g_link.connected.load(std::memory_order_relaxed) == 0 &&
+       g_link.connecting.load(std::memory_order_relaxed) == 0) ||
       g_full_wait_ns == 0)
     return false;
   WakeDaemon();
@@ -187,12 +176,12 @@ void RetireThreadRing(void*) {
   if (r.ctl == nullptr) return;
   r.ctl->state.store(static_cast<uint32_t>(RingState::kRetired), std::memory_order_release);
   r.ctl = nullptr;
-  g_rings_in_use.fetch_sub(1, std::memory_order_relaxed);
+  g_link.rings_in_use.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // Claims a free ring, or a retired one the daemon has fully drained. Slow path, once per thread.
 bool ClaimRing(ThreadRing* r) {
-  const Region& reg = g_region;
+  const Region& reg = g_link.region;
   for (uint32_t i = 0; i < reg.ring_count; ++i) {
     RingControl* ctl = ttmem::proto::RingAt(reg.base, i);
     uint32_t st = ctl->state.load(std::memory_order_acquire);
@@ -218,7 +207,7 @@ bool ClaimRing(ThreadRing* r) {
     while (used < i + 1 &&
            !hdr->rings_used.compare_exchange_weak(used, i + 1, std::memory_order_release)) {
     }
-    g_rings_in_use.fetch_add(1, std::memory_order_relaxed);
+    g_link.rings_in_use.fetch_add(1, std::memory_order_relaxed);
     pthread_setspecific(g_thread_key, reinterpret_cast<void*>(1));
     return true;
   }
@@ -230,12 +219,12 @@ __attribute__((noinline)) bool LogEvent(ttmem::proto::RecordKind kind, uint32_t 
                                         uint8_t type, uint64_t id, uint64_t address, uint64_t size,
                                         uint16_t flags) {
   ttmem::proto::SyncRecord rec{id, address, size, device, static_cast<uint8_t>(kind), type, flags};
-  if (!g_log->Add(g_log_mode, rec)) return false;
-  g_logged.fetch_add(1, std::memory_order_relaxed);
+  if (!g_link.log->Add(g_link.log_mode, rec)) return false;
+  g_link.logged.fetch_add(1, std::memory_order_relaxed);
   // During an overflow episode, an event that bypasses the rings counts as dropped (and
   // resynced); before the first connection or after a daemon went away it does not.
-  if (g_overflow.load(std::memory_order_relaxed) != 0)
-    g_region.header->overflowed.fetch_add(1, std::memory_order_relaxed);
+  if (g_link.overflow.load(std::memory_order_relaxed) != 0)
+    g_link.region.header->overflowed.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -243,19 +232,19 @@ __attribute__((noinline)) bool LogEvent(ttmem::proto::RecordKind kind, uint32_t 
 // disabled path then costs one predictable branch and no stack frame.
 __attribute__((noinline)) void Write(ttmem::proto::RecordKind kind, uint32_t device, uint8_t type,
                                      uint64_t id, uint64_t address, uint64_t size, uint16_t flags) {
-  RegionHeader* hdr = g_region.header;
+  RegionHeader* hdr = g_link.region.header;
   if (TTMEM_UNLIKELY(device >= TTMEM_MAX_DEVICES || size > TTMEM_MAX_BUFFER_BYTES)) {
     hdr->lost_bad_args.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   ThreadRing& r = t_ring;
   for (;;) {
-    if (TTMEM_UNLIKELY(g_log_mode.load(std::memory_order_relaxed) != 0) &&
+    if (TTMEM_UNLIKELY(g_link.log_mode.load(std::memory_order_relaxed) != 0) &&
         LogEvent(kind, device, type, id, address, size, flags))
       return;
     if (TTMEM_UNLIKELY(r.ctl == nullptr) && !ClaimRing(&r)) {
       // No ring left for this thread (raise TTMEM_RINGS): its events go through the log.
-      g_overflow.store(1);
+      g_link.overflow.store(1);
       EnterLogMode();
       continue;
     }
@@ -264,7 +253,7 @@ __attribute__((noinline)) void Write(ttmem::proto::RecordKind kind, uint32_t dev
       r.cached_read = r.ctl->read.load(std::memory_order_acquire);
       if (head - r.cached_read > r.mask && !WaitForSpace(&r, head)) {
         // Still full: this event and every later one go to the resync log until it is delivered.
-        g_overflow.store(1);
+        g_link.overflow.store(1);
         EnterLogMode();
         continue;
       }
@@ -312,7 +301,7 @@ bool CreateRegion() {
   }
   auto* hdr = static_cast<RegionHeader*>(base);
   ttmem::proto::InitRegionHeader(hdr, rings, cap);
-  g_region = Region{base, size, fd, rings, cap, hdr};
+  g_link.region = Region{base, size, fd, rings, cap, hdr};
   return true;
 }
 
@@ -326,24 +315,14 @@ void AtForkParent() {
 }
 // The child must never write into the parent's region: drop it and start afresh on next use.
 void AtForkChild() {
-  if (g_region.base != nullptr) ::munmap(g_region.base, g_region.size);
-  if (g_region.memfd >= 0) ::close(g_region.memfd);
-  g_region = Region{};
-  if (g_sock_fd >= 0) ::close(g_sock_fd);
-  g_sock_fd = -1;
-  int wake = g_wake_fd.exchange(-1);
-  if (wake >= 0) ::close(wake);
-  if (g_state_fd >= 0) ::close(g_state_fd);  // the parent's table, not ours
-  g_state_fd = -1;
-  if (g_connector_wake >= 0) ::close(g_connector_wake);
-  g_connector_wake = -1;
-  g_log = nullptr;  // the parent's (its locks may be held by threads the child does not have)
-  g_log_mode.store(1);
-  g_overflow.store(0);
-  g_sync_inflight.store(0);
-  g_connected.store(0);
-  g_connecting.store(0);
-  g_rings_in_use.store(0);
+  // The parent's link is not the child's: close what it holds, then start from a fresh one (the
+  // parent's log too is left behind: its locks may be held by threads the child does not have).
+  Link& l = g_link;
+  if (l.region.base != nullptr) ::munmap(l.region.base, l.region.size);
+  for (int fd : {l.region.memfd, l.sock_fd, l.wake_fd.load(), l.state_fd, l.connector_wake})
+    if (fd >= 0) ::close(fd);
+  l.~Link();
+  new (&l) Link();
   t_ring = ThreadRing{};
   SetState(kUninit);
   g_sock_mu.unlock();
@@ -366,9 +345,9 @@ __attribute__((noinline, cold)) int InitSlow() {
     SetState(kDisabled);
     return kDisabled;
   }
-  g_log = new ttmem::client::ResyncLog();  // never freed: threads may report during exit
-  g_connector_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  g_log_mode.store(1);  // until a daemon has our (empty) log and we switch to the rings
+  g_link.log = new ttmem::client::ResyncLog();  // never freed: threads may report during exit
+  g_link.connector_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_link.log_mode.store(1);  // until a daemon has our (empty) log and we switch to the rings
   pthread_t thread;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -383,7 +362,7 @@ __attribute__((noinline, cold)) int InitSlow() {
   // does not answer costs at most 250 ms, once.
   auto* first = new InitialConnection(ConnectAtInit(250));
   // Connected before anything was reported: the log is empty, straight to the rings.
-  if (g_connected.load() != 0) g_log_mode.store(0);
+  if (g_link.connected.load() != 0) g_link.log_mode.store(0);
   int rc = pthread_create(&thread, &attr, ConnectorMain, first);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
@@ -422,7 +401,7 @@ TTMEM_EXPORT void ttmem_alloc_ex(uint32_t device, ttmem_mem_type type, uint64_t 
                                  uint64_t address, uint64_t size, uint32_t flags) {
   if (TTMEM_UNLIKELY(g_state.load(std::memory_order_acquire) != kEnabled) && !Enabled()) return;
   if (TTMEM_UNLIKELY((flags & ~uint32_t{ttmem::proto::kKnownFlags}) != 0)) {
-    g_region.header->lost_bad_args.fetch_add(1, std::memory_order_relaxed);
+    g_link.region.header->lost_bad_args.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   Write(ttmem::proto::RecordKind::kAlloc, device, static_cast<uint8_t>(type), buffer_id, address,
@@ -440,14 +419,14 @@ TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
   const uint64_t deadline = static_cast<uint64_t>(start.tv_sec) * 1000000000ull +
                             static_cast<uint64_t>(start.tv_nsec) +
                             uint64_t{timeout_ms} * 1000000ull;
-  const Region& reg = g_region;
+  const Region& reg = g_link.region;
   std::vector<uint64_t> target(reg.ring_count);
   for (uint32_t i = 0; i < reg.ring_count; ++i)
     target[i] = ttmem::proto::RingAt(reg.base, i)->head.load(std::memory_order_acquire);
   for (;;) {
-    if (g_log_mode.load() != 0) {
+    if (g_link.log_mode.load() != 0) {
       EnterLogMode();  // nudges the connector to deliver the log
-    } else if (g_connected.load() != 0 && g_sync_inflight.load() == 0) {
+    } else if (g_link.connected.load() != 0 && g_link.sync_inflight.load() == 0) {
       bool done = true;
       for (uint32_t i = 0; i < reg.ring_count && done; ++i) {
         done =
@@ -491,8 +470,8 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
   g_devices[slot] = body;
   if (slot == g_num_devices) ++g_num_devices;
   // Kept above: a failed send (the connection is going) is repeated at the next connection.
-  if (g_sock_fd >= 0)
-    static_cast<void>(ttmem::proto::SendFrame(g_sock_fd, ttmem::proto::FrameType::kDeviceInfo,
+  if (g_link.sock_fd >= 0)
+    static_cast<void>(ttmem::proto::SendFrame(g_link.sock_fd, ttmem::proto::FrameType::kDeviceInfo,
                                               &body, sizeof(body)));
   return 0;
 }
@@ -504,9 +483,9 @@ TTMEM_EXPORT int ttmem_set_tag(const char* tag) {
   if (tag != nullptr) std::strncpy(g_tag.tag, tag, sizeof(g_tag.tag) - 1);
   g_has_tag = true;
   // Kept above: a failed send (the connection is going) is repeated at the next connection.
-  if (g_sock_fd >= 0)
-    static_cast<void>(ttmem::proto::SendFrame(g_sock_fd, ttmem::proto::FrameType::kSetTag, &g_tag,
-                                              sizeof(g_tag)));
+  if (g_link.sock_fd >= 0)
+    static_cast<void>(ttmem::proto::SendFrame(g_link.sock_fd, ttmem::proto::FrameType::kSetTag,
+                                              &g_tag, sizeof(g_tag)));
   return 0;
 }
 
@@ -514,14 +493,14 @@ TTMEM_EXPORT int ttmem_get_stats(ttmem_stats* out) {
   if (out == nullptr) return -1;
   std::memset(out, 0, sizeof(*out));
   if (!Enabled()) return 0;
-  const Region& reg = g_region;
+  const Region& reg = g_link.region;
   for (uint32_t i = 0; i < reg.ring_count; ++i)
     out->events_written += ttmem::proto::RingAt(reg.base, i)->head.load(std::memory_order_relaxed);
-  out->events_written += g_logged.load(std::memory_order_relaxed);
+  out->events_written += g_link.logged.load(std::memory_order_relaxed);
   out->events_dropped = reg.header->overflowed.load(std::memory_order_relaxed) +
                         reg.header->lost_bad_args.load(std::memory_order_relaxed);
-  out->connected = g_connected.load();
-  out->rings_in_use = g_rings_in_use.load();
+  out->connected = g_link.connected.load();
+  out->rings_in_use = g_link.rings_in_use.load();
   return 0;
 }
 

@@ -1,16 +1,17 @@
 // client_internal.h — state shared by libttmem's hot path (client.cc) and its connector thread
 // (connector.cc). Not installed; hidden visibility.
 //
-// Modes: while g_log_mode is 0, events go to the calling thread's ring. It is 1 before a daemon
-// is connected, after one went away, and after a ring overflowed: events then go to the resync
-// log, which the connector delivers (kSync rounds) and, once the daemon acknowledged it and the
-// log is empty, ends (back to 0) with every log shard locked.
+// Modes: while g_link.log_mode is 0, events go to the calling thread's ring. It is 1 before a
+// daemon is connected, after one went away, and after a ring overflowed: events then go to the
+// resync log, which the connector delivers (kSync rounds) and, once the daemon acknowledged it and
+// the log is empty, ends (back to 0) with every log shard locked.
 #ifndef TTMEM_CLIENT_CLIENT_INTERNAL_H_
 #define TTMEM_CLIENT_CLIENT_INTERNAL_H_
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "client/resync_log.h"
@@ -27,27 +28,35 @@ struct Region {
   uint32_t ring_capacity = 0;
   proto::RegionHeader* header = nullptr;
 };
-extern Region g_region;  // set once at initialisation (reset in a fork child)
-
-extern std::atomic<int> g_wake_fd;          // the daemon's eventfd; replaced in place with dup3
-extern std::atomic<uint32_t> g_connected;   // 1 while a daemon holds the region
-extern std::atomic<uint32_t> g_connecting;  // 1 while a hello is in flight
-extern std::atomic<uint32_t> g_log_mode;    // see above
-extern ResyncLog* g_log;                    // heap, never freed (threads may outlive statics)
-extern int g_connector_wake;                // eventfd: the log mode began; the connector acts
+// The process's link to a daemon: everything a fork child must start again from. The child's
+// atfork handler closes the fds it holds and then replaces it with a fresh Link, so a field added
+// here is reset with the others (client.cc, AtForkChild). What a child keeps (its devices and
+// tag, announced again when it connects) lives outside it.
+struct Link {
+  Region region;                           // set once at initialisation
+  std::atomic<int> wake_fd{-1};            // the daemon's eventfd; replaced in place with dup3
+  std::atomic<uint32_t> connected{0};      // 1 while a daemon holds the region
+  std::atomic<uint32_t> connecting{0};     // 1 while a hello is in flight
+  std::atomic<uint32_t> log_mode{1};       // see above
+  std::atomic<uint32_t> overflow{0};       // the log mode began with a full ring: count drops
+  std::atomic<uint32_t> sync_inflight{0};  // a taken log chunk is not acknowledged yet
+  std::atomic<uint32_t> rings_in_use{0};   // rings claimed by live threads
+  std::atomic<uint64_t> logged{0};         // events that went to the resync log
+  ResyncLog* log = nullptr;                // heap, never freed (threads may outlive statics)
+  int connector_wake = -1;                 // eventfd: the log mode began; the connector acts
+  int sock_fd = -1;                        // guarded by g_sock_mu
+  int state_fd = -1;                       // the daemon's table for us (opaque); g_sock_mu
+};
+static_assert(std::is_trivially_destructible_v<Link>);
+extern Link g_link;
 
 // Control socket: written by the connector thread and by announce/tag callers.
 extern std::mutex g_sock_mu;
-extern int g_sock_fd;   // guarded by g_sock_mu
-extern int g_state_fd;  // the daemon's table for us (opaque); guarded by g_sock_mu
 inline constexpr int kMaxAnnounced = 256;
 extern proto::DeviceInfoBody g_devices[kMaxAnnounced];  // guarded by g_sock_mu
 extern int g_num_devices;                               // guarded by g_sock_mu
 extern proto::SetTagBody g_tag;                         // guarded by g_sock_mu
 extern bool g_has_tag;                                  // guarded by g_sock_mu
-
-extern std::atomic<uint32_t> g_overflow;       // the log mode began with a full ring: count drops
-extern std::atomic<uint32_t> g_sync_inflight;  // a taken log chunk is not acknowledged yet
 
 void WakeDaemon();
 // Takes the resync log and switches to the rings at one instant, recording each ring's head as

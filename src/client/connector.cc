@@ -29,24 +29,24 @@ enum class AckResult { kOk, kTimeout, kFailed };
 void SendAnnouncementsLocked() {
   bool ok = true;
   for (int i = 0; i < g_num_devices && ok; ++i)
-    ok = proto::SendFrame(g_sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
+    ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
                           sizeof(g_devices[i]));
   if (ok && g_has_tag)
-    ok = proto::SendFrame(g_sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
+    ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
 }
 
 bool SendHello(int fd) {
   proto::HelloBody hello{};
   hello.protocol_version = proto::kProtocolVersion;
-  hello.region_size = g_region.size;
+  hello.region_size = g_link.region.size;
   FILE* f = std::fopen("/proc/self/comm", "re");
   if (f != nullptr) {
     if (std::fgets(hello.comm, sizeof(hello.comm), f) == nullptr) hello.comm[0] = '\0';
     std::fclose(f);
   }
   std::lock_guard<std::mutex> lock(g_sock_mu);
-  return proto::SendFrame(fd, proto::FrameType::kHello, &hello, sizeof(hello), g_region.memfd,
-                          g_state_fd);
+  return proto::SendFrame(fd, proto::FrameType::kHello, &hello, sizeof(hello), g_link.region.memfd,
+                          g_link.state_fd);
 }
 
 // Waits for the daemon's hello ack up to `timeout_ms`; takes the wake eventfd and our table.
@@ -70,17 +70,17 @@ AckResult ReceiveAck(int fd, int timeout_ms) {
     return AckResult::kFailed;
   }
   if (ack.passed_fd) {
-    int current = g_wake_fd.load();
+    int current = g_link.wake_fd.load();
     if (current < 0) {
-      g_wake_fd.store(ack.passed_fd.release());
+      g_link.wake_fd.store(ack.passed_fd.release());
     } else {
       ::dup3(ack.passed_fd.get(), current, O_CLOEXEC);  // writers never see a closed fd
     }
   }
   if (ack.passed_fd2) {
     std::lock_guard<std::mutex> lock(g_sock_mu);
-    if (g_state_fd >= 0) ::close(g_state_fd);
-    g_state_fd = ack.passed_fd2.release();
+    if (g_link.state_fd >= 0) ::close(g_link.state_fd);
+    g_link.state_fd = ack.passed_fd2.release();
   }
   return AckResult::kOk;
 }
@@ -88,19 +88,18 @@ AckResult ReceiveAck(int fd, int timeout_ms) {
 void OnConnected(int fd) {
   {
     std::lock_guard<std::mutex> lock(g_sock_mu);
-    g_sock_fd = fd;
+    g_link.sock_fd = fd;
     SendAnnouncementsLocked();
   }
-  g_connected.store(1);
-  g_connecting.store(0);
+  g_link.connected.store(1);
+  g_link.connecting.store(0);
 }
 
 // Connects and sends hello, then waits for the ack up to `ack_timeout_ms`. On kOk the connection
-// is registered; on kTimeout *fd holds the socket with the hello in flight (g_connecting stays 1
-// so full rings wait for the daemon); on kFailed there is no connection.
-// Whether the peer may have our region: a daemon running as root or as our own uid. Anyone else
-// could have put a socket there (a squatted directory) to read and forge our accounts. Says why
-// once per process.
+// is registered; on kTimeout *fd holds the socket with the hello in flight (g_link.connecting stays
+// 1 so full rings wait for the daemon); on kFailed there is no connection. Whether the peer may
+// have our region: a daemon running as root or as our own uid. Anyone else could have put a socket
+// there (a squatted directory) to read and forge our accounts. Says why once per process.
 bool TrustedDaemon(int fd, const std::string& path) {
   base::PeerCred cred;
   const uid_t me = ::geteuid();
@@ -123,12 +122,12 @@ AckResult TryConnect(const std::string& path, int ack_timeout_ms, base::UniqueFd
   }
   timeval send_timeout{2, 0};
   ::setsockopt(fd->get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
-  g_connecting.store(1);
+  g_link.connecting.store(1);
   AckResult r = SendHello(fd->get()) ? ReceiveAck(fd->get(), ack_timeout_ms) : AckResult::kFailed;
   if (r == AckResult::kOk) {
     OnConnected(fd->get());
   } else if (r == AckResult::kFailed) {
-    g_connecting.store(0);
+    g_link.connecting.store(0);
     fd->reset();
   }
   return r;
@@ -182,10 +181,10 @@ bool Resync(int fd, proto::FrameReader& reader) {
   // Even an empty round is delivered: the daemon holds ring records back until its kSyncEnd.
   bool ok = DeliverChunk(fd, reader, chunk, sequence);
   if (!ok) {
-    g_log_mode.store(1);
-    g_log->PutBack(std::move(chunk));
+    g_link.log_mode.store(1);
+    g_link.log->PutBack(std::move(chunk));
   }
-  g_sync_inflight.store(0);
+  g_link.sync_inflight.store(0);
   return ok;
 }
 
@@ -195,13 +194,13 @@ void RunConnected(base::UniqueFd fd) {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
   proto::FrameReader reader(4096);
   for (;;) {
-    if (g_log_mode.load() != 0 && !Resync(fd.get(), reader)) break;
-    pollfd p[2] = {{fd.get(), POLLIN, 0}, {g_connector_wake, POLLIN, 0}};
+    if (g_link.log_mode.load() != 0 && !Resync(fd.get(), reader)) break;
+    pollfd p[2] = {{fd.get(), POLLIN, 0}, {g_link.connector_wake, POLLIN, 0}};
     int n = ::poll(p, 2, -1);
     if (n < 0 && errno != EINTR) break;
     if ((p[1].revents & POLLIN) != 0) {
       uint64_t v;
-      while (::read(g_connector_wake, &v, sizeof(v)) > 0) {
+      while (::read(g_link.connector_wake, &v, sizeof(v)) > 0) {
       }
     }
     if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
@@ -211,10 +210,10 @@ void RunConnected(base::UniqueFd fd) {
     }
   }
   // The daemon is gone: events go to the log until the next one has everything.
-  g_log_mode.store(1);
-  g_connected.store(0);
+  g_link.log_mode.store(1);
+  g_link.connected.store(0);
   std::lock_guard<std::mutex> lock(g_sock_mu);
-  g_sock_fd = -1;
+  g_link.sock_fd = -1;
 }
 
 }  // namespace
@@ -235,7 +234,7 @@ void* ConnectorMain(void* arg) {
       if (ReceiveAck(fd.get(), 5000) == AckResult::kOk) {
         OnConnected(fd.get());
       } else {
-        g_connecting.store(0);
+        g_link.connecting.store(0);
         fd.reset();
       }
     }
@@ -246,7 +245,7 @@ void* ConnectorMain(void* arg) {
     base::UniqueFd fd;
     AckResult r = TryConnect(path, 5000, &fd);
     if (r == AckResult::kTimeout) {
-      g_connecting.store(0);
+      g_link.connecting.store(0);
       fd.reset();
     }
     if (r == AckResult::kOk) {
