@@ -117,6 +117,10 @@ int main(int argc, char** argv) {
     if (child == 0) {
       // Only this thread exists here; it must report as the child, never into the parent's rings.
       for (uint64_t id = 1; id <= 100; ++id) ttmem_alloc(0, TTMEM_DRAM, id, 0, 4096);
+      // Its counters are its own: nothing of the parent's (rings, log, drops) carried over.
+      ttmem_stats st{};
+      if (ttmem_get_stats(&st) != 0 || st.events_written != 100 || st.events_dropped != 0)
+        ::_exit(5);
       ::_exit(ttmem_flush(10000) == 0 ? 0 : 3);
     }
     int st = 0;
