@@ -203,7 +203,7 @@ void QueryService::SendStatus(Connection& c) {
   // Written straight into the connection's outbox (its buffer is kept between replies).
   const size_t at = c.out.BeginFrame();
   BuildStatus(ctx_.ledger, ctx_.reporters.meta(), dm, &c.out.bytes(), &status_cache_,
-              &ctx_.shm.regions(), ctx_.driver_dir);
+              &ctx_.shm.regions(), &ctx_.shm.driver_pids());
   c.out.EndFrame(at, proto::FrameType::kQueryReply);
   c.query.pushed_ns = base::MonotonicNs();
   c.query.pushed_ledger = ctx_.ledger.version();
@@ -243,7 +243,7 @@ void QueryService::UpdateMetrics(MetricsExporter& metrics) {
   ctx_.shm.Scan(ctx_.ledger, false);
   std::string doc;
   BuildStatus(ctx_.ledger, ctx_.reporters.meta(), Meta(), &doc, &status_cache_, &ctx_.shm.regions(),
-              ctx_.driver_dir);
+              &ctx_.shm.driver_pids());
   nlohmann::json status = nlohmann::json::parse(doc, nullptr, false);
   std::map<std::pair<uint32_t, std::string>, uint64_t> largest;
   for (const auto& [id, frag] : FragmentationAll(0))

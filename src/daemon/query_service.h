@@ -42,7 +42,6 @@ class QueryService {
     Connections& conns;
     std::function<void()> drain;
     std::string socket_path;
-    std::string driver_dir;
     uint64_t started_ns;  // MonotonicNs() at start, for the uptime
   };
   explicit QueryService(Context ctx) : ctx_(std::move(ctx)) {}

@@ -88,10 +88,10 @@ bool Server::StartLoop(std::string* error) {
   reporters_ = std::make_unique<Reporters>(ledger_, *events_, *conns_, loop,
                                            options_.max_live_buffers_per_uid);
   conns_->describe = [this](const Connection& c) { return reporters_->Describe(c); };
-  shm_ = std::make_unique<ShmWatcher>(options_.shm_dir);
-  queries_ = std::make_unique<QueryService>(QueryService::Context{
-      ledger_, *reporters_, *shm_, history_, *events_, *conns_, [this] { Tick(); },
-      options_.socket_path, options_.driver_dir, started_ns_});
+  shm_ = std::make_unique<ShmWatcher>(options_.shm_dir, options_.driver_dir);
+  queries_ = std::make_unique<QueryService>(
+      QueryService::Context{ledger_, *reporters_, *shm_, history_, *events_, *conns_,
+                            [this] { Tick(); }, options_.socket_path, started_ns_});
   LogInfo("ttmemd listening on {} (protocol {})", options_.socket_path, proto::kProtocolVersion);
   return true;
 }

@@ -10,13 +10,18 @@
 namespace ttmem::daemon {
 
 void ShmWatcher::Scan(const ledger::Ledger& ledger, bool force) {
-  if (dir_.empty()) return;
+  if (dir_.empty() && driver_dir_.empty()) return;
   const uint64_t now = base::MonotonicNs();
   if (!force && scanned_ns_ != 0 && now < scanned_ns_ + 1000000000ull) return;
   scanned_ns_ = now;
   std::vector<std::string> problems;  // unusable regions are simply not shown
-  regions_ = ttshm::Discover(dir_, &problems);
+  if (!dir_.empty()) regions_ = ttshm::Discover(dir_, &problems);
+  driver_pids_ = ttshm::ReadDriverPidLists(driver_dir_);
   std::string digest;
+  for (const auto& [device, pids] : driver_pids_) {
+    digest += fmt::format("driver {}:", device);
+    for (pid_t pid : pids) digest += fmt::format("{},", pid);
+  }
   for (ttshm::Region& r : regions_) {
     ttshm::CheckLiveness(&r);
     digest += fmt::format("{}:{}:{}:{}:{}:{}:{};", r.path, r.asic_id, r.device_id, r.totals[0],

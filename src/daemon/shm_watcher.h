@@ -18,21 +18,26 @@ namespace ttmem::daemon {
 
 class ShmWatcher {
  public:
-  explicit ShmWatcher(std::string dir) : dir_(std::move(dir)) {}
+  // `dir`: tt-metal's regions (empty: not read); `driver_dir`: the driver's /proc directory,
+  // whose N/pids say who holds device N open (empty: not read).
+  ShmWatcher(std::string dir, std::string driver_dir)
+      : dir_(std::move(dir)), driver_dir_(std::move(driver_dir)) {}
 
-  // Reads the regions again unless that was done less than a second ago (`force`: now), then
-  // compares them with `ledger`'s native figures. Nothing when the directory is empty (off).
+  // Reads the regions and the driver's lists again unless that was done less than a second ago
+  // (`force`: now), then compares the regions with `ledger`'s native figures.
   void Scan(const ledger::Ledger& ledger, bool force);
 
   const std::vector<ttshm::Region>& regions() const { return regions_; }
+  const ttshm::DriverPidLists& driver_pids() const { return driver_pids_; }
   const std::vector<CoverageAnomaly>& anomalies() const { return coverage_.anomalies(); }
   uint64_t version() const { return version_; }
 
  private:
   void CheckCoverage(const ledger::Ledger& ledger);
 
-  std::string dir_;
+  std::string dir_, driver_dir_;
   std::vector<ttshm::Region> regions_;  // as last read
+  ttshm::DriverPidLists driver_pids_;   // as last read
   std::string digest_;                  // what they said, to notice a change
   uint64_t version_ = 0;
   uint64_t scanned_ns_ = 0;

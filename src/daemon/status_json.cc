@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -227,73 +226,62 @@ std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_
   return native;
 }
 
-void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                 const DaemonMeta& daemon, std::string* out_string, StatusCache* cache,
-                 const std::vector<ttshm::Region>* shm, const std::string& driver_dir) {
-  static const ProcessMeta kNoMeta{};
-  StatusCache local;
-  StatusCache& fragments = cache != nullptr ? *cache : local;
-  // Gather each process's fragments (fresh or regenerated) by device, in pid order.
+namespace {
+
+// The document's parts that come from more than one place, gathered before anything is written.
+struct Parts {
+  // Per device, the serialised per-process entries (native fragments and tt-metal-only slots).
   std::unordered_map<uint32_t, std::vector<const std::string*>> by_device;
-  std::vector<const std::string*> process_entries;
-  process_entries.reserve(ledger.processes().size());
-  for (const auto& [pid, p] : ledger.processes()) {
-    auto m = meta.find(pid);
-    const ProcessMeta& pm = m != meta.end() ? m->second : kNoMeta;
-    ProcessFragments& f = fragments[pid];
-    if (f.ledger_version != p.version || f.meta_version != pm.version || f.process.empty())
-      WriteFragments(pid, p, pm, &f);
-    for (const auto& [dev_id, entry] : f.device_entries) by_device[dev_id].push_back(&entry);
-    process_entries.push_back(&f.process);
-  }
+  std::vector<const std::string*> process_entries;  // native processes, in pid order
   // tt-metal's statistics: processes that do not report natively, by the native device with the
   // same chip id, or else a device of their own.
   struct ShmOnly {
     const ttshm::Region* region;
     const ttshm::Process* process;
   };
-  std::vector<std::string> shm_entries;             // owns the device entries listed in by_device
+  std::vector<std::string> shm_entries;             // owns the device entries in by_device
   std::map<uint32_t, ledger::TypeUsage> shm_added;  // per native device: shm-only bytes
   std::vector<const ttshm::Region*> shm_devices;    // regions of chips nobody announced
   std::map<pid_t, std::vector<ShmOnly>> shm_processes;
-  if (shm != nullptr) {
-    shm_entries.reserve(shm->size() * ttshm::kMaxProcesses);
-    for (const ttshm::Region& r : *shm) {
-      const std::optional<uint32_t> native = NativeDeviceOfChip(ledger, r.chip_id);
-      if (!native) {
-        shm_devices.push_back(&r);
-      }
-      for (const ttshm::Process& p : r.processes) {
-        if (ledger.processes().count(p.pid) != 0) continue;  // reports natively: counted there
-        shm_processes[p.pid].push_back({&r, &p});
-        if (!native) continue;
-        shm_entries.push_back(ShmDeviceEntry(p));
-        by_device[*native].push_back(&shm_entries.back());
-        Add(shm_added[*native], ShmUsage(p.used));
-      }
-    }
+};
+
+// Each native process's fragments, regenerated only when its ledger or metadata version moved.
+void GatherNative(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                  StatusCache& fragments, Parts* parts) {
+  static const ProcessMeta kNoMeta{};
+  parts->process_entries.reserve(ledger.processes().size());
+  for (const auto& [pid, p] : ledger.processes()) {
+    auto m = meta.find(pid);
+    const ProcessMeta& pm = m != meta.end() ? m->second : kNoMeta;
+    ProcessFragments& f = fragments[pid];
+    if (f.ledger_version != p.version || f.meta_version != pm.version || f.process.empty())
+      WriteFragments(pid, p, pm, &f);
+    for (const auto& [dev_id, entry] : f.device_entries) parts->by_device[dev_id].push_back(&entry);
+    parts->process_entries.push_back(&f.process);
   }
   if (fragments.size() > ledger.processes().size()) {  // forget processes that are gone
     for (auto it = fragments.begin(); it != fragments.end();)
       it = ledger.processes().count(it->first) != 0 ? std::next(it) : fragments.erase(it);
   }
+}
 
-  std::string& out = *out_string;
-  size_t bytes = 4096 + ledger.devices().size() * 2048;
-  for (const std::string* e : process_entries) bytes += e->size() + 1;
-  for (const auto& [dev_id, entries] : by_device)
-    for (const std::string* e : entries) bytes += e->size() + 1;
-  out.reserve(out.size() + bytes);
-  JsonWriter w(&out);
-  w.BeginObject();
-  w.Key("version").Uint(1);
-  w.Key("daemon").BeginObject();
-  w.Key("pid").Int(daemon.pid);
-  w.Key("socket").String(daemon.socket);
-  w.Key("uptime_ms").Uint(daemon.uptime_ms);
-  w.Key("protocol_version").Uint(proto::kProtocolVersion);
-  w.EndObject();
+void GatherShm(const ledger::Ledger& ledger, const std::vector<ttshm::Region>& shm, Parts* parts) {
+  parts->shm_entries.reserve(shm.size() * ttshm::kMaxProcesses);  // never reallocated below
+  for (const ttshm::Region& r : shm) {
+    const std::optional<uint32_t> native = NativeDeviceOfChip(ledger, r.chip_id);
+    if (!native) parts->shm_devices.push_back(&r);
+    for (const ttshm::Process& p : r.processes) {
+      if (ledger.processes().count(p.pid) != 0) continue;  // reports natively: counted there
+      parts->shm_processes[p.pid].push_back({&r, &p});
+      if (!native) continue;
+      parts->shm_entries.push_back(ShmDeviceEntry(p));
+      parts->by_device[*native].push_back(&parts->shm_entries.back());
+      Add(parts->shm_added[*native], ShmUsage(p.used));
+    }
+  }
+}
 
+void WriteDevices(JsonWriter& w, const ledger::Ledger& ledger, const Parts& parts) {
   w.Key("devices").BeginArray();
   for (const auto& [id, dev] : ledger.devices()) {
     const ledger::DeviceInfo* info = dev.info ? &*dev.info : nullptr;
@@ -303,8 +291,8 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.Key("unique_id").UintOrNull(info != nullptr ? info->unique_id : 0);
     w.Key("num_cores").UintOrNull(info != nullptr ? info->num_cores : 0);
     w.Key("memory");
-    auto added = shm_added.find(id);
-    if (added != shm_added.end()) {
+    auto added = parts.shm_added.find(id);
+    if (added != parts.shm_added.end()) {
       ledger::TypeUsage both = dev.usage;
       Add(both, added->second);
       WriteDeviceUsage(w, both, info);
@@ -314,13 +302,13 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.Key("capture_estimate");
     WriteUsage(w, dev.captured, nullptr);
     w.Key("processes").BeginArray();
-    auto entries = by_device.find(id);
-    if (entries != by_device.end())
+    auto entries = parts.by_device.find(id);
+    if (entries != parts.by_device.end())
       for (const std::string* e : entries->second) w.Raw(*e);
     w.EndArray();
     w.EndObject();
   }
-  for (const ttshm::Region* r : shm_devices) {  // chips only tt-metal's statistics know
+  for (const ttshm::Region* r : parts.shm_devices) {  // chips only tt-metal's statistics know
     w.BeginObject();
     w.Key("id").Uint(r->device_id);
     w.Key("arch").Null();
@@ -337,79 +325,73 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.EndObject();
   }
   w.EndArray();
+}
 
-  w.Key("processes").BeginArray();
-  for (const std::string* e : process_entries) w.Raw(*e);
-  for (const auto& [pid, seen] : shm_processes) {
-    ledger::TypeUsage total{};
-    bool alive = true, verified = true;
-    // The same fields as a native process (what the statistics do not say is empty or zero).
-    w.BeginObject();
-    w.Key("pid").Int(pid);
-    w.Key("name").String(seen.front().process->name);
-    w.Key("cmdline").String("");
-    w.Key("uid").Null();
-    w.Key("user").String("");
-    w.Key("tag").Null();
-    w.Key("started_unix_ms").Uint(0);
-    w.Key("source").String("tt-metal-shm");
-    w.Key("devices").BeginArray();
-    for (const ShmOnly& s2 : seen) {
-      w.Uint(s2.region->device_id);
-      Add(total, ShmUsage(s2.process->used));
-      alive = alive && s2.process->alive;
-      verified = verified && s2.process->verified;
-    }
-    w.EndArray();
-    w.Key("stale").Raw(alive ? "false" : "true");
-    // Alive but not tied to the region (a forged row can name any live pid): marked.
-    w.Key("unverified").Raw(alive && !verified ? "true" : "false");
-    w.Key("memory");
-    WriteUsage(w, total, nullptr);
-    w.Key("capture_estimate");
-    WriteUsage(w, ledger::TypeUsage{}, nullptr);
-    w.Key("counters").BeginObject();
-    w.Key("unknown_frees").Uint(0);
-    w.Key("duplicate_allocs").Uint(0);
-    w.Key("dropped_events").Uint(0);
-    w.EndObject();
-    w.EndObject();
+// A process only tt-metal's statistics know: the same fields as a native one (what they do not
+// say is empty or zero).
+void WriteShmProcess(JsonWriter& w, pid_t pid, const std::vector<Parts::ShmOnly>& seen) {
+  ledger::TypeUsage total{};
+  bool alive = true, verified = true;
+  w.BeginObject();
+  w.Key("pid").Int(pid);
+  w.Key("name").String(seen.front().process->name);
+  w.Key("cmdline").String("");
+  w.Key("uid").Null();
+  w.Key("user").String("");
+  w.Key("tag").Null();
+  w.Key("started_unix_ms").Uint(0);
+  w.Key("source").String("tt-metal-shm");
+  w.Key("devices").BeginArray();
+  for (const Parts::ShmOnly& s2 : seen) {
+    w.Uint(s2.region->device_id);
+    Add(total, ShmUsage(s2.process->used));
+    alive = alive && s2.process->alive;
+    verified = verified && s2.process->verified;
   }
   w.EndArray();
+  w.Key("stale").Raw(alive ? "false" : "true");
+  // Alive but not tied to the region (a forged row can name any live pid): marked.
+  w.Key("unverified").Raw(alive && !verified ? "true" : "false");
+  w.Key("memory");
+  WriteUsage(w, total, nullptr);
+  w.Key("capture_estimate");
+  WriteUsage(w, ledger::TypeUsage{}, nullptr);
+  w.Key("counters").BeginObject();
+  w.Key("unknown_frees").Uint(0);
+  w.Key("duplicate_allocs").Uint(0);
+  w.Key("dropped_events").Uint(0);
+  w.EndObject();
+  w.EndObject();
+}
 
-  // Processes that hold a device open (the driver's list) but report nothing anywhere.
+// Processes that hold a device open (the driver's lists) but report nothing anywhere.
+void WriteOpenWithoutReport(JsonWriter& w, const ledger::Ledger& ledger,
+                            const std::vector<ttshm::Region>* shm, const Parts& parts,
+                            const DriverPidLists* driver) {
   w.Key("open_without_report").BeginArray();
-  if (!driver_dir.empty()) {
-    std::error_code ec;
-    std::vector<uint32_t> ids;
-    for (const auto& e : std::filesystem::directory_iterator(driver_dir, ec)) {
-      const std::string name = e.path().filename().string();
-      if (!name.empty() && name.size() < 6 &&
-          name.find_first_not_of("0123456789") == std::string::npos)
-        ids.push_back(static_cast<uint32_t>(std::stoul(name)));
+  for (const auto& [id, pids] : driver != nullptr ? *driver : DriverPidLists{}) {
+    std::vector<pid_t> silent;
+    for (pid_t pid : pids) {
+      if (ledger.processes().count(pid) != 0 || parts.shm_processes.count(pid) != 0) continue;
+      bool in_shm = false;  // a natively tracked process's slots were skipped above
+      if (shm != nullptr)
+        for (const ttshm::Region& r : *shm)
+          for (const ttshm::Process& p : r.processes) in_shm = in_shm || p.pid == pid;
+      if (!in_shm) silent.push_back(pid);
     }
-    std::sort(ids.begin(), ids.end());
-    for (uint32_t id : ids) {
-      std::vector<pid_t> silent;
-      for (pid_t pid : ttshm::DriverPids(driver_dir, id)) {
-        if (ledger.processes().count(pid) != 0 || shm_processes.count(pid) != 0) continue;
-        bool in_shm = false;  // a natively tracked process's slots were skipped above
-        if (shm != nullptr)
-          for (const ttshm::Region& r : *shm)
-            for (const ttshm::Process& p : r.processes) in_shm = in_shm || p.pid == pid;
-        if (!in_shm) silent.push_back(pid);
-      }
-      if (silent.empty()) continue;
-      w.BeginObject();
-      w.Key("driver_device").Uint(id);
-      w.Key("pids").BeginArray();
-      for (pid_t pid : silent) w.Int(pid);
-      w.EndArray();
-      w.EndObject();
-    }
+    if (silent.empty()) continue;
+    w.BeginObject();
+    w.Key("driver_device").Uint(id);
+    w.Key("pids").BeginArray();
+    for (pid_t pid : silent) w.Int(pid);
+    w.EndArray();
+    w.EndObject();
   }
   w.EndArray();
+}
 
+void WriteCountersAndAnomalies(JsonWriter& w, const ledger::Ledger& ledger,
+                               const DaemonMeta& daemon) {
   // Where libttmem and tt-metal's statistics disagree, lastingly, for one process on one device.
   w.Key("coverage_anomalies").BeginArray();
   for (const CoverageAnomaly& a : daemon.coverage_anomalies) {
@@ -423,7 +405,6 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     w.EndObject();
   }
   w.EndArray();
-
   const ledger::Counters c = ledger.counters();
   w.Key("counters").BeginObject();
   w.Key("unknown_frees").Uint(c.unknown_frees);
@@ -435,6 +416,40 @@ void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   w.Key("device_info_conflicts").Uint(daemon.device_info_conflicts);
   w.Key("coverage_anomalies").Uint(daemon.coverage_anomalies.size());
   w.EndObject();
+}
+
+}  // namespace
+
+void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                 const DaemonMeta& daemon, std::string* out_string, StatusCache* cache,
+                 const std::vector<ttshm::Region>* shm, const DriverPidLists* driver) {
+  StatusCache local;
+  Parts parts;
+  GatherNative(ledger, meta, cache != nullptr ? *cache : local, &parts);
+  if (shm != nullptr) GatherShm(ledger, *shm, &parts);
+
+  std::string& out = *out_string;
+  size_t bytes = 4096 + ledger.devices().size() * 2048;
+  for (const std::string* e : parts.process_entries) bytes += e->size() + 1;
+  for (const auto& [dev_id, entries] : parts.by_device)
+    for (const std::string* e : entries) bytes += e->size() + 1;
+  out.reserve(out.size() + bytes);
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("version").Uint(1);
+  w.Key("daemon").BeginObject();
+  w.Key("pid").Int(daemon.pid);
+  w.Key("socket").String(daemon.socket);
+  w.Key("uptime_ms").Uint(daemon.uptime_ms);
+  w.Key("protocol_version").Uint(proto::kProtocolVersion);
+  w.EndObject();
+  WriteDevices(w, ledger, parts);
+  w.Key("processes").BeginArray();
+  for (const std::string* e : parts.process_entries) w.Raw(*e);
+  for (const auto& [pid, seen] : parts.shm_processes) WriteShmProcess(w, pid, seen);
+  w.EndArray();
+  WriteOpenWithoutReport(w, ledger, shm, parts, driver);
+  WriteCountersAndAnomalies(w, ledger, daemon);
   w.EndObject();
 }
 

@@ -20,6 +20,8 @@
 
 namespace ttmem::daemon {
 
+using ttshm::DriverPidLists;
+
 struct ProcessMeta {
   std::string name;     // /proc/PID/comm, read by the daemon
   std::string cmdline;  // /proc/PID/cmdline, spaces for NULs
@@ -60,12 +62,13 @@ std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_
 // `shm`: tt-metal's own statistics (regions read by the daemon; may be null). Processes in them
 // that do not report natively are merged into the devices (matched by unique id) and processes,
 // marked "source": "tt-metal-shm"; regions of chips no native process announced become devices.
-// `driver_dir` (the driver's /proc directory, may be empty): "open_without_report" lists, per
-// driver device N, the pids in N/pids that neither report natively nor have a slot in `shm`.
+// `driver` (read by the caller: ttshm::ReadDriverPidLists; may be null): "open_without_report"
+// lists, per driver device, the pids that hold it open and neither report natively nor have a
+// slot in `shm`. No I/O here: everything it writes is passed in.
 void BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
                  const DaemonMeta& daemon, std::string* out, StatusCache* cache = nullptr,
                  const std::vector<ttshm::Region>* shm = nullptr,
-                 const std::string& driver_dir = "");
+                 const DriverPidLists* driver = nullptr);
 
 }  // namespace ttmem::daemon
 

@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -253,6 +254,21 @@ std::vector<pid_t> DriverPids(const std::string& driver_dir, uint32_t device) {
   std::ifstream f(fmt::format("{}/{}/pids", driver_dir, device));
   for (long long v; f >> v;)
     if (v > 0 && v < (1ll << 31)) out.push_back(static_cast<pid_t>(v));
+  return out;
+}
+
+DriverPidLists ReadDriverPidLists(const std::string& driver_dir) {
+  DriverPidLists out;
+  if (driver_dir.empty()) return out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(driver_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.empty() && name.size() < 6 &&
+        name.find_first_not_of("0123456789") == std::string::npos) {
+      const auto id = static_cast<uint32_t>(std::stoul(name));
+      out[id] = DriverPids(driver_dir, id);
+    }
+  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,10 @@ void CheckLiveness(Region* r);
 // Pids that hold Tenstorrent device N open, from DRIVER_DIR/N/pids (normally
 // /proc/driver/tenstorrent; empty when the driver or the file is absent).
 std::vector<pid_t> DriverPids(const std::string& driver_dir, uint32_t device);
+// Every driver device's list (DRIVER_DIR/N/pids for each N there), by device number; empty when
+// the directory is absent.
+using DriverPidLists = std::map<uint32_t, std::vector<pid_t>>;
+DriverPidLists ReadDriverPidLists(const std::string& driver_dir);
 
 // `ttmem cleanup --shm`: frees the slots of processes that no longer exist (kill(pid, 0) says
 // ESRCH) with tt-metal's own reaper steps (v4 release_process_slot), in every layout (2, 3, 4):
