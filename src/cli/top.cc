@@ -22,6 +22,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/query.h"
+#include "cli/top_layout.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
@@ -273,32 +274,23 @@ void DrawMain(State& st) {
                   ndev, rows.size(), kSortNames[st.sort], st.reverse ? " (reversed)" : "",
                   st.filter.empty() ? "" : "filter '" + st.filter + "'   "),
       A_REVERSE);
+  const MainLayout layout = LayoutMain(LINES, COLS, ndev);
   int y = 1;
-  // Room: the table wants at least 6 lines; a device panel takes 2 lines, 1 when compact; the
-  // chart 5 (or 3) when it fits.
-  const int avail = LINES - 2;
-  const bool full = static_cast<int>(ndev) * 2 + 6 + 7 <= avail;
-  const int chart_rows = avail - static_cast<int>(ndev) * (full ? 2 : 1) >= 6 + 7   ? 2
-                         : avail - static_cast<int>(ndev) * (full ? 2 : 1) >= 6 + 5 ? 1
-                                                                                    : 0;
-  const int dev_lines = std::max(1, avail - 6 - (chart_rows ? 1 + 2 * chart_rows : 0));
-  const int bar = std::clamp((COLS - 80) / 2 + 6, 6, 40);
-  size_t shown = 0;
-  for (const auto& d : devices) {
-    if (y - 1 + (full ? 2 : 1) > dev_lines) break;
+  for (size_t i = 0; i < layout.devices_shown; ++i) {
+    const auto& d = devices[i];
     const auto& m = d["memory"];
     Put(y, 0,
         fmt::format("{:>3} {:<11.11}", d.value("id", uint64_t{0}),
                     d["arch"].is_string() ? d["arch"].get<std::string>() : "?"));
     int x = 16;
     Put(y, x, "DRAM");
-    x += 5 + DrawBar(st, y, x + 5, m["dram"], bar) + 2;
-    if (x + 4 + bar < COLS) {
+    x += 5 + DrawBar(st, y, x + 5, m["dram"], layout.bar_width) + 2;
+    if (x + 4 + layout.bar_width < COLS) {
       Put(y, x, "L1");
-      DrawBar(st, y, x + 3, m["l1"], bar);
+      DrawBar(st, y, x + 3, m["l1"], layout.bar_width);
     }
     ++y;
-    if (full) {
+    if (layout.full) {
       std::string line = "    ";
       for (const char* k : {"l1_small", "trace", "cb", "kernel"}) {
         auto total = Total(m[k]);
@@ -311,17 +303,16 @@ void DrawMain(State& st) {
       line += fmt::format("procs {}", d["processes"].size());
       Put(y++, 0, line);
     }
-    ++shown;
   }
-  if (shown < ndev)
+  if (layout.more_devices)
     Put(y++, 0,
         fmt::format("    ... {} more device(s): enlarge the terminal or pick with -d N",
-                    ndev - shown),
+                    ndev - layout.devices_shown),
         A_DIM);
-  if (chart_rows > 0) y = DrawChart(st, y, chart_rows);
+  if (layout.chart_rows > 0) y = DrawChart(st, y, layout.chart_rows);
   // The process table.
   // Narrow screens (80 columns): short units and tighter text columns.
-  const bool narrow = COLS < 110;
+  const bool narrow = layout.narrow;
   auto b = [&](uint64_t v) { return narrow ? FormatBytesShort(v) : FormatBytes(v); };
   std::vector<std::vector<std::string>> cells;
   for (const auto& r : rows)
@@ -337,7 +328,7 @@ void DrawMain(State& st) {
     pos = nl + 1;
   }
   FillLine(y++, lines[0], A_BOLD | A_UNDERLINE);
-  const size_t visible = static_cast<size_t>(std::max(LINES - 1 - y, 1));
+  const size_t visible = layout.table_rows;
   if (st.selected >= rows.size()) st.selected = rows.empty() ? 0 : rows.size() - 1;
   if (st.selected < st.scroll) st.scroll = st.selected;
   if (st.selected >= st.scroll + visible) st.scroll = st.selected - visible + 1;

@@ -1,0 +1,34 @@
+#include "cli/top_layout.h"
+
+#include <algorithm>
+
+namespace ttmem::cli {
+namespace {
+
+constexpr int kTableMin = 6;   // lines the process table wants at least
+constexpr int kChartTall = 7;  // a chart of 3 rows per metric: title + 2 x 3
+constexpr int kChartLow = 5;   // 2 rows per metric
+
+}  // namespace
+
+MainLayout LayoutMain(int lines, int cols, size_t devices) {
+  MainLayout l;
+  const int ndev = static_cast<int>(std::min<size_t>(devices, 1u << 20));
+  const int avail = lines - 2;  // less the title and the status line
+  l.full = ndev * 2 + kTableMin + kChartTall <= avail;
+  const int per = l.full ? 2 : 1;
+  const int left = avail - ndev * per;  // after every panel
+  l.chart_rows = left >= kTableMin + kChartTall ? 2 : left >= kTableMin + kChartLow ? 1 : 0;
+  const int chart_lines = l.chart_rows != 0 ? 1 + 2 * l.chart_rows : 0;
+  const int device_lines = std::max(1, avail - kTableMin - chart_lines);
+  l.devices_shown = static_cast<size_t>(std::min(ndev, std::max(device_lines / per, 1)));
+  l.more_devices = l.devices_shown < devices;
+  l.bar_width = std::clamp((cols - 80) / 2 + 6, 6, 40);
+  l.narrow = cols < 110;
+  l.table_header_y =
+      1 + static_cast<int>(l.devices_shown) * per + (l.more_devices ? 1 : 0) + chart_lines;
+  l.table_rows = static_cast<size_t>(std::max(lines - 1 - (l.table_header_y + 1), 1));
+  return l;
+}
+
+}  // namespace ttmem::cli
