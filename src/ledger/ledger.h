@@ -6,9 +6,9 @@
 //   Device d ─────┬── usage[type] = sum over processes of their usage[d][type]
 //                 └── info: arch, capacities (last announced)
 //
-// Invariants (checked by CheckInvariantsForTesting):
-//   device usage == sum of process usage == sum of live entries, per device and type;
-//   allocated - freed - reclaimed == live, in bytes and in buffer counts.
+// Invariants (checked by CheckInvariantsForTesting, which the unit tests and the fuzzer call):
+//   device usage == sum of process usage == sum of live entries, per device and type, for
+//   device memory and for the capture estimate alike; live_buffers() == the live tables' size.
 // Hooked allocations (a graph-capture hook intercepted them: no device memory used) are kept in
 // `captured`, a capture estimate, never in `usage`.
 // Anomalies never throw and never corrupt totals: a free of an unknown id is counted and ignored;
