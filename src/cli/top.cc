@@ -82,9 +82,10 @@ struct State {
   std::string filter;
   size_t selected = 0, scroll = 0;
   int64_t detail_pid = 0;
-  json detail_buffers, detail_history;
-  size_t frag_index = 0;  // which of the shown devices the fragmentation view shows
-  json fragmentation;
+  json detail_buffers = json::object(), detail_history = json::object();
+  size_t frag_index = 0;                // which of the shown devices the fragmentation view shows
+  json fragmentation = json::object();  // replies replace these when they come
+  int64_t frag_device = -1;             // the device `fragmentation` is about
   std::string message;
   bool color = false;
   // Aggregate history of the shown devices: unix ms -> (DRAM used, L1 used).
@@ -215,11 +216,51 @@ bool Sample(State& st) {
   return true;
 }
 
-// Loads the daemon's recent history of the shown devices (once, at start and after a reconnect).
-void LoadHistory(State& st, QueryClient& req) {
-  json h;
-  std::string error;
-  if (!req.RequestJson({{"cmd", "history"}}, &h, &error)) return;
+// The views' own requests (the devices' history, a process's buffers and history, a device's
+// fragmentation) go out on a connection of their own without waiting; their replies are taken
+// when they come (the daemon answers one connection's requests in order). The loop never blocks
+// on them: a slow daemon delays a view's figures, never the keys.
+class ViewQueries {
+ public:
+  enum class Kind { kHistory, kBuffers, kProcessHistory, kFragmentation };
+  struct Reply {
+    Kind kind;
+    int64_t subject;  // the pid or device it is about (-1: none)
+    json doc;
+  };
+  explicit ViewQueries(const std::string& socket) : client_(socket) {}
+  // Sends `request` unless the same question is still unanswered.
+  void Ask(Kind kind, int64_t subject, const json& request) {
+    for (const auto& [k, s] : pending_)
+      if (k == kind && s == subject) return;
+    std::string error;
+    if (!client_.Send(request, &error)) {
+      pending_.clear();  // the connection is gone: the next Send reconnects
+      return;
+    }
+    pending_.emplace_back(kind, subject);
+  }
+  // A reply that came, if any.
+  std::optional<Reply> Take() {
+    if (pending_.empty()) return std::nullopt;
+    json doc;
+    std::string error;
+    const int r = client_.Poll(&doc, 0, &error);
+    if (r < 0) pending_.clear();
+    if (r <= 0) return std::nullopt;
+    Reply reply{pending_.front().first, pending_.front().second, std::move(doc)};
+    pending_.erase(pending_.begin());
+    if (reply.doc.contains("error")) reply.doc = json::object();
+    return reply;
+  }
+
+ private:
+  QueryClient client_;
+  std::vector<std::pair<Kind, int64_t>> pending_;  // in the order asked
+};
+
+// The daemon's recent history of the shown devices (asked at start and after a reconnect).
+void AddHistory(State& st, const json& h) {
   for (const auto& d : h["devices"]) {
     if (!DeviceShown(st, d.value("id", 0u))) continue;
     for (const auto& row : d["samples"]) {
@@ -419,16 +460,18 @@ void DrawDetail(State& st) {
   }
 }
 
-void LoadFragmentation(State& st, QueryClient& req) {
+// The shown device's fragmentation (the reply lands in st.fragmentation when it comes).
+void LoadFragmentation(State& st, ViewQueries& q) {
   const auto& devices = st.status["devices"];
   if (devices.empty()) return;
   st.frag_index %= devices.size();
-  std::string error;
-  if (!req.RequestJson({{"cmd", "fragmentation"},
-                        {"device", devices[st.frag_index].value("id", 0u)},
-                        {"cells", std::clamp(COLS - 2, 1, 1000)}},
-                       &st.fragmentation, &error))
+  const uint32_t id = devices[st.frag_index].value("id", 0u);
+  if (st.frag_device != int64_t{id}) {  // nothing of another device meanwhile
     st.fragmentation = json::object();
+    st.frag_device = id;
+  }
+  q.Ask(ViewQueries::Kind::kFragmentation, id,
+        {{"cmd", "fragmentation"}, {"device", id}, {"cells", std::clamp(COLS - 2, 1, 1000)}});
 }
 
 void DrawFragmentation(const State& st) {
@@ -590,19 +633,38 @@ void SignalProcess(State& st, int64_t pid, int sig) {
                    : fmt::format("{} to {} failed: {}", name, pid, std::strerror(errno));
 }
 
-void OpenDetail(State& st, QueryClient& req, int64_t pid) {
+// The detail of `pid` (its buffers and history land in the state when the replies come).
+void OpenDetail(State& st, ViewQueries& q, int64_t pid) {
+  if (st.view != View::kDetail || st.detail_pid != pid) {
+    st.detail_buffers = json::object();  // nothing of another process meanwhile
+    st.detail_history = json::object();
+  }
   st.view = View::kDetail;
   st.detail_pid = pid;
-  std::string error;
-  if (!req.RequestJson({{"cmd", "buffers"}, {"pid", pid}, {"limit", 10}}, &st.detail_buffers,
-                       &error))
-    st.detail_buffers = json::object();
-  if (!req.RequestJson({{"cmd", "history"}, {"pid", pid}}, &st.detail_history, &error))
-    st.detail_history = json::object();
+  q.Ask(ViewQueries::Kind::kBuffers, pid, {{"cmd", "buffers"}, {"pid", pid}, {"limit", 10}});
+  q.Ask(ViewQueries::Kind::kProcessHistory, pid, {{"cmd", "history"}, {"pid", pid}});
+}
+
+// A view's reply, kept when it is still about what the view shows.
+void TakeReply(State& st, const ViewQueries::Reply& r) {
+  switch (r.kind) {
+    case ViewQueries::Kind::kHistory:
+      AddHistory(st, r.doc);
+      break;
+    case ViewQueries::Kind::kBuffers:
+      if (r.subject == st.detail_pid) st.detail_buffers = r.doc;
+      break;
+    case ViewQueries::Kind::kProcessHistory:
+      if (r.subject == st.detail_pid) st.detail_history = r.doc;
+      break;
+    case ViewQueries::Kind::kFragmentation:
+      if (r.subject == st.frag_device) st.fragmentation = r.doc;
+      break;
+  }
 }
 
 // Returns false to quit.
-bool HandleKey(State& st, QueryClient& req, int ch) {
+bool HandleKey(State& st, ViewQueries& q, int ch) {
   if (ch == 'q' || ch == 'Q') return false;
   if (ch == KEY_RESIZE || ch == ERR) return true;
   if (st.view == View::kHelp) {
@@ -618,7 +680,7 @@ bool HandleKey(State& st, QueryClient& req, int ch) {
       st.view = View::kMain;
     } else if (ch == '\t' || ch == 'n') {
       ++st.frag_index;
-      LoadFragmentation(st, req);
+      LoadFragmentation(st, q);
     }
     return true;
   }
@@ -661,7 +723,7 @@ bool HandleKey(State& st, QueryClient& req, int ch) {
       break;
     case 'f':
       st.view = View::kFragmentation;
-      LoadFragmentation(st, req);
+      LoadFragmentation(st, q);
       break;
     case '/': {
       auto f = Prompt(st, "filter (text, user:NAME, pid:N, dev:N): ");
@@ -672,7 +734,7 @@ bool HandleKey(State& st, QueryClient& req, int ch) {
     case '\n':
     case KEY_ENTER:
     case KEY_RIGHT:
-      if (st.selected < rows.size()) OpenDetail(st, req, rows[st.selected].pid);
+      if (st.selected < rows.size()) OpenDetail(st, q, rows[st.selected].pid);
       break;
     case 'k':
     case 'K':
@@ -688,15 +750,35 @@ bool HandleKey(State& st, QueryClient& req, int ch) {
   return true;
 }
 
+// The terminal in curses mode: keys unbuffered, a 50 ms key wait, colours unless told not to.
+void StartCurses(State& st, const TopOptions& o) {
+  initscr();
+  cbreak();
+  noecho();
+  keypad(stdscr, TRUE);
+  set_escdelay(25);
+  curs_set(0);
+  timeout(50);
+  if (!o.no_color && has_colors()) {
+    start_color();
+    use_default_colors();
+    init_pair(kGreen, COLOR_GREEN, -1);
+    init_pair(kYellow, COLOR_YELLOW, -1);
+    init_pair(kRed, COLOR_RED, -1);
+    init_pair(kTitle, COLOR_CYAN, -1);
+    st.color = true;
+  }
+}
+
 }  // namespace
 
 int RunTop(const TopOptions& o) {
-  QueryClient sub(o.socket), req(o.socket);
+  QueryClient sub(o.socket);
   json s;
   std::string error;
   if (!isatty(STDOUT_FILENO)) {
     // Not a terminal (a pipe, CI, a script): print the status table once.
-    if (!req.Request("status", &s, &error)) {
+    if (!sub.Request("status", &s, &error)) {
       PrintError(error);
       return kExitUsage;
     }
@@ -714,24 +796,10 @@ int RunTop(const TopOptions& o) {
   st.opt = o;
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
-  initscr();
-  cbreak();
-  noecho();
-  keypad(stdscr, TRUE);
-  set_escdelay(25);
-  curs_set(0);
-  timeout(50);
-  if (!o.no_color && has_colors()) {
-    start_color();
-    use_default_colors();
-    init_pair(kGreen, COLOR_GREEN, -1);
-    init_pair(kYellow, COLOR_YELLOW, -1);
-    init_pair(kRed, COLOR_RED, -1);
-    init_pair(kTitle, COLOR_CYAN, -1);
-    st.color = true;
-  }
+  StartCurses(st, o);
   st.connected = true;
-  LoadHistory(st, req);
+  ViewQueries views(o.socket);
+  views.Ask(ViewQueries::Kind::kHistory, -1, {{"cmd", "history"}});
   auto last_try = std::chrono::steady_clock::now();
   bool dirty = true;
   while (!g_quit) {
@@ -754,7 +822,7 @@ int RunTop(const TopOptions& o) {
       if (sub.Send(subscribe, &error)) {
         st.connected = true;
         st.history.clear();
-        LoadHistory(st, req);
+        views.Ask(ViewQueries::Kind::kHistory, -1, {{"cmd", "history"}});
       } else {
         st.error = error;
       }
@@ -762,14 +830,18 @@ int RunTop(const TopOptions& o) {
     }
     if (st.have && st.connected && Sample(st)) dirty = true;
     if (dirty) {  // the views' own queries follow the pushed updates
-      if (st.view == View::kDetail) OpenDetail(st, req, st.detail_pid);
-      if (st.view == View::kFragmentation) LoadFragmentation(st, req);
+      if (st.view == View::kDetail) OpenDetail(st, views, st.detail_pid);
+      if (st.view == View::kFragmentation) LoadFragmentation(st, views);
+    }
+    while (auto reply = views.Take()) {  // the views' answers, as they come
+      TakeReply(st, *reply);
+      dirty = true;
     }
     if (dirty) Draw(st);
     dirty = false;
     int ch = getch();  // waits up to 50 ms
     if (ch != ERR) {
-      if (!HandleKey(st, req, ch)) break;
+      if (!HandleKey(st, views, ch)) break;
       dirty = true;
     }
   }
