@@ -13,6 +13,7 @@
 #include "base/text.h"
 #include "cli/format.h"
 #include "cli/report.h"
+#include "ledger/ledger.h"
 
 namespace ttmem::cli {
 namespace {
@@ -140,8 +141,10 @@ std::string AddressMap(const nlohmann::json& type, const std::map<int64_t, size_
   uint64_t lo = UINT64_MAX, hi = 0, banks = 1;
   if (type.contains("bank_count") && type.contains("capacity_bytes")) {
     banks = std::max<uint64_t>(1, type["bank_count"].get<uint64_t>());
-    lo = type["bank_base"].get<uint64_t>();
-    hi = lo + type["capacity_bytes"].get<uint64_t>() / banks;
+    const ledger::BankRange bank = ledger::BankRangeOf(type["capacity_bytes"].get<uint64_t>(),
+                                                       banks, type["bank_base"].get<uint64_t>());
+    lo = bank.lo;
+    hi = bank.hi;
   } else {
     for (const auto& b : map) {
       lo = std::min(lo, b[1].get<uint64_t>());
@@ -157,7 +160,7 @@ std::string AddressMap(const nlohmann::json& type, const std::map<int64_t, size_
       w, h, w, h, kL, w - kL - kR);
   const double span = static_cast<double>(hi - lo);
   for (const auto& b : map) {
-    const uint64_t a = b[1].get<uint64_t>(), sz = (b[2].get<uint64_t>() + banks - 1) / banks;
+    const uint64_t a = b[1].get<uint64_t>(), sz = ledger::PerBankBytes(b[2].get<uint64_t>(), banks);
     if (a + sz <= lo || a >= hi) continue;
     const double x0 = kL + (w - kL - kR) * static_cast<double>(std::max(a, lo) - lo) / span;
     const double x1 = kL + (w - kL - kR) * static_cast<double>(std::min(a + sz, hi) - lo) / span;

@@ -17,8 +17,10 @@ TypeFragmentation Summarize(const ledger::DeviceInfo& info, int t, Spans& v, uin
   f.type = t;
   f.bank_count = info.bank_count[t];
   f.bank_base = info.bank_base[t];
-  f.bank_size = info.capacity_bytes[t] / f.bank_count;
-  const uint64_t lo = f.bank_base, hi = f.bank_base + f.bank_size;
+  const ledger::BankRange bank =
+      ledger::BankRangeOf(info.capacity_bytes[t], f.bank_count, f.bank_base);
+  f.bank_size = bank.hi - bank.lo;
+  const uint64_t lo = bank.lo, hi = bank.hi;
   // Clip to the range, sort and merge.
   Spans merged;
   std::sort(v.begin(), v.end());
@@ -81,7 +83,7 @@ std::map<uint32_t, std::vector<TypeFragmentation>> ComputeFragmentationAll(
       if (dev == devices.end() || !dev->second.info) continue;
       const uint32_t banks = dev->second.info->bank_count[e.type];
       if (banks == 0) continue;
-      const uint64_t per_bank = e.size / banks + (e.size % banks != 0);
+      const uint64_t per_bank = ledger::PerBankBytes(e.size, banks);
       const uint64_t end = e.address > UINT64_MAX - per_bank ? UINT64_MAX : e.address + per_bank;
       spans[e.device][e.type].emplace_back(e.address, end);
     }

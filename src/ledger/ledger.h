@@ -53,6 +53,22 @@ struct DeviceInfo {
   std::array<uint64_t, kNumTypes> bank_base{};
 };
 
+// Bank geometry, the one rule the daemon's fragmentation view and the report's address maps
+// share: memory of a type is `bank_count` banks of capacity / bank_count bytes each, every bank's
+// range starting at `bank_base`; the allocator spreads a buffer's pages over the banks, so a
+// buffer of `size` bytes at `address` covers [address, address + ceil(size / bank_count)) of
+// each (up to a page more in a bank that gets an extra page: docs/monitor.md).
+struct BankRange {
+  uint64_t lo = 0, hi = 0;  // [lo, hi)
+};
+inline BankRange BankRangeOf(uint64_t capacity, uint64_t bank_count, uint64_t bank_base) {
+  const uint64_t size = bank_count == 0 ? 0 : capacity / bank_count;
+  return {bank_base, bank_base > UINT64_MAX - size ? UINT64_MAX : bank_base + size};
+}
+inline uint64_t PerBankBytes(uint64_t size, uint64_t bank_count) {
+  return bank_count == 0 ? size : size / bank_count + (size % bank_count != 0);
+}
+
 struct Counters {
   uint64_t unknown_frees = 0;
   uint64_t duplicate_allocs = 0;

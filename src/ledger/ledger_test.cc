@@ -156,3 +156,22 @@ TEST(Ledger, TotalsNeverWrap) {
 
 }  // namespace
 }  // namespace ttmem::ledger
+
+namespace ttmem::ledger {
+namespace {
+
+// The bank geometry both the fragmentation view and the report's maps use.
+TEST(BankGeometry, RangesAndPerBankShares) {
+  const BankRange r = BankRangeOf(12 * 1024, 12, 0x100);
+  EXPECT_EQ(r.lo, 0x100u);
+  EXPECT_EQ(r.hi, 0x100u + 1024);
+  EXPECT_EQ(PerBankBytes(12 * 1024, 12), 1024u);
+  EXPECT_EQ(PerBankBytes(12 * 1024 + 1, 12), 1025u);  // a page more in one bank: rounded up
+  EXPECT_EQ(PerBankBytes(UINT64_MAX, 2), UINT64_MAX / 2 + 1);  // no overflow
+  EXPECT_EQ(PerBankBytes(100, 0), 100u);                       // unknown geometry: the whole size
+  EXPECT_EQ(BankRangeOf(100, 0, 5).hi, 5u);                    // and no range
+  EXPECT_EQ(BankRangeOf(UINT64_MAX, 1, 10).hi, UINT64_MAX);    // clamped, never wrapped
+}
+
+}  // namespace
+}  // namespace ttmem::ledger
