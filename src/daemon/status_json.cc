@@ -16,82 +16,12 @@
 #include <fmt/compile.h>
 #include <fmt/format.h>
 
+#include "daemon/json_writer.h"
 #include "protocol/mem_types.h"
 #include "protocol/shm_abi.h"
 
 namespace ttmem::daemon {
 namespace {
-
-std::string Escape(const std::string& v) {
-  return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// A minimal streaming JSON writer: keys are the caller's literals (never escaped); strings are
-// escaped by nlohmann, invalid UTF-8 replaced.
-class JsonWriter {
- public:
-  explicit JsonWriter(std::string* out) : out_(*out) {}
-  JsonWriter& Key(std::string_view k) {
-    Separate();
-    char buf[64];
-    const size_t n = std::min(k.size(), sizeof(buf) - 3);
-    buf[0] = '"';
-    std::memcpy(buf + 1, k.data(), n);
-    buf[n + 1] = '"';
-    buf[n + 2] = ':';
-    out_.append(buf, n + 3);
-    after_key_ = true;
-    return *this;
-  }
-  void BeginObject() { Open('{'); }
-  void EndObject() { Close('}'); }
-  void BeginArray() { Open('['); }
-  void EndArray() { Close(']'); }
-  void Uint(uint64_t v) {
-    fmt::format_int f(v);
-    Raw(std::string_view(f.data(), f.size()));
-  }
-  void Int(int64_t v) {
-    fmt::format_int f(v);
-    Raw(std::string_view(f.data(), f.size()));
-  }
-  void Null() { Raw("null"); }
-  void String(const std::string& v) { Raw(Escape(v)); }
-  // A value already serialised (an escaped string from Escape()).
-  void Raw(std::string_view json) {
-    Value();
-    out_.append(json);
-  }
-  // Null when zero / empty ("unknown").
-  void UintOrNull(uint64_t v) { v != 0 ? Uint(v) : Null(); }
-  void StringOrNull(const std::string& v) { !v.empty() ? String(v) : Null(); }
-
- private:
-  void Open(char c) {
-    Value();
-    out_.push_back(c);
-    first_[++depth_] = true;
-  }
-  void Close(char c) {
-    out_.push_back(c);
-    --depth_;
-  }
-  void Value() {
-    if (after_key_)
-      after_key_ = false;
-    else
-      Separate();
-  }
-  void Separate() {
-    if (depth_ == 0) return;
-    if (!first_[depth_]) out_.push_back(',');
-    first_[depth_] = false;
-  }
-  std::string& out_;
-  std::array<bool, 16> first_{};  // per open container (the document nests 5 deep): still empty
-  int depth_ = 0;
-  bool after_key_ = false;
-};
 
 // {"dram": {"used_bytes": .., "buffers": .., ["total_bytes": ..|null]}, ...}: the bulk of the
 // document (7 types per device and per process on each device), formatted in one buffer.
