@@ -27,7 +27,7 @@
 #include "cli/query.h"
 #include "daemon/fragmentation.h"
 #include "daemon/state_file.h"
-#include "daemon/status_json.h"
+#include "daemon/status_builder.h"
 #include "ledger/ledger.h"
 #include "ttmem/ttmem.h"
 
@@ -87,11 +87,11 @@ void BM_BuildStatus(benchmark::State& state) {
   }
   ttmem::daemon::DaemonMeta dm;
   std::string out;  // reused, as the daemon reuses a connection's output buffer
-  ttmem::daemon::StatusCache cache;
+  ttmem::model::JsonMemo cache;
   for (auto _ : state) {
     out.clear();
     // Arg 0: every process serialised afresh; 1: unchanged processes come from the cache.
-    ttmem::daemon::BuildStatus(l, meta, dm, &out, state.range(0) != 0 ? &cache : nullptr);
+    ttmem::daemon::WriteStatus(l, meta, dm, &out, state.range(0) != 0 ? &cache : nullptr);
   }
   const size_t bytes = out.size();
   state.counters["reply_bytes"] = static_cast<double>(bytes);

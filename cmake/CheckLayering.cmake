@@ -6,21 +6,23 @@
 #   protocol  — wire and shared-memory formats, frames: base
 #   ledger    — the pure accounting: protocol (the memory-type table)
 #   ttshm     — tt-metal's statistics regions: base, protocol
+#   model     — the status document as a typed model, its JSON: protocol, ttshm
 #   client    — libttmem: base, protocol and its public header (ttmem/)
-#   daemon    — ttmemd: base, protocol, ledger, ttshm
-#   cli       — ttmem: base, protocol, ledger, ttshm
+#   daemon    — ttmemd: base, protocol, ledger, ttshm, model
+#   cli       — ttmem: base, protocol, ledger, ttshm, model
 #
 # cmake -DSOURCE_DIR=<repo> -P cmake/CheckLayering.cmake
 set(allowed_base base)
 set(allowed_protocol protocol base)
 set(allowed_ledger ledger protocol)
 set(allowed_ttshm ttshm base protocol)
+set(allowed_model model protocol ttshm)
 set(allowed_client client base protocol ttmem)
-set(allowed_daemon daemon base protocol ledger ttshm)
-set(allowed_cli cli base protocol ledger ttshm)
+set(allowed_daemon daemon base protocol ledger ttshm model)
+set(allowed_cli cli base protocol ledger ttshm model)
 
 set(broken "")
-foreach(lib base protocol ledger ttshm client daemon cli)
+foreach(lib base protocol ledger ttshm model client daemon cli)
   file(GLOB files ${SOURCE_DIR}/src/${lib}/*.cc ${SOURCE_DIR}/src/${lib}/*.h)
   foreach(f ${files})
     file(STRINGS ${f} includes REGEX "^#include \"[a-z_]+/")

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "model/status.h"
 
 namespace ttmem::cli {
 
@@ -30,8 +30,8 @@ int RunStatus(const StatusOptions& o);
 
 // tt-metal's shared-memory statistics in `dir` as a status document ("source": "tt-metal-shm");
 // regions that could not be used go to *problems. `proc_root` is normally "/proc".
-nlohmann::json ShmStatus(const std::string& dir, const std::string& proc_root,
-                         std::vector<std::string>* problems);
+model::Status ShmStatus(const std::string& dir, const std::string& proc_root,
+                        std::vector<std::string>* problems);
 
 struct TopOptions {
   std::string socket;
@@ -73,6 +73,11 @@ struct ReportOptions {
 int RunReport(const ReportOptions& o);
 
 void PrintError(const std::string& message);
+// The daemon's status as the model; false with *error (the fix named) when it cannot be had.
+class QueryClient;
+bool RequestStatus(QueryClient& q, model::Status* out, std::string* error);
+// `ttmem status --json`'s text of a status.
+std::string StatusJsonText(const model::Status& s);
 // Whether `dir` is a directory to read tt-metal's statistics from; says why not (PrintError).
 bool ShmDirUsable(const std::string& dir);
 

@@ -4,14 +4,13 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/text.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
 namespace {
-
-using nlohmann::json;
 
 const char* const kDeviceScalars[] = {"id", "arch", "unique_id", "num_cores", "processes"};
 const char* const kDeviceTypeFields[] = {"used_bytes", "total_bytes", "free_bytes", "used_percent",
@@ -20,12 +19,6 @@ const char* const kProcessScalars[] = {
     "pid", "name",    "user",           "uid",           "cmdline",
     "tag", "devices", "dropped_events", "unknown_frees", "duplicate_allocs"};
 const char* const kProcessTypeFields[] = {"used_bytes", "buffers"};
-
-std::string Scalar(const json& v) {
-  if (v.is_null()) return "";
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
 
 std::string Quote(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -37,29 +30,35 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
-std::string DeviceList(const json& ids) {
-  std::string out;
-  for (const auto& id : ids) out += (out.empty() ? "" : " ") + Scalar(id);
-  return out;
+std::string Opt(const std::optional<uint64_t>& v) {
+  return v ? std::to_string(*v) : "";
+}
+
+int TypeOf(const std::string& key) {
+  return proto::MemTypeFromKey(key).value_or(0);
 }
 
 // One row's context: a device (may be null) and a process with its usage on that device.
 struct Row {
-  const json* device = nullptr;
-  const json* process = nullptr;        // entry of "processes"
-  const json* process_usage = nullptr;  // its "memory" on `device`
+  const model::Device* device = nullptr;
+  const model::Process* process = nullptr;
+  const model::Memory* process_usage = nullptr;  // its memory on `device` (or over all)
 };
 
-std::string DeviceField(const json& d, const std::string& f) {
-  if (f == "processes") return std::to_string(d["processes"].size());
-  auto dot = f.find('.');
-  if (dot == std::string::npos) return Scalar(d.value(f, json()));
-  const json& m = d["memory"][f.substr(0, dot)];
+std::string DeviceField(const model::Device& d, const std::string& f) {
+  if (f == "id") return std::to_string(d.id);
+  if (f == "arch") return d.arch.value_or("");
+  if (f == "unique_id") return Opt(d.unique_id);
+  if (f == "num_cores") return Opt(d.num_cores);
+  if (f == "processes") return std::to_string(d.processes.size());
+  const auto dot = f.find('.');
+  const model::Figures& m = d.memory[TypeOf(f.substr(0, dot))];
   const std::string what = f.substr(dot + 1);
-  const uint64_t used = m.value("used_bytes", uint64_t{0});
-  const bool known = m.contains("total_bytes") && m["total_bytes"].is_number();
-  const uint64_t total = known ? m["total_bytes"].get<uint64_t>() : 0;
-  if (what == "used_bytes" || what == "buffers") return Scalar(m.value(what, json()));
+  const uint64_t used = m.used_bytes.value_or(0);
+  const bool known = m.total_bytes.has_value();
+  const uint64_t total = m.total_bytes.value_or(0);
+  if (what == "used_bytes") return Opt(m.used_bytes);
+  if (what == "buffers") return Opt(m.buffers);
   if (what == "total_bytes") return known ? std::to_string(total) : "";
   if (what == "free_bytes") return known ? std::to_string(total > used ? total - used : 0) : "";
   // used_percent
@@ -68,21 +67,58 @@ std::string DeviceField(const json& d, const std::string& f) {
 }
 
 std::string ProcessField(const Row& r, const std::string& f) {
-  const json& p = *r.process;
-  if (f == "devices") return DeviceList(p["devices"]);
-  if (f == "dropped_events" || f == "unknown_frees" || f == "duplicate_allocs")
-    return Scalar(p["counters"].value(f, json()));
-  auto dot = f.find('.');
-  if (dot == std::string::npos) return Scalar(p.value(f, json()));
+  const model::Process& p = *r.process;
+  if (f == "pid") return std::to_string(p.pid);
+  if (f == "name") return p.name;
+  if (f == "user") return p.user;
+  if (f == "uid") return p.uid ? std::to_string(*p.uid) : "";
+  if (f == "cmdline") return p.cmdline;
+  if (f == "tag") return p.tag.value_or("");
+  if (f == "devices") return fmt::format("{}", fmt::join(p.devices, " "));
+  if (f == "dropped_events") return std::to_string(p.counters.dropped_events);
+  if (f == "unknown_frees") return std::to_string(p.counters.unknown_frees);
+  if (f == "duplicate_allocs") return std::to_string(p.counters.duplicate_allocs);
   if (r.process_usage == nullptr) return "0";
-  const json& m = *r.process_usage;
+  const model::Memory& m = *r.process_usage;
+  const auto dot = f.find('.');
   const std::string type = f.substr(0, dot), what = f.substr(dot + 1);
-  if (type == "total") {
-    uint64_t sum = 0;
-    for (const auto& [k, v] : m.items()) sum += v.value("used_bytes", uint64_t{0});
-    return std::to_string(sum);
+  if (type == "total") return std::to_string(model::UsedTotal(m));
+  const model::Figures& x = m[TypeOf(type)];
+  return Opt(what == "buffers" ? x.buffers : x.used_bytes);
+}
+
+// The rows: per device; per process (figures over its devices); or per (process, device).
+std::vector<Row> Rows(const model::Status& status, bool per_process, bool per_device) {
+  std::vector<Row> rows;
+  if (!per_process) {
+    for (const model::Device& d : status.devices) rows.push_back({&d, nullptr, nullptr});
+    return rows;
   }
-  return Scalar(m[type].value(what, json()));
+  if (!per_device) {
+    // Process fields only: one row per process, its figures summed over its devices (of those
+    // shown, with -d: a process on other devices only is left out).
+    for (const model::Process& p : status.processes) {
+      bool on_shown = p.devices.empty();
+      for (uint32_t id : p.devices) on_shown = on_shown || status.FindDevice(id) != nullptr;
+      if (on_shown) rows.push_back({nullptr, &p, &p.memory});
+    }
+    return rows;
+  }
+  std::map<pid_t, const model::Process*> by_pid;
+  for (const model::Process& p : status.processes) by_pid[p.pid] = &p;
+  std::map<pid_t, bool> listed;
+  for (const model::Device& d : status.devices)
+    for (const model::DeviceProcess& e : d.processes) {
+      auto it = by_pid.find(e.pid);
+      if (it == by_pid.end()) continue;
+      rows.push_back({&d, it->second, &e.memory});
+      listed[it->first] = true;
+    }
+  // Processes holding nothing on the devices shown: one row each, device fields empty. (With
+  // -d, those on other devices only are left out.)
+  for (const auto& [pid, p] : by_pid)
+    if (!listed.count(pid) && p->devices.empty()) rows.push_back({nullptr, p, nullptr});
+  return rows;
 }
 
 }  // namespace
@@ -136,43 +172,15 @@ bool ParseFields(const std::string& list, std::vector<std::string>* fields, std:
   return true;
 }
 
-std::string RenderCsv(const json& status, const std::vector<std::string>& fields, bool header) {
+std::string RenderCsv(const model::Status& status, const std::vector<std::string>& fields,
+                      bool header) {
   const bool per_process = std::any_of(fields.begin(), fields.end(), [](const std::string& f) {
     return f.rfind("process.", 0) == 0;
   });
   const bool per_device = std::any_of(fields.begin(), fields.end(), [](const std::string& f) {
     return f.rfind("device.", 0) == 0;
   });
-  std::vector<Row> rows;
-  if (!per_process) {
-    for (const auto& d : status["devices"]) rows.push_back({&d, nullptr, nullptr});
-  } else if (!per_device) {
-    // Process fields only: one row per process, its figures summed over its devices (of those
-    // shown, with -d: a process on other devices only is left out).
-    std::map<uint64_t, bool> shown;
-    for (const auto& d : status["devices"]) shown[d.value("id", uint64_t{0})] = true;
-    for (const auto& p : status["processes"]) {
-      bool on_shown = p["devices"].empty();
-      for (const auto& id : p["devices"])
-        on_shown = on_shown || (id.is_number_unsigned() && shown.count(id.get<uint64_t>()) != 0);
-      if (on_shown) rows.push_back({nullptr, &p, &p["memory"]});
-    }
-  } else {
-    std::map<int64_t, const json*> by_pid;
-    for (const auto& p : status["processes"]) by_pid[p.value("pid", int64_t{0})] = &p;
-    std::map<int64_t, bool> listed;
-    for (const auto& d : status["devices"])
-      for (const auto& e : d["processes"]) {
-        auto it = by_pid.find(e.value("pid", int64_t{0}));
-        if (it == by_pid.end()) continue;
-        rows.push_back({&d, it->second, &e["memory"]});
-        listed[it->first] = true;
-      }
-    // Processes holding nothing on the devices shown: one row each, device fields empty. (With
-    // -d, those on other devices only are left out.)
-    for (const auto& [pid, p] : by_pid)
-      if (!listed.count(pid) && (*p)["devices"].empty()) rows.push_back({nullptr, p, nullptr});
-  }
+  const std::vector<Row> rows = Rows(status, per_process, per_device);
   std::string out;
   auto line = [&](auto cell) {
     for (size_t i = 0; i < fields.size(); ++i) {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "model/status.h"
 
 namespace ttmem::cli {
 
@@ -29,7 +29,7 @@ std::vector<std::string> DefaultDeviceFields();
 bool ParseFields(const std::string& list, std::vector<std::string>* fields, std::string* error);
 // CSV: a header line (unless !header), then one line per row, each ending in \n; fields
 // quoted as RFC 4180 says (a comma, quote or line break inside: quoted, quotes doubled).
-std::string RenderCsv(const nlohmann::json& status, const std::vector<std::string>& fields,
+std::string RenderCsv(const model::Status& status, const std::vector<std::string>& fields,
                       bool header);
 
 }  // namespace ttmem::cli

@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "model/status_json.h"
+
 namespace ttmem::cli {
 namespace {
 
-nlohmann::json Doc() {
-  return nlohmann::json::parse(R"({
+model::Status Doc() {
+  model::Status s;
+  std::string error;
+  EXPECT_TRUE(model::FromJson(nlohmann::json::parse(R"({
     "devices": [
       {"id": 0, "arch": "wormhole_b0",
        "memory": {"dram": {"used_bytes": 100, "total_bytes": 1000, "buffers": 2}},
@@ -19,7 +23,10 @@ nlohmann::json Doc() {
     "processes": [
       {"pid": 42, "name": "py,thon \"x\"", "devices": [0],
        "memory": {"dram": {"used_bytes": 100, "buffers": 2}}}]
-  })");
+  })"),
+                              &s, &error))
+      << error;
+  return s;
 }
 
 TEST(Fields, UnknownNamesAreRefusedWithTheFix) {

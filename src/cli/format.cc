@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/text.h"
+#include "model/from_tt_shm.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
@@ -101,10 +103,7 @@ int UsageLevel(double percent) {
   return percent < 60 ? 0 : percent < 85 ? 1 : 2;
 }
 
-std::string FormatDeviceList(const nlohmann::json& ids) {
-  std::vector<uint32_t> v;
-  for (const auto& id : ids)
-    if (id.is_number_integer() && id.get<int64_t>() >= 0) v.push_back(id.get<uint32_t>());
+std::string FormatDeviceList(std::vector<uint32_t> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
   std::string out;
@@ -120,135 +119,115 @@ std::string FormatDeviceList(const nlohmann::json& ids) {
 
 namespace {
 
-std::optional<uint64_t> OptU64(const nlohmann::json& j) {
-  if (j.is_number_unsigned() || j.is_number_integer()) return j.get<uint64_t>();
-  return std::nullopt;
-}
-
-// A figure of an object, 0 when absent or null (unknown figures are drawn as "-" by Small()).
-uint64_t Figure(const nlohmann::json& m, const char* key) {
-  if (!m.is_object()) return 0;
-  auto it = m.find(key);
-  return it != m.end() ? OptU64(*it).value_or(0) : 0;
+bool FromShm(const model::Status& s) {
+  return s.source == model::kShmSource;
 }
 
 // Bytes, or "-" when the source does not count this type (tt-metal's statistics: KERNEL).
-std::string Small(const nlohmann::json& m) {
-  if (m.is_object() && m.contains("used_bytes") && m["used_bytes"].is_null()) return "-";
-  return FormatBytes(Figure(m, "used_bytes"));
+std::string Small(const model::Figures& f) {
+  return f.used_bytes ? FormatBytes(*f.used_bytes) : "-";
+}
+
+std::string Header(const model::Status& s) {
+  if (FromShm(s))
+    return fmt::format("ttmem status   source: tt-metal's shared-memory statistics in {}\n\n",
+                       base::TerminalSafe(s.shm_dir.value_or("?")));
+  const model::DaemonInfo d = s.daemon.value_or(model::DaemonInfo{});
+  const uint64_t up_s = d.uptime_ms / 1000;
+  return fmt::format("ttmem status   daemon pid {}   socket {}   up {:02}:{:02}:{:02}\n\n", d.pid,
+                     base::TerminalSafe(d.socket.empty() ? "?" : d.socket), up_s / 3600,
+                     up_s / 60 % 60, up_s % 60);
+}
+
+std::string DeviceTable(const model::Status& s) {
+  std::vector<std::vector<std::string>> rows;
+  for (const model::Device& d : s.devices) {
+    const model::Memory& m = d.memory;
+    auto cell = [&](int t) {
+      return FormatUsedOfTotal(m[t].used_bytes.value_or(0), m[t].total_bytes);
+    };
+    rows.push_back({fmt::format("{}", d.id), d.arch.value_or("?"), cell(0), cell(1), Small(m[3]),
+                    Small(m[4]), Small(m[5]), Small(m[6]),
+                    fmt::format("{}", model::BuffersTotal(m)),
+                    fmt::format("{}", d.processes.size())});
+  }
+  if (rows.empty())
+    return "No devices reported yet: no process has announced a device or allocated memory.\n";
+  return RenderTable({">DEV", "ARCH", "DRAM used / total", "L1 used / total", ">L1_SMALL", ">TRACE",
+                      ">CB", ">KERNEL", ">BUFFERS", ">PROCS"},
+                     rows);
+}
+
+// Graph-capture estimates: allocations a hook intercepted (no device memory used).
+std::string CaptureTable(const model::Status& s) {
+  std::vector<std::vector<std::string>> rows;
+  for (const model::Device& d : s.devices) {
+    if (!d.capture_estimate || model::BuffersTotal(*d.capture_estimate) == 0) continue;
+    std::vector<std::string> row = {fmt::format("{}", d.id)};
+    for (int t : proto::kShownMemTypes)
+      row.push_back(FormatBytes((*d.capture_estimate)[t].used_bytes.value_or(0)));
+    rows.push_back(std::move(row));
+  }
+  if (rows.empty()) return "";
+  return "\nCapture estimates (allocations intercepted by a graph-capture hook; no device memory "
+         "used):\n" +
+         RenderTable({">DEV", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB", ">KERNEL"}, rows);
+}
+
+std::string ProcessTable(const model::Status& s) {
+  std::vector<std::vector<std::string>> rows;
+  for (const model::Process& p : s.processes) {
+    std::string name = base::TerminalSafe(p.name);
+    if (p.tag) name += " [" + base::TerminalSafe(*p.tag) + "]";
+    if (p.stale) name += " (stale)";
+    if (p.unverified) name += " (unverified)";
+    const model::Memory& m = p.memory;
+    rows.push_back({fmt::format("{}", p.pid), Truncate(base::TerminalSafe(p.user), 12),
+                    Truncate(name, 28), Truncate(FormatDeviceList(p.devices), 16), Small(m[0]),
+                    Small(m[1]), Small(m[3]), Small(m[4]), Small(m[5]), Small(m[6]),
+                    FormatBytes(model::UsedTotal(m))});
+  }
+  if (rows.empty()) return "\nProcesses:\n  No processes are reporting.\n";
+  return "\nProcesses:\n" + RenderTable({">PID", "USER", "NAME", "DEVICES", ">DRAM", ">L1",
+                                         ">L1_SMALL", ">TRACE", ">CB", ">KERNEL", ">TOTAL"},
+                                        rows);
+}
+
+std::string ShmFooter(const model::Status& s) {
+  const auto stale = std::count_if(s.processes.begin(), s.processes.end(),
+                                   [](const model::Process& p) { return p.stale; });
+  std::string out = fmt::format(
+      "\n{} stale process slot(s): left by a writer that died, or its pid now belongs to "
+      "another process; their bytes are still in the totals above.\n",
+      stale);
+  for (const model::Device& d : s.devices)
+    if (d.open_without_report && !d.open_without_report->empty())
+      out += fmt::format("Device {} is open in pid(s) [{}] that report nothing here.\n", d.id,
+                         fmt::join(*d.open_without_report, ","));
+  return out;
+}
+
+std::string DaemonFooter(const model::Status& s) {
+  const model::Counters c = s.counters.value_or(model::Counters{});
+  std::string out = fmt::format(
+      "\nAnomalies: unknown frees {}   duplicate allocs {}   dropped events {}   coverage {}   "
+      "(live buffers {})\n",
+      c.unknown_frees, c.duplicate_allocs, c.dropped_events, c.coverage_anomalies, c.live_buffers);
+  for (const model::CoverageAnomaly& a :
+       s.coverage_anomalies.value_or(std::vector<model::CoverageAnomaly>{}))
+    out += fmt::format(
+        "Coverage: pid {} device {} {}: ttmem {}, tt-metal's statistics {} (ttmem misses a path "
+        "of this process: docs/tt-metal.md)\n",
+        a.pid, a.device, proto::kMemTypeKeys[static_cast<size_t>(a.type)],
+        base::FormatBytes(a.native_bytes), base::FormatBytes(a.tt_metal_bytes));
+  return out;
 }
 
 }  // namespace
 
-std::string RenderStatus(const nlohmann::json& s) {
-  std::string out;
-  const auto& d = s.value("daemon", nlohmann::json::object());
-  uint64_t up_s = d.value("uptime_ms", uint64_t{0}) / 1000;
-  if (s.value("source", std::string()) == "tt-metal-shm")
-    out += fmt::format("ttmem status   source: tt-metal's shared-memory statistics in {}\n\n",
-                       base::TerminalSafe(s.value("shm_dir", std::string("?"))));
-  else
-    out += fmt::format("ttmem status   daemon pid {}   socket {}   up {:02}:{:02}:{:02}\n\n",
-                       d.value("pid", 0), base::TerminalSafe(d.value("socket", std::string("?"))),
-                       up_s / 3600, up_s / 60 % 60, up_s % 60);
-
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& dev : s.value("devices", nlohmann::json::array())) {
-    const auto& mem = dev["memory"];
-    auto cell = [&](const char* key) {
-      const auto& m = mem[key];
-      return FormatUsedOfTotal(Figure(m, "used_bytes"), OptU64(m["total_bytes"]));
-    };
-    auto small = [&](const char* key) { return Small(mem[key]); };
-    uint64_t buffers = 0;
-    for (const auto& [k, m] : mem.items()) buffers += Figure(m, "buffers");
-    rows.push_back({fmt::format("{}", dev.value("id", uint64_t{0})),
-                    dev["arch"].is_string() ? dev["arch"].get<std::string>() : "?", cell("dram"),
-                    cell("l1"), small("l1_small"), small("trace"), small("cb"), small("kernel"),
-                    fmt::format("{}", buffers), fmt::format("{}", dev["processes"].size())});
-  }
-  if (rows.empty()) {
-    out += "No devices reported yet: no process has announced a device or allocated memory.\n";
-  } else {
-    out += RenderTable({">DEV", "ARCH", "DRAM used / total", "L1 used / total", ">L1_SMALL",
-                        ">TRACE", ">CB", ">KERNEL", ">BUFFERS", ">PROCS"},
-                       rows);
-  }
-
-  // Graph-capture estimates: allocations a hook intercepted (no device memory used).
-  std::vector<std::vector<std::string>> crows;
-  for (const auto& dev : s.value("devices", nlohmann::json::array())) {
-    if (!dev.contains("capture_estimate")) continue;
-    std::vector<std::string> row = {fmt::format("{}", dev.value("id", uint64_t{0}))};
-    uint64_t any = 0;
-    for (int t : proto::kShownMemTypes) {
-      const std::string key(proto::kMemTypeKeys[static_cast<size_t>(t)]);
-      uint64_t b = Figure(dev["capture_estimate"][key], "used_bytes");
-      any += Figure(dev["capture_estimate"][key], "buffers");
-      row.push_back(FormatBytes(b));
-    }
-    if (any != 0) crows.push_back(std::move(row));
-  }
-  if (!crows.empty()) {
-    out +=
-        "\nCapture estimates (allocations intercepted by a graph-capture hook; no device memory "
-        "used):\n";
-    out += RenderTable({">DEV", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB", ">KERNEL"}, crows);
-  }
-
-  out += "\nProcesses:\n";
-  std::vector<std::vector<std::string>> prows;
-  for (const auto& p : s.value("processes", nlohmann::json::array())) {
-    const auto& mem = p["memory"];
-    uint64_t total = 0;
-    for (const auto& [k, m] : mem.items()) total += Figure(m, "used_bytes");
-    std::string devs = FormatDeviceList(p["devices"]);
-    auto b = [&](const char* key) { return Small(mem[key]); };
-    std::string name = base::TerminalSafe(p.value("name", std::string()));
-    if (p.contains("tag") && p["tag"].is_string())
-      name += " [" + base::TerminalSafe(p["tag"].get<std::string>()) + "]";
-    if (p.value("stale", false)) name += " (stale)";
-    if (p.value("unverified", false)) name += " (unverified)";
-    prows.push_back({fmt::format("{}", p.value("pid", 0)),
-                     Truncate(base::TerminalSafe(p.value("user", std::string())), 12),
-                     Truncate(name, 28), Truncate(devs, 16), b("dram"), b("l1"), b("l1_small"),
-                     b("trace"), b("cb"), b("kernel"), FormatBytes(total)});
-  }
-  if (prows.empty()) {
-    out += "  No processes are reporting.\n";
-  } else {
-    out += RenderTable({">PID", "USER", "NAME", "DEVICES", ">DRAM", ">L1", ">L1_SMALL", ">TRACE",
-                        ">CB", ">KERNEL", ">TOTAL"},
-                       prows);
-  }
-  if (s.value("source", std::string()) == "tt-metal-shm") {
-    size_t stale = 0;
-    for (const auto& p : s.value("processes", nlohmann::json::array()))
-      stale += p.value("stale", false) ? 1 : 0;
-    out += fmt::format(
-        "\n{} stale process slot(s): left by a writer that died, or its pid now belongs to "
-        "another process; their bytes are still in the totals above.\n",
-        stale);
-    for (const auto& dev : s.value("devices", nlohmann::json::array()))
-      if (!dev.value("open_without_report", nlohmann::json::array()).empty())
-        out += fmt::format("Device {} is open in pid(s) {} that report nothing here.\n",
-                           dev.value("id", uint64_t{0}), dev["open_without_report"].dump());
-    return out;
-  }
-  const auto& c = s.value("counters", nlohmann::json::object());
-  out += fmt::format(
-      "\nAnomalies: unknown frees {}   duplicate allocs {}   dropped events {}   coverage {}   "
-      "(live buffers {})\n",
-      c.value("unknown_frees", 0), c.value("duplicate_allocs", 0), c.value("dropped_events", 0),
-      c.value("coverage_anomalies", 0), c.value("live_buffers", 0));
-  for (const auto& a : s.value("coverage_anomalies", nlohmann::json::array()))
-    out += fmt::format(
-        "Coverage: pid {} device {} {}: ttmem {}, tt-metal's statistics {} (ttmem misses a path "
-        "of this process: docs/tt-metal.md)\n",
-        a.value("pid", 0), a.value("device", 0u), a.value("type", std::string()),
-        base::FormatBytes(a.value("native_bytes", uint64_t{0})),
-        base::FormatBytes(a.value("tt_metal_bytes", uint64_t{0})));
-  return out;
+std::string RenderStatus(const model::Status& s) {
+  return Header(s) + DeviceTable(s) + CaptureTable(s) + ProcessTable(s) +
+         (FromShm(s) ? ShmFooter(s) : DaemonFooter(s));
 }
 
 }  // namespace ttmem::cli

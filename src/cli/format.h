@@ -7,9 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "base/bytes.h"
+#include "model/status.h"
 
 namespace ttmem::cli {
 
@@ -34,15 +33,15 @@ std::vector<std::string> Chart(const std::vector<double>& values, double max, in
 int UsageLevel(double percent);
 
 // Device ids as compact ranges: [0,1,2,3,5] -> "0-3,5"; empty -> "-".
-std::string FormatDeviceList(const nlohmann::json& ids);
+std::string FormatDeviceList(std::vector<uint32_t> ids);
 
 // A plain-text table: columns sized to content, left-aligned unless the header starts with '>'
 // (right-aligned; the marker is not printed).
 std::string RenderTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows);
 
-// The nvidia-smi-like status text from a status JSON (see docs/protocol.md).
-std::string RenderStatus(const nlohmann::json& status);
+// The nvidia-smi-like status text.
+std::string RenderStatus(const model::Status& status);
 
 }  // namespace ttmem::cli
 

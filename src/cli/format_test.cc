@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "model/status_json.h"
+
 namespace ttmem::cli {
 namespace {
 
@@ -61,10 +65,10 @@ TEST(Format, Truncate) {
 }
 
 TEST(Format, DeviceListAsRanges) {
-  EXPECT_EQ(FormatDeviceList(nlohmann::json::array()), "-");
-  EXPECT_EQ(FormatDeviceList(nlohmann::json{0, 1, 2, 3, 4, 5, 6, 7}), "0-7");
-  EXPECT_EQ(FormatDeviceList(nlohmann::json{5, 0, 2, 3, 4, 9}), "0,2-5,9");
-  EXPECT_EQ(FormatDeviceList(nlohmann::json{31}), "31");
+  EXPECT_EQ(FormatDeviceList({}), "-");
+  EXPECT_EQ(FormatDeviceList({0, 1, 2, 3, 4, 5, 6, 7}), "0-7");
+  EXPECT_EQ(FormatDeviceList({5, 0, 2, 3, 4, 9}), "0,2-5,9");
+  EXPECT_EQ(FormatDeviceList({31}), "31");
 }
 
 TEST(Format, TableAlignsColumns) {
@@ -88,7 +92,10 @@ TEST(Format, StatusShowsUnknownTotalsAsQuestionMarks) {
     "processes": [],
     "counters": {"unknown_frees": 4, "duplicate_allocs": 0, "dropped_events": 2, "live_buffers": 1}
   })");
-  std::string text = RenderStatus(s);
+  model::Status status;
+  std::string error;
+  ASSERT_TRUE(model::FromJson(s, &status, &error)) << error;
+  std::string text = RenderStatus(status);
   EXPECT_NE(text.find("2.0 KiB / ?"), std::string::npos) << text;
   EXPECT_NE(text.find("0 B / 1.0 KiB (0%)"), std::string::npos) << text;
   EXPECT_NE(text.find("unknown frees 4"), std::string::npos) << text;

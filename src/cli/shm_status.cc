@@ -1,21 +1,20 @@
-// `ttmem status --source shm`: tt-metal's own shared-memory statistics, read without a daemon and
-// shaped like the daemon's status document (docs/tt-metal.md), marked "source": "tt-metal-shm".
+// `ttmem status --source shm`: tt-metal's own shared-memory statistics, read without a daemon, as
+// the status model (the mapping is model/from_tt_shm.h, the daemon's too), with what only this
+// reader adds: the region's file and layout, the driver's list per device, and each live
+// process's owner (docs/tt-metal.md).
 #include <pwd.h>
 #include <sys/stat.h>
 
-#include <map>
+#include <algorithm>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "protocol/mem_types.h"
+#include "model/from_tt_shm.h"
 #include "ttshm/tt_shm.h"
 
 namespace ttmem::cli {
 namespace {
-
-using nlohmann::json;
 
 std::string UserOf(uid_t uid) {
   passwd pw, *res = nullptr;
@@ -24,89 +23,37 @@ std::string UserOf(uid_t uid) {
   return std::to_string(uid);
 }
 
-// All seven ttmem types; tt-metal counts five (no SYSTEM_MEMORY, no KERNEL): those are null.
-json Memory(const std::array<uint64_t, ttshm::kNumTypes>& used) {
-  json m = json::object();
-  for (auto key : proto::kMemTypeKeys)
-    m[std::string(key)] = {{"used_bytes", nullptr}, {"buffers", nullptr}, {"total_bytes", nullptr}};
-  for (int t = 0; t < ttshm::kNumTypes; ++t)
-    m[std::string(ttshm::FigureKey(t))]["used_bytes"] = used[t];
-  return m;
-}
-
 }  // namespace
 
-json ShmStatus(const std::string& dir, const std::string& proc_root,
-               std::vector<std::string>* problems) {
+model::Status ShmStatus(const std::string& dir, const std::string& proc_root,
+                        std::vector<std::string>* problems) {
   std::vector<ttshm::Region> regions = ttshm::Discover(dir, problems);
-  json devices = json::array();
-  std::map<pid_t, json> processes;
+  model::Status s;
+  s.source = model::kShmSource;
+  s.shm_dir = dir;
   for (ttshm::Region& r : regions) {
     ttshm::CheckLiveness(&r);
-    json d;
-    d["id"] = r.device_id;
-    d["unique_id"] = r.chip_id;
-    d["arch"] = nullptr;
-    d["num_cores"] = nullptr;
-    d["layout_version"] = r.version;
-    d["region"] = r.path;
-    d["memory"] = Memory(r.totals);
-    json procs = json::array();
-    std::vector<pid_t> slots;
-    for (const ttshm::Process& p : r.processes) {
-      slots.push_back(p.pid);
-      procs.push_back({{"pid", p.pid},
-                       {"name", p.name},
-                       {"stale", !p.alive},
-                       {"unverified", p.alive && !p.verified},
-                       {"memory", Memory(p.used)}});
-      json& e = processes[p.pid];
-      if (e.is_null()) {
-        e = {{"pid", p.pid},
-             {"name", p.name},
-             {"cmdline", ""},
-             {"uid", nullptr},
-             {"user", ""},
-             {"tag", nullptr},
-             {"devices", json::array()},
-             {"stale", !p.alive},
-             {"stale_reason", p.alive ? json(nullptr) : json(p.stale_reason)},
-             {"unverified", p.alive && !p.verified},
-             {"unverified_reason",
-              p.alive && !p.verified ? json(p.unverified_reason) : json(nullptr)}};
-        struct stat st;
-        if (p.alive && ::stat(fmt::format("/proc/{}", p.pid).c_str(), &st) == 0) {
-          e["uid"] = st.st_uid;
-          e["user"] = UserOf(st.st_uid);
-        }
-        std::array<uint64_t, ttshm::kNumTypes> zero{};
-        e["memory"] = Memory(zero);
-        e["started_unix_ms"] = 0;
-        e["capture_estimate"] = Memory(zero);
-        e["counters"] = {{"unknown_frees", 0}, {"duplicate_allocs", 0}, {"dropped_events", 0}};
-      }
-      e["devices"].push_back(r.device_id);
-      for (int t = 0; t < ttshm::kNumTypes; ++t) {
-        auto& u = e["memory"][std::string(ttshm::FigureKey(t))]["used_bytes"];
-        u = u.get<uint64_t>() + p.used[t];
-      }
-    }
-    d["processes"] = std::move(procs);
+    model::Device d = model::ShmDevice(r);
+    d.layout_version = r.version;
+    d.region = r.path;
     // Processes that hold the device open (the driver's list) but have no slot here.
-    json silent = json::array();
+    d.open_without_report.emplace();
     for (pid_t pid : ttshm::DriverPids(proc_root + "/driver/tenstorrent", r.device_id))
-      if (std::find(slots.begin(), slots.end(), pid) == slots.end()) silent.push_back(pid);
-    d["open_without_report"] = std::move(silent);
-    devices.push_back(std::move(d));
+      if (std::none_of(r.processes.begin(), r.processes.end(),
+                       [&](const ttshm::Process& p) { return p.pid == pid; }))
+        d.open_without_report->push_back(pid);
+    s.devices.push_back(std::move(d));
   }
-  json procs = json::array();
-  for (auto& [pid, e] : processes) procs.push_back(std::move(e));
-  return {{"version", 1},
-          {"source", "tt-metal-shm"},
-          {"shm_dir", dir},
-          {"devices", std::move(devices)},
-          {"processes", std::move(procs)},
-          {"problems", *problems}};
+  s.processes = model::ShmProcesses(regions, nullptr);
+  for (model::Process& p : s.processes) {
+    struct stat st;
+    if (!p.stale && ::stat(fmt::format("{}/{}", proc_root, p.pid).c_str(), &st) == 0) {
+      p.uid = st.st_uid;
+      p.user = UserOf(st.st_uid);
+    }
+  }
+  s.problems = *problems;
+  return s;
 }
 
 }  // namespace ttmem::cli

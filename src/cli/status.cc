@@ -14,6 +14,7 @@
 #include "cli/fields.h"
 #include "cli/format.h"
 #include "cli/query.h"
+#include "model/status_json.h"
 
 namespace ttmem::cli {
 
@@ -32,15 +33,16 @@ void PrintError(const std::string& message) {
   std::fprintf(stderr, "ttmem: %s\n", base::TerminalSafe(message).c_str());
 }
 
-// Keeps only the devices asked for (processes keep their full figures).
-void FilterDevices(nlohmann::json* status, const std::vector<uint32_t>& devices) {
-  if (devices.empty()) return;
-  auto& devs = (*status)["devices"];
-  nlohmann::json kept = nlohmann::json::array();
-  for (auto& d : devs)
-    if (std::find(devices.begin(), devices.end(), d.value("id", 0u)) != devices.end())
-      kept.push_back(d);
-  devs = std::move(kept);
+bool RequestStatus(QueryClient& q, model::Status* out, std::string* error) {
+  nlohmann::json reply;
+  return q.Request("status", &reply, error) && model::FromJson(reply, out, error);
+}
+
+std::string StatusJsonText(const model::Status& s) {
+  // Pretty-printed as before the model existed: keys sorted, two spaces.
+  return nlohmann::json::parse(model::ToJson(s))
+             .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 int RunStatus(const StatusOptions& o) {
@@ -67,7 +69,7 @@ int RunStatus(const StatusOptions& o) {
   QueryClient q(o.socket);
   bool shm_all_skipped = false;
   for (bool first = true;; first = false) {
-    nlohmann::json s;
+    model::Status s;
     if (o.source == "shm") {
       if (first && !ShmDirUsable(o.shm_dir)) return kExitUsage;
       std::vector<std::string> problems;
@@ -75,15 +77,15 @@ int RunStatus(const StatusOptions& o) {
       for (const std::string& p : problems)
         if (first) PrintError("skipped " + p);
       // Every region there was unusable: say so with the exit code too (after the table).
-      if (!problems.empty() && s["devices"].empty()) shm_all_skipped = true;
-    } else if (!q.Request("status", &s, &error)) {
+      if (!problems.empty() && s.devices.empty()) shm_all_skipped = true;
+    } else if (!RequestStatus(q, &s, &error)) {
       PrintError(error);
       return kExitUsage;
     }
-    FilterDevices(&s, o.devices);
+    model::KeepDevices(&s, o.devices);
     std::string text;
     if (format == "json")
-      text = s.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+      text = StatusJsonText(s);
     else if (format == "table")
       text = RenderStatus(s);
     else  // CSV: the header once, also with -l

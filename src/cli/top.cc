@@ -23,11 +23,11 @@
 #include "cli/format.h"
 #include "cli/query.h"
 #include "cli/top_layout.h"
+#include "model/from_tt_shm.h"
+#include "model/status_json.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
-
-void FilterDevices(nlohmann::json* status, const std::vector<uint32_t>& devices);
 
 namespace {
 
@@ -47,10 +47,13 @@ uint64_t U64(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<uint64_t>() : 0;
 }
-std::optional<uint64_t> Total(const json& m) {
-  auto it = m.find("total_bytes");
-  if (it != m.end() && it->is_number() && it->get<uint64_t>() != 0) return it->get<uint64_t>();
+// A type's capacity, when known (announced and non-zero).
+std::optional<uint64_t> Total(const model::Figures& f) {
+  if (f.total_bytes.value_or(0) != 0) return f.total_bytes;
   return std::nullopt;
+}
+uint64_t Used(const model::Figures& f) {
+  return f.used_bytes.value_or(0);
 }
 double Percent(uint64_t used, std::optional<uint64_t> total) {
   return total ? 100.0 * static_cast<double>(used) / static_cast<double>(*total) : 0.0;
@@ -72,7 +75,7 @@ struct ProcRow {
 
 struct State {
   TopOptions opt;
-  json status;  // the last document, devices filtered
+  model::Status status;  // the last document, devices filtered
   bool have = false;
   bool connected = false;
   std::string error;
@@ -102,25 +105,24 @@ bool DeviceShown(const State& st, uint32_t id) {
 std::vector<ProcRow> Rows(const State& st) {
   std::vector<ProcRow> rows;
   if (!st.have) return rows;
-  for (const auto& p : st.status["processes"]) {
+  for (const model::Process& p : st.status.processes) {
     ProcRow r;
-    r.pid = p.value("pid", int64_t{0});
-    r.user = base::TerminalSafe(Str(p, "user"));
-    r.name = base::TerminalSafe(Str(p, "name"));
-    r.from_file = Str(p, "source") == "tt-metal-shm";
-    if (p.value("unverified", false)) r.name += " (unverified)";
-    r.uid_known = p.contains("uid") && p["uid"].is_number();
-    r.uid = r.uid_known ? p["uid"].get<uint64_t>() : 0;
-    r.devices = FormatDeviceList(p["devices"]);
-    const auto& m = p["memory"];
-    r.dram = U64(m["dram"], "used_bytes");
-    r.l1 = U64(m["l1"], "used_bytes");
-    r.cb = U64(m["cb"], "used_bytes");
-    r.trace = U64(m["trace"], "used_bytes");
-    for (const auto& [k, v] : m.items()) r.total += U64(v, "used_bytes");
+    r.pid = p.pid;
+    r.user = base::TerminalSafe(p.user);
+    r.name = base::TerminalSafe(p.name);
+    r.from_file = p.source == model::kShmSource;
+    if (p.unverified) r.name += " (unverified)";
+    r.uid_known = p.uid.has_value();
+    r.uid = p.uid.value_or(0);
+    r.devices = FormatDeviceList(p.devices);
+    r.dram = Used(p.memory[0]);
+    r.l1 = Used(p.memory[1]);
+    r.cb = Used(p.memory[5]);
+    r.trace = Used(p.memory[4]);
+    r.total = model::UsedTotal(p.memory);
     // -d: only processes on a shown device (or on none yet).
-    bool on_shown = p["devices"].empty();
-    for (const auto& d : p["devices"]) on_shown = on_shown || DeviceShown(st, d.get<uint32_t>());
+    bool on_shown = p.devices.empty();
+    for (uint32_t d : p.devices) on_shown = on_shown || DeviceShown(st, d);
     if (!on_shown) continue;
     // Filter: user:NAME, pid:N, dev:N, or text found in the command, user or pid.
     const std::string& f = st.filter;
@@ -131,12 +133,11 @@ std::vector<ProcRow> Rows(const State& st) {
       keep = std::to_string(r.pid) == f.substr(4);
     } else if (f.rfind("dev:", 0) == 0) {
       keep = false;
-      for (const auto& d : p["devices"])
-        keep = keep || std::to_string(d.get<uint32_t>()) == f.substr(4);
+      for (uint32_t d : p.devices) keep = keep || std::to_string(d) == f.substr(4);
     } else if (!f.empty()) {
       keep = r.name.find(f) != std::string::npos || r.user.find(f) != std::string::npos ||
              std::to_string(r.pid).find(f) != std::string::npos ||
-             Str(p, "cmdline").find(f) != std::string::npos;
+             p.cmdline.find(f) != std::string::npos;
     }
     if (keep) rows.push_back(std::move(r));
   }
@@ -186,8 +187,8 @@ int LevelAttr(const State& st, double pct) {
 }
 
 // "[####....]  45% 5.4G/12.0G"; the bar in the usage colour. Returns the columns used.
-int DrawBar(const State& st, int y, int x, const json& m, int width) {
-  const uint64_t used = U64(m, "used_bytes");
+int DrawBar(const State& st, int y, int x, const model::Figures& m, int width) {
+  const uint64_t used = Used(m);
   const auto total = Total(m);
   const double pct = Percent(used, total);
   Put(y, x, "[");
@@ -207,9 +208,9 @@ bool Sample(State& st) {
   if (now < st.last_sample_ms + 1000) return false;
   st.last_sample_ms = now;
   double dram = 0, l1 = 0;
-  for (const auto& d : st.status["devices"]) {
-    dram += static_cast<double>(U64(d["memory"]["dram"], "used_bytes"));
-    l1 += static_cast<double>(U64(d["memory"]["l1"], "used_bytes"));
+  for (const model::Device& d : st.status.devices) {
+    dram += static_cast<double>(Used(d.memory[0]));
+    l1 += static_cast<double>(Used(d.memory[1]));
   }
   st.history[now] = {dram, l1};
   while (st.history.size() > 3600) st.history.erase(st.history.begin());
@@ -273,9 +274,9 @@ void AddHistory(State& st, const json& h) {
 
 int DrawChart(const State& st, int y, int rows_per_metric) {
   uint64_t dram_total = 0, l1_total = 0;
-  for (const auto& d : st.status["devices"]) {
-    dram_total += Total(d["memory"]["dram"]).value_or(0);
-    l1_total += Total(d["memory"]["l1"]).value_or(0);
+  for (const model::Device& d : st.status.devices) {
+    dram_total += Total(d.memory[0]).value_or(0);
+    l1_total += Total(d.memory[1]).value_or(0);
   }
   std::vector<double> dram, l1;
   for (const auto& [t, v] : st.history) {
@@ -306,7 +307,7 @@ int DrawChart(const State& st, int y, int rows_per_metric) {
 }
 
 void DrawMain(State& st) {
-  const auto& devices = st.status["devices"];
+  const std::vector<model::Device>& devices = st.status.devices;
   const size_t ndev = devices.size();
   std::vector<ProcRow> rows = Rows(st);
   FillLine(
@@ -318,30 +319,28 @@ void DrawMain(State& st) {
   const MainLayout layout = LayoutMain(LINES, COLS, ndev);
   int y = 1;
   for (size_t i = 0; i < layout.devices_shown; ++i) {
-    const auto& d = devices[i];
-    const auto& m = d["memory"];
-    Put(y, 0,
-        fmt::format("{:>3} {:<11.11}", d.value("id", uint64_t{0}),
-                    d["arch"].is_string() ? d["arch"].get<std::string>() : "?"));
+    const model::Device& d = devices[i];
+    const model::Memory& m = d.memory;
+    Put(y, 0, fmt::format("{:>3} {:<11.11}", d.id, d.arch.value_or("?")));
     int x = 16;
     Put(y, x, "DRAM");
-    x += 5 + DrawBar(st, y, x + 5, m["dram"], layout.bar_width) + 2;
+    x += 5 + DrawBar(st, y, x + 5, m[0], layout.bar_width) + 2;
     if (x + 4 + layout.bar_width < COLS) {
       Put(y, x, "L1");
-      DrawBar(st, y, x + 3, m["l1"], layout.bar_width);
+      DrawBar(st, y, x + 3, m[1], layout.bar_width);
     }
     ++y;
     if (layout.full) {
       std::string line = "    ";
-      for (const char* k : {"l1_small", "trace", "cb", "kernel"}) {
-        auto total = Total(m[k]);
-        const uint64_t used = U64(m[k], "used_bytes");
+      for (int t : {3, 4, 5, 6}) {  // L1_SMALL, TRACE, CB, KERNEL
+        auto total = Total(m[t]);
+        const uint64_t used = Used(m[t]);
         line += fmt::format(
-            "{} {}{}  ", proto::kMemTypeLabels[*proto::MemTypeFromKey(k)], FormatBytesShort(used),
+            "{} {}{}  ", proto::kMemTypeLabels[t], FormatBytesShort(used),
             total ? fmt::format("/{} {:.0f}%", FormatBytesShort(*total), Percent(used, total))
                   : "");
       }
-      line += fmt::format("procs {}", d["processes"].size());
+      line += fmt::format("procs {}", d.processes.size());
       Put(y++, 0, line);
     }
   }
@@ -379,9 +378,7 @@ void DrawMain(State& st) {
 }
 
 void DrawDetail(State& st) {
-  const json* proc = nullptr;
-  for (const auto& p : st.status["processes"])
-    if (p.value("pid", int64_t{0}) == st.detail_pid) proc = &p;
+  const model::Process* proc = st.status.FindProcess(static_cast<pid_t>(st.detail_pid));
   FillLine(0,
            fmt::format(" ttmem top   process {}   Esc: back   k/K: SIGTERM/SIGKILL   q: quit",
                        st.detail_pid),
@@ -392,25 +389,20 @@ void DrawDetail(State& st) {
     return;
   }
   Put(y++, 0,
-      fmt::format("{}  user {}  tag {}  cmd: {}", Str(*proc, "name"), Str(*proc, "user"),
-                  proc->contains("tag") && (*proc)["tag"].is_string()
-                      ? (*proc)["tag"].get<std::string>()
-                      : "-",
-                  Str(*proc, "cmdline")));
-  const json c = proc->value("counters", json::object());
+      fmt::format("{}  user {}  tag {}  cmd: {}", proc->name, proc->user, proc->tag.value_or("-"),
+                  proc->cmdline));
+  const model::ProcessCounters& c = proc->counters;
   Put(y++, 0,
-      fmt::format("unknown frees {}   duplicate allocs {}   dropped events {}",
-                  U64(c, "unknown_frees"), U64(c, "duplicate_allocs"), U64(c, "dropped_events")));
+      fmt::format("unknown frees {}   duplicate allocs {}   dropped events {}", c.unknown_frees,
+                  c.duplicate_allocs, c.dropped_events));
   ++y;
   // Per device and type, from the device entries.
   std::vector<std::vector<std::string>> cells;
-  for (const auto& d : st.status["devices"])
-    for (const auto& e : d["processes"]) {
-      if (e.value("pid", int64_t{0}) != st.detail_pid) continue;
-      std::vector<std::string> row = {std::to_string(d.value("id", uint64_t{0}))};
-      for (int t : {0, 1, 3, 4, 5, 6})
-        row.push_back(
-            FormatBytes(U64(e["memory"][std::string(proto::kMemTypeKeys[t])], "used_bytes")));
+  for (const model::Device& d : st.status.devices)
+    for (const model::DeviceProcess& e : d.processes) {
+      if (e.pid != st.detail_pid) continue;
+      std::vector<std::string> row = {std::to_string(d.id)};
+      for (int t : proto::kShownMemTypes) row.push_back(FormatBytes(Used(e.memory[t])));
       cells.push_back(std::move(row));
     }
   std::string table =
@@ -462,10 +454,10 @@ void DrawDetail(State& st) {
 
 // The shown device's fragmentation (the reply lands in st.fragmentation when it comes).
 void LoadFragmentation(State& st, ViewQueries& q) {
-  const auto& devices = st.status["devices"];
+  const std::vector<model::Device>& devices = st.status.devices;
   if (devices.empty()) return;
   st.frag_index %= devices.size();
-  const uint32_t id = devices[st.frag_index].value("id", 0u);
+  const uint32_t id = devices[st.frag_index].id;
   if (st.frag_device != int64_t{id}) {  // nothing of another device meanwhile
     st.fragmentation = json::object();
     st.frag_device = id;
@@ -475,16 +467,16 @@ void LoadFragmentation(State& st, ViewQueries& q) {
 }
 
 void DrawFragmentation(const State& st) {
-  const auto& devices = st.status["devices"];
+  const std::vector<model::Device>& devices = st.status.devices;
   if (devices.empty()) {
     FillLine(0, " ttmem top   fragmentation   Esc: back", A_REVERSE);
     Put(2, 0, "No devices.");
     return;
   }
-  const json& d = devices[st.frag_index % devices.size()];
+  const model::Device& d = devices[st.frag_index % devices.size()];
   FillLine(0,
-           fmt::format(" ttmem top   fragmentation: device {} ({})   Tab: next   Esc: back",
-                       d.value("id", uint64_t{0}), Str(d, "arch")),
+           fmt::format(" ttmem top   fragmentation: device {} ({})   Tab: next   Esc: back", d.id,
+                       d.arch.value_or("")),
            A_REVERSE);
   int y = 2;
   bool any = false;
@@ -550,13 +542,11 @@ void DrawStatusLine(const State& st) {
     line = " daemon gone, retrying: " + st.error;
     if (st.color) attr |= COLOR_PAIR(kRed);
   } else {
-    const auto& c = st.status["counters"];
+    const model::Counters c = st.status.counters.value_or(model::Counters{});
     line = fmt::format(
         " daemon ok   unknown frees {}   duplicate allocs {}   dropped events {}   coverage {}",
-        U64(c, "unknown_frees"), U64(c, "duplicate_allocs"), U64(c, "dropped_events"),
-        U64(c, "coverage_anomalies"));
-    if (st.color &&
-        (U64(c, "unknown_frees") || U64(c, "dropped_events") || U64(c, "coverage_anomalies")))
+        c.unknown_frees, c.duplicate_allocs, c.dropped_events, c.coverage_anomalies);
+    if (st.color && (c.unknown_frees || c.dropped_events || c.coverage_anomalies))
       attr |= COLOR_PAIR(kYellow);
   }
   // A message (the answer to a key) comes first: it must not be cut off at 80 columns.
@@ -774,15 +764,15 @@ void StartCurses(State& st, const TopOptions& o) {
 
 int RunTop(const TopOptions& o) {
   QueryClient sub(o.socket);
-  json s;
+  model::Status s;
   std::string error;
   if (!isatty(STDOUT_FILENO)) {
     // Not a terminal (a pipe, CI, a script): print the status table once.
-    if (!sub.Request("status", &s, &error)) {
+    if (!RequestStatus(sub, &s, &error)) {
       PrintError(error);
       return kExitUsage;
     }
-    FilterDevices(&s, o.devices);
+    model::KeepDevices(&s, o.devices);
     std::string text = RenderStatus(s);
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;
@@ -805,10 +795,12 @@ int RunTop(const TopOptions& o) {
   while (!g_quit) {
     if (st.connected) {
       json doc;
+      model::Status pushed;
       int r = sub.Poll(&doc, 0, &error);
+      if (r > 0 && !model::FromJson(doc, &pushed, &error)) r = -1;
       if (r > 0) {
-        FilterDevices(&doc, o.devices);
-        st.status = std::move(doc);
+        model::KeepDevices(&pushed, o.devices);
+        st.status = std::move(pushed);
         st.have = true;
         dirty = true;
       } else if (r < 0) {

@@ -20,7 +20,7 @@
 
 #include "daemon/connection.h"
 #include "daemon/session.h"
-#include "daemon/status_json.h"
+#include "daemon/status_builder.h"
 #include "ledger/ledger.h"
 #include "protocol/wire.h"
 

@@ -7,6 +7,8 @@
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 
+#include "protocol/mem_types.h"
+
 namespace ttmem::daemon {
 
 class SnapshotCollectable : public prometheus::Collectable {
@@ -49,8 +51,21 @@ void Add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value)
   f.metric.push_back(std::move(m));
 }
 
-double Num(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
+std::vector<ClientMetric::Label> DeviceType(const std::string& dev, int type) {
+  return {{"device", dev}, {"type", std::string(proto::kMemTypeKeys[static_cast<size_t>(type)])}};
+}
+
+// Figures the source does not count (null) are left out, as are unknown capacities.
+void AddMemory(MetricFamily& used, MetricFamily* total, MetricFamily* buffers,
+               const model::Memory& m, const std::string& dev) {
+  for (int t = 0; t < model::kNumTypes; ++t) {
+    const model::Figures& f = m[t];
+    if (f.used_bytes) Add(used, DeviceType(dev, t), static_cast<double>(*f.used_bytes));
+    if (total != nullptr && f.total_bytes.value_or(0) > 0)
+      Add(*total, DeviceType(dev, t), static_cast<double>(*f.total_bytes));
+    if (buffers != nullptr && f.buffers)
+      Add(*buffers, DeviceType(dev, t), static_cast<double>(*f.buffers));
+  }
 }
 
 }  // namespace
@@ -88,7 +103,7 @@ int MetricsExporter::port() const {
 }
 
 void MetricsExporter::Update(
-    const nlohmann::json& status,
+    const model::Status& status,
     const std::map<std::pair<uint32_t, std::string>, uint64_t>& largest_free) {
   auto used =
       Family("ttmem_device_memory_used_bytes",
@@ -121,56 +136,36 @@ void MetricsExporter::Update(
   auto disconnected = Family("ttmem_clients_disconnected_for_errors_total",
                              "Clients disconnected for malformed reports.", MetricType::Counter);
 
-  std::map<int64_t, std::pair<std::string, std::string>> who;  // pid -> (comm, user)
-  if (status.contains("processes"))
-    for (const auto& p : status["processes"])
-      who[p.value("pid", int64_t{0})] = {p.value("name", std::string()),
-                                         p.value("user", std::string())};
-  if (status.contains("devices"))
-    for (const auto& d : status["devices"]) {
-      const std::string dev = std::to_string(d.value("id", uint32_t{0}));
-      if (d.contains("memory"))
-        for (const auto& [type, m] : d["memory"].items()) {
-          if (m.contains("used_bytes") && m["used_bytes"].is_number())
-            Add(used, {{"device", dev}, {"type", type}}, Num(m, "used_bytes"));
-          if (m.contains("total_bytes") && m["total_bytes"].is_number() &&
-              m["total_bytes"].get<double>() > 0)
-            Add(total, {{"device", dev}, {"type", type}}, Num(m, "total_bytes"));
-          if (m.contains("buffers") && m["buffers"].is_number())
-            Add(buffers, {{"device", dev}, {"type", type}}, Num(m, "buffers"));
-        }
-      if (d.contains("capture_estimate"))
-        for (const auto& [type, m] : d["capture_estimate"].items())
-          Add(capture, {{"device", dev}, {"type", type}}, Num(m, "used_bytes"));
-      if (d.contains("processes"))
-        for (const auto& p : d["processes"]) {
-          const int64_t pid = p.value("pid", int64_t{0});
-          const auto& [comm, user] = who[pid];
-          if (!p.contains("memory")) continue;
-          for (const auto& [type, m] : p["memory"].items())
-            if (m.contains("used_bytes") && m["used_bytes"].is_number())
-              Add(proc,
-                  {{"device", dev},
-                   {"type", type},
-                   {"pid", std::to_string(pid)},
-                   {"comm", comm.empty() ? p.value("name", std::string()) : comm},
-                   {"user", user}},
-                  Num(m, "used_bytes"));
+  std::map<pid_t, std::pair<std::string, std::string>> who;  // pid -> (comm, user)
+  for (const model::Process& p : status.processes) who[p.pid] = {p.name, p.user};
+  for (const model::Device& d : status.devices) {
+    const std::string dev = std::to_string(d.id);
+    AddMemory(used, &total, &buffers, d.memory, dev);
+    if (d.capture_estimate) AddMemory(capture, nullptr, nullptr, *d.capture_estimate, dev);
+    for (const model::DeviceProcess& p : d.processes) {
+      const auto& [comm, user] = who[p.pid];
+      for (int t = 0; t < model::kNumTypes; ++t)
+        if (p.memory[t].used_bytes) {
+          std::vector<ClientMetric::Label> labels = DeviceType(dev, t);
+          labels.push_back({"pid", std::to_string(p.pid)});
+          labels.push_back({"comm", comm.empty() ? p.name : comm});
+          labels.push_back({"user", user});
+          Add(proc, std::move(labels), static_cast<double>(*p.memory[t].used_bytes));
         }
     }
+  }
   for (const auto& [k, v] : largest_free)
     Add(free_block, {{"device", std::to_string(k.first)}, {"type", k.second}},
         static_cast<double>(v));
-  Add(procs, {},
-      status.contains("processes") ? static_cast<double>(status["processes"].size()) : 0);
-  const nlohmann::json c = status.value("counters", nlohmann::json::object());
-  Add(events, {}, Num(c, "events_applied"));
-  Add(dropped, {}, Num(c, "dropped_events"));
-  Add(anomalies, {{"kind", "unknown_free"}}, Num(c, "unknown_frees"));
-  Add(anomalies, {{"kind", "duplicate_alloc"}}, Num(c, "duplicate_allocs"));
+  Add(procs, {}, static_cast<double>(status.processes.size()));
+  const model::Counters c = status.counters.value_or(model::Counters{});
+  Add(events, {}, static_cast<double>(c.events_applied));
+  Add(dropped, {}, static_cast<double>(c.dropped_events));
+  Add(anomalies, {{"kind", "unknown_free"}}, static_cast<double>(c.unknown_frees));
+  Add(anomalies, {{"kind", "duplicate_alloc"}}, static_cast<double>(c.duplicate_allocs));
   // Lasting differences between libttmem's and tt-metal's own figures (docs/tt-metal.md).
-  Add(anomalies, {{"kind", "coverage"}}, Num(c, "coverage_anomalies"));
-  Add(disconnected, {}, Num(c, "clients_disconnected_for_errors"));
+  Add(anomalies, {{"kind", "coverage"}}, static_cast<double>(c.coverage_anomalies));
+  Add(disconnected, {}, static_cast<double>(c.clients_disconnected_for_errors));
   snapshot_->Set({std::move(used), std::move(total), std::move(buffers), std::move(capture),
                   std::move(proc), std::move(free_block), std::move(procs), std::move(events),
                   std::move(dropped), std::move(anomalies), std::move(disconnected)});

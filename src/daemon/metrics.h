@@ -1,7 +1,7 @@
 // metrics.h — Prometheus export (`ttmemd --metrics-listen ADDR:PORT`), with prometheus-cpp.
 //
-// The event loop owns the ledger, so it builds the metric families (from the same status
-// document `ttmem status --json` prints) at most once a second and hands them over; the
+// The event loop owns the ledger, so it builds the metric families (from the status model,
+// the same `ttmem status --json` prints) at most once a second and hands them over; the
 // exporter's HTTP threads serve the last set they were given. Metric names: docs/prometheus.md.
 #ifndef TTMEM_DAEMON_METRICS_H_
 #define TTMEM_DAEMON_METRICS_H_
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "model/status.h"
 
 namespace prometheus {
 class Exposer;
@@ -32,9 +32,9 @@ class MetricsExporter {
   bool Start(const std::string& listen, std::string* error);
   // The port it listens on (useful with port 0).
   int port() const;
-  // Replaces what scrapes see: the status document and, per (device, type name), the largest
-  // free block of one bank.
-  void Update(const nlohmann::json& status,
+  // Replaces what scrapes see: the status and, per (device, type name), the largest free block
+  // of one bank.
+  void Update(const model::Status& status,
               const std::map<std::pair<uint32_t, std::string>, uint64_t>& largest_free);
 
  private:

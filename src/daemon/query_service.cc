@@ -202,7 +202,7 @@ void QueryService::SendStatus(Connection& c) {
   ctx_.shm.Scan(ctx_.ledger, false);
   // Written straight into the connection's outbox (its buffer is kept between replies).
   const size_t at = c.out.BeginFrame();
-  BuildStatus(ctx_.ledger, ctx_.reporters.meta(), dm, &c.out.bytes(), &status_cache_,
+  WriteStatus(ctx_.ledger, ctx_.reporters.meta(), dm, &c.out.bytes(), &status_memo_,
               &ctx_.shm.regions(), &ctx_.shm.driver_pids());
   c.out.EndFrame(at, proto::FrameType::kQueryReply);
   c.query.pushed_ns = base::MonotonicNs();
@@ -241,10 +241,8 @@ void QueryService::UpdateMetrics(MetricsExporter& metrics) {
   if (metrics_built_ns_ != 0 && now < metrics_built_ns_ + 1000000000ull) return;
   metrics_built_ns_ = now;
   ctx_.shm.Scan(ctx_.ledger, false);
-  std::string doc;
-  BuildStatus(ctx_.ledger, ctx_.reporters.meta(), Meta(), &doc, &status_cache_, &ctx_.shm.regions(),
-              &ctx_.shm.driver_pids());
-  nlohmann::json status = nlohmann::json::parse(doc, nullptr, false);
+  const model::Status status = BuildStatus(ctx_.ledger, ctx_.reporters.meta(), Meta(),
+                                           &ctx_.shm.regions(), &ctx_.shm.driver_pids());
   std::map<std::pair<uint32_t, std::string>, uint64_t> largest;
   for (const auto& [id, frag] : FragmentationAll(0))
     for (const TypeFragmentation& tf : frag)

@@ -23,7 +23,7 @@
 #include "daemon/metrics.h"
 #include "daemon/reporters.h"
 #include "daemon/shm_watcher.h"
-#include "daemon/status_json.h"
+#include "daemon/status_builder.h"
 #include "ledger/ledger.h"
 #include "protocol/frames.h"
 
@@ -76,7 +76,7 @@ class QueryService {
   const std::map<uint32_t, std::vector<TypeFragmentation>>& FragmentationAll(uint32_t cells);
 
   Context ctx_;
-  StatusCache status_cache_;  // serialised per-process parts of the status document
+  model::JsonMemo status_memo_;  // serialised per-process parts of the status document
   std::map<uint32_t, std::vector<TypeFragmentation>> frag_;
   uint64_t frag_version_ = ~0ull;
   uint32_t frag_cells_ = 0;

@@ -18,7 +18,7 @@
 #include "base/socket.h"
 #include "daemon/connection.h"
 #include "daemon/event_stream.h"
-#include "daemon/status_json.h"
+#include "daemon/status_builder.h"
 #include "ledger/ledger.h"
 #include "protocol/frames.h"
 

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "daemon/status_json.h"
+#include "daemon/status_builder.h"
 
 namespace ttmem::daemon {
 

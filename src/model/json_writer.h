@@ -1,8 +1,8 @@
 // json_writer.h — a minimal streaming JSON writer for the status document: keys are the
 // caller's literals (never escaped); strings are escaped by nlohmann, invalid UTF-8 replaced.
-// The document is written straight into a connection's outbox (no intermediate tree).
-#ifndef TTMEM_DAEMON_JSON_WRITER_H_
-#define TTMEM_DAEMON_JSON_WRITER_H_
+// The document is written straight into its destination (no intermediate tree).
+#ifndef TTMEM_MODEL_JSON_WRITER_H_
+#define TTMEM_MODEL_JSON_WRITER_H_
 
 #include <algorithm>
 #include <array>
@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace ttmem::daemon {
+namespace ttmem::model {
 
 // A string as a JSON value.
 inline std::string Escape(const std::string& v) {
@@ -87,6 +87,6 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace ttmem::daemon
+}  // namespace ttmem::model
 
-#endif  // TTMEM_DAEMON_JSON_WRITER_H_
+#endif  // TTMEM_MODEL_JSON_WRITER_H_

@@ -1,0 +1,192 @@
+// The daemon's state as the status model: native processes from the ledger and their metadata,
+// then what only tt-metal's statistics know (model/from_tt_shm.h), the driver's silent holders,
+// counters and anomalies. Serialisation is the model's (model/status_json.cc).
+#include "daemon/status_builder.h"
+
+#include <unordered_map>
+
+#include "model/from_tt_shm.h"
+#include "protocol/mem_types.h"
+#include "protocol/shm_abi.h"
+
+namespace ttmem::daemon {
+namespace {
+
+model::Memory ToMemory(const ledger::TypeUsage& u) {
+  model::Memory m{};
+  for (int t = 0; t < ledger::kNumTypes; ++t) m[t] = {u[t].bytes, u[t].buffers, std::nullopt};
+  return m;
+}
+
+bool Any(const ledger::TypeUsage& u) {
+  for (const ledger::Usage& x : u)
+    if (x.buffers != 0) return true;
+  return false;
+}
+
+void Add(ledger::TypeUsage& into, const ledger::TypeUsage& u) {
+  for (int t = 0; t < ledger::kNumTypes; ++t) {
+    into[t].bytes += u[t].bytes;
+    into[t].buffers += u[t].buffers;
+  }
+}
+
+model::Device NativeDevice(uint32_t id, const ledger::Device& dev) {
+  model::Device d;
+  d.id = id;
+  const ledger::DeviceInfo* info = dev.info ? &*dev.info : nullptr;
+  if (info != nullptr && !info->arch.empty()) d.arch = info->arch;
+  if (info != nullptr && info->unique_id != 0) d.unique_id = info->unique_id;
+  if (info != nullptr && info->num_cores != 0) d.num_cores = info->num_cores;
+  d.memory = ToMemory(dev.usage);
+  // total_bytes is null until a process announced the capacity for this type.
+  for (int t = 0; t < ledger::kNumTypes; ++t)
+    if (info != nullptr && info->capacity_bytes[t] != 0)
+      d.memory[t].total_bytes = info->capacity_bytes[t];
+  d.capture_estimate = ToMemory(dev.captured);
+  return d;
+}
+
+model::Process NativeProcess(pid_t pid, const ledger::Process& p, const ProcessMeta& pm) {
+  model::Process out;
+  out.pid = pid;
+  out.name = pm.name;
+  out.cmdline = pm.cmdline;
+  if (pm.version != 0) out.uid = pm.uid;  // no metadata: unknown
+  out.user = pm.user;
+  if (!pm.tag.empty()) out.tag = pm.tag;
+  out.started_unix_ms = pm.started_unix_ms;
+  ledger::TypeUsage total{}, captured{};
+  for (const auto& [dev_id, usage] : p.usage) {  // in device order
+    Add(total, usage);
+    if (Any(usage)) out.devices.push_back(dev_id);
+  }
+  for (const auto& [dev_id, usage] : p.captured) Add(captured, usage);
+  out.memory = ToMemory(total);
+  out.capture_estimate = ToMemory(captured);
+  out.counters = {p.counters.unknown_frees, p.counters.duplicate_allocs, p.counters.dropped_events};
+  out.revision = {p.version, pm.version};
+  return out;
+}
+
+// Native processes: each under the devices it uses and in "processes", in pid order.
+void AddNative(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+               std::unordered_map<uint32_t, model::Device*>& by_id, model::Status* s) {
+  static const ProcessMeta kNoMeta{};
+  s->processes.reserve(ledger.processes().size());
+  for (const auto& [pid, p] : ledger.processes()) {
+    auto m = meta.find(pid);
+    const ProcessMeta& pm = m != meta.end() ? m->second : kNoMeta;
+    s->processes.push_back(NativeProcess(pid, p, pm));
+    const model::Process& mp = s->processes.back();
+    for (const auto& [dev_id, usage] : p.usage) {
+      if (!Any(usage)) continue;
+      model::DeviceProcess e;
+      e.pid = pid;
+      e.name = pm.name;
+      e.memory = ToMemory(usage);
+      e.revision = mp.revision;
+      by_id[dev_id]->processes.push_back(std::move(e));
+    }
+  }
+}
+
+// tt-metal's statistics: slots of processes that do not report natively go under the native
+// device with the same chip id (and into its figures), or a device of their own.
+void AddShm(const ledger::Ledger& ledger, const std::vector<ttshm::Region>& shm,
+            std::unordered_map<uint32_t, model::Device*>& by_id, model::Status* s) {
+  auto native_pid = [&](pid_t pid) { return ledger.processes().count(pid) != 0; };
+  std::vector<model::Device> own;
+  for (const ttshm::Region& r : shm) {
+    const std::optional<uint32_t> native = NativeDeviceOfChip(ledger, r.chip_id);
+    if (!native) {
+      own.push_back(model::ShmDevice(r));  // every slot, natively reporting or not
+      own.back().capture_estimate = model::Memory{};
+      continue;
+    }
+    model::Device& d = *by_id[*native];
+    for (const ttshm::Process& p : r.processes) {
+      if (native_pid(p.pid)) continue;  // reports natively: counted there
+      d.processes.push_back(model::ShmDeviceProcess(p));
+      model::AddMemory(&d.memory, model::ShmMemory(p.used));
+    }
+  }
+  for (model::Device& d : own) s->devices.push_back(std::move(d));
+  for (model::Process& p : model::ShmProcesses(shm, native_pid))
+    s->processes.push_back(std::move(p));
+}
+
+// Processes that hold a device open (the driver's lists) but report nothing anywhere.
+std::vector<model::DriverOpen> OpenWithoutReport(const ledger::Ledger& ledger,
+                                                 const std::vector<ttshm::Region>* shm,
+                                                 const DriverPidLists& driver) {
+  std::vector<model::DriverOpen> out;
+  for (const auto& [id, pids] : driver) {
+    model::DriverOpen o{id, {}};
+    for (pid_t pid : pids) {
+      bool known = ledger.processes().count(pid) != 0;
+      if (shm != nullptr)
+        for (const ttshm::Region& r : *shm)
+          for (const ttshm::Process& p : r.processes) known = known || p.pid == pid;
+      if (!known) o.pids.push_back(pid);
+    }
+    if (!o.pids.empty()) out.push_back(std::move(o));
+  }
+  return out;
+}
+
+model::Counters CountersOf(const ledger::Ledger& ledger, const DaemonMeta& daemon) {
+  const ledger::Counters c = ledger.counters();
+  model::Counters k;
+  k.unknown_frees = c.unknown_frees;
+  k.duplicate_allocs = c.duplicate_allocs;
+  k.dropped_events = c.dropped_events;
+  k.live_buffers = ledger.live_buffers();
+  k.events_applied = daemon.events_applied;
+  k.clients_disconnected_for_errors = daemon.clients_disconnected_for_errors;
+  k.device_info_conflicts = daemon.device_info_conflicts;
+  k.coverage_anomalies = daemon.coverage_anomalies.size();
+  return k;
+}
+
+}  // namespace
+
+std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_t chip_id) {
+  std::optional<uint32_t> native;
+  for (const auto& [id, dev] : ledger.devices())
+    if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == chip_id) native = id;
+  return native;
+}
+
+model::Status BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                          const DaemonMeta& daemon, const std::vector<ttshm::Region>* shm,
+                          const DriverPidLists* driver) {
+  model::Status s;
+  s.daemon =
+      model::DaemonInfo{daemon.pid, daemon.socket, daemon.uptime_ms, proto::kProtocolVersion};
+  s.devices.reserve(ledger.devices().size() + (shm != nullptr ? shm->size() : 0));
+  std::unordered_map<uint32_t, model::Device*> by_id;
+  for (const auto& [id, dev] : ledger.devices()) {
+    s.devices.push_back(NativeDevice(id, dev));
+    by_id[id] = &s.devices.back();  // never reallocated: reserved above
+  }
+  AddNative(ledger, meta, by_id, &s);
+  if (shm != nullptr) AddShm(ledger, *shm, by_id, &s);
+  s.open_without_report =
+      OpenWithoutReport(ledger, shm, driver != nullptr ? *driver : DriverPidLists{});
+  s.coverage_anomalies.emplace();
+  for (const CoverageAnomaly& a : daemon.coverage_anomalies)
+    s.coverage_anomalies->push_back({a.figures.pid, a.figures.device, a.figures.type,
+                                     a.figures.native_bytes, a.figures.tt_metal_bytes,
+                                     a.since_unix_ms});
+  s.counters = CountersOf(ledger, daemon);
+  return s;
+}
+
+void WriteStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                 const DaemonMeta& daemon, std::string* out, model::JsonMemo* memo,
+                 const std::vector<ttshm::Region>* shm, const DriverPidLists* driver) {
+  model::WriteJson(BuildStatus(ledger, meta, daemon, shm, driver), out, memo);
+}
+
+}  // namespace ttmem::daemon
