@@ -8,13 +8,40 @@
 #include "model/from_tt_shm.h"
 #include "protocol/mem_types.h"
 #include "protocol/shm_abi.h"
+#include "protocol/wire.h"
 
 namespace ttmem::daemon {
 namespace {
 
+// Native devices by id: ids the daemon accepts are below proto::kMaxDevices (a flat table);
+// any other (a ledger fed directly) goes to a map.
+class ById {
+ public:
+  void Set(uint32_t id, model::Device* d) {
+    if (id >= proto::kMaxDevices) {
+      others_[id] = d;
+      return;
+    }
+    if (id >= v_.size()) v_.resize(id + 1, nullptr);
+    v_[id] = d;
+  }
+  model::Device* operator[](uint32_t id) const { return id < v_.size() ? v_[id] : others_.at(id); }
+
+ private:
+  std::vector<model::Device*> v_;
+  std::map<uint32_t, model::Device*> others_;
+};
+
+void Fill(model::Memory* m, const ledger::TypeUsage& u) {
+  for (int t = 0; t < ledger::kNumTypes; ++t) {
+    (*m)[t].used_bytes = u[t].bytes;
+    (*m)[t].buffers = u[t].buffers;
+  }
+}
+
 model::Memory ToMemory(const ledger::TypeUsage& u) {
   model::Memory m{};
-  for (int t = 0; t < ledger::kNumTypes; ++t) m[t] = {u[t].bytes, u[t].buffers, std::nullopt};
+  Fill(&m, u);
   return m;
 }
 
@@ -70,31 +97,37 @@ model::Process NativeProcess(pid_t pid, const ledger::Process& p, const ProcessM
 }
 
 // Native processes: each under the devices it uses and in "processes", in pid order.
+// A process `memo` already holds (written at this revision) gets entries with only its pid and
+// revision: the writer copies their text.
 void AddNative(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-               std::unordered_map<uint32_t, model::Device*>& by_id, model::Status* s) {
+               const model::JsonMemo* memo, ById& by_id, model::Status* s) {
   static const ProcessMeta kNoMeta{};
+  std::map<uint32_t, size_t> entries;  // per device: its entries, to reserve them
+  for (const auto& [pid, p] : ledger.processes())
+    for (const auto& [dev_id, usage] : p.usage) entries[dev_id] += Any(usage) ? 1 : 0;
+  for (const auto& [dev_id, n] : entries) by_id[dev_id]->processes.reserve(n);
   s->processes.reserve(ledger.processes().size());
   for (const auto& [pid, p] : ledger.processes()) {
     auto m = meta.find(pid);
     const ProcessMeta& pm = m != meta.end() ? m->second : kNoMeta;
-    s->processes.push_back(NativeProcess(pid, p, pm));
-    const model::Process& mp = s->processes.back();
+    const model::Process& mp = s->processes.emplace_back(NativeProcess(pid, p, pm));
+    const bool known = memo != nullptr && memo->Holds(pid, mp.revision);
     for (const auto& [dev_id, usage] : p.usage) {
       if (!Any(usage)) continue;
-      model::DeviceProcess e;
+      model::DeviceProcess& e = by_id[dev_id]->processes.emplace_back();
       e.pid = pid;
-      e.name = pm.name;
-      e.memory = ToMemory(usage);
       e.revision = mp.revision;
-      by_id[dev_id]->processes.push_back(std::move(e));
+      if (known) continue;
+      e.name = pm.name;
+      Fill(&e.memory, usage);
     }
   }
 }
 
 // tt-metal's statistics: slots of processes that do not report natively go under the native
 // device with the same chip id (and into its figures), or a device of their own.
-void AddShm(const ledger::Ledger& ledger, const std::vector<ttshm::Region>& shm,
-            std::unordered_map<uint32_t, model::Device*>& by_id, model::Status* s) {
+void AddShm(const ledger::Ledger& ledger, const std::vector<ttshm::Region>& shm, ById& by_id,
+            model::Status* s) {
   auto native_pid = [&](pid_t pid) { return ledger.processes().count(pid) != 0; };
   std::vector<model::Device> own;
   for (const ttshm::Region& r : shm) {
@@ -160,17 +193,17 @@ std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_
 
 model::Status BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
                           const DaemonMeta& daemon, const std::vector<ttshm::Region>* shm,
-                          const DriverPidLists* driver) {
+                          const DriverPidLists* driver, const model::JsonMemo* memo) {
   model::Status s;
   s.daemon =
       model::DaemonInfo{daemon.pid, daemon.socket, daemon.uptime_ms, proto::kProtocolVersion};
   s.devices.reserve(ledger.devices().size() + (shm != nullptr ? shm->size() : 0));
-  std::unordered_map<uint32_t, model::Device*> by_id;
+  ById by_id;
   for (const auto& [id, dev] : ledger.devices()) {
     s.devices.push_back(NativeDevice(id, dev));
-    by_id[id] = &s.devices.back();  // never reallocated: reserved above
+    by_id.Set(id, &s.devices.back());  // never reallocated: reserved above
   }
-  AddNative(ledger, meta, by_id, &s);
+  AddNative(ledger, meta, memo, by_id, &s);
   if (shm != nullptr) AddShm(ledger, *shm, by_id, &s);
   s.open_without_report =
       OpenWithoutReport(ledger, shm, driver != nullptr ? *driver : DriverPidLists{});
@@ -186,7 +219,8 @@ model::Status BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, Pr
 void WriteStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
                  const DaemonMeta& daemon, std::string* out, model::JsonMemo* memo,
                  const std::vector<ttshm::Region>* shm, const DriverPidLists* driver) {
-  model::WriteJson(BuildStatus(ledger, meta, daemon, shm, driver), out, memo);
+  // The model is never seen outside: the entries the memo holds are left unfilled.
+  model::WriteJson(BuildStatus(ledger, meta, daemon, shm, driver, memo), out, memo);
 }
 
 }  // namespace ttmem::daemon

@@ -152,9 +152,9 @@ class Parts {
 
  private:
   JsonMemo::Entry* Find(pid_t pid, const Revision& r) {
-    if (memo_ == nullptr || r == Revision{}) return nullptr;
+    if (memo_ == nullptr || (r[0] == 0 && r[1] == 0)) return nullptr;
     JsonMemo::Entry& m = memo_->entries()[pid];
-    if (m.revision != r) {
+    if (m.revision[0] != r[0] || m.revision[1] != r[1]) {
       m.revision = r;
       m.process.clear();
       m.on_devices.clear();

@@ -29,6 +29,12 @@ class JsonMemo {
     uint64_t seen = 0;                                         // the document that last used it
   };
   std::unordered_map<pid_t, Entry>& entries() { return entries_; }
+  // Whether a document already wrote every part of process `pid` at `revision`.
+  bool Holds(pid_t pid, const Revision& revision) const {
+    auto it = entries_.find(pid);
+    return revision != Revision{} && it != entries_.end() && it->second.revision == revision &&
+           !it->second.process.empty();
+  }
   uint64_t NextDocument() { return ++document_; }
   void ForgetUnseen();
 
