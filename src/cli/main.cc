@@ -1,4 +1,4 @@
-// ttmem — the command line: status, top, sim.
+// ttmem — the command line: status, top, cleanup, record, report, sim.
 #include <cstdio>
 #include <string>
 
@@ -15,18 +15,11 @@ void AddSocket(CLI::App* cmd, std::string* socket) {
   cmd->add_option("--socket", *socket, "ttmemd socket (env TTMEM_SOCKET)")->capture_default_str();
 }
 
-}  // namespace
+using namespace ttmem::cli;
 
-int main(int argc, char** argv) {
-  using namespace ttmem::cli;
-  CLI::App app{"ttmem: who holds how much Tenstorrent device memory, on which device"};
-  app.require_subcommand(1);
-  std::string socket = ttmem::proto::DefaultSocketPath();
-  AddSocket(&app, &socket);
-
-  StatusOptions st;
+CLI::App* AddStatus(CLI::App& app, std::string* socket, StatusOptions& st) {
   auto* status = app.add_subcommand("status", "print devices, memory by type and processes");
-  AddSocket(status, &socket);
+  AddSocket(status, socket);
   status->add_flag("--json", st.json, "print one JSON object (see docs/protocol.md)");
   status->add_option("--format", st.format, "table, json, csv or csv,noheader")
       ->check(CLI::IsMember({"table", "json", "csv", "csv,noheader"}));
@@ -44,9 +37,12 @@ int main(int argc, char** argv) {
   status->add_option("-l,--loop", st.loop_seconds, "repeat every SECONDS until interrupted")
       ->check(CLI::Range(0.05, 86400.0));
 
-  TopOptions top;
+  return status;
+}
+
+CLI::App* AddTop(CLI::App& app, std::string* socket, TopOptions& top) {
   auto* topc = app.add_subcommand("top", "live view (prints the status table when not a terminal)");
-  AddSocket(topc, &socket);
+  AddSocket(topc, socket);
   topc->add_option("-d,--device", top.devices, "show this device (repeatable)");
   topc->add_flag("-a,--all", top.all, "show all devices (the default)");
   topc->add_option("-r,--refresh", top.refresh_ms, "refresh interval in milliseconds")
@@ -54,17 +50,23 @@ int main(int argc, char** argv) {
   topc->add_flag("--no-color", top.no_color, "no colours");
   topc->add_flag("--readonly", top.readonly, "never send signals to processes");
 
-  CleanupOptions cl;
+  return topc;
+}
+
+CLI::App* AddCleanup(CLI::App& app, CleanupOptions& cl) {
   auto* cleanc = app.add_subcommand(
       "cleanup", "repair tt-metal's shared-memory statistics left by processes that died");
   cleanc->add_flag("--shm", cl.shm, "free the slots of exited processes in tt_device_*_memory");
   cleanc->add_flag("--dry-run", cl.dry_run, "only say what would be freed");
   cleanc->add_option("--shm-dir", cl.shm_dir, "where the regions are (default /dev/shm)");
 
-  RecordOptions rec;
+  return cleanc;
+}
+
+CLI::App* AddRecord(CLI::App& app, std::string* socket, RecordOptions& rec) {
   auto* recc = app.add_subcommand(
       "record", "record every allocation and free into SQLite (docs/recording.md)");
-  AddSocket(recc, &socket);
+  AddSocket(recc, socket);
   recc->add_option("-o,--output", rec.output, "the recording to write (FILE.sqlite)")->required();
   recc->add_option("--pid", rec.pid, "only this process")->check(CLI::PositiveNumber);
   recc->add_flag("--force", rec.force, "replace the output file if it exists");
@@ -73,7 +75,10 @@ int main(int argc, char** argv) {
       "  -- CMD ARGS...   run CMD (TT_ALLOC_TRACKING_ENABLED=1 unless set), record until it "
       "exits,\n                   and exit with its status; without it, record until Ctrl-C");
 
-  ReportOptions rep;
+  return recc;
+}
+
+CLI::App* AddReport(CLI::App& app, ReportOptions& rep) {
   auto* repc = app.add_subcommand(
       "report", "peaks, buffers live at each peak, leaks and processes of a recording");
   repc->add_option("recording", rep.input, "a file written by ttmem record")->required();
@@ -82,22 +87,74 @@ int main(int argc, char** argv) {
   repc->add_option("--top", rep.top, "buffers listed at each peak (default 10)")
       ->check(CLI::Range(1u, 100000u));
 
-  auto* simc = app.add_subcommand(
-      "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");
-  simc->prefix_command();  // everything after `sim` goes to ttmem-sim
-  simc->set_help_flag();   // so does --help
+  return repc;
+}
 
-  // `ttmem record ... -- CMD ARGS...`: CMD and its arguments are not ttmem's to parse.
+// `ttmem record ... -- CMD ARGS...`: CMD and its arguments are not ttmem's to parse; they go to
+// *command and *argc ends before the "--".
+void SplitRecordCommand(int* argc_io, char** argv, std::vector<std::string>* command) {
+  int& argc = *argc_io;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) != "record") continue;
     for (int j = i + 1; j < argc; ++j) {
       if (std::string(argv[j]) != "--") continue;
-      for (int k = j + 1; k < argc; ++k) rec.command.emplace_back(argv[k]);
+      for (int k = j + 1; k < argc; ++k) command->emplace_back(argv[k]);
       argc = j;
       break;
     }
     break;
   }
+}
+
+// A parse error as one line that names the fix.
+int ParseFailed(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  std::string where = app.get_subcommands().empty()
+                          ? std::string("ttmem --help")
+                          : "ttmem " + app.get_subcommands().front()->get_name() + " --help";
+  std::string what = e.what();
+  // A first word that is no command: name it (CLI11 only says one is required).
+  if (app.get_subcommands().empty()) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--socket") {
+        ++i;
+        continue;
+      }
+      if (a.empty() || a[0] == '-') continue;
+      what = fmt::format(
+          "unknown command '{}' (the commands are status, top, record, report, "
+          "sim and cleanup)",
+          a);
+      break;
+    }
+  }
+  PrintError(ttmem::base::ShortenLongWords(what) + " (run '" + where + "' for the usage)");
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ttmem: who holds how much Tenstorrent device memory, on which device"};
+  app.require_subcommand(1);
+  std::string socket = ttmem::proto::DefaultSocketPath();
+  AddSocket(&app, &socket);
+  StatusOptions st;
+  TopOptions top;
+  CleanupOptions cl;
+  RecordOptions rec;
+  ReportOptions rep;
+  CLI::App* status = AddStatus(app, &socket, st);
+  CLI::App* topc = AddTop(app, &socket, top);
+  CLI::App* cleanc = AddCleanup(app, cl);
+  CLI::App* recc = AddRecord(app, &socket, rec);
+  CLI::App* repc = AddReport(app, rep);
+  auto* simc = app.add_subcommand(
+      "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");
+  simc->prefix_command();  // everything after `sim` goes to ttmem-sim
+  simc->set_help_flag();   // so does --help
+
+  SplitRecordCommand(&argc, argv, &rec.command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -105,28 +162,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string where = app.get_subcommands().empty()
-                            ? std::string("ttmem --help")
-                            : "ttmem " + app.get_subcommands().front()->get_name() + " --help";
-    std::string what = e.what();
-    // A first word that is no command: name it (CLI11 only says one is required).
-    if (app.get_subcommands().empty()) {
-      for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--socket") {
-          ++i;
-          continue;
-        }
-        if (a.empty() || a[0] == '-') continue;
-        what = fmt::format(
-            "unknown command '{}' (the commands are status, top, record, report, "
-            "sim and cleanup)",
-            a);
-        break;
-      }
-    }
-    PrintError(ttmem::base::ShortenLongWords(what) + " (run '" + where + "' for the usage)");
-    return kExitUsage;
+    return ParseFailed(app, e, argc, argv);
   }
   st.socket = top.socket = socket;
   if (status->parsed()) return RunStatus(st);

@@ -241,61 +241,52 @@ std::string Hostname() {
 
 }  // namespace
 
-int RunRecord(const RecordOptions& o) {
+namespace {
+
+// Refuses an existing file unless --force, then removes it and its WAL files. Exit code or -1.
+int PrepareOutput(const RecordOptions& o) {
   if (o.output.empty()) {
     PrintError("record needs an output file: ttmem record -o FILE.sqlite [-- CMD ARGS...]");
     return kExitUsage;
   }
   struct stat st;
-  if (::stat(o.output.c_str(), &st) == 0) {
-    if (!o.force) {
-      PrintError(fmt::format(
-          "{} already exists: choose another file, or pass --force to replace it", o.output));
-      return kExitUsage;
-    }
-    if (::unlink(o.output.c_str()) != 0) {
-      PrintError(fmt::format("cannot replace {}: {}", o.output, std::strerror(errno)));
-      return kExitFailure;
-    }
-    ::unlink((o.output + "-wal").c_str());
-    ::unlink((o.output + "-shm").c_str());
-  }
-  // Subscribe first, so that nothing CMD does is missed.
-  QueryClient q(o.socket);
-  std::string error;
-  nlohmann::json req = {{"cmd", "events"}};
-  if (o.pid > 0) req["pid"] = o.pid;
-  if (!q.Send(req, &error)) {
-    PrintError(error);
+  if (::stat(o.output.c_str(), &st) != 0) return -1;
+  if (!o.force) {
+    PrintError(fmt::format("{} already exists: choose another file, or pass --force to replace it",
+                           o.output));
     return kExitUsage;
   }
-  Db db;
-  if (!db.Open(o.output, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &error) ||
+  if (::unlink(o.output.c_str()) != 0) {
+    PrintError(fmt::format("cannot replace {}: {}", o.output, std::strerror(errno)));
+    return kExitFailure;
+  }
+  ::unlink((o.output + "-wal").c_str());
+  ::unlink((o.output + "-shm").c_str());
+  return -1;
+}
+
+// Creates the recording's schema and its first meta rows.
+bool CreateRecording(Db& db, const RecordOptions& o, std::string* error) {
+  if (!db.Open(o.output, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error) ||
       !db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
-               &error) ||
-      !db.Exec(kRecordingSchema, &error)) {
-    PrintError(fmt::format("cannot create the recording {}: {}", o.output, error));
-    return kExitFailure;
+               error) ||
+      !db.Exec(kRecordingSchema, error)) {
+    *error = fmt::format("cannot create the recording {}: {}", o.output, *error);
+    return false;
   }
-  Recorder rec(db);
-  if (!rec.ok()) {
-    PrintError(fmt::format("cannot prepare the recording {}: {}", o.output, db.Message()));
-    return kExitFailure;
-  }
-  const uint64_t started_ns = base::RealtimeNs();
   std::string command;
   for (const std::string& a : o.command) command += (command.empty() ? "" : " ") + a;
-  if (!SetMeta(db, "schema_version", std::to_string(kRecordingSchemaVersion), &error) ||
-      !SetMeta(db, "started_ns", std::to_string(started_ns), &error) ||
-      !SetMeta(db, "host", Hostname(), &error) || !SetMeta(db, "socket", o.socket, &error) ||
-      !SetMeta(db, "pid_filter", std::to_string(o.pid > 0 ? o.pid : -1), &error) ||
-      !SetMeta(db, "command", command, &error)) {
-    PrintError(error);
-    return kExitFailure;
-  }
+  return SetMeta(db, "schema_version", std::to_string(kRecordingSchemaVersion), error) &&
+         SetMeta(db, "started_ns", std::to_string(base::RealtimeNs()), error) &&
+         SetMeta(db, "host", Hostname(), error) && SetMeta(db, "socket", o.socket, error) &&
+         SetMeta(db, "pid_filter", std::to_string(o.pid > 0 ? o.pid : -1), error) &&
+         SetMeta(db, "command", command, error);
+}
 
-  // The daemon's snapshot comes first ("start"): wait for it, so a missing daemon is an error
-  // before CMD runs.
+// The daemon's snapshot comes first ("start"): waits for it, so a missing daemon is an error
+// before CMD runs. Exit code or -1.
+int AwaitStart(QueryClient& q, Recorder& rec) {
+  std::string error;
   bool started = false;
   for (uint64_t deadline = MonoMs() + 5000; !started && MonoMs() < deadline;) {
     const proto::Frame* f = nullptr;
@@ -318,150 +309,150 @@ int RunRecord(const RecordOptions& o) {
     if (n.is_object() && !rec.Notice(n, &error)) break;
     started = n.is_object() && JsonStr(n, "event") == "start";
   }
-  if (!started) {
-    PrintError(error.empty() ? "ttmemd did not start the event stream within 5 s (is it a ttmemd "
-                               "that knows \"events\"? upgrade it)"
-                             : error);
-    return kExitFailure;
+  if (started) return -1;
+  PrintError(error.empty() ? "ttmemd did not start the event stream within 5 s (is it a ttmemd "
+                             "that knows \"events\"? upgrade it)"
+                           : error);
+  return kExitFailure;
+}
+
+// Runs CMD with tracking on and the daemon's socket; -1 when there is none, -2 when it cannot
+// be started (said).
+pid_t StartCommand(const RecordOptions& o) {
+  if (o.command.empty()) return -1;
+  const pid_t child = ::fork();
+  if (child < 0) {
+    PrintError(fmt::format("cannot start {}: {}", o.command[0], std::strerror(errno)));
+    return -2;
   }
-
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-
-  pid_t child = -1;
-  if (!o.command.empty()) {
-    child = ::fork();
-    if (child < 0) {
-      PrintError(fmt::format("cannot start {}: {}", o.command[0], std::strerror(errno)));
-      return kExitFailure;
-    }
-    if (child == 0) {
-      ::signal(SIGINT, SIG_DFL);
-      ::signal(SIGTERM, SIG_DFL);
-      if (!::getenv("TT_ALLOC_TRACKING_ENABLED")) ::setenv("TT_ALLOC_TRACKING_ENABLED", "1", 1);
-      ::setenv("TTMEM_SOCKET", o.socket.c_str(), 1);
-      std::vector<char*> argv;
-      for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      std::fprintf(stderr, "ttmem record: cannot run %s: %s\n", argv[0], std::strerror(errno));
-      ::_exit(127);
-    }
+  if (child == 0) {
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    if (!::getenv("TT_ALLOC_TRACKING_ENABLED")) ::setenv("TT_ALLOC_TRACKING_ENABLED", "1", 1);
+    ::setenv("TTMEM_SOCKET", o.socket.c_str(), 1);
+    std::vector<char*> argv;
+    for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    std::fprintf(stderr, "ttmem record: cannot run %s: %s\n", argv[0], std::strerror(errno));
+    ::_exit(127);
   }
+  return child;
+}
 
-  const bool progress = !o.quiet && ::isatty(STDERR_FILENO);
-  int exit_code = kExitOk;
-  int child_status = -1;
-  bool child_ended_seen = false;  // the daemon said the child's process ended
-  uint64_t child_exit_ms = 0, last_commit_ms = MonoMs(), last_progress_ms = 0;
-  uint64_t in_tx = 0;
-  bool failed = false, flushing = false;
-  uint64_t flush_deadline_ms = 0;
-  std::string fail;
-  while (!failed) {
+// The recording loop: frames into the database in batched transactions, until CMD (or a signal)
+// ends it and the daemon has confirmed the end of the stream.
+class RecordLoop {
+ public:
+  RecordLoop(QueryClient& q, Recorder& rec, pid_t child, bool progress)
+      : q_(q), rec_(rec), child_(child), progress_(progress) {}
+  // False with *fail when the stream or the database failed.
+  bool Run(std::string* fail);
+  int child_status() const { return child_status_; }
+
+ private:
+  bool Take(const proto::Frame& f, std::string* error);
+  bool ShouldStop(uint64_t now) const;
+  void Progress(uint64_t now);
+  QueryClient& q_;
+  Recorder& rec_;
+  pid_t child_;
+  bool progress_;
+  int child_status_ = -1;
+  bool child_ended_seen_ = false;  // the daemon said the child's process ended
+  uint64_t child_exit_ms_ = 0, last_progress_ms_ = 0, in_tx_ = 0;
+};
+
+bool RecordLoop::Take(const proto::Frame& f, std::string* error) {
+  if (f.header.type == static_cast<uint16_t>(proto::FrameType::kEvents)) {
+    in_tx_ += f.payload.size() / sizeof(proto::EventRecord);
+    return rec_.Events(f.payload.data(), f.payload.size(), error);
+  }
+  auto n = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
+  if (n.is_object() && !rec_.Notice(n, error)) return false;
+  for (pid_t p : rec_.TakeEnded())
+    if (p == child_) child_ended_seen_ = true;
+  return true;
+}
+
+// The stop check runs whether or not a frame came: on a busy host frames never pause. CMD
+// exited: stop once the daemon has told its end (its last events came before). When CMD itself
+// never connected (a shell, a launcher), once every process that started during the recording
+// has ended too, or 2 s after CMD when some still run.
+bool RecordLoop::ShouldStop(uint64_t now) const {
+  return g_stop != 0 ||
+         (child_status_ >= 0 &&
+          (child_ended_seen_ || (rec_.running_new() == 0 && now >= child_exit_ms_ + 100) ||
+           now >= child_exit_ms_ + 2000));
+}
+
+void RecordLoop::Progress(uint64_t now) {
+  if (!progress_ || now < last_progress_ms_ + 500) return;
+  last_progress_ms_ = now;
+  std::fprintf(stderr, "\rttmem record: %llu events · %llu process(es) · %llu lost   ",
+               static_cast<unsigned long long>(rec_.events()),
+               static_cast<unsigned long long>(rec_.processes()),
+               static_cast<unsigned long long>(rec_.lost()));
+}
+
+bool RecordLoop::Run(std::string* fail) {
+  std::string error;
+  uint64_t last_commit_ms = MonoMs(), flush_deadline_ms = 0;
+  bool flushing = false;
+  for (;;) {
     const proto::Frame* f = nullptr;
-    int r = q.PollFrame(&f, 100, &error);
+    const int r = q_.PollFrame(&f, 100, &error);
     if (r < 0) {
-      fail = error + "; what was recorded until then is kept";
-      failed = true;
-      break;
+      *fail = error + "; what was recorded until then is kept";
+      return false;
     }
-    if (r == 1) {
-      if (f->header.type == static_cast<uint16_t>(proto::FrameType::kEvents)) {
-        if (!rec.Events(f->payload.data(), f->payload.size(), &error)) {
-          fail = error;
-          failed = true;
-        }
-        in_tx += f->payload.size() / sizeof(proto::EventRecord);
-      } else {
-        auto n = nlohmann::json::parse(f->payload.begin(), f->payload.end(), nullptr, false);
-        if (n.is_object() && !rec.Notice(n, &error)) {
-          fail = error;
-          failed = true;
-        }
-        for (pid_t p : rec.TakeEnded())
-          if (p == child) child_ended_seen = true;
-      }
-    }
+    if (r == 1 && !Take(*f, &error)) return (*fail = error, false);
     const uint64_t now = MonoMs();
-    if (in_tx >= 200000 || now >= last_commit_ms + 250) {  // batched transactions
-      if (!rec.Commit(&error)) {
-        fail = error;
-        failed = true;
-      }
-      in_tx = 0;
+    if (in_tx_ >= 200000 || now >= last_commit_ms + 250) {  // batched transactions
+      if (!rec_.Commit(&error)) return (*fail = error, false);
+      in_tx_ = 0;
       last_commit_ms = now;
     }
-    if (progress && now >= last_progress_ms + 500) {
-      last_progress_ms = now;
-      std::fprintf(stderr, "\rttmem record: %llu events · %llu process(es) · %llu lost   ",
-                   static_cast<unsigned long long>(rec.events()),
-                   static_cast<unsigned long long>(rec.processes()),
-                   static_cast<unsigned long long>(rec.lost()));
-    }
-    if (child > 0 && child_status < 0) {
-      int status = 0;
-      if (::waitpid(child, &status, WNOHANG) == child) {
-        child_status = status;
-        child_exit_ms = now;
-      }
+    Progress(now);
+    int status = 0;
+    if (child_ > 0 && child_status_ < 0 && ::waitpid(child_, &status, WNOHANG) == child_) {
+      child_status_ = status;
+      child_exit_ms_ = now;
     }
     if (flushing) {
       // Everything the daemon applied before the flush request, and the count of what it could
       // not send, has arrived: done. A second Ctrl-C or a minute without it stops at once.
-      if (rec.flushed() || g_stop >= 2 || now >= flush_deadline_ms) break;
+      if (rec_.flushed() || g_stop >= 2 || now >= flush_deadline_ms) return true;
       continue;
     }
-    // The stop check runs whether or not a frame came: on a busy host frames never pause.
-    // CMD exited: stop once the daemon has told its end (its last events came before). When CMD
-    // itself never connected (a shell, a launcher), once every process that started during the
-    // recording has ended too, or 2 s after CMD when some still run.
-    const bool stop = g_stop != 0 || (child_status >= 0 &&
-                                      (child_ended_seen ||
-                                       (rec.running_new() == 0 && now >= child_exit_ms + 100) ||
-                                       now >= child_exit_ms + 2000));
-    if (stop) {
+    if (ShouldStop(now)) {
       // Ask the daemon to apply what clients published and to say what this stream lost; read
       // until it has (the events still queued for us come first).
-      if (!q.Send({{"cmd", "events_flush"}}, &error)) {
-        fail = error;
-        failed = true;
-        break;
-      }
+      if (!q_.Send({{"cmd", "events_flush"}}, &error)) return (*fail = error, false);
       flushing = true;
       flush_deadline_ms = now + 60000;
     }
   }
-  if (progress) std::fprintf(stderr, "\n");
-  if (child > 0 && child_status < 0) {  // interrupted while CMD runs: it got the same signal
-    ::kill(child, SIGTERM);
-    ::waitpid(child, &child_status, 0);
-  }
-  const uint64_t ended_ns = base::RealtimeNs();
+}
+
+// The last meta rows and the indices. False when the file could not be finished (said).
+bool FinishRecording(Db& db, Recorder& rec, const RecordOptions& o, int child_status, bool failed) {
   std::string e2;
-  if (!failed && !rec.flushed()) {
+  if (!failed && !rec.flushed())
     PrintError(
         "stopped before the daemon confirmed the end of the stream: the count of lost "
         "events may be incomplete (meta.complete = 0)");
-  }
   if (!SetMeta(db, "complete", rec.flushed() ? "1" : "0", &e2)) PrintError(e2);
-  if (!rec.Commit(&e2) || !SetMeta(db, "ended_ns", std::to_string(ended_ns), &e2) ||
+  if (!rec.Commit(&e2) || !SetMeta(db, "ended_ns", std::to_string(base::RealtimeNs()), &e2) ||
       !SetMeta(db, "events", std::to_string(rec.events()), &e2) ||
       !SetMeta(db, "events_lost", std::to_string(rec.lost()), &e2) ||
       !SetMeta(db, "daemon_pid", std::to_string(JsonI64(rec.start(), "daemon_pid")), &e2) ||
       !db.Exec(kRecordingIndices, &e2)) {
     PrintError(fmt::format("finishing {}: {}", o.output, e2));
-    return kExitFailure;
+    return false;
   }
-  if (child_status >= 0) {
-    if (!SetMeta(db, "command_status", std::to_string(child_status), &e2)) PrintError(e2);
-    exit_code = WIFEXITED(child_status)
-                    ? WEXITSTATUS(child_status)
-                    : 128 + (WIFSIGNALED(child_status) ? WTERMSIG(child_status) : 0);
-  }
+  if (child_status >= 0 && !SetMeta(db, "command_status", std::to_string(child_status), &e2))
+    PrintError(e2);
   if (!o.quiet)
     std::fprintf(stderr, "ttmem record: %llu events from %llu process%s in %s%s\n",
                  static_cast<unsigned long long>(rec.events()),
@@ -472,11 +463,60 @@ int RunRecord(const RecordOptions& o) {
                                                rec.lost())
                                        .c_str()
                                  : "");
+  return true;
+}
+
+}  // namespace
+
+int RunRecord(const RecordOptions& o) {
+  if (int code = PrepareOutput(o); code >= 0) return code;
+  // Subscribe first, so that nothing CMD does is missed.
+  QueryClient q(o.socket);
+  std::string error;
+  nlohmann::json req = {{"cmd", "events"}};
+  if (o.pid > 0) req["pid"] = o.pid;
+  if (!q.Send(req, &error)) {
+    PrintError(error);
+    return kExitUsage;
+  }
+  Db db;
+  if (!CreateRecording(db, o, &error)) {
+    PrintError(error);
+    return kExitFailure;
+  }
+  Recorder rec(db);
+  if (!rec.ok()) {
+    PrintError(fmt::format("cannot prepare the recording {}: {}", o.output, db.Message()));
+    return kExitFailure;
+  }
+  if (int code = AwaitStart(q, rec); code >= 0) return code;
+
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  const pid_t child = StartCommand(o);
+  if (child == -2) return kExitFailure;
+
+  const bool progress = !o.quiet && ::isatty(STDERR_FILENO);
+  RecordLoop loop(q, rec, child, progress);
+  std::string fail;
+  const bool failed = !loop.Run(&fail);
+  if (progress) std::fprintf(stderr, "\n");
+  int child_status = loop.child_status();
+  if (child > 0 && child_status < 0) {  // interrupted while CMD runs: it got the same signal
+    ::kill(child, SIGTERM);
+    ::waitpid(child, &child_status, 0);
+  }
+  if (!FinishRecording(db, rec, o, child_status, failed)) return kExitFailure;
   if (failed) {
     PrintError(fail);
     return kExitFailure;
   }
-  return exit_code;
+  if (child_status < 0) return kExitOk;
+  return WIFEXITED(child_status) ? WEXITSTATUS(child_status)
+                                 : 128 + (WIFSIGNALED(child_status) ? WTERMSIG(child_status) : 0);
 }
 
 }  // namespace ttmem::cli

@@ -259,13 +259,12 @@ std::string RenderReportText(const nlohmann::json& r) {
   return out;
 }
 
-std::string RenderReportHtml(const nlohmann::json& r) {
-  const auto& rec = r["recording"];
-  const double dur = rec["duration_s"].get<double>();
-  // One colour per process, the same in every chart.
-  std::map<int64_t, size_t> colour_of;
-  for (const auto& p : r["processes"]) colour_of.emplace(p["pid"].get<int64_t>(), colour_of.size());
-  std::string h = R"(<!DOCTYPE html>
+namespace {
+
+using ColourOf = std::map<int64_t, size_t>;
+
+std::string HtmlHead() {
+  return R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ttmem report</title>
 <style>
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:940px}
@@ -276,6 +275,11 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
 .warn{color:#b00;font-weight:bold}.meta{color:#555;font-size:13px}
 </style></head><body>
 )";
+}
+
+// The recording's line: file, host, time, duration, events, and warnings about what is missing.
+std::string HtmlHeader(const nlohmann::json& rec, double dur) {
+  std::string h;
   h += fmt::format(
       "<h1>ttmem report</h1>\n<p class=\"meta\">{} &middot; host {} &middot; {} &middot; {:.3f} s "
       "&middot; {} events &middot; {} lost</p>\n",
@@ -292,6 +296,11 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
   if (!rec.value("complete", true))
     h += "<p class=\"warn\">The recording did not end cleanly (recorder killed?): the events of "
          "its last quarter second and the count of lost events may be missing.</p>\n";
+  return h;
+}
+
+std::string HtmlPeaks(const nlohmann::json& r) {
+  std::string h;
   // Summary table.
   h += "<h2>Peaks</h2>\n<table><tr><th>device</th><th class=l>type</th><th>peak</th><th>of "
        "total</th><th>at</th><th>buffers</th><th>at end</th></tr>\n";
@@ -305,72 +314,85 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
           Offset(r, t["peak_time_ns"].get<int64_t>()), t["buffers_at_peak"].get<size_t>(),
           FormatBytes(t["final_bytes"].get<uint64_t>()));
   h += "</table>\n";
-  const size_t nb = r["timeline_buckets"].get<size_t>();
-  for (const auto& d : r["devices"]) {
-    if (d["types"].empty()) continue;
-    h += fmt::format("<h2>Device {} <span class=\"meta\">{}</span></h2>\n", d["id"].get<uint32_t>(),
-                     Esc(d["arch"].get<std::string>()));
-    // By type.
-    std::vector<std::string> names;
-    std::vector<std::vector<uint64_t>> series;
-    for (const auto& t : d["types"]) {
-      const std::string name = t["type"].get<std::string>();
-      std::vector<uint64_t> s(nb, 0);
-      for (size_t i = 0; i < nb && i < d["timeline_by_type"].size(); ++i)
-        s[i] = d["timeline_by_type"][i].value(name, uint64_t{0});
-      names.push_back(name);
-      series.push_back(std::move(s));
+  return h;
+}
+
+// One memory type of a device: usage by process (peak marked), address space and largest buffers
+// at the peak.
+std::string HtmlTypeByProcess(const nlohmann::json& r, const nlohmann::json& t, ColourOf& colour_of,
+                              size_t nb, double dur) {
+  std::string h;
+  const std::string name = t["type"].get<std::string>();
+  std::vector<int64_t> pids;
+  std::set<int64_t> seen;
+  for (const auto& b : t["timeline"])
+    for (const auto& [pid, v] : b["by_pid"].items()) {
+      const int64_t p = std::stoll(pid);
+      if (seen.insert(p).second) pids.push_back(p);
     }
-    h += "<h3>Usage over time, by memory type</h3>\n" + StackedChart(names, series, -1, "", dur);
-    for (const auto& t : d["types"]) {
-      const std::string name = t["type"].get<std::string>();
-      std::vector<int64_t> pids;
-      std::set<int64_t> seen;
-      for (const auto& b : t["timeline"])
-        for (const auto& [pid, v] : b["by_pid"].items()) {
-          const int64_t p = std::stoll(pid);
-          if (seen.insert(p).second) pids.push_back(p);
-        }
-      std::sort(pids.begin(), pids.end(),
-                [&](int64_t a, int64_t b) { return colour_of[a] < colour_of[b]; });
-      std::vector<std::string> pn;
-      std::vector<std::vector<uint64_t>> ps;
-      std::vector<size_t> pc;
-      std::map<int64_t, std::string> pname;
-      for (const auto& p : r["processes"])
-        pname[p["pid"].get<int64_t>()] = p["name"].get<std::string>();
-      // Layers in the order of colour_of; each keeps its process's colour (pc).
-      for (int64_t p : pids) {
-        std::vector<uint64_t> s(nb, 0);
-        for (size_t i = 0; i < nb && i < t["timeline"].size(); ++i)
-          s[i] = t["timeline"][i]["by_pid"].value(std::to_string(p), uint64_t{0});
-        pn.push_back(fmt::format("pid {} {}", p, pname[p]));
-        pc.push_back(colour_of[p]);
-        ps.push_back(std::move(s));
-      }
-      const double off = t["peak_offset_s"].get<double>();
-      const int col = dur > 0 ? std::clamp(static_cast<int>(off / dur * static_cast<double>(nb)), 0,
-                                           static_cast<int>(nb) - 1)
-                              : 0;
-      h += fmt::format("<h3>{} by process &mdash; peak {} at +{:.3f} s</h3>\n", name,
-                       FormatBytes(t["peak_bytes"].get<uint64_t>()), off);
-      h += StackedChart(pn, ps, col,
-                        fmt::format("peak {}", FormatBytes(t["peak_bytes"].get<uint64_t>())), dur,
-                        pc);
-      const std::string map = AddressMap(t, colour_of);
-      if (!map.empty()) h += fmt::format("<h3>{} address space at the peak</h3>\n", name) + map;
-      if (!t["top_buffers"].empty()) {
-        h += "<table><tr><th>pid</th><th class=l>process</th><th>buffer "
-             "id</th><th>address</th><th>size</th></tr>\n";
-        for (const auto& x : t["top_buffers"])
-          h += fmt::format(
-              "<tr><td>{}</td><td class=l>{}</td><td>{}</td><td>0x{:x}</td><td>{}</td></tr>\n",
-              x["pid"].get<int64_t>(), Esc(x["name"].get<std::string>()), x["id"].get<uint64_t>(),
-              x["address"].get<uint64_t>(), FormatBytes(x["size"].get<uint64_t>()));
-        h += "</table>\n";
-      }
-    }
+  std::sort(pids.begin(), pids.end(),
+            [&](int64_t a, int64_t b) { return colour_of[a] < colour_of[b]; });
+  std::vector<std::string> pn;
+  std::vector<std::vector<uint64_t>> ps;
+  std::vector<size_t> pc;
+  std::map<int64_t, std::string> pname;
+  for (const auto& p : r["processes"])
+    pname[p["pid"].get<int64_t>()] = p["name"].get<std::string>();
+  // Layers in the order of colour_of; each keeps its process's colour (pc).
+  for (int64_t p : pids) {
+    std::vector<uint64_t> s(nb, 0);
+    for (size_t i = 0; i < nb && i < t["timeline"].size(); ++i)
+      s[i] = t["timeline"][i]["by_pid"].value(std::to_string(p), uint64_t{0});
+    pn.push_back(fmt::format("pid {} {}", p, pname[p]));
+    pc.push_back(colour_of[p]);
+    ps.push_back(std::move(s));
   }
+  const double off = t["peak_offset_s"].get<double>();
+  const int col = dur > 0 ? std::clamp(static_cast<int>(off / dur * static_cast<double>(nb)), 0,
+                                       static_cast<int>(nb) - 1)
+                          : 0;
+  h += fmt::format("<h3>{} by process &mdash; peak {} at +{:.3f} s</h3>\n", name,
+                   FormatBytes(t["peak_bytes"].get<uint64_t>()), off);
+  h += StackedChart(pn, ps, col,
+                    fmt::format("peak {}", FormatBytes(t["peak_bytes"].get<uint64_t>())), dur, pc);
+  const std::string map = AddressMap(t, colour_of);
+  if (!map.empty()) h += fmt::format("<h3>{} address space at the peak</h3>\n", name) + map;
+  if (!t["top_buffers"].empty()) {
+    h += "<table><tr><th>pid</th><th class=l>process</th><th>buffer "
+         "id</th><th>address</th><th>size</th></tr>\n";
+    for (const auto& x : t["top_buffers"])
+      h += fmt::format(
+          "<tr><td>{}</td><td class=l>{}</td><td>{}</td><td>0x{:x}</td><td>{}</td></tr>\n",
+          x["pid"].get<int64_t>(), Esc(x["name"].get<std::string>()), x["id"].get<uint64_t>(),
+          x["address"].get<uint64_t>(), FormatBytes(x["size"].get<uint64_t>()));
+    h += "</table>\n";
+  }
+  return h;
+}
+
+std::string HtmlDevice(const nlohmann::json& r, const nlohmann::json& d, ColourOf& colour_of,
+                       size_t nb, double dur) {
+  std::string h;
+  h += fmt::format("<h2>Device {} <span class=\"meta\">{}</span></h2>\n", d["id"].get<uint32_t>(),
+                   Esc(d["arch"].get<std::string>()));
+  // By type.
+  std::vector<std::string> names;
+  std::vector<std::vector<uint64_t>> series;
+  for (const auto& t : d["types"]) {
+    const std::string name = t["type"].get<std::string>();
+    std::vector<uint64_t> s(nb, 0);
+    for (size_t i = 0; i < nb && i < d["timeline_by_type"].size(); ++i)
+      s[i] = d["timeline_by_type"][i].value(name, uint64_t{0});
+    names.push_back(name);
+    series.push_back(std::move(s));
+  }
+  h += "<h3>Usage over time, by memory type</h3>\n" + StackedChart(names, series, -1, "", dur);
+  for (const auto& t : d["types"]) h += HtmlTypeByProcess(r, t, colour_of, nb, dur);
+  return h;
+}
+
+std::string HtmlLeaks(const nlohmann::json& r) {
+  std::string h;
   h += fmt::format(
       "<h2 id=\"leaks\">Leaks</h2>\n<p>{} buffers, {} live when their process ended.</p>\n",
       r["leaks"].size(), FormatBytes(r["leaked_bytes"].get<uint64_t>()));
@@ -390,6 +412,11 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
     }
     h += "</table>\n";
   }
+  return h;
+}
+
+std::string HtmlProcesses(const nlohmann::json& r, ColourOf& colour_of) {
+  std::string h;
   h += "<h2 id=\"processes\">Processes</h2>\n<table><tr><th>pid</th><th class=l>name</th><th "
        "class=l>user</th><th>events</th><th>allocs</th><th>frees</th><th>leaked</th><th>ended</"
        "th></tr>\n";
@@ -406,6 +433,21 @@ td.l,th.l{text-align:left}.axis{font-size:11px;fill:#555}.legend{font-size:12px;
   h += "</table>\n<p class=\"meta\">Made by <code>ttmem report --html</code>; self-contained, no "
        "scripts or network.</p>\n</body></html>\n";
   return h;
+}
+
+}  // namespace
+
+std::string RenderReportHtml(const nlohmann::json& r) {
+  const auto& rec = r["recording"];
+  const double dur = rec["duration_s"].get<double>();
+  // One colour per process, the same in every chart.
+  ColourOf colour_of;
+  for (const auto& p : r["processes"]) colour_of.emplace(p["pid"].get<int64_t>(), colour_of.size());
+  std::string h = HtmlHead() + HtmlHeader(rec, dur) + HtmlPeaks(r);
+  const size_t nb = r["timeline_buckets"].get<size_t>();
+  for (const auto& d : r["devices"])
+    if (!d["types"].empty()) h += HtmlDevice(r, d, colour_of, nb, dur);
+  return h + HtmlLeaks(r) + HtmlProcesses(r, colour_of);
 }
 
 }  // namespace ttmem::cli
