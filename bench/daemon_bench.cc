@@ -87,11 +87,14 @@ void BM_BuildStatus(benchmark::State& state) {
   }
   ttmem::daemon::DaemonMeta dm;
   std::string out;  // reused, as the daemon reuses a connection's output buffer
-  ttmem::model::JsonMemo cache;
+  ttmem::daemon::StatusReplies replies;  // memo and model kept, as the daemon keeps them
   for (auto _ : state) {
     out.clear();
     // Arg 0: every process serialised afresh; 1: unchanged processes come from the cache.
-    ttmem::daemon::WriteStatus(l, meta, dm, &out, state.range(0) != 0 ? &cache : nullptr);
+    if (state.range(0) != 0)
+      replies.Write(l, meta, dm, &out);
+    else
+      ttmem::model::WriteJson(ttmem::daemon::BuildStatus(l, meta, dm), &out);
   }
   const size_t bytes = out.size();
   state.counters["reply_bytes"] = static_cast<double>(bytes);

@@ -202,8 +202,8 @@ void QueryService::SendStatus(Connection& c) {
   ctx_.shm.Scan(ctx_.ledger, false);
   // Written straight into the connection's outbox (its buffer is kept between replies).
   const size_t at = c.out.BeginFrame();
-  WriteStatus(ctx_.ledger, ctx_.reporters.meta(), dm, &c.out.bytes(), &status_memo_,
-              &ctx_.shm.regions(), &ctx_.shm.driver_pids());
+  status_replies_.Write(ctx_.ledger, ctx_.reporters.meta(), dm, &c.out.bytes(), &ctx_.shm.regions(),
+                        &ctx_.shm.driver_pids());
   c.out.EndFrame(at, proto::FrameType::kQueryReply);
   c.query.pushed_ns = base::MonotonicNs();
   c.query.pushed_ledger = ctx_.ledger.version();

@@ -76,7 +76,7 @@ class QueryService {
   const std::map<uint32_t, std::vector<TypeFragmentation>>& FragmentationAll(uint32_t cells);
 
   Context ctx_;
-  model::JsonMemo status_memo_;  // serialised per-process parts of the status document
+  StatusReplies status_replies_;  // the status document's model and memo, between replies
   std::map<uint32_t, std::vector<TypeFragmentation>> frag_;
   uint64_t frag_version_ = ~0ull;
   uint32_t frag_cells_ = 0;

@@ -17,26 +17,24 @@ namespace {
 // any other (a ledger fed directly) goes to a map.
 class ById {
  public:
-  void Set(uint32_t id, model::Device* d) {
+  void Set(uint32_t id, size_t index) {
     if (id >= proto::kMaxDevices) {
-      others_[id] = d;
+      others_[id] = index;
       return;
     }
-    if (id >= v_.size()) v_.resize(id + 1, nullptr);
-    v_[id] = d;
+    if (id >= v_.size()) v_.resize(id + 1, 0);
+    v_[id] = index;
   }
-  model::Device* operator[](uint32_t id) const { return id < v_.size() ? v_[id] : others_.at(id); }
+  size_t operator[](uint32_t id) const { return id < v_.size() ? v_[id] : others_.at(id); }
 
  private:
-  std::vector<model::Device*> v_;
-  std::map<uint32_t, model::Device*> others_;
+  std::vector<size_t> v_;
+  std::map<uint32_t, size_t> others_;
 };
 
+// Sets every figure (total_bytes: unknown).
 void Fill(model::Memory* m, const ledger::TypeUsage& u) {
-  for (int t = 0; t < ledger::kNumTypes; ++t) {
-    (*m)[t].used_bytes = u[t].bytes;
-    (*m)[t].buffers = u[t].buffers;
-  }
+  for (int t = 0; t < ledger::kNumTypes; ++t) (*m)[t] = {u[t].bytes, u[t].buffers, std::nullopt};
 }
 
 model::Memory ToMemory(const ledger::TypeUsage& u) {
@@ -98,30 +96,54 @@ model::Process NativeProcess(pid_t pid, const ledger::Process& p, const ProcessM
 
 // Native processes: each under the devices it uses and in "processes", in pid order.
 // A process `memo` already holds (written at this revision) gets entries with only its pid and
-// revision: the writer copies their text.
+// revision: the writer copies their text. Entries are reused from the previous build where there
+// are (`s`'s vectors are kept between replies): only changed processes' entries are written whole.
 void AddNative(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
                const model::JsonMemo* memo, ById& by_id, model::Status* s) {
   static const ProcessMeta kNoMeta{};
-  std::map<uint32_t, size_t> entries;  // per device: its entries, to reserve them
+  std::vector<size_t> used(s->devices.size(), 0);  // per device: entries filled so far
   for (const auto& [pid, p] : ledger.processes())
-    for (const auto& [dev_id, usage] : p.usage) entries[dev_id] += Any(usage) ? 1 : 0;
-  for (const auto& [dev_id, n] : entries) by_id[dev_id]->processes.reserve(n);
+    for (const auto& [dev_id, usage] : p.usage) used[by_id[dev_id]] += Any(usage) ? 1 : 0;
+  for (size_t i = 0; i < used.size(); ++i) {
+    s->devices[i].processes.reserve(used[i]);
+    used[i] = 0;
+  }
   s->processes.reserve(ledger.processes().size());
+  size_t procs = 0;
   for (const auto& [pid, p] : ledger.processes()) {
     auto m = meta.find(pid);
     const ProcessMeta& pm = m != meta.end() ? m->second : kNoMeta;
-    const model::Process& mp = s->processes.emplace_back(NativeProcess(pid, p, pm));
-    const bool known = memo != nullptr && memo->Holds(pid, mp.revision);
+    const model::Revision revision{p.version, pm.version};
+    const bool known = memo != nullptr && memo->Holds(pid, revision);
+    model::Process& mp =
+        procs < s->processes.size() ? s->processes[procs] : s->processes.emplace_back();
+    ++procs;
+    if (known) {  // the rest of a reused entry is stale, and never read
+      mp.pid = pid;
+      mp.revision = revision;
+    } else {
+      mp = NativeProcess(pid, p, pm);
+    }
     for (const auto& [dev_id, usage] : p.usage) {
       if (!Any(usage)) continue;
-      model::DeviceProcess& e = by_id[dev_id]->processes.emplace_back();
+      const size_t i = by_id[dev_id];
+      std::vector<model::DeviceProcess>& entries = s->devices[i].processes;
+      model::DeviceProcess& e =
+          used[i] < entries.size() ? entries[used[i]] : entries.emplace_back();
+      ++used[i];
+      // Every field is set (a reused entry holds another's): pid and revision; the rest only
+      // when the writer will read it.
       e.pid = pid;
-      e.revision = mp.revision;
+      e.revision = revision;
       if (known) continue;
       e.name = pm.name;
+      e.source.reset();
+      e.stale = e.unverified = false;
       Fill(&e.memory, usage);
     }
   }
+  s->processes.resize(procs);
+  for (size_t i = 0; i < used.size(); ++i) s->devices[i].processes.resize(used[i]);
 }
 
 // tt-metal's statistics: slots of processes that do not report natively go under the native
@@ -137,7 +159,7 @@ void AddShm(const ledger::Ledger& ledger, const std::vector<ttshm::Region>& shm,
       own.back().capture_estimate = model::Memory{};
       continue;
     }
-    model::Device& d = *by_id[*native];
+    model::Device& d = s->devices[by_id[*native]];
     for (const ttshm::Process& p : r.processes) {
       if (native_pid(p.pid)) continue;  // reports natively: counted there
       d.processes.push_back(model::ShmDeviceProcess(p));
@@ -191,19 +213,27 @@ std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_
   return native;
 }
 
-model::Status BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                          const DaemonMeta& daemon, const std::vector<ttshm::Region>* shm,
-                          const DriverPidLists* driver, const model::JsonMemo* memo) {
-  model::Status s;
+void BuildStatusInto(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                     const DaemonMeta& daemon, const std::vector<ttshm::Region>* shm,
+                     const DriverPidLists* driver, const model::JsonMemo* unfilled,
+                     model::Status* out) {
+  model::Status& s = *out;
+  // Each native device keeps the entry vector of the device that had its place before.
+  std::vector<std::vector<model::DeviceProcess>> kept;
+  for (model::Device& d : s.devices) kept.push_back(std::move(d.processes));
+  std::vector<model::Process> processes = std::move(s.processes);
+  s = model::Status{};
+  s.processes = std::move(processes);
   s.daemon =
       model::DaemonInfo{daemon.pid, daemon.socket, daemon.uptime_ms, proto::kProtocolVersion};
   s.devices.reserve(ledger.devices().size() + (shm != nullptr ? shm->size() : 0));
   ById by_id;
   for (const auto& [id, dev] : ledger.devices()) {
-    s.devices.push_back(NativeDevice(id, dev));
-    by_id.Set(id, &s.devices.back());  // never reallocated: reserved above
+    by_id.Set(id, s.devices.size());
+    model::Device& d = s.devices.emplace_back(NativeDevice(id, dev));
+    if (kept.size() >= s.devices.size()) d.processes = std::move(kept[s.devices.size() - 1]);
   }
-  AddNative(ledger, meta, memo, by_id, &s);
+  AddNative(ledger, meta, unfilled, by_id, &s);
   if (shm != nullptr) AddShm(ledger, *shm, by_id, &s);
   s.open_without_report =
       OpenWithoutReport(ledger, shm, driver != nullptr ? *driver : DriverPidLists{});
@@ -213,14 +243,22 @@ model::Status BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, Pr
                                      a.figures.native_bytes, a.figures.tt_metal_bytes,
                                      a.since_unix_ms});
   s.counters = CountersOf(ledger, daemon);
+}
+
+model::Status BuildStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                          const DaemonMeta& daemon, const std::vector<ttshm::Region>* shm,
+                          const DriverPidLists* driver) {
+  model::Status s;
+  BuildStatusInto(ledger, meta, daemon, shm, driver, nullptr, &s);
   return s;
 }
 
-void WriteStatus(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
-                 const DaemonMeta& daemon, std::string* out, model::JsonMemo* memo,
-                 const std::vector<ttshm::Region>* shm, const DriverPidLists* driver) {
+void StatusReplies::Write(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& meta,
+                          const DaemonMeta& daemon, std::string* out,
+                          const std::vector<ttshm::Region>* shm, const DriverPidLists* driver) {
   // The model is never seen outside: the entries the memo holds are left unfilled.
-  model::WriteJson(BuildStatus(ledger, meta, daemon, shm, driver, memo), out, memo);
+  BuildStatusInto(ledger, meta, daemon, shm, driver, &memo_, &scratch_);
+  model::WriteJson(scratch_, out, &memo_);
 }
 
 }  // namespace ttmem::daemon

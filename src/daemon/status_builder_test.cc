@@ -9,10 +9,15 @@
 namespace ttmem::daemon {
 namespace {
 
+// With `replies`, as the daemon answers (memo and model kept); without, built afresh.
 std::string Build(const ledger::Ledger& l, const std::map<pid_t, ProcessMeta>& meta,
-                  model::JsonMemo* cache) {
+                  StatusReplies* replies) {
+  const DaemonMeta dm{42, "/tmp/x.sock", 5, 7, 0, 0, {}};
   std::string out;
-  WriteStatus(l, meta, DaemonMeta{42, "/tmp/x.sock", 5, 7, 0, 0, {}}, &out, cache);
+  if (replies != nullptr)
+    replies->Write(l, meta, dm, &out);
+  else
+    model::WriteJson(BuildStatus(l, meta, dm), &out);
   return out;
 }
 
@@ -49,7 +54,7 @@ TEST(StatusJson, FieldsAndEscaping) {
 TEST(StatusJson, CacheMatchesAFreshBuildThroughChanges) {
   ledger::Ledger l;
   std::map<pid_t, ProcessMeta> meta;
-  model::JsonMemo cache;
+  StatusReplies cache;
   uint64_t meta_version = 0;
   for (pid_t pid = 1; pid <= 20; ++pid) {
     meta[pid] = {"p" + std::to_string(pid), "cmd", 0, "root", "", 0, ++meta_version};
@@ -65,8 +70,8 @@ TEST(StatusJson, CacheMatchesAFreshBuildThroughChanges) {
   l.RemoveProcess(9);
   meta.erase(9);
   EXPECT_EQ(Build(l, meta, &cache), Build(l, meta, nullptr));
-  EXPECT_EQ(cache.entries().size(), 19u);  // the exited process's parts are gone
-  l.Alloc(9, 0, 0, 1, 0, 10);              // the pid comes back as another process
+  EXPECT_EQ(cache.memo().size(), 19u);  // the exited process's parts are gone
+  l.Alloc(9, 0, 0, 1, 0, 10);           // the pid comes back as another process
   meta[9] = {"again", "cmd2", 0, "root", "", 0, ++meta_version};
   const std::string with_cache = Build(l, meta, &cache);
   EXPECT_EQ(with_cache, Build(l, meta, nullptr));

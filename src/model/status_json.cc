@@ -133,8 +133,14 @@ class Parts {
       w.Raw(scratch_);
       return;
     }
-    for (const auto& [d, text] : m->on_devices)
-      if (d == device) return w.Raw(text);
+    const size_t n = m->on_devices.size();
+    for (size_t k = 0; k < n; ++k) {  // usually the first one looked at
+      const size_t i = (m->next + k) % n;
+      if (m->on_devices[i].first == device) {
+        m->next = i + 1;
+        return w.Raw(m->on_devices[i].second);
+      }
+    }
     m->on_devices.emplace_back(device, std::string());
     WriteDeviceProcess(e, &m->on_devices.back().second);
     w.Raw(m->on_devices.back().second);
@@ -159,6 +165,7 @@ class Parts {
       m.process.clear();
       m.on_devices.clear();
     }
+    if (m.seen != document_) m.next = 0;
     m.seen = document_;
     return &m;
   }

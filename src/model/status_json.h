@@ -27,8 +27,10 @@ class JsonMemo {
     std::string process;                                       // its "processes" entry
     std::vector<std::pair<uint32_t, std::string>> on_devices;  // its device entries
     uint64_t seen = 0;                                         // the document that last used it
+    size_t next = 0;  // where the next device entry is looked for (devices come in order)
   };
   std::unordered_map<pid_t, Entry>& entries() { return entries_; }
+  size_t size() const { return entries_.size(); }
   // Whether a document already wrote every part of process `pid` at `revision`.
   bool Holds(pid_t pid, const Revision& revision) const {
     auto it = entries_.find(pid);
