@@ -23,6 +23,37 @@ void OnSignal(int) {
 }
 }  // namespace
 
+// The checks CLI11 cannot make: the mesh shape, option combinations, the scenario's name. Says
+// what is wrong (stderr) and returns false.
+bool CheckOptions(const std::string& mesh, ttsim::ScenarioOptions* opts) {
+  ttsim::ScenarioOptions& o = *opts;
+  unsigned rows = 0, cols = 0;
+  char extra;
+  if (std::sscanf(mesh.c_str(), "%ux%u%c", &rows, &cols, &extra) != 2 || rows == 0 || cols == 0 ||
+      rows * cols > 64) {
+    std::fprintf(stderr, "ttmem sim: --mesh '%s' is not RxC with 1..64 devices, e.g. 2x4\n",
+                 mesh.c_str());
+    return false;
+  }
+  if (o.checkpoints && o.processes > 1) {
+    std::fprintf(stderr, "ttmem sim: --checkpoints needs --processes 1\n");
+    return false;
+  }
+  bool known = false;
+  for (const auto& s : ttsim::Scenarios()) known = known || o.name == s.name;
+  if (!known) {
+    std::string names;
+    for (const auto& s : ttsim::Scenarios())
+      names += (names.empty() ? "" : ", ") + std::string(s.name);
+    std::fprintf(stderr, "ttmem sim: unknown scenario '%s' (one of: %s)\n", o.name.c_str(),
+                 names.c_str());
+    return false;
+  }
+  o.rows = rows;
+  o.cols = cols;
+  return true;
+}
+
 int main(int argc, char** argv) {
   ttsim::ScenarioOptions o;
   std::string arch = "wormhole_b0", mesh = "2x4", tracking = "all-threads";
@@ -73,30 +104,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ttmem sim: %s (run 'ttmem sim --help' for the usage)\n", e.what());
     return 2;
   }
-  unsigned rows = 0, cols = 0;
-  char extra;
-  if (std::sscanf(mesh.c_str(), "%ux%u%c", &rows, &cols, &extra) != 2 || rows == 0 || cols == 0 ||
-      rows * cols > 64) {
-    std::fprintf(stderr, "ttmem sim: --mesh '%s' is not RxC with 1..64 devices, e.g. 2x4\n",
-                 mesh.c_str());
-    return 2;
-  }
-  if (o.checkpoints && o.processes > 1) {
-    std::fprintf(stderr, "ttmem sim: --checkpoints needs --processes 1\n");
-    return 2;
-  }
-  bool known = false;
-  for (const auto& s : ttsim::Scenarios()) known = known || o.name == s.name;
-  if (!known) {
-    std::string names;
-    for (const auto& s : ttsim::Scenarios())
-      names += (names.empty() ? "" : ", ") + std::string(s.name);
-    std::fprintf(stderr, "ttmem sim: unknown scenario '%s' (one of: %s)\n", o.name.c_str(),
-                 names.c_str());
-    return 2;
-  }
-  o.rows = rows;
-  o.cols = cols;
+  if (!CheckOptions(mesh, &o)) return 2;
   o.arch = ttsim::FindArch(arch);
   o.tracking = tracking == "all-threads" ? ttsim::TrackingMode::kAllThreads
                                          : ttsim::TrackingMode::kCallingThread;

@@ -654,6 +654,33 @@ void TakeReply(State& st, const ViewQueries::Reply& r) {
 }
 
 // Returns false to quit.
+// The arrow and page keys in the process table. True when `ch` was one.
+bool MoveSelection(State& st, int ch, size_t rows) {
+  const size_t page = static_cast<size_t>(std::max(LINES / 2, 1));
+  switch (ch) {
+    case KEY_UP:
+      st.selected = st.selected > 0 ? st.selected - 1 : 0;
+      return true;
+    case KEY_DOWN:
+      ++st.selected;
+      return true;
+    case KEY_PPAGE:
+      st.selected = st.selected > page ? st.selected - page : 0;
+      return true;
+    case KEY_NPAGE:
+      st.selected += page;
+      return true;
+    case KEY_HOME:
+      st.selected = 0;
+      return true;
+    case KEY_END:
+      st.selected = rows == 0 ? 0 : rows - 1;
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool HandleKey(State& st, ViewQueries& q, int ch) {
   if (ch == 'q' || ch == 'Q') return false;
   if (ch == KEY_RESIZE || ch == ERR) return true;
@@ -682,26 +709,8 @@ bool HandleKey(State& st, ViewQueries& q, int ch) {
     return true;
   }
   std::vector<ProcRow> rows = Rows(st);
-  const size_t page = static_cast<size_t>(std::max(LINES / 2, 1));
+  if (MoveSelection(st, ch, rows.size())) return true;
   switch (ch) {
-    case KEY_UP:
-      st.selected = st.selected > 0 ? st.selected - 1 : 0;
-      break;
-    case KEY_DOWN:
-      ++st.selected;
-      break;
-    case KEY_PPAGE:
-      st.selected = st.selected > page ? st.selected - page : 0;
-      break;
-    case KEY_NPAGE:
-      st.selected += page;
-      break;
-    case KEY_HOME:
-      st.selected = 0;
-      break;
-    case KEY_END:
-      st.selected = rows.empty() ? 0 : rows.size() - 1;
-      break;
     case 's':
       st.sort = static_cast<Sort>((st.sort + 1) % kSortCount);
       break;
