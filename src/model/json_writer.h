@@ -50,7 +50,13 @@ class JsonWriter {
     Raw(std::string_view(f.data(), f.size()));
   }
   void Null() { Raw("null"); }
-  void String(const std::string& v) { Raw(Escape(v)); }
+  void String(const std::string& v) {
+    if (!Plain(v)) return Raw(Escape(v));
+    Value();  // nothing to escape (most names): as nlohmann would write it, without it
+    out_.push_back('"');
+    out_.append(v);
+    out_.push_back('"');
+  }
   // A value already serialised (an escaped string from Escape()).
   void Raw(std::string_view json) {
     Value();
@@ -61,6 +67,12 @@ class JsonWriter {
   void StringOrNull(const std::string& v) { !v.empty() ? String(v) : Null(); }
 
  private:
+  // Printable ASCII without '"' and '\\': the same text escaped or not.
+  static bool Plain(const std::string& v) {
+    for (unsigned char c : v)
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+    return true;
+  }
   void Open(char c) {
     Value();
     out_.push_back(c);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/from_tt_shm.h"
+#include "model/json_writer.h"
 
 namespace ttmem::model {
 namespace {
@@ -178,6 +179,23 @@ TEST(StatusModel, MemoGivesTheDocumentAFreshWriteGives) {
   std::string third;
   WriteJson(s, &third, &memo);
   EXPECT_TRUE(memo.entries().empty());  // a process gone is forgotten
+}
+
+}  // namespace
+}  // namespace ttmem::model
+
+namespace ttmem::model {
+namespace {
+
+TEST(JsonWriter, StringsAreWrittenAsNlohmannWritesThem) {
+  for (const std::string& v :
+       std::vector<std::string>{"", "plain name", "q\"uote", "back\\slash", "tab\there", "del\x7f",
+                                "caf\xc3\xa9", "bad \xff utf8", std::string("nul\0x", 5)}) {
+    std::string out;
+    JsonWriter w(&out);
+    w.String(v);
+    EXPECT_EQ(out, json(v).dump(-1, ' ', false, json::error_handler_t::replace)) << v;
+  }
 }
 
 }  // namespace
