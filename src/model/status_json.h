@@ -38,11 +38,14 @@ class JsonMemo {
            !it->second.process.empty();
   }
   uint64_t NextDocument() { return ++document_; }
+  size_t last_size() const { return last_size_; }  // of the last document written with it
+  void set_last_size(size_t n) { last_size_ = n; }
   void ForgetUnseen();
 
  private:
   std::unordered_map<pid_t, Entry> entries_;
   uint64_t document_ = 0;
+  size_t last_size_ = 0;
 };
 
 // Appends the document to *out (compact JSON). With a memo, the parts of processes whose
