@@ -187,13 +187,12 @@ int LevelAttr(const State& st, double pct) {
 }
 
 // "[####....]  45% 5.4G/12.0G"; the bar in the usage colour. Returns the columns used.
-int DrawBar(const State& st, int y, int x, const model::Figures& m, int width) {
+int DrawBar(const State& st, int y, int x, const model::Figures& m, int width, bool wide) {
   const uint64_t used = Used(m);
   const auto total = Total(m);
   const double pct = Percent(used, total);
   Put(y, x, "[");
   Put(y, x + 1, Bar(used, total, width), total ? LevelAttr(st, pct) : 0);
-  const bool wide = COLS >= 140;
   auto b = [&](uint64_t v) { return wide ? FormatBytes(v) : FormatBytesShort(v); };
   std::string tail =
       total ? fmt::format("] {:>3.0f}% {:>{}}/{}", pct, b(used), wide ? 10 : 6, b(*total))
@@ -324,10 +323,10 @@ void DrawMain(State& st) {
     Put(y, 0, fmt::format("{:>3} {:<11.11}", d.id, d.arch.value_or("?")));
     int x = 16;
     Put(y, x, "DRAM");
-    x += 5 + DrawBar(st, y, x + 5, m[0], layout.bar_width) + 2;
+    x += 5 + DrawBar(st, y, x + 5, m[0], layout.bar_width, layout.wide_figures) + 2;
     if (x + 4 + layout.bar_width < COLS) {
       Put(y, x, "L1");
-      DrawBar(st, y, x + 3, m[1], layout.bar_width);
+      DrawBar(st, y, x + 3, m[1], layout.bar_width, layout.wide_figures);
     }
     ++y;
     if (layout.full) {

@@ -8,6 +8,11 @@ namespace {
 constexpr int kTableMin = 6;   // lines the process table wants at least
 constexpr int kChartTall = 7;  // a chart of 3 rows per metric: title + 2 x 3
 constexpr int kChartLow = 5;   // 2 rows per metric
+// A panel's bar line: "ID  ARCH       " (16), "DRAM " [bar] figures, 2 spaces, "L1 " [bar]
+// figures. A bar's figures ("] 99% 1023.9 GiB/1023.9 GiB") take at most 28 columns, short 20 (one
+// more at 100 %).
+constexpr int kBarLineFixed = 16 + 5 + 1 + 2 + 3 + 1;
+constexpr int kFiguresWide = 28, kFiguresShort = 20;
 
 }  // namespace
 
@@ -23,7 +28,10 @@ MainLayout LayoutMain(int lines, int cols, size_t devices) {
   const int device_lines = std::max(1, avail - kTableMin - chart_lines);
   l.devices_shown = static_cast<size_t>(std::min(ndev, std::max(device_lines / per, 1)));
   l.more_devices = l.devices_shown < devices;
-  l.bar_width = std::clamp((cols - 80) / 2 + 6, 6, 40);
+  l.wide_figures = cols >= 140;
+  const int figures = l.wide_figures ? kFiguresWide : kFiguresShort;
+  l.bar_width = std::clamp((cols - kBarLineFixed - 2 * figures) / 2, 6, 40);
+  l.device_line_width = kBarLineFixed + 2 * (l.bar_width + figures);
   l.narrow = cols < 110;
   l.table_header_y =
       1 + static_cast<int>(l.devices_shown) * per + (l.more_devices ? 1 : 0) + chart_lines;

@@ -21,6 +21,8 @@ struct MainLayout {
   bool more_devices = false;  // the "... N more" line
   int chart_rows = 0;         // rows per chart metric; 0: no chart
   int bar_width = 6;          // each DRAM / L1 bar
+  bool wide_figures = false;  // a bar's figures in full units (from 140 columns), else short
+  int device_line_width = 0;  // columns of a panel's bar line: id, arch, both bars and figures
   bool narrow = false;        // short units and tighter text columns (under 110 columns)
   int table_header_y = 1;
   size_t table_rows = 1;  // process rows that fit below the header, above the status line

@@ -10,6 +10,9 @@ namespace {
 void ExpectFits(int lines, int cols, size_t devices) {
   const MainLayout l = LayoutMain(lines, cols, devices);
   SCOPED_TRACE(testing::Message() << lines << "x" << cols << ", " << devices << " device(s)");
+  if (cols >= 80) {
+    EXPECT_LE(l.device_line_width, cols);  // both bars and their figures fit
+  }
   EXPECT_LE(l.devices_shown, devices);
   EXPECT_EQ(l.more_devices, l.devices_shown < devices);
   EXPECT_GE(l.table_rows, 1u);
@@ -53,7 +56,7 @@ TEST(TopLayout, AWideTallTerminalGetsWideBarsAndTheChart) {
 
 TEST(TopLayout, FitsAtEverySize) {
   for (int lines : {6, 8, 12, 24, 40, 80})
-    for (int cols : {40, 80, 120, 250})
+    for (int cols : {40, 80, 120, 139, 140, 141, 250})
       for (size_t devices : {0u, 1u, 2u, 8u, 32u, 1024u}) ExpectFits(lines, cols, devices);
 }
 
