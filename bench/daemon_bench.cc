@@ -81,7 +81,9 @@ void BM_BuildStatus(benchmark::State& state) {
                  1000,
                  "user",
                  "",
-                 1700000000000};
+                 1700000000000,
+                 0,
+                 {}};
     for (uint64_t i = 0; i < kBuffers / kProcs; ++i)
       l.Alloc(pid, static_cast<uint32_t>(i % kDevices), i % 3 == 0 ? 1 : 0, i + 1, i * 8192, 4096);
   }

@@ -130,6 +130,27 @@ int ttmem_device_announce(const ttmem_device_info* info);
  * `tag` is copied (at most 63 bytes kept); NULL clears it. Returns 0 on success. */
 int ttmem_set_tag(const char* tag);
 
+/* ---- Why: the op that allocated (since 0.3) ---------------------------------------------------
+ * A per-thread stack of scope names: every allocation a thread reports carries the name of its
+ * innermost scope as its `op` (ttnn op names when tt-metal's GraphTracker feeds it; any name you
+ * choose otherwise), shown by `ttmem status`/`top`, the snapshot and the recording.
+ *
+ * ttmem_scope_push: enters a scope named `name` (copied; 1 to TTMEM_MAX_SCOPE_NAME bytes, longer
+ *   names are cut). Returns 0, or -1 (NULL or empty name, tracking disabled, more than
+ *   TTMEM_MAX_SCOPE_NAMES distinct names in this process, or deeper than TTMEM_MAX_SCOPE_DEPTH:
+ *   the allocations then carry the deepest scope that fits). Each push needs a pop, -1 or not.
+ * ttmem_scope_pop: leaves the innermost scope (nothing when none is open).
+ * ttmem_mark: a phase marker ("iteration 3"), in order with the thread's allocations; the
+ *   recording and its report show the memory held at each mark. Returns 0 or -1 as push does.
+ * Names are interned by the library (a lookup under a process-local lock on push and mark); the
+ * allocation path stays one record write. */
+#define TTMEM_MAX_SCOPE_NAME 127
+#define TTMEM_MAX_SCOPE_NAMES 4095
+#define TTMEM_MAX_SCOPE_DEPTH 64
+int ttmem_scope_push(const char* name);
+void ttmem_scope_pop(void);
+int ttmem_mark(const char* name);
+
 /* Client-side counters, for diagnostics. */
 typedef struct ttmem_stats {
   uint64_t events_written; /* records written to this process's rings */

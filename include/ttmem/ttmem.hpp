@@ -38,6 +38,19 @@ inline bool flush(uint32_t timeout_ms) {
 }
 
 // Reports an allocation for its lifetime. Not copyable; movable.
+// A scope for the allocations this thread makes while it lives (ttmem_scope_push / pop).
+class Scope {
+ public:
+  explicit Scope(const char* name) { ttmem_scope_push(name); }
+  ~Scope() { ttmem_scope_pop(); }
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+};
+
+inline bool mark(const char* name) {
+  return ttmem_mark(name) == 0;
+}
+
 class Buffer {
  public:
   Buffer(uint32_t device, MemType type, uint64_t id, uint64_t address, uint64_t size)

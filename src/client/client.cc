@@ -100,6 +100,9 @@ static_assert(TTMEM_MAX_DEVICES == ttmem::proto::kMaxDevices);
 static_assert(TTMEM_MAX_BUFFER_BYTES == ttmem::proto::kMaxBufferBytes);
 static_assert(TTMEM_MEM_TYPE_COUNT == ttmem::proto::kMemTypeCount);
 static_assert(TTMEM_ALLOC_HOOKED == ttmem::proto::kFlagHooked);
+static_assert(TTMEM_MAX_SCOPE_NAMES == ttmem::proto::kMaxOpNames);
+static_assert(TTMEM_MAX_SCOPE_NAME == ttmem::proto::kMaxOpName);
+static_assert(ttmem::proto::kMaxOpNames < (1u << (16 - ttmem::proto::kSyncOpShift)));
 
 enum State : int { kUninit = 0, kDisabled = 1, kEnabled = 2 };
 
@@ -125,6 +128,15 @@ struct ThreadRing {
   uint32_t index;
 };
 __attribute__((tls_model("initial-exec"))) thread_local ThreadRing t_ring;
+
+// The thread's scopes (ttmem_scope_push / pop): `op` is the innermost one's id, what every record
+// of the thread carries. Not reset at fork: the forking thread's child is still inside them.
+struct ThreadScopes {
+  uint32_t op;     // 0: none
+  uint32_t depth;  // pushes not yet popped (may exceed what `ids` holds)
+  uint16_t ids[TTMEM_MAX_SCOPE_DEPTH];
+};
+__attribute__((tls_model("initial-exec"))) thread_local ThreadScopes t_scopes;
 pthread_key_t g_thread_key;  // its destructor retires the thread's ring
 
 // The record's ordering key: the process's event sequence. One uncontended atomic increment
@@ -218,7 +230,11 @@ bool ClaimRing(ThreadRing* r) {
 __attribute__((noinline)) bool LogEvent(ttmem::proto::RecordKind kind, uint32_t device,
                                         uint8_t type, uint64_t id, uint64_t address, uint64_t size,
                                         uint16_t flags) {
-  ttmem::proto::SyncRecord rec{id, address, size, device, static_cast<uint8_t>(kind), type, flags};
+  if (kind == ttmem::proto::RecordKind::kMark) return true;  // marks are not kept in the log
+  const auto with_op =
+      static_cast<uint16_t>(flags | (t_scopes.op << ttmem::proto::kSyncOpShift));  // op < 4096
+  ttmem::proto::SyncRecord rec{id,   address, size, device, static_cast<uint8_t>(kind),
+                               type, with_op};
   if (!g_link.log->Add(g_link.log_mode, rec)) return false;
   g_link.logged.fetch_add(1, std::memory_order_relaxed);
   // During an overflow episode, an event that bypasses the rings counts as dropped (and
@@ -270,6 +286,7 @@ __attribute__((noinline)) void Write(ttmem::proto::RecordKind kind, uint32_t dev
   rec->kind = static_cast<uint8_t>(kind);
   rec->type = type;
   rec->flags = flags;
+  rec->op = t_scopes.op;
   r.head = head + 1;
   r.ctl->head.store(head + 1, std::memory_order_release);
   if (TTMEM_UNLIKELY(hdr->wake_wanted.load(std::memory_order_relaxed) != 0) &&
@@ -308,8 +325,10 @@ bool CreateRegion() {
 void AtForkPrepare() {
   g_init_mu.lock();
   g_sock_mu.lock();
+  LockOpNames();
 }
 void AtForkParent() {
+  UnlockOpNames();
   g_sock_mu.unlock();
   g_init_mu.unlock();
 }
@@ -325,6 +344,7 @@ void AtForkChild() {
   new (&l) Link();
   t_ring = ThreadRing{};
   SetState(kUninit);
+  UnlockOpNames();  // the names (and this thread's scopes) stay: ids mean the same in the child
   g_sock_mu.unlock();
   g_init_mu.unlock();
 }
@@ -410,6 +430,34 @@ TTMEM_EXPORT void ttmem_alloc_ex(uint32_t device, ttmem_mem_type type, uint64_t 
 
 TTMEM_EXPORT void ttmem_free(uint32_t device, uint64_t buffer_id) {
   if (Enabled()) Write(ttmem::proto::RecordKind::kFree, device, 0, buffer_id, 0, 0, 0);
+}
+
+TTMEM_EXPORT int ttmem_scope_push(const char* name) {
+  ThreadScopes& sc = t_scopes;
+  const uint32_t id = Enabled() ? InternOpName(name) : 0;
+  const uint32_t d = sc.depth++;  // every push counts, so that pops stay balanced
+  if (id == 0 || d >= TTMEM_MAX_SCOPE_DEPTH) {
+    if (d < TTMEM_MAX_SCOPE_DEPTH) sc.ids[d] = static_cast<uint16_t>(sc.op);  // keeps the outer
+    return -1;
+  }
+  sc.ids[d] = static_cast<uint16_t>(id);
+  sc.op = id;
+  return 0;
+}
+
+TTMEM_EXPORT void ttmem_scope_pop(void) {
+  ThreadScopes& sc = t_scopes;
+  if (sc.depth == 0) return;
+  const uint32_t d = --sc.depth;
+  if (d < TTMEM_MAX_SCOPE_DEPTH) sc.op = d == 0 ? 0 : sc.ids[d - 1];
+}
+
+TTMEM_EXPORT int ttmem_mark(const char* name) {
+  if (!Enabled()) return -1;
+  const uint32_t id = InternOpName(name);
+  if (id == 0) return -1;
+  Write(ttmem::proto::RecordKind::kMark, 0, 0, id, 0, 0, 0);
+  return 0;
 }
 
 TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {

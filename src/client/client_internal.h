@@ -58,6 +58,18 @@ extern int g_num_devices;                               // guarded by g_sock_mu
 extern proto::SetTagBody g_tag;                         // guarded by g_sock_mu
 extern bool g_has_tag;                                  // guarded by g_sock_mu
 
+// Scope names (scopes.cc): interned once per process, kept across fork; sent to the daemon once
+// per connection (kOpName). Guarded by their own lock, never held while sending.
+// Returns the name's id (1 .. kMaxOpNames), or 0 when refused (empty, or the table is full).
+uint32_t InternOpName(const char* name);
+// Sends the names this connection has not had yet. The caller holds g_sock_mu and a connection.
+void SendOpNamesLocked();
+// A new connection has had none of them.
+void ForgetOpNamesSent();
+// Fork: the names' lock is taken before and released after, in parent and child.
+void LockOpNames();
+void UnlockOpNames();
+
 void WakeDaemon();
 // Takes the resync log and switches to the rings at one instant, recording each ring's head as
 // its hold and the round's sequence number in the region.

@@ -33,6 +33,10 @@ void SendAnnouncementsLocked() {
                           sizeof(g_devices[i]));
   if (ok && g_has_tag)
     ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
+  if (ok) {
+    ForgetOpNamesSent();
+    SendOpNamesLocked();
+  }
 }
 
 bool SendHello(int fd) {
@@ -202,6 +206,8 @@ void RunConnected(base::UniqueFd fd) {
       uint64_t v;
       while (::read(g_link.connector_wake, &v, sizeof(v)) > 0) {
       }
+      std::lock_guard<std::mutex> lock(g_sock_mu);  // names a pushing thread could not send
+      SendOpNamesLocked();
     }
     if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       proto::Frame f;

@@ -22,12 +22,13 @@ proto::EventRecord LiveRecord(pid_t pid, const ledger::LiveEntry& e, proto::Even
   r.time_ns = now;
   r.pid = pid;
   r.device = e.device;
-  r.type = e.type;
+  r.type = static_cast<uint8_t>(e.type);
   r.kind = static_cast<uint8_t>(kind);
   r.flags = e.hooked ? proto::kEventFlagHooked : 0;
   r.buffer_id = e.id;
   r.address = e.address;
   r.size = e.size;
+  r.op = e.op;
   return r;
 }
 
@@ -202,6 +203,10 @@ void EventStream::Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledg
     auto proc = ledger.processes().find(p);
     if (proc == ledger.processes().end()) continue;
     AppendNotice(c, Dump(ProcessStartNotice(p, m, now, /*existing=*/true)));
+    for (size_t i = 0; i < m.op_names.size(); ++i)
+      if (!m.op_names[i].empty())
+        AppendNotice(
+            c, Dump({{"event", "op_name"}, {"pid", p}, {"id", i + 1}, {"name", m.op_names[i]}}));
     // The live set a frame at a time: what does not fit the allowance is lost and counted.
     std::vector<proto::EventRecord> live;
     live.reserve(std::min(proc->second.live.size(), kEventsPerFrame));

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <map>
 #include <optional>
 
 #include <fmt/format.h>
@@ -98,16 +100,32 @@ void QueryService::Subscribe(Connection& c, const nlohmann::json& req) {
 
 void QueryService::Buffers(Connection& c, const nlohmann::json& req) {
   // {"cmd": "buffers", "pid": P, ["limit": N]}: the process's largest live buffers (N <= 1000,
-  // default 20), largest first, and how many it holds in all.
-  nlohmann::json list = nlohmann::json::array();
+  // default 20), largest first, each with its op; how many it holds in all; and its live memory
+  // by op (every op, largest first).
+  nlohmann::json list = nlohmann::json::array(), by_op = nlohmann::json::array();
   size_t total = 0;
   if (req.contains("pid")) {
+    const pid_t pid = req["pid"].get<pid_t>();
     size_t limit = req.contains("limit") ? std::min<size_t>(req["limit"].get<size_t>(), 1000) : 20;
-    auto p = ctx_.ledger.processes().find(req["pid"].get<pid_t>());
+    auto p = ctx_.ledger.processes().find(pid);
+    static const ProcessMeta kNoMeta{};
+    auto m = ctx_.reporters.meta().find(pid);
+    const ProcessMeta& meta = m != ctx_.reporters.meta().end() ? m->second : kNoMeta;
+    auto op = [&](uint16_t id) {
+      return id == 0 ? nlohmann::json() : nlohmann::json(meta.OpName(id));
+    };
     if (p != ctx_.ledger.processes().end()) {
       std::vector<const ledger::LiveEntry*> all;
       all.reserve(p->second.live.size());
-      for (const ledger::LiveEntry& e : p->second.live) all.push_back(&e);
+      std::map<uint16_t, std::array<uint64_t, ledger::kNumTypes + 1>>
+          ops;  // bytes by type, buffers
+      for (const ledger::LiveEntry& e : p->second.live) {
+        all.push_back(&e);
+        if (e.hooked != 0) continue;  // a capture estimate holds no memory
+        auto& o = ops[e.op];
+        o[e.type] += e.size;
+        ++o[ledger::kNumTypes];
+      }
       total = all.size();
       limit = std::min(limit, all.size());
       std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(limit), all.end(),
@@ -121,11 +139,29 @@ void QueryService::Buffers(Connection& c, const nlohmann::json& req) {
                         {"id", e.id},
                         {"address", e.address},
                         {"size", e.size},
-                        {"capture", e.hooked != 0}});
+                        {"capture", e.hooked != 0},
+                        {"op", op(e.op)}});
       }
+      std::vector<std::pair<uint64_t, nlohmann::json>> rows;
+      for (const auto& [id, o] : ops) {
+        nlohmann::json bytes = nlohmann::json::object();
+        uint64_t sum = 0;
+        for (int t = 0; t < ledger::kNumTypes; ++t) {
+          if (o[t] != 0) bytes[std::string(proto::kMemTypeKeys[t])] = o[t];
+          sum += o[t];
+        }
+        rows.emplace_back(sum, nlohmann::json{{"op", op(id)},
+                                              {"bytes", sum},
+                                              {"by_type", bytes},
+                                              {"buffers", o[ledger::kNumTypes]}});
+      }
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (auto& [sum, row] : rows) by_op.push_back(std::move(row));
     }
   }
-  ReplyJson(ctx_.conns, c, {{"buffers", std::move(list)}, {"live_buffers", total}});
+  ReplyJson(ctx_.conns, c,
+            {{"buffers", std::move(list)}, {"live_buffers", total}, {"by_op", std::move(by_op)}});
 }
 
 void QueryService::Fragmentation(Connection& c, const nlohmann::json& req) {

@@ -165,6 +165,8 @@ bool Reporters::OnFrame(Connection& c, proto::Frame& f) {
       m.version = ++meta_version_;
       return true;
     }
+    case proto::FrameType::kOpName:
+      return OnOpName(c, f);
     case proto::FrameType::kSyncBegin:
     case proto::FrameType::kSync:
     case proto::FrameType::kSyncEnd:
@@ -173,6 +175,31 @@ bool Reporters::OnFrame(Connection& c, proto::Frame& f) {
       LogWarn("disconnecting {}: unexpected frame type {}", Describe(c), f.header.type);
       return false;
   }
+}
+
+// A scope name: id and length in range, no NUL inside; control bytes become '?'. At most
+// kMaxOpNames per process (kMaxOpName bytes each: 0.5 MiB at most).
+bool Reporters::OnOpName(Connection& c, const proto::Frame& f) {
+  proto::OpNameBody b;
+  if (f.payload.size() != sizeof(b)) {
+    LogWarn("disconnecting {}: op name of {} bytes", Describe(c), f.payload.size());
+    return false;
+  }
+  std::memcpy(&b, f.payload.data(), sizeof(b));
+  if (b.id == 0 || b.id > proto::kMaxOpNames || b.length == 0 || b.length > proto::kMaxOpName ||
+      strnlen(b.name, b.length) != b.length) {
+    LogWarn("disconnecting {}: op name id {} of {} bytes (ids 1 to {}, 1 to {} bytes, no NUL)",
+            Describe(c), b.id, b.length, proto::kMaxOpNames, proto::kMaxOpName);
+    return false;
+  }
+  ProcessMeta& m = meta_[c.cred.pid];
+  if (m.op_names.size() < b.id) m.op_names.resize(b.id);
+  std::string name = SafeText(b.name, b.length);
+  if (events_.any())
+    events_.Notice({{"event", "op_name"}, {"pid", c.cred.pid}, {"id", b.id}, {"name", name}},
+                   c.cred.pid);
+  m.op_names[b.id - 1] = std::move(name);
+  return true;
 }
 
 bool Reporters::OnDeviceInfo(Connection& c, const proto::Frame& f) {

@@ -80,6 +80,7 @@ class Reporters {
 
  private:
   bool OnDeviceInfo(Connection& c, const proto::Frame& f);
+  bool OnOpName(Connection& c, const proto::Frame& f);
   bool OnSync(Connection& c, proto::FrameType type, const proto::Frame& f);
   // New live buffers the uid may still add (the limit less what its processes hold).
   uint64_t Allowance(uid_t uid) const;

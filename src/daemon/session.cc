@@ -99,27 +99,50 @@ std::vector<Session::Pending>& Session::Scratch() {
   return scratch;
 }
 
-bool Session::Validate(uint32_t device, uint8_t kind, uint8_t type, uint16_t flags, uint64_t size,
-                       std::string* error) {
-  if (device >= proto::kMaxDevices) {
-    *error = fmt::format("record with device id {} (limit {})", device, proto::kMaxDevices);
+Session::Event Session::Event::Of(const proto::Record& r) {
+  return Event{r.device, r.kind, r.type, r.flags, r.op, r.buffer_id, r.address, r.size};
+}
+
+Session::Event Session::Event::Of(const proto::SyncRecord& r) {
+  return Event{r.device,
+               r.kind,
+               r.type,
+               static_cast<uint16_t>(r.flags & ((1u << proto::kSyncOpShift) - 1)),
+               static_cast<uint32_t>(r.flags >> proto::kSyncOpShift),
+               r.buffer_id,
+               r.address,
+               r.size};
+}
+
+bool Session::Validate(const Event& e, std::string* error) {
+  if (e.device >= proto::kMaxDevices) {
+    *error = fmt::format("record with device id {} (limit {})", e.device, proto::kMaxDevices);
     return false;
   }
-  if (kind == static_cast<uint8_t>(proto::RecordKind::kFree)) return true;
-  if (kind != static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
-    *error = fmt::format("record of unknown kind {}", kind);
+  if (e.op > proto::kMaxOpNames) {
+    *error = fmt::format("record with op {} (limit {})", e.op, proto::kMaxOpNames);
     return false;
   }
-  if (type >= ledger::kNumTypes) {
-    *error = fmt::format("allocation record with memory type {}", type);
+  if (e.kind == static_cast<uint8_t>(proto::RecordKind::kFree)) return true;
+  if (e.kind == static_cast<uint8_t>(proto::RecordKind::kMark)) {
+    if (e.buffer_id != 0 && e.buffer_id <= proto::kMaxOpNames) return true;
+    *error = fmt::format("mark record with name id {} (1 to {})", e.buffer_id, proto::kMaxOpNames);
     return false;
   }
-  if ((flags & ~proto::kKnownFlags) != 0) {
-    *error = fmt::format("allocation record with unknown flags {:#x}", flags);
+  if (e.kind != static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
+    *error = fmt::format("record of unknown kind {}", e.kind);
     return false;
   }
-  if (size > proto::kMaxBufferBytes) {
-    *error = fmt::format("allocation record of {} bytes (limit {}, TTMEM_MAX_BUFFER_BYTES)", size,
+  if (e.type >= ledger::kNumTypes) {
+    *error = fmt::format("allocation record with memory type {}", e.type);
+    return false;
+  }
+  if ((e.flags & ~proto::kKnownFlags) != 0) {
+    *error = fmt::format("allocation record with unknown flags {:#x}", e.flags);
+    return false;
+  }
+  if (e.size > proto::kMaxBufferBytes) {
+    *error = fmt::format("allocation record of {} bytes (limit {}, TTMEM_MAX_BUFFER_BYTES)", e.size,
                          proto::kMaxBufferBytes);
     return false;
   }
@@ -145,7 +168,7 @@ bool Session::Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::strin
     std::memcpy(static_cast<void*>(&p.record), &recs[pos & (ring_capacity_ - 1)],
                 sizeof(proto::Record));
     const proto::Record& r = p.record;  // the copy: the client may change the ring meanwhile
-    if (!Validate(r.device, r.kind, r.type, r.flags, r.size, error)) {
+    if (!Validate(Event::Of(r), error)) {
       *error = fmt::format("ring {} position {}: {}", ring, pos, *error);
       return false;
     }
@@ -218,8 +241,7 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
     }
     if (applied[p.ring] <= p.position) continue;  // after a record of its ring left for later
     const proto::Record& r = p.record;
-    if (!Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error))
-      return false;
+    if (!Apply(ledger, Event::Of(r), error)) return false;
     ++stats->applied;
   }
   // A ring's slots are released only up to its first record not applied, so a restarted daemon
@@ -253,14 +275,19 @@ bool Session::DrainAllPublished(ledger::Ledger& ledger, uint64_t max_records, Dr
   }
 }
 
-bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type,
-                    uint16_t flags, uint64_t buffer_id, uint64_t address, uint64_t size,
-                    std::string* error) {
+bool Session::Apply(ledger::Ledger& ledger, const Event& e, std::string* error) {
   // Validated by the caller: ring records as they are copied (Collect), sync records in
   // ApplySync.
   const ledger::Replay replay = tolerant_ ? ledger::Replay::kTolerant : ledger::Replay::kNo;
-  if (kind == static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
-    bool hooked = (flags & proto::kFlagHooked) != 0;
+  const uint32_t device = e.device;
+  const uint64_t buffer_id = e.buffer_id;
+  if (e.kind == static_cast<uint8_t>(proto::RecordKind::kMark)) {  // no figures: the stream's
+    if (sink_ && sink_->tapping())
+      Tap(static_cast<uint8_t>(proto::EventKind::kMark), e, proto::kEventNoType, 0, 0, 0);
+    return true;
+  }
+  if (e.kind == static_cast<uint8_t>(proto::RecordKind::kAlloc)) {
+    bool hooked = (e.flags & proto::kFlagHooked) != 0;
     // The state-table slot lives in the ledger entry: reuse it when the id is live.
     ledger::LiveBuffer old;
     const bool replaces = ledger.Find(pid_, device, buffer_id, &old);
@@ -274,46 +301,50 @@ bool Session::Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8
     }
     if (!replaces) --allowance_;
     if (state_) {
-      slot =
-          state_->Put(slot, device, buffer_id, ledger::LiveBuffer{address, size, 0, type, hooked});
+      slot = state_->Put(slot, device, buffer_id,
+                         ledger::LiveBuffer{e.address, e.size, 0, e.type, hooked});
       if (slot == StateFile::kNoSlot) {
         *error = "live table full (more than 64 Mi live buffers)";
         return false;
       }
     }
-    if (ledger.Alloc(pid_, device, type, buffer_id, address, size,
-                     hooked ? ledger::Capture::kEstimate : ledger::Capture::kNo, replay, slot) ==
+    if (ledger.Alloc(pid_, device, e.type, buffer_id, e.address, e.size,
+                     hooked ? ledger::Capture::kEstimate : ledger::Capture::kNo, replay, slot,
+                     static_cast<uint16_t>(e.op)) ==
         ledger::Result::kInvalid) {  // the only cause left: the device's total would wrap
-      *error = fmt::format("allocation of {} bytes would wrap device {}'s total", size, device);
+      *error = fmt::format("allocation of {} bytes would wrap device {}'s total", e.size, device);
       return false;
     }
     if (sink_ && sink_->tapping())
-      Tap(static_cast<uint8_t>(proto::EventKind::kAlloc), device, type, flags, buffer_id, address,
-          size);
+      Tap(static_cast<uint8_t>(proto::EventKind::kAlloc), e, e.type, e.flags, e.address, e.size);
   } else {
     ledger::LiveBuffer freed;
     const bool known = ledger.Free(pid_, device, buffer_id, replay, &freed) == ledger::Result::kOk;
     if (known && allowance_ != UINT64_MAX) ++allowance_;
     if (known && state_) state_->Release(freed.state_slot);
-    if (sink_ && sink_->tapping())
-      Tap(static_cast<uint8_t>(proto::EventKind::kFree), device,
+    if (sink_ && sink_->tapping()) {
+      Event f = e;
+      f.op = known ? freed.op : 0;  // a free carries the freed buffer's op, as its type and size
+      Tap(static_cast<uint8_t>(proto::EventKind::kFree), f,
           known ? freed.type : proto::kEventNoType,
-          known && freed.hooked ? proto::kEventFlagHooked : uint16_t{0}, buffer_id,
-          known ? freed.address : 0, known ? freed.size : 0);
+          known && freed.hooked ? proto::kEventFlagHooked : uint16_t{0}, known ? freed.address : 0,
+          known ? freed.size : 0);
+    }
   }
   return true;
 }
 
-void Session::Tap(uint8_t kind, uint32_t device, uint8_t type, uint16_t flags, uint64_t id,
-                  uint64_t address, uint64_t size) {
+void Session::Tap(uint8_t kind, const Event& ev, uint8_t type, uint16_t flags, uint64_t address,
+                  uint64_t size) {
   proto::EventRecord e{};
   e.pid = pid_;
-  e.device = device;
+  e.device = ev.device;
   e.type = type;
   e.kind = kind;
   e.flags = static_cast<uint16_t>((flags & proto::kEventFlagHooked) |
                                   (syncing_ ? proto::kEventFlagResync : 0));
-  e.buffer_id = id;
+  e.op = ev.op;
+  e.buffer_id = ev.buffer_id;
   e.address = address;
   e.size = size;
   sink_->Applied(e);

@@ -112,8 +112,21 @@ class Session {
 
  private:
   Session() = default;
-  void Tap(uint8_t kind, uint32_t device, uint8_t type, uint16_t flags, uint64_t id,
-           uint64_t address, uint64_t size);
+  // One event, from a ring record or a resync record, as the session checks and applies it.
+  struct Event {
+    uint32_t device;
+    uint8_t kind;  // proto::RecordKind
+    uint8_t type;
+    uint16_t flags;      // proto::kKnownFlags
+    uint32_t op;         // the allocating scope's id (a mark's: the scope it was made in)
+    uint64_t buffer_id;  // a mark's: its name's id
+    uint64_t address;
+    uint64_t size;
+    static Event Of(const proto::Record& r);
+    static Event Of(const proto::SyncRecord& r);
+  };
+  void Tap(uint8_t kind, const Event& e, uint8_t type, uint16_t flags, uint64_t address,
+           uint64_t size);
   EventSink* sink_ = nullptr;
   bool syncing_ = false;  // applying a resync log (events flagged kEventFlagResync)
   struct Pending {
@@ -125,14 +138,12 @@ class Session {
   // Copies ring records [read_[ring], head) into the scratch, at most *budget of them, each
   // validated before the next is copied. Sets cut_[ring] when the budget stopped it short.
   bool Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::string* error);
-  // The shape of a record (kind, device, type, flags, size); false with *error set.
-  static bool Validate(uint32_t device, uint8_t kind, uint8_t type, uint16_t flags, uint64_t size,
-                       std::string* error);
+  // The shape of an event (kind, device, type, flags, op, size); false with *error set.
+  static bool Validate(const Event& e, std::string* error);
   // Drain's scratch, shared by every session (the daemon drains on its loop thread only).
   static std::vector<Pending>& Scratch();
-  // Validates and applies one event to the ledger and the state table.
-  bool Apply(ledger::Ledger& ledger, uint32_t device, uint8_t kind, uint8_t type, uint16_t flags,
-             uint64_t buffer_id, uint64_t address, uint64_t size, std::string* error);
+  // Applies one validated event to the ledger and the state table.
+  bool Apply(ledger::Ledger& ledger, const Event& e, std::string* error);
   void SaveCounters(const ledger::Ledger& ledger);
 
   pid_t pid_ = 0;

@@ -53,8 +53,13 @@ bool Session::ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
   for (size_t off = 0; off < len; off += sizeof(proto::SyncRecord)) {
     proto::SyncRecord r;
     std::memcpy(&r, data + off, sizeof(r));
-    if (!Validate(r.device, r.kind, r.type, r.flags, r.size, error) ||
-        !Apply(ledger, r.device, r.kind, r.type, r.flags, r.buffer_id, r.address, r.size, error)) {
+    const Event e = Event::Of(r);
+    if (e.kind == static_cast<uint8_t>(proto::RecordKind::kMark)) {
+      *error = "a mark in a resync log (marks are not kept there)";
+      syncing_ = false;
+      return false;
+    }
+    if (!Validate(e, error) || !Apply(ledger, e, error)) {
       syncing_ = false;
       return false;
     }

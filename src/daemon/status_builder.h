@@ -29,6 +29,11 @@ struct ProcessMeta {
   std::string tag;  // set by the client (untrusted, shown as given)
   uint64_t started_unix_ms = 0;
   uint64_t version = 0;  // non-zero, and new on every change (the reply's memo is keyed by it)
+  // Its scope names by id - 1 (kOpName; "" where none came). Not in the status document: a new
+  // name does not change `version`.
+  std::vector<std::string> op_names;
+  // The name of op `id`: "" for 0, "op#ID" while its name has not come.
+  std::string OpName(uint32_t id) const;
 };
 
 struct DaemonMeta {

@@ -40,10 +40,12 @@ void Ledger::Account(Process& p, uint32_t device, Device& d, const LiveBuffer& b
 }
 
 Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
-                     uint64_t size, Capture capture, Replay replay, uint32_t state_slot) {
+                     uint64_t size, Capture capture, Replay replay, uint32_t state_slot,
+                     uint16_t op) {
   const bool hooked = capture == Capture::kEstimate;
   const bool count_anomalies = replay == Replay::kNo;
-  if (type >= kNumTypes || device > UINT16_MAX) return Result::kInvalid;
+  if (type >= kNumTypes || device > UINT16_MAX || state_slot > kMaxStateSlot)
+    return Result::kInvalid;
   // Totals never wrap: an allocation the device's total cannot hold is refused, changing nothing
   // (the device total bounds every process total below it).
   auto dev = devices_.find(device);
@@ -64,17 +66,20 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
   if (!inserted) {
     const LiveEntry& old = *it;
     if (!count_anomalies && old.type == type && old.address == address && old.size == size &&
-        (old.hooked != 0) == hooked)
-      return Result::kOk;  // a replayed allocation already applied
+        (old.hooked != 0) == hooked) {
+      it->op = op;  // a replayed allocation already applied (its op may come only now)
+      return Result::kOk;
+    }
     Account(p, device, d, old.buffer(), /*add=*/false);
     if (count_anomalies) ++p.counters.duplicate_allocs;
     r = Result::kDuplicateAlloc;
   }
   it->address = address;
   it->size = size;
-  it->state_slot = state_slot;
-  it->type = type;
+  it->state_slot = state_slot & kMaxStateSlot;  // checked above
+  it->type = type & 0x1fu;                      // < kNumTypes, checked above
   it->hooked = hooked ? 1 : 0;
+  it->op = op;
   Account(p, device, d, it->buffer(), /*add=*/true);
   return r;
 }

@@ -94,6 +94,7 @@ struct LiveBuffer {
   uint32_t state_slot = 0;  // the caller's: the daemon's state-table slot of the entry
   uint8_t type = 0;
   bool hooked = false;
+  uint16_t op = 0;  // the caller's: the allocating scope's id in its process (0: none)
 };
 static_assert(sizeof(LiveBuffer) == 24);
 
@@ -135,15 +136,19 @@ class DeviceUsage {
 // One live buffer as the ledger keeps it: 32 bytes, so a hash node is 40 and a malloc chunk 48
 // (the daemon's memory per live buffer is a target: docs/benchmarks.md). Identity is
 // (device, id); the rest may change in place.
+inline constexpr uint32_t kMaxStateSlot = (1u << 26) - 1;  // the daemon's table holds 64 Mi
 struct LiveEntry {
   uint64_t id = 0;
   mutable uint64_t address = 0;
   mutable uint64_t size = 0;
-  mutable uint32_t state_slot = 0;
+  mutable uint32_t state_slot : 26 = 0;  // <= kMaxStateSlot
+  mutable uint32_t type : 5 = 0;
+  mutable uint32_t hooked : 1 = 0;
   uint16_t device = 0;  // < 65536 (the daemon accepts < 1024)
-  mutable uint8_t type = 0;
-  mutable uint8_t hooked = 0;
-  LiveBuffer buffer() const { return LiveBuffer{address, size, state_slot, type, hooked != 0}; }
+  mutable uint16_t op = 0;
+  LiveBuffer buffer() const {
+    return LiveBuffer{address, size, state_slot, static_cast<uint8_t>(type), hooked != 0, op};
+  }
 };
 static_assert(sizeof(LiveEntry) == 32);
 
@@ -175,11 +180,11 @@ struct Device {
 
 class Ledger {
  public:
-  // kInvalid (nothing changed): a type or device out of range, or a size that would wrap the
-  // device's total for the type.
+  // kInvalid (nothing changed): a type, device or state slot out of range, or a size that would
+  // wrap the device's total for the type. `op`: the allocating scope (kept, never interpreted).
   Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
                uint64_t size, Capture capture = Capture::kNo, Replay replay = Replay::kNo,
-               uint32_t state_slot = 0);
+               uint32_t state_slot = 0, uint16_t op = 0);
   // *freed (if given) receives the entry that was freed.
   Result Free(pid_t pid, uint32_t device, uint64_t buffer_id, Replay replay = Replay::kNo,
               LiveBuffer* freed = nullptr);

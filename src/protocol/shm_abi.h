@@ -40,6 +40,7 @@ enum class RingState : uint32_t {
 enum class RecordKind : uint8_t {
   kAlloc = 1,
   kFree = 2,
+  kMark = 3,  // ttmem_mark: buffer_id is the mark's name id (OpNameBody); no device figures
 };
 
 // Record flags (alloc only).
@@ -56,9 +57,12 @@ struct alignas(64) Record {
   uint8_t kind;  // RecordKind
   uint8_t type;  // ttmem_mem_type (alloc only)
   uint16_t flags;
-  uint64_t reserved[3];
+  uint32_t op;  // the thread's innermost scope (an OpNameBody id, < 4096); 0: none
+  uint32_t reserved0;
+  uint64_t reserved[2];
 };
 static_assert(sizeof(Record) == 64);
+static_assert(offsetof(Record, op) == 40);
 static_assert(offsetof(Record, device) == 32);
 
 struct alignas(64) RingControl {

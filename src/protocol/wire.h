@@ -33,6 +33,7 @@ enum class FrameType : uint16_t {
   kSync = 5,       // client -> daemon: SyncRecord[] (the resync log)
   kSyncEnd = 6,    // client -> daemon: SyncEndBody; the daemon answers kSyncAck
   kSyncAck = 7,    // daemon -> client: SyncEndBody (the same sequence number)
+  kOpName = 9,     // client -> daemon: OpNameBody (a scope name's id, once per connection)
   kQuery = 16,
   kQueryReply = 17,
   kEvents = 18,  // daemon -> event subscriber: EventRecord[] (binary)
@@ -94,6 +95,7 @@ enum class EventKind : uint8_t {
   kFree = 2,   // a free (size/type/address of the freed buffer; 0/kNoType when the id was unknown)
   kLive = 3,   // live when the stream began (or restored from a daemon restart)
   kReclaim = 4,  // live when its process ended: freed by the daemon (a leak)
+  kMark = 5,     // ttmem_mark: buffer_id is the mark's name id, op the scope it was made in
 };
 inline constexpr uint8_t kEventNoType = 0xFF;
 inline constexpr uint16_t kEventFlagHooked = 0x1;  // capture estimate, no device memory
@@ -105,7 +107,7 @@ struct EventRecord {
   uint8_t type;  // ttmem_mem_type, or kEventNoType
   uint8_t kind;  // EventKind
   uint16_t flags;
-  uint32_t reserved;
+  uint32_t op;  // the allocation's op (its process's OpNameBody id; 0: none); a mark's name id
   uint64_t buffer_id;
   uint64_t address;
   uint64_t size;
@@ -120,10 +122,11 @@ struct SyncRecord {
   uint64_t address;
   uint64_t size;
   uint32_t device;
-  uint8_t kind;  // RecordKind
+  uint8_t kind;  // RecordKind (kAlloc, kFree; marks are not kept in the log)
   uint8_t type;
-  uint16_t flags;
+  uint16_t flags;  // bits 0-3: Record::flags; bits 4-15: the op (Record::op, < 4096)
 };
+inline constexpr int kSyncOpShift = 4;
 static_assert(sizeof(SyncRecord) == 32);
 
 // A resync round: the client took its log and switched back to its rings at one instant, after
@@ -146,6 +149,19 @@ struct SetTagBody {
   char tag[64];  // NUL-padded
 };
 static_assert(sizeof(SetTagBody) == 64);
+
+// A scope name the client interned (ttmem_scope_push / ttmem_mark): records carry `id` as their
+// op. Sent before the first record that uses it when it can be, else soon after; the daemon
+// shows an id whose name has not come yet as "op#ID". Ids are 1 .. kMaxOpNames, names 1 ..
+// kMaxOpName bytes (untrusted text, shown escaped).
+inline constexpr uint32_t kMaxOpNames = 4095;  // == TTMEM_MAX_SCOPE_NAMES
+inline constexpr uint32_t kMaxOpName = 127;    // == TTMEM_MAX_SCOPE_NAME
+struct OpNameBody {
+  uint32_t id;
+  uint32_t length;
+  char name[128];  // `length` bytes, NUL-padded
+};
+static_assert(sizeof(OpNameBody) == 136);
 
 }  // namespace ttmem::proto
 
