@@ -136,16 +136,19 @@ bool FirstSight(uint32_t chip) {
 }
 
 void FunctionStarted(const char* name, size_t len) {
-  if (t_depth < kMaxDepth) {
-    const size_t n = std::min(len, kMaxName);
-    std::memcpy(t_ops[t_depth], name, n);
-    t_ops[t_depth][n] = '\0';
-  }
+  char cut[kMaxName + 1];
+  const size_t n = std::min(len, kMaxName);
+  std::memcpy(cut, name, n);
+  cut[n] = '\0';
+  if (t_depth < kMaxDepth) std::memcpy(t_ops[t_depth], cut, n + 1);
   ++t_depth;
+  ttmem_scope_push(cut);  // the allocations inside carry it as their op (counted even if refused)
 }
 
 void FunctionEnded() {
-  if (t_depth > 0) --t_depth;
+  if (t_depth == 0) return;  // unbalanced: nothing of ours to leave
+  --t_depth;
+  ttmem_scope_pop();
 }
 
 const char* CurrentOp() {

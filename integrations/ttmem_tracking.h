@@ -85,7 +85,8 @@ uint64_t CbUnionBytes(const CbPlacement* cbs, size_t n);
 bool FirstSight(uint32_t chip);
 
 // The ttnn op running on this thread (track_function_start / end), innermost; "" outside any.
-// Bounded: 32 levels, names cut at 63 bytes.
+// Bounded: 32 levels, names cut at 63 bytes. Each start is also libttmem's scope
+// (ttmem_scope_push), so the allocations made inside carry the op's name; each end pops it.
 void FunctionStarted(const char* name, size_t len);
 void FunctionEnded();
 const char* CurrentOp();

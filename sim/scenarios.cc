@@ -451,12 +451,24 @@ void Leak(const ScenarioOptions& o, Checkpoints& cp) {
   // Never destroyed: what a leaking runtime leaves behind when it exits.
   static auto* leaked = new std::vector<std::shared_ptr<Buffer>>();
   {
-    auto weights = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
+    std::shared_ptr<Buffer> weights;
+    {
+      OpScope op("ttnn::from_torch");
+      weights = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
+    }
     const uint32_t steps = o.repeat;
     for (uint32_t i = 0; i < steps && !g_stop; ++i) {
-      auto act = Buffer::Create(*dev, Scaled(o, 8 * kMiB), kTile, MemType::kDram);
-      auto scratch = Buffer::Create(*dev, Scaled(o, 256 * kKiB), kTile, MemType::kL1);
-      leaked->push_back(Buffer::Create(*dev, Scaled(o, 1 * kMiB), kTile, MemType::kDram));
+      ttmem_mark("iteration");  // a phase: the report shows what each one left behind
+      std::shared_ptr<Buffer> act, scratch;
+      {
+        OpScope op("ttnn::linear");
+        act = Buffer::Create(*dev, Scaled(o, 8 * kMiB), kTile, MemType::kDram);
+        scratch = Buffer::Create(*dev, Scaled(o, 256 * kKiB), kTile, MemType::kL1);
+      }
+      {
+        OpScope op("ttnn::concat");  // the leak: a cache that grows by 1 MiB a step
+        leaked->push_back(Buffer::Create(*dev, Scaled(o, 1 * kMiB), kTile, MemType::kDram));
+      }
       cp.At("step" + std::to_string(i + 1), devs);
       Hold(o);
     }

@@ -59,7 +59,7 @@ class Recorder {
       : db_(db),
         ins_event_(db,
                    "INSERT INTO events(time_ns, process, pid, device, type, kind, buffer_id, "
-                   "address, size, capture, resync) VALUES (?,?,?,?,?,?,?,?,?,?,?)"),
+                   "address, size, capture, resync, op) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"),
         ins_events_(db, MultiInsert().c_str()),
         ins_process_(db,
                      "INSERT INTO processes(pid, name, cmdline, uid, user, started_unix_ms, "
@@ -69,11 +69,12 @@ class Recorder {
                     "INSERT OR REPLACE INTO devices(id, arch, unique_id, num_cores, "
                     "first_seen_ns) VALUES (?,?,?,?,COALESCE((SELECT first_seen_ns FROM "
                     "devices WHERE id = ?), ?))"),
-        ins_capacity_(db, "INSERT OR REPLACE INTO capacities VALUES (?,?,?,?,?)") {}
+        ins_capacity_(db, "INSERT OR REPLACE INTO capacities VALUES (?,?,?,?,?)"),
+        ins_op_name_(db, "INSERT OR REPLACE INTO op_names(process, id, name) VALUES (?,?,?)") {}
 
   bool ok() const {
     return ins_event_.ok() && ins_events_.ok() && ins_process_.ok() && end_process_.ok() &&
-           ins_device_.ok() && ins_capacity_.ok();
+           ins_device_.ok() && ins_capacity_.ok() && ins_op_name_.ok();
   }
 
   bool Begin(std::string* error) {
@@ -98,7 +99,7 @@ class Recorder {
     // Many rows per statement: SQLite's per-statement cost is most of a single-row insert's.
     for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
       for (size_t r = 0; r < kRowsPerInsert; ++r)
-        BindEvent(ins_events_, static_cast<int>(r) * 11,
+        BindEvent(ins_events_, static_cast<int>(r) * kColumns,
                   data + (i + r) * sizeof(proto::EventRecord));
       if (!ins_events_.Run()) return Fail("events", error);
     }
@@ -132,6 +133,11 @@ class Recorder {
       rows_.erase(pid);
       ended_.push_back(pid);
       running_new_.erase(pid);
+    } else if (what == "op_name") {
+      const pid_t pid = static_cast<pid_t>(JsonI64(n, "pid"));
+      ins_op_name_.Bind(1, ProcessRow(pid, base::RealtimeNs())).Bind(2, JsonI64(n, "id"));
+      ins_op_name_.Bind(3, JsonStr(n, "name"));
+      if (!ins_op_name_.Run()) return Fail("an op name", error);
     } else if (what == "device") {
       const int64_t dev = JsonI64(n, "device");
       ins_device_.Bind(1, dev).Bind(2, JsonStr(n, "arch")).Bind(3, JsonI64(n, "unique_id"));
@@ -173,15 +179,16 @@ class Recorder {
 
  private:
   static constexpr size_t kRowsPerInsert = 64;
+  static constexpr int kColumns = 12;
   static std::string MultiInsert() {
     std::string sql =
         "INSERT INTO events(time_ns, process, pid, device, type, kind, buffer_id, address, size, "
-        "capture, resync) VALUES ";
+        "capture, resync, op) VALUES ";
     for (size_t r = 0; r < kRowsPerInsert; ++r)
-      sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?)";
+      sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?)";
     return sql;
   }
-  // Binds one record to parameters base+1 .. base+11.
+  // Binds one record to parameters base+1 .. base+kColumns.
   void BindEvent(Stmt& st, int b, const uint8_t* raw) {
     proto::EventRecord e;
     std::memcpy(&e, raw, sizeof(e));
@@ -195,6 +202,10 @@ class Recorder {
     st.Bind(b + 9, I64(e.size));
     st.Bind(b + 10, (e.flags & proto::kEventFlagHooked) ? 1 : 0);
     st.Bind(b + 11, (e.flags & proto::kEventFlagResync) ? 1 : 0);
+    if (e.op == 0)
+      st.BindNull(b + 12);
+    else
+      st.Bind(b + 12, e.op);
   }
   bool Fail(const char* what, std::string* error) {
     *error = fmt::format("writing {}: {}", what, db_.Message());
@@ -214,7 +225,8 @@ class Recorder {
   }
 
   Db& db_;
-  Stmt ins_event_, ins_events_, ins_process_, end_process_, ins_device_, ins_capacity_;
+  Stmt ins_event_, ins_events_, ins_process_, end_process_, ins_device_, ins_capacity_,
+      ins_op_name_;
   std::map<pid_t, int64_t> rows_;
   std::vector<pid_t> ended_;
   std::set<pid_t> running_new_;

@@ -10,7 +10,7 @@ CREATE TABLE memory_types(code INTEGER PRIMARY KEY, name TEXT NOT NULL);
 INSERT INTO memory_types VALUES (0,'dram'),(1,'l1'),(2,'system_memory'),(3,'l1_small'),
                                 (4,'trace'),(5,'cb'),(6,'kernel');
 CREATE TABLE event_kinds(code INTEGER PRIMARY KEY, name TEXT NOT NULL);
-INSERT INTO event_kinds VALUES (1,'alloc'),(2,'free'),(3,'live'),(4,'reclaim');
+INSERT INTO event_kinds VALUES (1,'alloc'),(2,'free'),(3,'live'),(4,'reclaim'),(5,'mark');
 CREATE TABLE devices(
   id INTEGER PRIMARY KEY,
   arch TEXT,
@@ -48,7 +48,13 @@ CREATE TABLE events(
   address INTEGER NOT NULL,
   size INTEGER NOT NULL,
   capture INTEGER NOT NULL,
-  resync INTEGER NOT NULL);
+  resync INTEGER NOT NULL,
+  op INTEGER);
+CREATE TABLE op_names(
+  process INTEGER NOT NULL REFERENCES processes(id),
+  id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY(process, id));
 )sql";
 
 const char* const kRecordingIndices = R"sql(

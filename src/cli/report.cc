@@ -125,6 +125,7 @@ class Replay {
   };
   Applied Apply(const Event& e) {
     Applied a;
+    if (e.kind == static_cast<int>(proto::EventKind::kMark)) return a;  // no figures
     const auto pid = static_cast<pid_t>(e.proc);
     const BufKey key{e.proc, e.device, e.id};
     if (e.kind == static_cast<int>(proto::EventKind::kAlloc) ||
@@ -226,8 +227,9 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     return false;
   }
   while (m.Step() == SQLITE_ROW) r->meta[m.Text(0)] = m.Text(1);
-  if (r->Meta("schema_version") != std::to_string(kRecordingSchemaVersion)) {
-    *error = fmt::format("{} has recording schema '{}'; this ttmem reads schema {}", path,
+  if (r->Meta("schema_version") != std::to_string(kRecordingSchemaVersion) &&
+      r->Meta("schema_version") != "1") {
+    *error = fmt::format("{} has recording schema '{}'; this ttmem reads schemas 1 to {}", path,
                          r->Meta("schema_version"), kRecordingSchemaVersion);
     return false;
   }
@@ -297,6 +299,7 @@ class Timeline {
 };
 
 void Timeline::Add(const Event& e, Replay& replay) {
+  if (e.kind == static_cast<int>(proto::EventKind::kMark)) return;  // a phase marker: no figures
   ++events;
   ++rec_.procs[e.proc].events;
   const Replay::Applied a = replay.Apply(e);
