@@ -818,3 +818,78 @@ TEST(Hostile, QueryOfProcessFieldsListsEachProcessOnce) {
 
 }  // namespace
 }  // namespace ttmem::test
+
+namespace ttmem::test {
+namespace {
+
+// One DRAM allocation of 4 KiB with op `op` into ring 0, then published.
+void WriteAllocWithOp(Forger& f, uint32_t op) {
+  proto::Record& r = proto::RecordsOf(f.base, f.rings, f.capacity, 0)[0];
+  r = proto::Record{};
+  r.key = static_cast<proto::RegionHeader*>(f.base)->sequence.fetch_add(1) + 1;
+  r.buffer_id = 1;
+  r.address = 0x1000;
+  r.size = 4096;
+  r.kind = static_cast<uint8_t>(proto::RecordKind::kAlloc);
+  r.op = op;
+  proto::RingAt(f.base, 0)->head.store(1);
+}
+
+proto::OpNameBody OpName(uint32_t id, const std::string& name, uint32_t length) {
+  proto::OpNameBody b{};
+  b.id = id;
+  b.length = length;
+  std::memcpy(b.name, name.data(), std::min(name.size(), sizeof(b.name)));
+  return b;
+}
+
+// Issue 17: scope names are client text. Out-of-range ids and lengths, a NUL inside, a frame of
+// the wrong size, and a record whose op is out of range each cost their sender its connection
+// (and nobody else anything); control bytes in a name are never shown raw.
+TEST(Hostile, OpNamesAndOpsAreCheckedBeforeTheyAreKept) {
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::vector<std::pair<const char*, proto::OpNameBody>> bad = {
+      {"id 0", OpName(0, "x", 1)},
+      {"id past the limit", OpName(proto::kMaxOpNames + 1, "x", 1)},
+      {"empty", OpName(1, "", 0)},
+      {"too long", OpName(1, std::string(128, 'x'), 128)},
+      {"NUL inside", OpName(1, std::string("a\0b", 3), 3)},
+  };
+  for (const auto& [what, body] : bad) {
+    Forger f = Forge(d.socket(), 1, 64);
+    ASSERT_TRUE(f.accepted) << what;
+    ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kOpName, &body, sizeof(body)));
+    EXPECT_TRUE(HungUp(f.sock.get(), 5000)) << what;
+  }
+  {
+    Forger f = Forge(d.socket(), 1, 64);
+    const proto::OpNameBody body = OpName(1, "x", 1);
+    ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kOpName, &body, sizeof(body) - 1));
+    EXPECT_TRUE(HungUp(f.sock.get(), 5000)) << "short frame";
+  }
+  {  // a record naming an op past the limit
+    Forger f = Forge(d.socket(), 1, 64);
+    WriteAllocWithOp(f, proto::kMaxOpNames + 1);
+    EXPECT_TRUE(HungUp(f.sock.get(), 5000)) << "op out of range";
+  }
+  // A good one with terminal escapes: kept, shown with '?' for each control byte.
+  Forger f = Forge(d.socket(), 1, 64);
+  const std::string evil = "ttnn::\x1b[2Jadd\x07";
+  const proto::OpNameBody body = OpName(7, evil, static_cast<uint32_t>(evil.size()));
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kOpName, &body, sizeof(body)));
+  WriteAllocWithOp(f, 7);
+  json r;
+  for (int i = 0; i < 100; ++i) {
+    r = Ask(d.socket(), {{"cmd", "buffers"}, {"pid", ::getpid()}});
+    if (!r["buffers"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(r["buffers"].size(), 1u) << r.dump();
+  EXPECT_EQ(r["buffers"][0]["op"], "ttnn::?[2Jadd?");
+  EXPECT_TRUE(DaemonAlive(d));
+}
+
+}  // namespace
+}  // namespace ttmem::test

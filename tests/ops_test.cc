@@ -1,0 +1,119 @@
+// Op attribution (issue 17): each allocation carries its thread's innermost scope, through
+// threads, nesting, refused names, fork, and into the daemon's per-op view — with the real
+// libttmem in a real client process (tests/scope_client.cc) and the real daemon.
+#include <unistd.h>
+
+#include <map>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "tests/harness.h"
+
+namespace ttmem::test {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+constexpr uint64_t kMiB = 1ull << 20;
+
+// id -> op (null when none) of every live buffer of `pid`.
+std::map<uint64_t, json> OpsById(const std::string& socket, int pid) {
+  json r = Query(socket, {{"cmd", "buffers"}, {"pid", pid}, {"limit", 1000}});
+  std::map<uint64_t, json> out;
+  for (const auto& b : r["buffers"]) out[b["id"].get<uint64_t>()] = b["op"];
+  return out;
+}
+
+TEST(Ops, EachAllocationCarriesItsThreadsInnermostScope) {
+#ifdef TTMEM_TEST_UNDER_TSAN
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multi-threaded fork";
+#endif
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  Child c = Spawn({BinDir() + "/ttmem_scope_client"},
+                  {{"TT_ALLOC_TRACKING_ENABLED", "1"}, {"TTMEM_SOCKET", daemon.socket()}},
+                  /*pipe_stdin=*/true, /*pipe_stdout=*/true);
+  std::istringstream line(ReadLine(c.stdout_fd, 30s));
+  std::string word;
+  int pid = 0, child = 0;
+  line >> word >> pid >> child;
+  ASSERT_EQ(word, "ready");
+  auto ops = OpsById(daemon.socket(), pid);
+  ASSERT_EQ(ops.size(), 8u);
+  EXPECT_EQ(ops[1], "outer");
+  EXPECT_EQ(ops[2], "inner");
+  EXPECT_EQ(ops[3], "outer");
+  EXPECT_EQ(ops[5], "outer");                // a refused push keeps the enclosing scope
+  EXPECT_EQ(ops[4], std::string(127, 'x'));  // cut at TTMEM_MAX_SCOPE_NAME
+  EXPECT_EQ(ops[10], "thread_a");
+  EXPECT_TRUE(ops[11].is_null());  // another thread: in no scope
+  EXPECT_TRUE(ops[30].is_null());  // after the last pop
+  auto child_ops = OpsById(daemon.socket(), child);
+  ASSERT_EQ(child_ops.size(), 2u);
+  EXPECT_EQ(child_ops[20], "before_fork");  // the child is still inside its parent's scope
+  EXPECT_EQ(child_ops[21], "child_op");
+  // Live memory by op, largest first.
+  json r = Query(daemon.socket(), {{"cmd", "buffers"}, {"pid", pid}});
+  std::map<std::string, json> by_op;
+  for (const auto& o : r["by_op"])
+    by_op[o["op"].is_null() ? "(none)" : o["op"].get<std::string>()] = o;
+  EXPECT_EQ(by_op["outer"]["bytes"], 4 * kMiB + 64 * 1024);
+  EXPECT_EQ(by_op["outer"]["buffers"], 3);
+  EXPECT_EQ(by_op["outer"]["by_type"]["l1"], 64 * 1024);
+  EXPECT_EQ(by_op["(none)"]["bytes"], 13 * kMiB);  // ids 11 and 30
+  EXPECT_EQ(r["by_op"][0]["bytes"], 13 * kMiB);
+  ::close(c.stdin_fd);
+  EXPECT_EQ(Wait(c.pid, 20s), 0);
+}
+
+// The event stream carries each allocation's op and the names, and the mark in order.
+TEST(Ops, TheEventStreamCarriesOpsNamesAndMarks) {
+#ifdef TTMEM_TEST_UNDER_TSAN
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multi-threaded fork";
+#endif
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string db = dir.File("ops.sqlite");
+  CliResult rec = RunCli({"record", "--socket", daemon.socket(), "-o", db, "-q", "--", "sh", "-c",
+                          "echo | " + BinDir() + "/ttmem_scope_client > /dev/null"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  CliResult q = RunCli({"report", db, "--json"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  // Straight from the recording: allocations by op name.
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h,
+                               "SELECT o.name, COUNT(*) FROM events e JOIN op_names o ON "
+                               "o.process = e.process AND o.id = e.op WHERE e.kind = 1 GROUP BY "
+                               "o.name",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  std::map<std::string, int64_t> allocs;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    allocs[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
+  sqlite3_finalize(st);
+  ASSERT_EQ(sqlite3_prepare_v2(h,
+                               "SELECT COUNT(*) FROM events e JOIN op_names o ON o.process = "
+                               "e.process AND o.id = e.buffer_id WHERE e.kind = 5 AND o.name = "
+                               "'phase1'",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 1);  // the mark
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  EXPECT_EQ(allocs["outer"], 3);
+  EXPECT_EQ(allocs["inner"], 1);
+  EXPECT_EQ(allocs["thread_a"], 1);
+  EXPECT_EQ(allocs["before_fork"], 1);  // in the child
+  EXPECT_EQ(allocs["child_op"], 1);
+  EXPECT_EQ(allocs[std::string(127, 'x')], 1);
+}
+
+}  // namespace
+}  // namespace ttmem::test
