@@ -130,14 +130,17 @@ TEST_F(Record, KnownSequenceIsRecordedExactlyAndTheReportFindsPeakAndLeaks) {
     // Issue 17: a mark before each step ("iteration"), and every allocation named by its op.
     EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM events WHERE kind = 5"), steps);
     EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM events WHERE kind != 5"), 2 + 6 * steps);
-    EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM events e JOIN op_names o ON o.process = e.process "
-                         "AND o.id = e.op WHERE e.kind = 4 AND o.name = 'ttnn::concat'"),
+    EXPECT_EQ(SqlInt(db,
+                     "SELECT COUNT(*) FROM events e JOIN op_names o ON o.process = e.process "
+                     "AND o.id = e.op WHERE e.kind = 4 AND o.name = 'ttnn::concat'"),
               steps);  // the leaked caches: all made by the op that leaks
-    EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM events e JOIN op_names o ON o.process = e.process "
-                         "AND o.id = e.op WHERE e.kind = 1 AND o.name = 'ttnn::linear'"),
+    EXPECT_EQ(SqlInt(db,
+                     "SELECT COUNT(*) FROM events e JOIN op_names o ON o.process = e.process "
+                     "AND o.id = e.op WHERE e.kind = 1 AND o.name = 'ttnn::linear'"),
               2 * steps);
-    EXPECT_EQ(SqlInt(db, "SELECT COUNT(*) FROM events e JOIN op_names o ON o.process = e.process "
-                         "AND o.id = e.buffer_id WHERE e.kind = 5 AND o.name = 'iteration'"),
+    EXPECT_EQ(SqlInt(db,
+                     "SELECT COUNT(*) FROM events e JOIN op_names o ON o.process = e.process "
+                     "AND o.id = e.buffer_id WHERE e.kind = 5 AND o.name = 'iteration'"),
               steps);
     EXPECT_EQ(SqlInt(db, "SELECT COUNT(DISTINCT pid) FROM events"), 1);
     EXPECT_EQ(SqlInt(db, "SELECT SUM(size) FROM events WHERE kind = 1 AND type = 0"),
