@@ -12,8 +12,20 @@ Standard library only. Talks to ttmemd over its Unix socket (docs/protocol.md)::
 
 The leak check compares what one process (by default this one) holds on each device and memory
 type before and after the block, after the daemon has applied everything the process reported.
+
+Why memory is held: allocations this thread makes inside a scope carry its name as their op
+(libttmem's ttmem_scope_push / pop; `ttmem status`, `top`, the snapshot and recordings show it)::
+
+    with ttmem.scope("prefill"):             # also a decorator: @ttmem.scope("prefill")
+        model.prefill(tokens)
+    ttmem.mark("iteration")                  # a phase marker in the recording
+
+They reach libttmem in this process (the one tt-metal's allocations go through): already loaded,
+else $TTMEM_LIB, else the loader's libttmem.so. Without it they do nothing (never an error).
 """
 
+import ctypes
+import functools
 import os
 import socket as _socket
 import struct
@@ -21,7 +33,7 @@ import time
 
 __all__ = [
     "status", "buffers", "process_usage", "default_socket_path", "no_leaks", "LeakCheck",
-    "DeviceMemoryLeak", "TtmemError",
+    "DeviceMemoryLeak", "TtmemError", "scope", "mark",
 ]
 
 _MAGIC = 0x464D5454  # "TTMF"
@@ -188,3 +200,69 @@ class LeakCheck:
 def no_leaks(**kwargs):
     """`with ttmem.no_leaks(): ...` — see LeakCheck."""
     return LeakCheck(**kwargs)
+
+
+_LIBTTMEM = None  # the loaded library, False when none could be loaded
+
+
+def _libttmem():
+    global _LIBTTMEM
+    if _LIBTTMEM is None:
+        _LIBTTMEM = False
+        for candidate in (os.environ.get("TTMEM_LIB"), "libttmem.so"):
+            if not candidate:
+                continue
+            try:
+                lib = ctypes.CDLL(candidate)
+            except OSError:
+                continue
+            lib.ttmem_scope_push.argtypes = [ctypes.c_char_p]
+            lib.ttmem_scope_push.restype = ctypes.c_int
+            lib.ttmem_scope_pop.argtypes = []
+            lib.ttmem_scope_pop.restype = None
+            lib.ttmem_mark.argtypes = [ctypes.c_char_p]
+            lib.ttmem_mark.restype = ctypes.c_int
+            _LIBTTMEM = lib
+            break
+    return _LIBTTMEM or None
+
+
+def _name_bytes(name):
+    return name.encode("utf-8", "replace") if isinstance(name, str) else bytes(name)
+
+
+class scope:
+    """Names the allocations this thread makes inside: ``with ttmem.scope("decode"): ...`` or
+    ``@ttmem.scope("decode")``. Nests; each thread has its own scopes."""
+
+    def __init__(self, name):
+        self.name = _name_bytes(name)
+        self._pushed = []
+
+    def __enter__(self):
+        lib = _libttmem()
+        if lib is not None:
+            lib.ttmem_scope_push(self.name)  # every push is popped, refused or not
+        self._pushed.append(lib)
+        return self
+
+    def __exit__(self, *exc):
+        lib = self._pushed.pop()
+        if lib is not None:
+            lib.ttmem_scope_pop()
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with scope(self.name):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def mark(name):
+    """A phase marker ("iteration 3") in order with this thread's allocations. True when it was
+    made (tracking on, libttmem loaded)."""
+    lib = _libttmem()
+    return lib is not None and lib.ttmem_mark(_name_bytes(name)) == 0

@@ -81,6 +81,7 @@ def setUpModule():
     os.environ["TT_ALLOC_TRACKING_ENABLED"] = "1"
     os.environ["TTMEM_SOCKET"] = _DAEMON.socket
     _LIB = ctypes.CDLL(os.path.join(LIB, "libttmem.so"))
+    os.environ["TTMEM_LIB"] = os.path.join(LIB, "libttmem.so")  # ttmem.scope finds the same one
     _LIB.ttmem_alloc.argtypes = [ctypes.c_uint32, ctypes.c_int, ctypes.c_uint64, ctypes.c_uint64,
                                  ctypes.c_uint64]
     _LIB.ttmem_free.argtypes = [ctypes.c_uint32, ctypes.c_uint64]
@@ -133,6 +134,34 @@ class StatusTest(unittest.TestCase):
             ttmem.status(os.path.join(_TMP, "nothing-here.sock"))
         self.assertIn("ttmemd", str(cm.exception))
         self.assertIn("TTMEM_SOCKET", str(cm.exception))
+
+
+class ScopeTest(unittest.TestCase):
+    def test_allocations_inside_a_scope_carry_its_name(self):
+        with ttmem.scope("py_outer"):
+            a = alloc(0, DRAM, 2 * MIB)
+            with ttmem.scope("py_inner"):
+                b = alloc(0, DRAM, 3 * MIB)
+
+        @ttmem.scope("py_decorated")
+        def make():
+            return alloc(0, L1, 4096)
+
+        c = make()
+        d = alloc(0, DRAM, MIB)
+        self.assertTrue(ttmem.mark("py_phase"))
+        self.assertEqual(_LIB.ttmem_flush(5000), 0)
+        listing = ttmem.buffers(os.getpid(), limit=1000, socket_path=_DAEMON.socket)
+        ops = {x["id"]: x["op"] for x in listing["buffers"]}
+        self.assertEqual(ops[a], "py_outer")
+        self.assertEqual(ops[b], "py_inner")
+        self.assertEqual(ops[c], "py_decorated")
+        self.assertIsNone(ops[d])
+        by_op = {o["op"]: o for o in listing["by_op"]}
+        self.assertEqual(by_op["py_inner"]["bytes"], 3 * MIB)
+        for x in (a, b, c, d):
+            free(0, x)
+        _LIB.ttmem_flush(5000)
 
 
 class LeakCheckTest(unittest.TestCase):
