@@ -376,6 +376,28 @@ void DrawMain(State& st) {
   if (rows.empty()) Put(y, 0, st.filter.empty() ? "  (no processes)" : "  (none match the filter)");
 }
 
+// Its live memory by op (ttmem_scope_push; ttnn op names under tt-metal), largest first: the
+// first few rows that fit in a quarter of the screen.
+int DrawByOp(const State& st, int y) {
+  const auto& by_op = st.detail_buffers.value("by_op", json::array());
+  if (by_op.empty()) return y;
+  std::vector<std::vector<std::string>> rows;
+  const size_t most = static_cast<size_t>(std::max(LINES / 4 - 1, 1));
+  for (const auto& o : by_op) {
+    if (rows.size() == most) break;
+    rows.push_back({o["op"].is_string() ? Truncate(o["op"].get<std::string>(), 40) : "(no op)",
+                    FormatBytes(U64(o, "bytes")), std::to_string(U64(o, "buffers"))});
+  }
+  Put(y++, 0, "Live memory by op:", A_BOLD);
+  const std::string table = RenderTable({"OP", ">BYTES", ">BUFFERS"}, rows);
+  for (size_t pos = 0; pos < table.size() && y < LINES - 2;) {
+    const size_t nl = table.find('\n', pos);
+    Put(y++, 0, table.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return y + 1;
+}
+
 void DrawDetail(State& st) {
   const model::Process* proc = st.status.FindProcess(static_cast<pid_t>(st.detail_pid));
   FillLine(0,
@@ -419,12 +441,14 @@ void DrawDetail(State& st) {
   for (const auto& b : st.detail_buffers["buffers"])
     bufs.push_back({std::to_string(b.value("device", 0)), Str(b, "type"),
                     std::to_string(U64(b, "id")), fmt::format("{:#x}", U64(b, "address")),
-                    FormatBytes(U64(b, "size")), b.value("capture", false) ? "capture" : ""});
+                    FormatBytes(U64(b, "size")), Truncate(Str(b, "op"), 32),
+                    b.value("capture", false) ? "capture" : ""});
+  y = DrawByOp(st, y);
   Put(y++, 0,
       fmt::format("Largest live buffers ({} live in all):",
                   st.detail_buffers.value("live_buffers", uint64_t{0})),
       A_BOLD);
-  std::string btable = RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", ""}, bufs);
+  std::string btable = RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs);
   const int chart_rows = 3;
   for (size_t pos = 0; pos < btable.size() && y < LINES - 2 - chart_rows - 1;) {
     size_t nl = btable.find('\n', pos);

@@ -97,9 +97,11 @@ bool Reporters::OnHello(Connection& c, proto::Frame& f) {
   }
   proto::HelloBody hello;
   std::memcpy(&hello, f.payload.data(), sizeof(hello));
-  if (hello.protocol_version != proto::kProtocolVersion) {
-    LogWarn("refusing {}: client protocol {} (daemon speaks {}); upgrade libttmem or ttmemd",
-            Describe(c), hello.protocol_version, proto::kProtocolVersion);
+  if (hello.protocol_version < proto::kMinProtocolVersion ||
+      hello.protocol_version > proto::kProtocolVersion) {
+    LogWarn("refusing {}: client protocol {} (daemon speaks {} to {}); upgrade libttmem or ttmemd",
+            Describe(c), hello.protocol_version, proto::kMinProtocolVersion,
+            proto::kProtocolVersion);
     Ack(c, proto::HelloStatus::kVersionMismatch);  // refused either way: a lost ack changes nothing
     return false;
   }

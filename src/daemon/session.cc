@@ -62,9 +62,10 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
   // Copy the header once; never re-read client-owned geometry.
   proto::RegionHeader hdr;
   std::memcpy(static_cast<void*>(&hdr), s->map_.get(), sizeof(hdr));
-  if (hdr.magic != proto::kRegionMagic || hdr.version != proto::kProtocolVersion ||
-      hdr.header_size != sizeof(proto::RegionHeader) || hdr.record_size != sizeof(proto::Record) ||
-      hdr.ring_count == 0 || hdr.ring_count > proto::kMaxRings || !IsPow2(hdr.ring_capacity) ||
+  if (hdr.magic != proto::kRegionMagic || hdr.version < proto::kMinProtocolVersion ||
+      hdr.version > proto::kProtocolVersion || hdr.header_size != sizeof(proto::RegionHeader) ||
+      hdr.record_size != sizeof(proto::Record) || hdr.ring_count == 0 ||
+      hdr.ring_count > proto::kMaxRings || !IsPow2(hdr.ring_capacity) ||
       hdr.ring_capacity < proto::kMinRingCapacity || hdr.ring_capacity > proto::kMaxRingCapacity ||
       proto::RegionSize(hdr.ring_count, hdr.ring_capacity) != size) {
     *error = "region header is malformed or of another version";

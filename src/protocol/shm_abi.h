@@ -26,7 +26,12 @@
 namespace ttmem::proto {
 
 inline constexpr uint32_t kRegionMagic = 0x534d5454;  // "TTMS"
-inline constexpr uint32_t kProtocolVersion = 1;
+// 2 (issue 17): Record::op, RecordKind::kMark, the kOpName frame and the op bits of
+// SyncRecord::flags. A version-1 client writes none of them (its reserved bytes are 0), so the
+// daemon takes both; a version-2 client is refused by a version-1 daemon at hello, with a line
+// naming both versions, rather than disconnected at its first scope.
+inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kMinProtocolVersion = 1;  // the oldest client the daemon serves
 inline constexpr uint32_t kMaxRings = 1024;
 inline constexpr uint32_t kMinRingCapacity = 64;
 inline constexpr uint32_t kMaxRingCapacity = 1u << 20;
