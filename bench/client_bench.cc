@@ -44,6 +44,27 @@ void BM_HotPath(benchmark::State& state) {
 }
 BENCHMARK(BM_HotPath)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
 
+// The same burst inside a scope (issue 17): every record then carries the thread's op. Measured
+// beside BM_HotPath in the same run; the ratio is the cost of attribution.
+void BM_HotPathInScope(benchmark::State& state) {
+  ttmem_scope_push("ttnn::matmul");
+  BM_HotPath(state);
+  ttmem_scope_pop();
+}
+BENCHMARK(BM_HotPathInScope)->Threads(1)->UseRealTime();
+
+// Entering and leaving a scope whose name is already interned (what every ttnn op costs).
+void BM_ScopePushPop(benchmark::State& state) {
+  ttmem_scope_push("ttnn::add");  // interned before timing
+  ttmem_scope_pop();
+  for (auto _ : state) {
+    ttmem_scope_push("ttnn::add");
+    ttmem_scope_pop();
+  }
+  state.SetLabel(ttmem_enabled() != 0 ? "enabled" : "disabled");
+}
+BENCHMARK(BM_ScopePushPop)->Threads(1)->Threads(2);
+
 // The proof of concept: one blocking send() of a 112-byte struct per event, under a global mutex,
 // to a server thread that updates a hash table under its own lock.
 struct PocMessage {
