@@ -3,6 +3,7 @@
 // libttmem in a real client process (tests/scope_client.cc) and the real daemon.
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -113,6 +114,57 @@ TEST(Ops, TheEventStreamCarriesOpsNamesAndMarks) {
   EXPECT_EQ(allocs["before_fork"], 1);  // in the child
   EXPECT_EQ(allocs["child_op"], 1);
   EXPECT_EQ(allocs[std::string(127, 'x')], 1);
+}
+
+// `ttmem snapshot`: every buffer the process holds with its op (JSON), and a summary that names
+// the ops holding each type.
+TEST(Ops, SnapshotListsEveryBufferWithItsOpAndSaysWhoHoldsWhat) {
+#ifdef TTMEM_TEST_UNDER_TSAN
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multi-threaded fork";
+#endif
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  Child c = Spawn({BinDir() + "/ttmem_scope_client"},
+                  {{"TT_ALLOC_TRACKING_ENABLED", "1"}, {"TTMEM_SOCKET", daemon.socket()}},
+                  /*pipe_stdin=*/true, /*pipe_stdout=*/true);
+  std::istringstream line(ReadLine(c.stdout_fd, 30s));
+  std::string word;
+  int pid = 0, child = 0;
+  line >> word >> pid >> child;
+  ASSERT_EQ(word, "ready");
+  const std::string file = dir.File("snap.json");
+  CliResult r =
+      RunCli({"snapshot", "--socket", daemon.socket(), "--pid", std::to_string(pid), "-o", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(file);
+  json snap = json::parse(in);
+  ASSERT_EQ(snap["buffers"].size(), 8u) << snap.dump(1);
+  uint64_t outer = 0;
+  for (const auto& b : snap["buffers"]) {
+    EXPECT_EQ(b["pid"], pid);
+    for (const char* k : {"device", "type", "address", "size", "op"}) EXPECT_TRUE(b.contains(k));
+    if (b["op"] == "outer") outer += b["size"].get<uint64_t>();
+  }
+  EXPECT_EQ(outer, 4 * kMiB + 64 * 1024);
+  // Device 0's DRAM: 1 + 2 + 3 + 8 MiB; the largest op there is "(no op)" (id 30, 8 MiB).
+  EXPECT_NE(r.out.find("DRAM on device 0: pid " + std::to_string(pid) + " holds 14.0 MiB"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(no op) 8.0 MiB (57 %), outer 4.0 MiB (29 %), inner 2.0 MiB (14 %)"),
+            std::string::npos)
+      << r.out;
+  // One device only.
+  r = RunCli(
+      {"snapshot", "--socket", daemon.socket(), "--pid", std::to_string(pid), "-d", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["buffers"].size(), 2u);
+  // A pid that does not report: a clear error.
+  r = RunCli({"snapshot", "--socket", daemon.socket(), "--pid", "999999"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("ttmem status"), std::string::npos) << r.err;
+  ::close(c.stdin_fd);
+  EXPECT_EQ(Wait(c.pid, 20s), 0);
 }
 
 }  // namespace

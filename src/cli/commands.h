@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "model/status.h"
 
 namespace ttmem::cli {
@@ -63,6 +65,17 @@ struct RecordOptions {
   bool quiet = false;
 };
 int RunRecord(const RecordOptions& o);
+
+struct SnapshotOptions {
+  std::string socket;
+  int pid = 0;
+  int device = -1;     // -d: only this device
+  std::string output;  // -o FILE: the JSON
+  bool json = false;   // print the JSON instead of the summary
+};
+int RunSnapshot(const SnapshotOptions& o);
+// The snapshot's short text: per device and type, what the process holds, of what, and by op.
+std::string SnapshotSummary(const nlohmann::json& snapshot);
 
 struct ReportOptions {
   std::string input;

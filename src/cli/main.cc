@@ -78,6 +78,17 @@ CLI::App* AddRecord(CLI::App& app, std::string* socket, RecordOptions& rec) {
   return recc;
 }
 
+CLI::App* AddSnapshot(CLI::App& app, std::string* socket, SnapshotOptions& snap) {
+  auto* c = app.add_subcommand(
+      "snapshot", "what one process holds now and why: every buffer with its op (JSON), a summary");
+  AddSocket(c, socket);
+  c->add_option("-p,--pid", snap.pid, "the process")->required()->check(CLI::PositiveNumber);
+  c->add_option("-d,--device", snap.device, "only this device")->check(CLI::Range(0, 1023));
+  c->add_option("-o,--output", snap.output, "write the snapshot's JSON to FILE");
+  c->add_flag("--json", snap.json, "print the JSON instead of the summary");
+  return c;
+}
+
 CLI::App* AddReport(CLI::App& app, ReportOptions& rep) {
   auto* repc = app.add_subcommand(
       "report", "peaks, buffers live at each peak, leaks and processes of a recording");
@@ -123,7 +134,7 @@ int ParseFailed(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) 
       if (a.empty() || a[0] == '-') continue;
       what = fmt::format(
           "unknown command '{}' (the commands are status, top, record, report, "
-          "sim and cleanup)",
+          "snapshot, sim and cleanup)",
           a);
       break;
     }
@@ -144,11 +155,13 @@ int main(int argc, char** argv) {
   CleanupOptions cl;
   RecordOptions rec;
   ReportOptions rep;
+  SnapshotOptions snap;
   CLI::App* status = AddStatus(app, &socket, st);
   CLI::App* topc = AddTop(app, &socket, top);
   CLI::App* cleanc = AddCleanup(app, cl);
   CLI::App* recc = AddRecord(app, &socket, rec);
   CLI::App* repc = AddReport(app, rep);
+  CLI::App* snapc = AddSnapshot(app, &socket, snap);
   auto* simc = app.add_subcommand(
       "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");
   simc->prefix_command();  // everything after `sim` goes to ttmem-sim
@@ -171,6 +184,8 @@ int main(int argc, char** argv) {
   rec.socket = socket;
   if (recc->parsed()) return RunRecord(rec);
   if (repc->parsed()) return RunReport(rep);
+  snap.socket = socket;
+  if (snapc->parsed()) return RunSnapshot(snap);
   if (simc->parsed()) return RunSim(socket, simc->remaining(), argv[0]);
   return kExitUsage;
 }

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "daemon/snapshot.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::daemon {
@@ -29,6 +30,7 @@ const std::map<std::string_view, QueryService::Command>& QueryService::Commands(
       {"buffers", &QueryService::Buffers},   {"fragmentation", &QueryService::Fragmentation},
       {"events", &QueryService::Events},     {"events_flush", &QueryService::EventsFlush},
       {"history", &QueryService::HistoryOf}, {"ping", &QueryService::Ping},
+      {"snapshot", &QueryService::Snapshot},
   };
   return kCommands;
 }
@@ -162,6 +164,25 @@ void QueryService::Buffers(Connection& c, const nlohmann::json& req) {
   }
   ReplyJson(ctx_.conns, c,
             {{"buffers", std::move(list)}, {"live_buffers", total}, {"by_op", std::move(by_op)}});
+}
+
+void QueryService::Snapshot(Connection& c, const nlohmann::json& req) {
+  // {"cmd": "snapshot", "pid": P, ["device": D]}: everything process P holds, with its ops, and
+  // the state of the devices and types it uses (daemon/snapshot.h). Drained first, as status.
+  if (!req.contains("pid")) {
+    ReplyJson(ctx_.conns, c, {{"error", "\"snapshot\" needs a \"pid\""}});
+    return;
+  }
+  ctx_.drain();
+  const pid_t pid = req["pid"].get<pid_t>();
+  static const ProcessMeta kNoMeta{};
+  auto m = ctx_.reporters.meta().find(pid);
+  const std::optional<uint32_t> device =
+      req.contains("device") ? std::optional<uint32_t>(req["device"].get<uint32_t>())
+                             : std::nullopt;
+  ReplyJson(ctx_.conns, c,
+            BuildSnapshot(ctx_.ledger, pid, m != ctx_.reporters.meta().end() ? m->second : kNoMeta,
+                          device, FragmentationAll(0), base::UnixMs()));
 }
 
 void QueryService::Fragmentation(Connection& c, const nlohmann::json& req) {

@@ -64,6 +64,7 @@ class QueryService {
   void Subscribe(Connection& c, const nlohmann::json& req);
   void Buffers(Connection& c, const nlohmann::json& req);
   void Fragmentation(Connection& c, const nlohmann::json& req);
+  void Snapshot(Connection& c, const nlohmann::json& req);
   void Events(Connection& c, const nlohmann::json& req);
   void EventsFlush(Connection& c, const nlohmann::json& req);
   void HistoryOf(Connection& c, const nlohmann::json& req);
