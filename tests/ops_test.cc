@@ -19,6 +19,27 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 constexpr uint64_t kMiB = 1ull << 20;
 
+// tests/scope_client.cc against `daemon`, once it has flushed everything (pid 0 when it did not).
+struct ScopeClient {
+  Child child;
+  int pid = 0, child_pid = 0;
+};
+ScopeClient StartScopeClient(const Daemon& daemon) {
+  ScopeClient sc;
+  sc.child = Spawn({BinDir() + "/ttmem_scope_client"},
+                   {{"TT_ALLOC_TRACKING_ENABLED", "1"}, {"TTMEM_SOCKET", daemon.socket()}},
+                   /*pipe_stdin=*/true, /*pipe_stdout=*/true);
+  std::istringstream line(ReadLine(sc.child.stdout_fd, 30s));
+  std::string word;
+  int pid = 0, child = 0;
+  line >> word >> pid >> child;
+  if (word == "ready") {
+    sc.pid = pid;
+    sc.child_pid = child;
+  }
+  return sc;
+}
+
 // id -> op (null when none) of every live buffer of `pid`.
 std::map<uint64_t, json> OpsById(const std::string& socket, int pid) {
   json r = Query(socket, {{"cmd", "buffers"}, {"pid", pid}, {"limit", 1000}});
@@ -34,14 +55,10 @@ TEST(Ops, EachAllocationCarriesItsThreadsInnermostScope) {
   TempDir dir;
   Daemon daemon(dir);
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  Child c = Spawn({BinDir() + "/ttmem_scope_client"},
-                  {{"TT_ALLOC_TRACKING_ENABLED", "1"}, {"TTMEM_SOCKET", daemon.socket()}},
-                  /*pipe_stdin=*/true, /*pipe_stdout=*/true);
-  std::istringstream line(ReadLine(c.stdout_fd, 30s));
-  std::string word;
-  int pid = 0, child = 0;
-  line >> word >> pid >> child;
-  ASSERT_EQ(word, "ready");
+  ScopeClient sc = StartScopeClient(daemon);
+  ASSERT_GT(sc.pid, 0) << "the scope client did not say it was ready";
+  Child& c = sc.child;
+  const int pid = sc.pid, child = sc.child_pid;
   auto ops = OpsById(daemon.socket(), pid);
   ASSERT_EQ(ops.size(), 8u);
   EXPECT_EQ(ops[1], "outer");
@@ -125,14 +142,10 @@ TEST(Ops, SnapshotListsEveryBufferWithItsOpAndSaysWhoHoldsWhat) {
   TempDir dir;
   Daemon daemon(dir);
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  Child c = Spawn({BinDir() + "/ttmem_scope_client"},
-                  {{"TT_ALLOC_TRACKING_ENABLED", "1"}, {"TTMEM_SOCKET", daemon.socket()}},
-                  /*pipe_stdin=*/true, /*pipe_stdout=*/true);
-  std::istringstream line(ReadLine(c.stdout_fd, 30s));
-  std::string word;
-  int pid = 0, child = 0;
-  line >> word >> pid >> child;
-  ASSERT_EQ(word, "ready");
+  ScopeClient sc = StartScopeClient(daemon);
+  ASSERT_GT(sc.pid, 0) << "the scope client did not say it was ready";
+  Child& c = sc.child;
+  const int pid = sc.pid;
   const std::string file = dir.File("snap.json");
   CliResult r =
       RunCli({"snapshot", "--socket", daemon.socket(), "--pid", std::to_string(pid), "-o", file});
