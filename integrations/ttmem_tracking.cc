@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -154,6 +155,32 @@ void FunctionEnded() {
 const char* CurrentOp() {
   if (t_depth == 0) return "";
   return t_ops[std::min(t_depth, kMaxDepth) - 1];
+}
+
+int ErrorCaught(const char* what) {
+  return ttmem_oom_snapshot(what);
+}
+
+namespace {
+std::terminate_handler g_previous_terminate = nullptr;
+
+[[noreturn]] void TerminateWithSnapshot() {
+  if (std::exception_ptr e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      ErrorCaught(ex.what());
+    } catch (...) {
+    }
+  }
+  if (g_previous_terminate != nullptr) g_previous_terminate();
+  std::abort();
+}
+}  // namespace
+
+void InstallTerminateSnapshot() {
+  static std::once_flag once;
+  std::call_once(once, [] { g_previous_terminate = std::set_terminate(&TerminateWithSnapshot); });
 }
 
 ThreadInstaller SetThreadInstaller(ThreadInstaller install) {

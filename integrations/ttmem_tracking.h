@@ -91,6 +91,16 @@ void FunctionStarted(const char* name, size_t len);
 void FunctionEnded();
 const char* CurrentOp();
 
+// Out of memory (issue 17): where the runtime catches an error, `what` is its text. When it is
+// one of tt-metal's allocation failures (ttmem_is_out_of_memory), the process's snapshot is
+// taken while its buffers are still held, saved and summarised on stderr (ttmem_oom_snapshot).
+// Returns ttmem_oom_snapshot's result (1 saved, 0 not an OOM, -1 failed).
+int ErrorCaught(const char* what);
+// A std::terminate handler that does the same for an exception nobody caught (the stack is not
+// unwound then: every buffer is still held), then calls the handler it replaced. Installed once;
+// both shells install it with the processor.
+void InstallTerminateSnapshot();
+
 // Thread coverage: `install` runs on every thread started after it is set (thread_start.cc wraps
 // pthread_create when it is linked in) and after GraphTracker::clear() where the shell can see
 // it. Returns the previous one.

@@ -54,12 +54,16 @@ uint64_t BankAllocator::Allocate(uint64_t size_per_bank, bool bottom_up, uint64_
       }
     }
   }
+  // tt-metal's wording (tt_metal/impl/allocator/bank_manager.cpp, per-bank figures), after the
+  // device: "device 0: Out of Memory: Not enough space to allocate ...".
+  const AllocatorStats st = Stats();
+  const size_t space = name_.rfind(' ');
   throw OutOfMemory(fmt::format(
-      "out of memory on {}: requested {} ({} per bank x {} banks), largest free block {} per "
-      "bank ({} free per bank)",
-      name_, ttmem::base::FormatBytes(request_bytes), ttmem::base::FormatBytes(size), num_banks_,
-      ttmem::base::FormatBytes(Stats().largest_free_block_bytes),
-      ttmem::base::FormatBytes(Stats().total_free_bytes)));
+      "{}: Out of Memory: Not enough space to allocate {} B {} buffer across {} banks, where each "
+      "bank needs to store {} B, but bank size is {} B (allocated: {} B, free: {} B, largest free "
+      "block: {} B)",
+      name_.substr(0, space), request_bytes, name_.substr(space + 1), num_banks_, size, bank_size_,
+      st.total_allocated_bytes, st.total_free_bytes, st.largest_free_block_bytes));
 }
 
 bool BankAllocator::AllocateAt(uint64_t address, uint64_t size_per_bank) {

@@ -112,12 +112,12 @@ Device::Resident Device::Dispatch(uint64_t id, const Footprint& f, uint64_t cb_t
   // The CB/L1 clash tt-metal reports at dispatch: CBs grow up from the L1 base, L1 buffers down.
   uint64_t l1_floor = l1_->LowestAllocatedAddress();
   if (cb_top > l1_floor)
+    // tt-metal's wording (ProgramImpl::allocate_circular_buffers validation), after the device.
     throw OutOfMemory(fmt::format(
-        "device {} CB: Statically allocated circular buffers on core range grow to {:#x} which "
-        "clashes with L1 buffers allocated from {:#x} (CB space left {} per core)",
-        id_, cb_top, l1_floor,
-        ttmem::base::FormatBytes(l1_floor > arch_.l1_bank_base() ? l1_floor - arch_.l1_bank_base()
-                                                                 : 0)));
+        "device {}: Statically allocated circular buffers in program {} clash with L1 buffers on "
+        "core range [(x=0,y=0) - (x={},y={})]. L1 buffer allocated at {} and static circular "
+        "buffer region ends at {}",
+        id_, id, arch_.grid_x - 1, arch_.grid_y - 1, l1_floor, cb_top));
   if (kernel_per_core > arch_.kernel_config_size)
     throw OutOfMemory(
         fmt::format("out of memory on device {} KERNEL: requested {} per core, {} per core in the "

@@ -83,6 +83,11 @@ int main(int argc, char** argv) {
   app.add_option("--programs", o.programs, "program_cache: programs in the cache")
       ->check(CLI::Range(1u, 100000u))
       ->capture_default_str();
+  app.add_option("--failure", o.failure,
+                 "oom: l1 (an L1 buffer that does not fit), cb (circular buffers that clash with "
+                 "L1 buffers) or uncaught (l1, caught by nobody: std::terminate)")
+      ->check(CLI::IsMember({"l1", "cb", "uncaught"}))
+      ->capture_default_str();
   std::string publish_shm;
   app.add_option("--publish-shm", publish_shm,
                  "also publish per-chip totals in tt-metal's shared-memory layout in DIR, as "

@@ -22,6 +22,7 @@
 #include "sim/mesh.h"
 #include "sim/program.h"
 #include "ttmem/ttmem.h"
+#include "ttmem_tracking.h"
 
 namespace ttsim {
 
@@ -481,6 +482,59 @@ void Leak(const ScenarioOptions& o, Checkpoints& cp) {
   std::_Exit(0);
 }
 
+// --- oom ---------------------------------------------------------------------------------------
+// A model that runs out of L1, for the forensic snapshot: ttnn::from_torch weights (4 MiB DRAM),
+// ttnn::conv2d's activation (48 MiB L1) and halo config (1 MiB L1_SMALL), ttnn::max_pool2d's
+// output (16 MiB L1); then ttnn::matmul fails while all of them are held: --failure l1, an
+// output of 32 MiB L1 (tt-metal's "Out of Memory: Not enough space to allocate ..."); cb,
+// circular buffers of 400 KiB per core that clash with the L1 buffers (tt-metal's "Statically
+// allocated circular buffers in program N clash with L1 buffers ..."). The error is caught where
+// the model's tensors are still held and handed to the integration (ErrorCaught: snapshot, summary,
+// file), then goes on up: exit 2. --failure uncaught: nobody catches it, std::terminate's handler
+// takes the snapshot. (Wormhole B0: 1,364,992 B of L1 per bank, 1 MiB of it held per bank.)
+void OomFailingOp(const ScenarioOptions& o, Device& dev) {
+  OpScope op("ttnn::matmul");
+  if (o.failure == "cb") {
+    Program p;
+    p.AddCircularBuffer(FullGrid(*o.arch), {Scaled(o, 400 * kKiB), nullptr});
+    p.Launch(dev);
+    return;
+  }
+  auto out = Buffer::Create(dev, Scaled(o, 32 * kMiB), kTile, MemType::kL1);
+}
+
+void OomUncaught(const ScenarioOptions& o, Device& dev) noexcept {
+  OomFailingOp(o, dev);
+}
+
+void Oom(const ScenarioOptions& o, Checkpoints& cp) {
+  auto dev = OpenDevice(0, *o.arch);
+  std::vector<Device*> devs = {dev.get()};
+  std::shared_ptr<Buffer> weights, act, halo, pooled;
+  {
+    OpScope op("ttnn::from_torch");
+    weights = Buffer::Create(*dev, Scaled(o, 4 * kMiB), kTile, MemType::kDram);
+  }
+  {
+    OpScope op("ttnn::conv2d");
+    act = Buffer::Create(*dev, Scaled(o, 48 * kMiB), kTile, MemType::kL1);
+    halo = Buffer::Create(*dev, Scaled(o, 1 * kMiB), kTile, MemType::kL1Small);
+  }
+  {
+    OpScope op("ttnn::max_pool2d");
+    pooled = Buffer::Create(*dev, Scaled(o, 16 * kMiB), kTile, MemType::kL1);
+  }
+  cp.At("held", devs);
+  if (o.failure == "uncaught") OomUncaught(o, *dev);
+  try {
+    OomFailingOp(o, *dev);
+  } catch (const OutOfMemory& e) {
+    ttmem::integration::ErrorCaught(e.what());  // while the model's tensors are held
+    throw;
+  }
+  std::fprintf(stderr, "ttmem sim: oom: the failing op fitted (--scale too small?)\n");
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
@@ -491,6 +545,7 @@ const std::vector<Scenario>& Scenarios() {
       {"churn", "random allocations of every type from threads (and processes), for load"},
       {"program_cache", "--programs N programs of one layout dispatched round-robin on a mesh"},
       {"leak", "a known sequence that leaks repeat x 1 MiB of DRAM (for ttmem record/report)"},
+      {"oom", "a model that runs out of L1 (--failure l1|cb|uncaught): the snapshot at OOM"},
   };
   return s;
 }
@@ -510,6 +565,8 @@ int RunScenario(const ScenarioOptions& o) {
       Churn(o, cp);
     } else if (o.name == "leak") {
       Leak(o, cp);
+    } else if (o.name == "oom") {
+      Oom(o, cp);
     } else {
       std::fprintf(stderr,
                    "ttmem sim: unknown scenario '%s' (run 'ttmem sim --help' for the list)\n",

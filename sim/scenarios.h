@@ -23,8 +23,10 @@ struct ScenarioOptions {
   uint32_t rate = 0;       // churn: operations per second per thread, 0: unlimited
   double scale = 1;        // multiplies buffer sizes
   uint64_t seed = 1;
-  bool checkpoints = false;  // print a JSON line per checkpoint; wait for a line on stdin
-  uint32_t programs = 100;   // program_cache: programs kept in the cache
+  bool checkpoints = false;    // print a JSON line per checkpoint; wait for a line on stdin
+  uint32_t programs = 100;     // program_cache: programs kept in the cache
+  std::string failure = "l1";  // oom: l1 (an L1 buffer), cb (a CB/L1 clash), uncaught (l1, and
+                               // nothing catches it: std::terminate)
   TrackingMode tracking = TrackingMode::kAllThreads;
 };
 

@@ -202,6 +202,7 @@ void InstallTracking(TrackingMode mode) {
   if (ti::Broken(ti::kBreakView))
     AllocationObservers::Add(std::make_shared<AddressTakingReporter>());
   InstallOnThisThread();
+  ti::InstallTerminateSnapshot();
   g_all_threads = mode == TrackingMode::kAllThreads;
   if (g_all_threads) ti::SetThreadInstaller(&InstallOnThisThread);
 }

@@ -3,9 +3,14 @@
 // libttmem in a real client process (tests/scope_client.cc) and the real daemon.
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -178,6 +183,119 @@ TEST(Ops, SnapshotListsEveryBufferWithItsOpAndSaysWhoHoldsWhat) {
   EXPECT_NE(r.err.find("ttmem status"), std::string::npos) << r.err;
   ::close(c.stdin_fd);
   EXPECT_EQ(Wait(c.pid, 20s), 0);
+}
+
+// The one snapshot file `ttmem sim oom` left in `dir` (null when there is not exactly one).
+json OomSnapshotIn(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind("ttmem-oom-", 0) == 0) files.push_back(e.path());
+  if (files.size() != 1) return json();
+  std::ifstream in(files[0]);
+  return json::parse(in, nullptr, false);
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// The simulator raises tt-metal's out-of-memory and CB-clash errors; the integration catches
+// them while the model's tensors are held and saves the snapshot, which names the holders
+// exactly (sim/scenarios.cc, "oom": Wormhole B0, 1,364,992 B of L1 per bank, 1 MiB held).
+TEST(Ops, OutOfMemorySavesASnapshotNamingWhatHeldTheMemory) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::map<std::string, std::string> kOom = {
+      {"l1",
+       "device 0: Out of Memory: Not enough space to allocate 33554432 B L1 buffer across 64 "
+       "banks, where each bank needs to store 524288 B, but bank size is 1364992 B (allocated: "
+       "1048576 B, free: 316416 B, largest free block: 316416 B)"},
+      {"cb",
+       "device 0: Statically allocated circular buffers in program 1 clash with L1 buffers on "
+       "core range [(x=0,y=0) - (x=7,y=7)]. L1 buffer allocated at 450560 and static circular "
+       "buffer region ends at 543744"},
+      {"uncaught", ""}};
+  for (const auto& [failure, wording] : kOom) {
+    SCOPED_TRACE(failure);
+    const std::string out = dir.File("snap-" + failure);
+    std::filesystem::create_directory(out);
+    const std::string err = dir.File(failure + ".stderr");
+    Child c = Spawn(
+        {BinDir() + "/ttmem", "sim", "oom", "--socket", daemon.socket(), "--failure", failure},
+        {{"TTMEM_SNAPSHOT_DIR", out}}, false, false, err);
+    const int status = Wait(c.pid, 60s);
+    const std::string text = FileText(err);
+    EXPECT_EQ(status, failure == "uncaught" ? 128 + SIGABRT : 2) << text;
+    if (!wording.empty()) {
+      EXPECT_NE(text.find(wording), std::string::npos) << text;
+    }
+    const json snap = OomSnapshotIn(out);
+    ASSERT_TRUE(snap.is_object()) << "no single snapshot file in " << out << "\n" << text;
+    const int pid = snap["pid"].get<int>();
+    EXPECT_NE(snap["reason"].get<std::string>().find(failure == "cb" ? "clash with L1 buffers"
+                                                                     : "Out of Memory"),
+              std::string::npos);
+    // Every buffer, with its op: nothing else, nothing missing.
+    std::multiset<std::tuple<std::string, uint64_t, std::string>> buffers;
+    for (const auto& b : snap["buffers"]) {
+      EXPECT_EQ(b["pid"], pid);
+      EXPECT_EQ(b["device"], 0);
+      buffers.insert(
+          {b["type"].get<std::string>(), b["size"].get<uint64_t>(), b["op"].get<std::string>()});
+    }
+    EXPECT_EQ(buffers, (std::multiset<std::tuple<std::string, uint64_t, std::string>>{
+                           {"dram", 4 * kMiB, "ttnn::from_torch"},
+                           {"l1", 48 * kMiB, "ttnn::conv2d"},
+                           {"l1_small", 1 * kMiB, "ttnn::conv2d"},
+                           {"l1", 16 * kMiB, "ttnn::max_pool2d"}}));
+    // L1: who holds it, its free space per bank (1,364,992 - 1,048,576 = 316,416 B, one block).
+    const json* l1 = nullptr;
+    for (const auto& t : snap["types"])
+      if (t["type"] == "l1") l1 = &t;
+    ASSERT_NE(l1, nullptr);
+    EXPECT_EQ((*l1)["process_bytes"], 64 * kMiB);
+    EXPECT_EQ((*l1)["used_bytes"], 64 * kMiB);
+    EXPECT_EQ((*l1)["holders"], json::parse(R"([{"pid":)" + std::to_string(pid) +
+                                            R"(,"name":"ttmem-sim","bytes":67108864}])"));
+    EXPECT_EQ((*l1)["largest_free_block_bytes"], 316416);
+    EXPECT_EQ((*l1)["free_block_histogram"],
+              json::parse(R"([{"min_bytes":262144,"blocks":1,"bytes":316416}])"));
+    // The summary on stderr, the failing type first.
+    const std::string l1_line = "L1 on device 0: pid " + std::to_string(pid) +
+                                " holds 64.0 MiB = 100 % of the 64.0 MiB in use (77 % of 83.3 "
+                                "MiB): ttnn::conv2d 48.0 MiB (75 %), ttnn::max_pool2d 16.0 MiB "
+                                "(25 %); largest free block 309.0 KiB per bank";
+    EXPECT_NE(text.find(l1_line), std::string::npos) << text;
+    EXPECT_LT(text.find(l1_line), text.find("DRAM on device 0")) << text;
+    EXPECT_NE(text.find("ttnn::from_torch 4.0 MiB (100 %)"), std::string::npos) << text;
+    EXPECT_NE(text.find("ttmem: snapshot saved to " + out + "/ttmem-oom-" + std::to_string(pid)),
+              std::string::npos)
+        << text;
+  }
+  // TTMEM_OOM_SNAPSHOT=0: the error alone.
+  const std::string none = dir.File("snap-off");
+  std::filesystem::create_directory(none);
+  Child c = Spawn({BinDir() + "/ttmem", "sim", "oom", "--socket", daemon.socket()},
+                  {{"TTMEM_SNAPSHOT_DIR", none}, {"TTMEM_OOM_SNAPSHOT", "0"}}, false, false,
+                  dir.File("off.stderr"));
+  EXPECT_EQ(Wait(c.pid, 60s), 2);
+  EXPECT_TRUE(std::filesystem::is_empty(none));
+}
+
+// The snapshot query: another user's process is refused; a bad reason or format is an error.
+TEST(Ops, SnapshotRequestsAreChecked) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  for (const json& req : {json{{"cmd", "snapshot"}, {"pid", 1}, {"reason", std::string(4097, 'x')}},
+                          json{{"cmd", "snapshot"}, {"pid", 1}, {"reason", 7}},
+                          json{{"cmd", "snapshot"}, {"pid", 1}, {"format", "xml"}},
+                          json{{"cmd", "snapshot"}, {"pid", 1}}}) {
+    json r = Query(daemon.socket(), req);
+    EXPECT_TRUE(r.contains("error")) << req.dump() << " -> " << r.dump();
+  }
 }
 
 }  // namespace

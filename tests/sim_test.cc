@@ -568,9 +568,10 @@ TEST_F(Sim, OutOfMemoryIsClearExitsTwoAndLeavesNothing) {
   EXPECT_EQ(Wait(c.pid, 60s), 2);
   std::ifstream f(dir_.File("oom.stderr"));
   std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_NE(err.find("out of memory on device 0 DRAM"), std::string::npos) << err;
-  EXPECT_NE(err.find("largest free block"), std::string::npos) << err;
-  EXPECT_NE(err.find("requested"), std::string::npos) << err;
+  EXPECT_NE(err.find("device 0: Out of Memory: Not enough space to allocate"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("B DRAM buffer across 12 banks"), std::string::npos) << err;
+  EXPECT_NE(err.find("largest free block: "), std::string::npos) << err;
   ExpectNothingLeft();
 }
 

@@ -39,6 +39,7 @@
 #ifndef TTMEM_TTMEM_H_
 #define TTMEM_TTMEM_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -150,6 +151,32 @@ int ttmem_set_tag(const char* tag);
 int ttmem_scope_push(const char* name);
 void ttmem_scope_pop(void);
 int ttmem_mark(const char* name);
+
+/* ---- Out of memory: the forensic snapshot (issue 17) -------------------------------------------
+ * ttmem_snapshot: asks ttmemd for this process's snapshot — every live buffer with its type,
+ *   address, size and op, its memory by op, and per device and type it uses everyone's usage,
+ *   who holds it, the largest free block and the free blocks by size (docs/protocol.md,
+ *   "snapshot"). Writes the JSON to `path` (NULL: not written) and the short text summary into
+ *   `summary` (NULL or summary_len 0: not kept; cut to summary_len - 1 bytes, NUL-terminated).
+ *   `reason` (NULL: none) is kept in the snapshot: the error's text, cut at TTMEM_MAX_REASON
+ *   bytes, bytes outside printable ASCII written as '?'. Blocks up to about 5 s: for the moment
+ *   a process fails, never the hot path. Returns 0; -1 when tracking is off, ttmemd cannot be
+ *   reached, answers with an error, or the file cannot be written (errno-style detail goes to
+ *   `summary` when it is given). Thread-safe.
+ * ttmem_is_out_of_memory: 1 when `message` is one of tt-metal's allocation failures —
+ *   "Out of Memory: Not enough space ..." (the bank allocator) or the circular-buffer errors
+ *   "Statically allocated circular buffers ... clash with L1 buffers" / "... beyond max L1
+ *   size" — else 0.
+ * ttmem_oom_snapshot: what a runtime calls where it catches an error: when `message` is an
+ *   out-of-memory error (above) and TTMEM_OOM_SNAPSHOT is not "0", takes the snapshot with
+ *   `message` as its reason, writes it to $TTMEM_SNAPSHOT_DIR (default: the current directory) as
+ *   ttmem-oom-PID-UNIXMS.json and prints the summary and the file's path on stderr. Returns 1
+ *   when the snapshot was written, 0 when `message` is no out-of-memory error (or snapshots are
+ *   off), -1 when it could not be taken (said on stderr). */
+#define TTMEM_MAX_REASON 1024
+int ttmem_snapshot(const char* reason, const char* path, char* summary, size_t summary_len);
+int ttmem_is_out_of_memory(const char* message);
+int ttmem_oom_snapshot(const char* message);
 
 /* Client-side counters, for diagnostics. */
 typedef struct ttmem_stats {

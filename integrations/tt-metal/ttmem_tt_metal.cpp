@@ -253,6 +253,7 @@ __attribute__((constructor)) void Load() {
   }
   AttachThisThread();
   ti::SetThreadInstaller(&AttachThisThread);
+  ti::InstallTerminateSnapshot();
 }
 
 }  // namespace

@@ -20,6 +20,13 @@ Why memory is held: allocations this thread makes inside a scope carry its name 
         model.prefill(tokens)
     ttmem.mark("iteration")                  # a phase marker in the recording
 
+At out of memory, what held the memory (every live buffer with its op, who holds each device's
+memory, the largest free block)::
+
+    with ttmem.oom_snapshot():               # also a decorator; or ttmem.install_oom_hook()
+        model(x)                             # tt-metal's OOM / CB-clash error: the snapshot is
+                                             # saved, its summary printed, the error re-raised
+
 They reach libttmem in this process (the one tt-metal's allocations go through): already loaded,
 else $TTMEM_LIB, else the loader's libttmem.so. Without it they do nothing (never an error).
 """
@@ -33,7 +40,8 @@ import time
 
 __all__ = [
     "status", "buffers", "process_usage", "default_socket_path", "no_leaks", "LeakCheck",
-    "DeviceMemoryLeak", "TtmemError", "scope", "mark",
+    "DeviceMemoryLeak", "TtmemError", "scope", "mark", "snapshot", "is_out_of_memory",
+    "oom_snapshot", "install_oom_hook",
 ]
 
 _MAGIC = 0x464D5454  # "TTMF"
@@ -266,3 +274,109 @@ def mark(name):
     made (tracking on, libttmem loaded)."""
     lib = _libttmem()
     return lib is not None and lib.ttmem_mark(_name_bytes(name)) == 0
+
+
+# tt-metal's allocation failures: the bank allocator's out-of-memory error and the circular-buffer
+# errors of a program's CB layout (the same test as libttmem's ttmem_is_out_of_memory).
+def is_out_of_memory(error):
+    """True when `error` (an exception or its text) is one of tt-metal's allocation failures:
+    "Out of Memory: Not enough space ..." or statically allocated circular buffers that clash with
+    L1 buffers / grow beyond the L1 size."""
+    text = str(error)
+    return "Out of Memory: Not enough space" in text or (
+        "Statically allocated circular buffers" in text
+        and ("clash with L1 buffers" in text or "beyond max L1 size" in text))
+
+
+def snapshot(pid=None, path=None, reason=None, socket_path=None, timeout=10.0):
+    """The forensic snapshot of process `pid` (default: this one): every live buffer with its
+    op, its memory by op, and per device and type it uses everyone's usage, the holders, the
+    largest free block and free blocks by size (docs/protocol.md, "snapshot"); its "summary" is
+    the short text. Also written to `path` as JSON when given. Raises TtmemError."""
+    import json
+
+    request = {"cmd": "snapshot", "pid": int(pid if pid is not None else os.getpid())}
+    if reason is not None:
+        request["reason"] = str(reason)[:4096].encode("utf-8", "ignore")[:4096].decode(
+            "utf-8", "ignore")
+    doc = _request(request, socket_path, timeout)
+    if path is not None:
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+    return doc
+
+
+def _snapshot_path(directory):
+    directory = directory or os.environ.get("TTMEM_SNAPSHOT_DIR") or "."
+    return os.path.join(directory, "ttmem-oom-%d-%d.json" % (os.getpid(), int(time.time() * 1000)))
+
+
+def _snapshot_at_oom(error, directory, socket_path, stream):
+    """Saves the snapshot for `error` when it is an out-of-memory error. Returns (path, doc), or
+    (None, None) when it is not one, snapshots are off (TTMEM_OOM_SNAPSHOT=0) or none could be
+    taken (said on `stream`)."""
+    import sys
+
+    stream = stream or sys.stderr
+    if not is_out_of_memory(error) or os.environ.get("TTMEM_OOM_SNAPSHOT") == "0":
+        return None, None
+    path = _snapshot_path(directory)
+    try:
+        doc = snapshot(path=path, reason=str(error), socket_path=socket_path)
+    except (TtmemError, OSError) as e:
+        stream.write("ttmem: out of memory, but no snapshot: %s\n" % e)
+        return None, None
+    stream.write("ttmem: out of memory; what this process held:\n%sttmem: snapshot saved to %s\n"
+                 % (doc.get("summary", ""), path))
+    note = getattr(error, "add_note", None)
+    if note is not None:
+        note("ttmem: snapshot saved to %s" % path)
+    return path, doc
+
+
+class oom_snapshot:
+    """``with ttmem.oom_snapshot(): ...`` or ``@ttmem.oom_snapshot()``: when the block raises one
+    of tt-metal's out-of-memory errors, saves this process's snapshot while the block's tensors
+    are still held (the traceback keeps them), as ttmem-oom-PID-MS.json in `directory`
+    ($TTMEM_SNAPSHOT_DIR, else the current directory), prints its summary on stderr and lets the
+    error go on. `.path` and `.snapshot` say what was saved (None when nothing was)."""
+
+    def __init__(self, directory=None, socket_path=None, stream=None):
+        self.directory = directory
+        self.socket_path = socket_path
+        self.stream = stream
+        self.path = None
+        self.snapshot = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None:
+            self.path, self.snapshot = _snapshot_at_oom(exc, self.directory, self.socket_path,
+                                                        self.stream)
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with oom_snapshot(self.directory, self.socket_path, self.stream):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def install_oom_hook(directory=None, socket_path=None):
+    """Saves the snapshot (as oom_snapshot does) for an out-of-memory error nobody catches,
+    before Python prints it: wraps sys.excepthook. Returns the hook it replaced."""
+    import sys
+
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb):
+        _snapshot_at_oom(exc, directory, socket_path, None)
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+    return previous

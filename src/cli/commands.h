@@ -74,8 +74,6 @@ struct SnapshotOptions {
   bool json = false;   // print the JSON instead of the summary
 };
 int RunSnapshot(const SnapshotOptions& o);
-// The snapshot's short text: per device and type, what the process holds, of what, and by op.
-std::string SnapshotSummary(const nlohmann::json& snapshot);
 
 struct ReportOptions {
   std::string input;

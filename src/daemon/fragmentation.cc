@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <unordered_map>
 #include <utility>
 
@@ -39,6 +40,9 @@ TypeFragmentation Summarize(const ledger::DeviceInfo& info, int t, Spans& v, uin
     f.free_per_bank += until - at;
     f.largest_free_block = std::max(f.largest_free_block, until - at);
     ++f.free_blocks;
+    auto& h = f.free_hist[static_cast<int>(std::bit_width(until - at)) - 1];
+    ++h[0];
+    h[1] += until - at;
   };
   for (auto [a, b] : merged) {
     gap(a);

@@ -6,6 +6,7 @@
 #ifndef TTMEM_DAEMON_FRAGMENTATION_H_
 #define TTMEM_DAEMON_FRAGMENTATION_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -24,6 +25,9 @@ struct TypeFragmentation {
   uint64_t free_per_bank = 0;
   uint64_t largest_free_block = 0;  // per bank
   uint64_t free_blocks = 0;
+  // Free blocks by size: power-of-two classes, [2^k, 2^(k+1)) -> {blocks, bytes}; only the
+  // classes that occur.
+  std::map<int, std::array<uint64_t, 2>> free_hist;
   // `cells` characters over [bank_base, bank_base + bank_size): ' ' free, '.' up to a third in
   // use, ':' up to two thirds, '#' more.
   std::string map;

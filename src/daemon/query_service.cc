@@ -167,22 +167,47 @@ void QueryService::Buffers(Connection& c, const nlohmann::json& req) {
 }
 
 void QueryService::Snapshot(Connection& c, const nlohmann::json& req) {
-  // {"cmd": "snapshot", "pid": P, ["device": D]}: everything process P holds, with its ops, and
-  // the state of the devices and types it uses (daemon/snapshot.h). Drained first, as status.
+  // {"cmd": "snapshot", "pid": P, ["device": D], ["reason": TEXT], ["format": "text"]}:
+  // everything process P holds, with its ops, and the state of the devices and types it uses
+  // (daemon/snapshot.h). Drained first, as status. Only P's own user (or root) may take it.
   if (!req.contains("pid")) {
     ReplyJson(ctx_.conns, c, {{"error", "\"snapshot\" needs a \"pid\""}});
     return;
   }
+  SnapshotRequest sr;
+  sr.pid = req["pid"].get<pid_t>();
+  if (req.contains("device")) sr.device = req["device"].get<uint32_t>();
+  if (req.contains("reason")) {
+    if (!req["reason"].is_string() ||
+        req["reason"].get_ref<const std::string&>().size() > kMaxSnapshotReason) {
+      ReplyJson(ctx_.conns, c,
+                {{"error", fmt::format("\"reason\" must be a string of at most {} bytes",
+                                       kMaxSnapshotReason)}});
+      return;
+    }
+    sr.reason = req["reason"].get<std::string>();
+  }
+  const std::string format = req.value("format", std::string("json"));
+  if (format != "json" && format != "text") {
+    ReplyJson(ctx_.conns, c, {{"error", "\"format\" must be \"json\" or \"text\""}});
+    return;
+  }
   ctx_.drain();
-  const pid_t pid = req["pid"].get<pid_t>();
-  static const ProcessMeta kNoMeta{};
-  auto m = ctx_.reporters.meta().find(pid);
-  const std::optional<uint32_t> device =
-      req.contains("device") ? std::optional<uint32_t>(req["device"].get<uint32_t>())
-                             : std::nullopt;
-  ReplyJson(ctx_.conns, c,
-            BuildSnapshot(ctx_.ledger, pid, m != ctx_.reporters.meta().end() ? m->second : kNoMeta,
-                          device, FragmentationAll(0), base::UnixMs()));
+  const auto& metas = ctx_.reporters.meta();
+  auto m = metas.find(sr.pid);
+  if (m != metas.end() && c.cred.uid != 0 && c.cred.uid != m->second.uid) {
+    ReplyJson(ctx_.conns, c,
+              {{"error", fmt::format("pid {} belongs to another user (uid {}): only that user or "
+                                     "root may take its snapshot",
+                                     sr.pid, m->second.uid)}});
+    return;
+  }
+  nlohmann::json snap = BuildSnapshot(ctx_.ledger, sr, metas, FragmentationAll(0), base::UnixMs());
+  if (format == "text" && !snap.contains("error")) {
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, snap["summary"].get<std::string>());
+    return;
+  }
+  ReplyJson(ctx_.conns, c, snap);
 }
 
 void QueryService::Fragmentation(Connection& c, const nlohmann::json& req) {

@@ -164,6 +164,57 @@ class ScopeTest(unittest.TestCase):
         _LIB.ttmem_flush(5000)
 
 
+class OomSnapshotTest(unittest.TestCase):
+    # tt-metal's wording (bank_manager.cpp), as a RuntimeError from ttnn carries it.
+    OOM = ("TT_FATAL @ tt_metal/impl/allocator/bank_manager.cpp:439: false\nOut of Memory: Not "
+           "enough space to allocate 33554432 B L1 buffer across 64 banks, where each bank needs "
+           "to store 524288 B, but bank size is 1364992 B (allocated: 1048576 B, free: 316416 B, "
+           "largest free block: 316416 B)")
+
+    def test_an_oom_saves_the_snapshot_naming_the_ops_and_goes_on(self):
+        import io
+        import json
+        import tempfile
+
+        with ttmem.scope("ttnn::conv2d"):
+            act = alloc(5, L1, 48 * MIB)
+        with ttmem.scope("ttnn::max_pool2d"):
+            pooled = alloc(5, L1, 16 * MIB)
+        out = io.StringIO()
+        with tempfile.TemporaryDirectory() as d:
+            guard = ttmem.oom_snapshot(directory=d, socket_path=_DAEMON.socket, stream=out)
+            with self.assertRaises(RuntimeError) as cm:
+                with guard:
+                    raise RuntimeError(self.OOM)
+            self.assertIsNotNone(guard.path)
+            self.assertEqual(os.listdir(d), [os.path.basename(guard.path)])
+            with open(guard.path) as f:
+                saved = json.load(f)
+        self.assertIn("snapshot saved to " + guard.path, cm.exception.__notes__[0])
+        self.assertEqual(saved["pid"], os.getpid())
+        self.assertIn("Out of Memory: Not enough space", saved["reason"])
+        mine = {(b["device"], b["type"], b["size"], b["op"]) for b in saved["buffers"]
+                if b["device"] == 5 and b["type"] == "l1"}
+        self.assertEqual(mine, {(5, "l1", 48 * MIB, "ttnn::conv2d"),
+                                (5, "l1", 16 * MIB, "ttnn::max_pool2d")})
+        text = out.getvalue()
+        self.assertIn("L1 on device 5: pid %d holds 64.0 MiB" % os.getpid(), text)
+        self.assertIn("ttnn::conv2d 48.0 MiB (75 %), ttnn::max_pool2d 16.0 MiB (25 %)", text)
+        # Not an OOM: nothing saved, the error goes on as it is.
+        with self.assertRaises(KeyError):
+            with ttmem.oom_snapshot(directory="/nonexistent", socket_path=_DAEMON.socket) as g:
+                raise KeyError("x")
+        self.assertIsNone(g.path)
+        self.assertTrue(ttmem.is_out_of_memory(
+            "Statically allocated circular buffers in program 7 clash with L1 buffers on core "
+            "range [(x=0,y=0) - (x=7,y=7)]. L1 buffer allocated at 1 and static circular buffer "
+            "region ends at 2"))
+        self.assertFalse(ttmem.is_out_of_memory("Out of Memory"))
+        free(5, act)
+        free(5, pooled)
+        _LIB.ttmem_flush(5000)
+
+
 class LeakCheckTest(unittest.TestCase):
     def test_passes_when_the_block_frees_what_it_allocates(self):
         with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=1.0):
