@@ -535,6 +535,57 @@ void Oom(const ScenarioOptions& o, Checkpoints& cp) {
   std::fprintf(stderr, "ttmem sim: oom: the failing op fitted (--scale too small?)\n");
 }
 
+// --- traced_model -------------------------------------------------------------------------------
+// A traced model whose regions have known sizes, for the sizing advisor (`ttmem report
+// --advise`). Sizes are whole pages in every bank (2 KiB tiles), so each bank's share is exact:
+//   L1_SMALL: ttnn::conv2d holds 6 KiB + 2 KiB per bank, ttnn::max_pool2d adds 4 KiB: 12,288 B
+//             per bank at its peak (l1_small_size), in ttnn::max_pool2d;
+//   TRACE:    two traces captured (ttnn::end_trace_capture), 200 KiB and 100 KiB per DRAM bank:
+//             307,200 B per bank (trace_region_size);
+//   L1 + CB:  ttnn::matmul's 20 KiB per bank of L1 while its program's 64 KiB of CBs per core
+//             are resident: 86,016 B per core at the peak.
+// (Wormhole B0: 12 DRAM banks, 64 L1 banks.)
+void TracedModel(const ScenarioOptions& o, Checkpoints& cp) {
+  auto dev = OpenDevice(0, *o.arch);
+  std::vector<Device*> devs = {dev.get()};
+  const uint64_t dram_banks = o.arch->dram_banks, cores = o.arch->num_cores();
+  std::shared_ptr<Buffer> weights;
+  {
+    OpScope op("ttnn::from_torch");
+    weights = Buffer::Create(*dev, 8 * kMiB, kTile, MemType::kDram);
+  }
+  {
+    std::shared_ptr<Buffer> halo, config, pool;
+    {
+      OpScope op("ttnn::conv2d");
+      halo = Buffer::Create(*dev, 3 * cores * kTile, kTile, MemType::kL1Small);
+      config = Buffer::Create(*dev, 1 * cores * kTile, kTile, MemType::kL1Small);
+    }
+    {
+      OpScope op("ttnn::max_pool2d");
+      pool = Buffer::Create(*dev, 2 * cores * kTile, kTile, MemType::kL1Small);
+    }
+    cp.At("l1_small_peak", devs);
+  }
+  std::shared_ptr<Buffer> trace_a, trace_b;
+  {
+    OpScope op("ttnn::end_trace_capture");
+    trace_a = Buffer::Create(*dev, 100 * dram_banks * kTile, kTile, MemType::kTrace);
+    trace_b = Buffer::Create(*dev, 50 * dram_banks * kTile, kTile, MemType::kTrace);
+  }
+  cp.At("traces", devs);
+  trace_b.reset();
+  {
+    OpScope op("ttnn::matmul");
+    auto act = Buffer::Create(*dev, 10 * cores * kTile, kTile, MemType::kL1);
+    Program p;
+    p.AddCircularBuffer(FullGrid(*o.arch), {64 * kKiB, nullptr});
+    p.Launch(*dev);
+    cp.At("l1_cb_peak", devs);
+    Hold(o);
+  }
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
@@ -545,6 +596,7 @@ const std::vector<Scenario>& Scenarios() {
       {"churn", "random allocations of every type from threads (and processes), for load"},
       {"program_cache", "--programs N programs of one layout dispatched round-robin on a mesh"},
       {"leak", "a known sequence that leaks repeat x 1 MiB of DRAM (for ttmem record/report)"},
+      {"traced_model", "a traced model with known L1_SMALL, TRACE and L1/CB peaks (--advise)"},
       {"oom", "a model that runs out of L1 (--failure l1|cb|uncaught): the snapshot at OOM"},
   };
   return s;
@@ -565,6 +617,8 @@ int RunScenario(const ScenarioOptions& o) {
       Churn(o, cp);
     } else if (o.name == "leak") {
       Leak(o, cp);
+    } else if (o.name == "traced_model") {
+      TracedModel(o, cp);
     } else if (o.name == "oom") {
       Oom(o, cp);
     } else {

@@ -3,6 +3,7 @@
 #define TTMEM_CLI_COMMANDS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,8 +79,11 @@ int RunSnapshot(const SnapshotOptions& o);
 struct ReportOptions {
   std::string input;
   bool json = false;
-  std::string html;   // --html OUT
-  uint32_t top = 10;  // buffers listed at each peak
+  std::string html;                  // --html OUT
+  uint32_t top = 10;                 // buffers listed at each peak
+  bool advise = false;               // --advise: the sizing advice
+  std::string baseline;              // --baseline OLD: compare peaks with OLD
+  std::optional<double> max_growth;  // --max-growth PCT: exit 1 when a peak grew more
 };
 int RunReport(const ReportOptions& o);
 

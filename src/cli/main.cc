@@ -97,6 +97,16 @@ CLI::App* AddReport(CLI::App& app, ReportOptions& rep) {
   repc->add_option("--html", rep.html, "also write a self-contained HTML report with charts");
   repc->add_option("--top", rep.top, "buffers listed at each peak (default 10)")
       ->check(CLI::Range(1u, 100000u));
+  repc->add_flag("--advise", rep.advise,
+                 "the smallest trace_region_size and l1_small_size (per bank) and the L1 headroom "
+                 "per core this run would have fitted (always in --json as \"advice\")");
+  auto* base = repc->add_option("--baseline", rep.baseline,
+                                "compare each device and type's peak (and each op's) with this "
+                                "earlier recording");
+  repc->add_option("--max-growth", rep.max_growth,
+                   "with --baseline: exit 1 when a peak grew by more than PCT percent")
+      ->check(CLI::Range(0.0, 1e9))
+      ->needs(base);
 
   return repc;
 }

@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/recording.h"
+#include "cli/report_ops.h"
 #include "ledger/ledger.h"
 #include "protocol/mem_types.h"
 #include "protocol/wire.h"
@@ -80,6 +81,7 @@ std::string TypeName(int t) {
 struct DevInfo {
   std::string arch;
   int64_t unique_id = 0;
+  uint32_t num_cores = 0;
   std::array<uint64_t, kTypes> capacity{}, bank_base{};
   std::array<uint32_t, kTypes> bank_count{};
 };
@@ -92,10 +94,15 @@ struct Event {
   int kind = 0;   // proto::EventKind
   uint64_t id = 0, address = 0, size = 0;
   bool capture = false;
+  uint32_t op = 0;  // the allocating scope's id in its process (a mark: the scope it was made in)
 };
-constexpr const char* kEventColumns =
-    "SELECT seq, time_ns, process, device, type, kind, buffer_id, address, size, capture "
-    "FROM events";
+// Schema 1 has no op column: its events carry none.
+std::string EventColumns(bool has_ops) {
+  return fmt::format(
+      "SELECT seq, time_ns, process, device, type, kind, buffer_id, address, size, capture, {} "
+      "FROM events",
+      has_ops ? "COALESCE(op, 0)" : "0");
+}
 Event ReadEvent(const Stmt& s) {
   Event e;
   e.seq = s.Int(0);
@@ -108,6 +115,8 @@ Event ReadEvent(const Stmt& s) {
   e.address = static_cast<uint64_t>(s.Int(7));
   e.size = static_cast<uint64_t>(s.Int(8));
   e.capture = s.Int(9) != 0;
+  const int64_t op = s.Int(10);
+  e.op = op > 0 && op <= 0xFFFF ? static_cast<uint32_t>(op) : 0;
   return e;
 }
 
@@ -118,10 +127,12 @@ Event ReadEvent(const Stmt& s) {
 class Replay {
  public:
   struct Applied {
-    bool known = true;                        // false: a free of an id that is not live
-    std::optional<ledger::LiveBuffer> freed;  // what a free or a reclaim took away
+    bool known = true;                           // false: a free of an id that is not live
+    std::optional<ledger::LiveBuffer> freed;     // what a free or a reclaim took away
+    std::optional<ledger::LiveBuffer> replaced;  // what a duplicate allocation replaced
     int64_t freed_allocated_ns = 0;
     std::array<bool, kTypes> touched{};  // the event's device's types it concerned
+    bool allocated = false;              // an allocation that the ledger took
   };
   Applied Apply(const Event& e) {
     Applied a;
@@ -132,11 +143,15 @@ class Replay {
         e.kind == static_cast<int>(proto::EventKind::kLive)) {
       if (e.type < 0 || e.type >= kTypes) return a;
       ledger::LiveBuffer old;
-      if (ledger_.Find(pid, e.device, e.id, &old) && !old.hooked) a.touched[old.type] = true;
+      const bool had = ledger_.Find(pid, e.device, e.id, &old);
+      if (had && !old.hooked) a.touched[old.type] = true;
       if (ledger_.Alloc(pid, e.device, static_cast<uint8_t>(e.type), e.id, e.address, e.size,
-                        e.capture ? ledger::Capture::kEstimate : ledger::Capture::kNo) ==
-          ledger::Result::kInvalid)
+                        e.capture ? ledger::Capture::kEstimate : ledger::Capture::kNo,
+                        ledger::Replay::kNo, 0,
+                        static_cast<uint16_t>(e.op)) == ledger::Result::kInvalid)
         return Applied{};
+      if (had) a.replaced = old;
+      a.allocated = true;
       allocated_ns_[key] = e.time_ns;
       a.touched[static_cast<size_t>(e.type)] = true;
       return a;
@@ -165,6 +180,17 @@ class Replay {
     auto u = p->second.usage.find(device);
     return u == p->second.usage.end() ? 0 : u->second[static_cast<size_t>(t)].bytes;
   }
+  // What process `proc` holds now: (device, type) -> bytes, non-zero only.
+  std::map<std::pair<uint32_t, int>, uint64_t> Held(int64_t proc) const {
+    std::map<std::pair<uint32_t, int>, uint64_t> out;
+    auto p = ledger_.processes().find(static_cast<pid_t>(proc));
+    if (p == ledger_.processes().end()) return out;
+    for (const auto& [device, usage] : p->second.usage)
+      for (int t = 0; t < kTypes; ++t)
+        if (usage[static_cast<size_t>(t)].bytes != 0)
+          out[{device, t}] = usage[static_cast<size_t>(t)].bytes;
+    return out;
+  }
   uint64_t LiveCount() const {
     uint64_t n = 0;
     for (const auto& [pid, p] : ledger_.processes()) n += p.live.size();
@@ -189,7 +215,16 @@ struct Recording {
   std::map<std::string, std::string> meta;
   std::map<uint32_t, DevInfo> devices;
   std::map<int64_t, ProcInfo> procs;
-  int64_t t0 = 0, t1 = 0;  // the time range, ns
+  std::map<std::pair<int64_t, uint32_t>, std::string> op_names;  // (process row, id) -> name
+  bool has_ops = false;                                          // schema 2 and later
+  int64_t t0 = 0, t1 = 0;                                        // the time range, ns
+  // The name of op `id` of process row `proc`: "" for none, "op#ID" when its name never came.
+  std::string OpName(int64_t proc, uint32_t id) const {
+    if (id == 0) return "";
+    auto it = op_names.find({proc, id});
+    return it != op_names.end() ? it->second : fmt::format("op#{}", id);
+  }
+  double Offset(int64_t ns) const { return static_cast<double>(ns - t0) / 1e9; }
   int64_t MetaI64(const char* k) const {
     auto it = meta.find(k);
     try {
@@ -233,11 +268,12 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
                          r->Meta("schema_version"), kRecordingSchemaVersion);
     return false;
   }
-  Stmt s(db, "SELECT id, arch, unique_id FROM devices");
+  Stmt s(db, "SELECT id, arch, unique_id, num_cores FROM devices");
   while (s.ok() && s.Step() == SQLITE_ROW) {
     DevInfo& d = r->devices[static_cast<uint32_t>(s.Int(0))];
     d.arch = s.Text(1);
     d.unique_id = s.Int(2);
+    d.num_cores = static_cast<uint32_t>(std::max<int64_t>(0, s.Int(3)));
   }
   Stmt c(db, "SELECT device, type, capacity_bytes, bank_count, bank_base FROM capacities");
   while (c.ok() && c.Step() == SQLITE_ROW) {
@@ -263,6 +299,12 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     pi.reclaimed_bytes = p.Int(7);
     pi.existing = p.Int(8) != 0;
   }
+  r->has_ops = r->Meta("schema_version") != "1";
+  if (r->has_ops) {
+    Stmt o(db, "SELECT process, id, name FROM op_names");
+    while (o.ok() && o.Step() == SQLITE_ROW)
+      r->op_names[{o.Int(0), static_cast<uint32_t>(o.Int(1))}] = o.Text(2);
+  }
   r->t0 = r->MetaI64("started_ns");
   r->t1 = r->MetaI64("ended_ns");
   Stmt range(db, "SELECT MIN(time_ns), MAX(time_ns), COUNT(*) FROM events");
@@ -279,9 +321,16 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
 // counts and peaks; the leaks (buffers reclaimed when their process ended).
 class Timeline {
  public:
-  Timeline(Recording& rec, uint32_t nb) : rec_(rec), nb_(nb) {}
+  Timeline(Recording& rec, uint32_t nb) : rec_(rec), nb_(nb) {
+    for (const auto& [id, d] : rec.devices)
+      advisor.SetDevice(id, AdvisorDevice{d.arch, d.num_cores, d.capacity, d.bank_count});
+  }
   void Add(const Event& e, Replay& replay);
   void Finish();  // buckets after the last event keep the final state
+
+  OpLedger ops;     // live bytes by op
+  Phases phases;    // the marks
+  Advisor advisor;  // the sizing advice
 
   std::map<uint32_t, DeviceState> devs;
   nlohmann::json leaks = nlohmann::json::array();
@@ -293,19 +342,46 @@ class Timeline {
     return std::clamp(static_cast<int>(f * nb_), 0, static_cast<int>(nb_) - 1);
   }
   void Count(const Event& e, const Replay::Applied& a);
+  void Attribute(const Event& e, const Replay::Applied& a);
   void Move(const Event& e, int t, const Replay& replay);
   Recording& rec_;
   uint32_t nb_;
 };
 
 void Timeline::Add(const Event& e, Replay& replay) {
-  if (e.kind == static_cast<int>(proto::EventKind::kMark)) return;  // a phase marker: no figures
+  if (e.kind == static_cast<int>(proto::EventKind::kMark)) {  // a phase marker: no figures
+    phases.Mark(e.proc, rec_.procs[e.proc].pid, rec_.OpName(e.proc, static_cast<uint32_t>(e.id)),
+                rec_.OpName(e.proc, e.op), e.time_ns, rec_.Offset(e.time_ns), replay.Held(e.proc),
+                ops.OfProcess(e.proc));
+    return;
+  }
   ++events;
   ++rec_.procs[e.proc].events;
   const Replay::Applied a = replay.Apply(e);
+  Attribute(e, a);
   Count(e, a);
   for (int t = 0; t < kTypes; ++t)
     if (a.touched[static_cast<size_t>(t)]) Move(e, t, replay);
+}
+
+// The op ledger and the advisor follow the replay: what went (freed, reclaimed or replaced) and
+// what came, capture estimates left out.
+void Timeline::Attribute(const Event& e, const Replay::Applied& a) {
+  const int64_t pid = rec_.procs[e.proc].pid;
+  const double at = rec_.Offset(e.time_ns);
+  auto gone = [&](const ledger::LiveBuffer& b) {
+    if (b.hooked) return;
+    const std::string op = rec_.OpName(e.proc, b.op);
+    ops.Free(e.proc, op, e.device, b.type, b.size);
+    advisor.Change(e.device, b.type, b.size, -1, e.time_ns, at, pid, op);
+  };
+  if (a.replaced) gone(*a.replaced);
+  if (a.freed) gone(*a.freed);
+  if (!a.allocated || e.capture) return;
+  const std::string op = rec_.OpName(e.proc, e.op);
+  ops.Alloc(e.proc, op, e.device, e.type, e.size,
+            e.kind == static_cast<int>(proto::EventKind::kAlloc));
+  advisor.Change(e.device, e.type, e.size, +1, e.time_ns, at, pid, op);
 }
 
 void Timeline::Count(const Event& e, const Replay::Applied& a) {
@@ -408,7 +484,7 @@ bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, Peak
       if (d.types[static_cast<size_t>(t)].peak_seq >= 0)
         peaks_at[d.types[static_cast<size_t>(t)].peak_seq].push_back({id, t});
   if (peaks_at.empty()) return true;
-  Stmt s(db, fmt::format("{} WHERE seq <= ? ORDER BY seq", kEventColumns).c_str());
+  Stmt s(db, fmt::format("{} WHERE seq <= ? ORDER BY seq", EventColumns(rec.has_ops)).c_str());
   if (!s.ok()) {
     *error = fmt::format("cannot read events: {}", db.Message());
     return false;
@@ -424,12 +500,15 @@ bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, Peak
       auto& list = (*out)[{device, t}];
       replay.ForEachLive(device, t, [&](int64_t proc, const ledger::LiveEntry& b, int64_t at) {
         const ProcInfo& p = rec.procs.at(proc);
-        list.push_back({{"pid", p.pid},
-                        {"name", p.name},
-                        {"id", b.id},
-                        {"address", b.address},
-                        {"size", b.size},
-                        {"allocated_ns", at}});
+        list.push_back(
+            {{"pid", p.pid},
+             {"name", p.name},
+             {"op", rec.OpName(proc, b.op).empty() ? nlohmann::json()
+                                                   : nlohmann::json(rec.OpName(proc, b.op))},
+             {"id", b.id},
+             {"address", b.address},
+             {"size", b.size},
+             {"allocated_ns", at}});
       });
       std::sort(list.begin(), list.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
         return a["size"].get<uint64_t>() != b["size"].get<uint64_t>()
@@ -439,6 +518,35 @@ bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, Peak
     }
   }
   return true;
+}
+
+nlohmann::json ByOpAtPeak(const std::vector<nlohmann::json>& list, uint64_t peak);
+
+// Bytes by op in a list of buffers ("" for those made outside any scope).
+std::map<OpName, std::array<uint64_t, 2>> BytesByOp(const std::vector<nlohmann::json>& list) {
+  std::map<OpName, std::array<uint64_t, 2>> out;
+  for (const auto& b : list) {
+    auto& v = out[b["op"].is_string() ? b["op"].get<std::string>() : ""];
+    v[0] += b["size"].get<uint64_t>();
+    ++v[1];
+  }
+  return out;
+}
+
+// The ops holding memory at a type's peak, largest first, each with its share of the peak.
+nlohmann::json ByOpAtPeak(const std::vector<nlohmann::json>& list, uint64_t peak) {
+  std::vector<std::pair<OpName, std::array<uint64_t, 2>>> rows;
+  for (const auto& row : BytesByOp(list)) rows.push_back(row);
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.second[0] > b.second[0]; });
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [op, v] : rows)
+    out.push_back(
+        {{"op", op.empty() ? nlohmann::json() : nlohmann::json(op)},
+         {"bytes", v[0]},
+         {"buffers", v[1]},
+         {"share", peak == 0 ? 0.0 : static_cast<double>(v[0]) / static_cast<double>(peak)}});
+  return out;
 }
 
 nlohmann::json TypeDocument(int t, const TypeState& ts, const DevInfo& info,
@@ -451,7 +559,8 @@ nlohmann::json TypeDocument(int t, const TypeState& ts, const DevInfo& info,
   nlohmann::json map = nlohmann::json::array();
   for (size_t i = 0; i < list.size(); ++i) {
     if (i < top) top_list.push_back(list[i]);
-    if (i < 5000) map.push_back({list[i]["pid"], list[i]["address"], list[i]["size"]});
+    if (i < 5000)
+      map.push_back({list[i]["pid"], list[i]["address"], list[i]["size"], list[i]["op"]});
   }
   nlohmann::json timeline = nlohmann::json::array();
   for (const Bucket& b : ts.buckets) {
@@ -468,6 +577,7 @@ nlohmann::json TypeDocument(int t, const TypeState& ts, const DevInfo& info,
                        {"buffers_at_peak", list.size()},
                        {"bytes_at_peak", bytes},
                        {"top_buffers", std::move(top_list)},
+                       {"by_op_at_peak", ByOpAtPeak(list, ts.peak)},
                        {"map_at_peak", std::move(map)},
                        {"timeline", std::move(timeline)}};
   if (info.capacity[t] != 0) tj["capacity_bytes"] = info.capacity[t];
@@ -546,7 +656,7 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
   Timeline tl(rec, nb);
   Replay replay;
   {
-    Stmt s(db, fmt::format("{} ORDER BY seq", kEventColumns).c_str());
+    Stmt s(db, fmt::format("{} ORDER BY seq", EventColumns(rec.has_ops)).c_str());
     if (!s.ok()) {
       *error = fmt::format("{}: cannot read events: {}", path, db.Message());
       return false;
@@ -581,17 +691,30 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
   r["leaks"] = std::move(tl.leaks);
   r["leaked_bytes"] = tl.leaked_bytes;
   r["processes"] = ProcessesDocument(rec);
+  std::map<std::pair<uint32_t, int>, uint64_t> type_peaks;
+  std::map<std::pair<uint32_t, int>, std::map<OpName, uint64_t>> op_at_peak;
+  for (const auto& [id, d] : tl.devs)
+    for (int t = 0; t < kTypes; ++t)
+      if (d.types[static_cast<size_t>(t)].seen)
+        type_peaks[{id, t}] = d.types[static_cast<size_t>(t)].peak;
+  for (const auto& [key, list] : at_peak)
+    for (const auto& [op, v] : BytesByOp(list)) op_at_peak[key][op] = v[0];
+  r["ops"] = tl.ops.Json(type_peaks, op_at_peak);
+  r["phases"] = tl.phases.Json();
+  r["advice"] = tl.advisor.Json();
   *out = std::move(r);
   return true;
 }
 
 int RunReport(const ReportOptions& o) {
-  nlohmann::json report;
+  nlohmann::json report, baseline;
   std::string error;
-  if (!AnalyzeRecording(o.input, o.top, 400, &report, &error)) {
+  if (!AnalyzeRecording(o.input, o.top, 400, &report, &error) ||
+      (!o.baseline.empty() && !AnalyzeRecording(o.baseline, o.top, 400, &baseline, &error))) {
     PrintError(error);
     return kExitUsage;
   }
+  if (!o.baseline.empty()) report["comparison"] = CompareReports(baseline, report, o.max_growth);
   if (!o.html.empty()) {
     const std::string html = RenderReportHtml(report);
     FILE* f = std::fopen(o.html.c_str(), "w");
@@ -601,12 +724,18 @@ int RunReport(const ReportOptions& o) {
     }
   }
   if (o.json) {
-    std::printf("%s\n", report.dump(2).c_str());
+    std::printf("%s\n",
+                report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    std::fputs(RenderReportText(report).c_str(), stdout);
+    std::string text = RenderReportText(report) + RenderOpsText(report) + RenderPhasesText(report);
+    if (o.advise) text += RenderAdviceText(report);
+    if (report.contains("comparison")) text += RenderComparisonText(report["comparison"]);
+    std::fputs(text.c_str(), stdout);
     if (!o.html.empty()) std::printf("\nHTML report: %s\n", o.html.c_str());
   }
-  return kExitOk;
+  const bool exceeded =
+      report.contains("comparison") && report["comparison"]["exceeded"].get<bool>();
+  return exceeded ? kExitFailure : kExitOk;
 }
 
 }  // namespace ttmem::cli

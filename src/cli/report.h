@@ -2,6 +2,7 @@
 #ifndef TTMEM_CLI_REPORT_H_
 #define TTMEM_CLI_REPORT_H_
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,24 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets,
 // The report as text, and as one self-contained HTML page with SVG charts.
 std::string RenderReportText(const nlohmann::json& report);
 std::string RenderReportHtml(const nlohmann::json& report);
+// Text made safe inside HTML (element content and quoted attributes).
+std::string HtmlEscape(const std::string& s);
+
+// Its sections about why memory was held (empty when the recording has none): the ops, the phase
+// marks and their growth, the sizing advice (`--advise`).
+std::string RenderOpsText(const nlohmann::json& report);
+std::string RenderPhasesText(const nlohmann::json& report);
+std::string RenderAdviceText(const nlohmann::json& report);
+// The same as HTML (ops, growth between marks, sizing advice, the comparison), for --html.
+std::string HtmlWhy(const nlohmann::json& report);
+
+// The regression gate (`--baseline OLD --max-growth PCT`): each device and type's peak, and each
+// op's peak where both recordings name the op, before and now; a row exceeds when it grew by more
+// than `max_growth_pct` percent (or from nothing). {"baseline", "max_growth_pct", "rows":
+// [{"device", "type", ["op"], "baseline_bytes", "bytes", "growth_pct", "exceeded"}], "exceeded"}.
+nlohmann::json CompareReports(const nlohmann::json& baseline, const nlohmann::json& now,
+                              std::optional<double> max_growth_pct);
+std::string RenderComparisonText(const nlohmann::json& comparison);
 
 }  // namespace ttmem::cli
 

@@ -38,7 +38,9 @@ std::string Pct(uint64_t v, const nlohmann::json& type) {
                                     static_cast<double>(type["capacity_bytes"].get<uint64_t>()));
 }
 
-std::string Esc(const std::string& s) {
+}  // namespace
+
+std::string HtmlEscape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
@@ -64,6 +66,12 @@ std::string Esc(const std::string& s) {
   return o;
 }
 
+namespace {
+
+std::string Esc(const std::string& s) {
+  return HtmlEscape(s);
+}
+
 const char* const kPalette[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
                                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
 std::string Colour(size_t i) {
@@ -72,11 +80,20 @@ std::string Colour(size_t i) {
 
 constexpr int kW = 860, kH = 200, kL = 70, kR = 10, kT = 10, kB = 24;
 
+// Something at a moment of the timeline: a phase mark (a grey line) or an allocation (a small
+// triangle under the axis), with what hovering it shows.
+struct ChartMark {
+  double offset_s = 0;
+  std::string title;
+  bool phase = false;
+};
+
 // A stacked area chart: series[k][i] is layer k at column i. `peak_col` >= 0 marks the peak.
 std::string StackedChart(const std::vector<std::string>& names,
                          const std::vector<std::vector<uint64_t>>& series, int peak_col,
                          const std::string& peak_label, double duration_s,
-                         const std::vector<size_t>& colours = {}) {
+                         const std::vector<size_t>& colours = {},
+                         const std::vector<ChartMark>& marks = {}) {
   auto colour = [&](size_t k) { return Colour(k < colours.size() ? colours[k] : k); };
   const size_t n = series.empty() ? 0 : series[0].size();
   std::vector<uint64_t> total(n, 0);
@@ -117,6 +134,20 @@ std::string StackedChart(const std::vector<std::string>& names,
         "<polygon points=\"{}\" fill=\"{}\" fill-opacity=\"0.85\"><title>{}</title></polygon>\n",
         pts, colour(k), Esc(names[k]));
     for (size_t i = 0; i < n; ++i) base[i] += series[k][i];
+  }
+  for (const ChartMark& m : marks) {
+    if (n == 0 || duration_s <= 0) break;
+    const double x = X(std::clamp(m.offset_s / duration_s, 0.0, 1.0) * static_cast<double>(n - 1));
+    if (m.phase)
+      svg += fmt::format(
+          "<line class=\"mark\" x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{}\" y2=\"{}\" stroke=\"#888\" "
+          "stroke-width=\"3\" stroke-opacity=\"0.35\"><title>{}</title></line>\n",
+          x, x, kT, kH - kB, Esc(m.title));
+    else
+      svg += fmt::format(
+          "<polygon class=\"op\" points=\"{:.1f},{} {:.1f},{} {:.1f},{}\" fill=\"#333\"><title>{}"
+          "</title></polygon>\n",
+          x, kH - kB, x - 4, kH - kB + 7, x + 4, kH - kB + 7, Esc(m.title));
   }
   if (peak_col >= 0 && n > 0) {
     const double x = X(peak_col);
@@ -167,9 +198,10 @@ std::string AddressMap(const nlohmann::json& type, const std::map<int64_t, size_
     auto it = colour_of.find(b[0].get<int64_t>());
     svg += fmt::format(
         "<rect x=\"{:.2f}\" y=\"2\" width=\"{:.2f}\" height=\"18\" fill=\"{}\"><title>pid {} "
-        "@0x{:x} {}</title></rect>\n",
+        "@0x{:x} {}{}</title></rect>\n",
         x0, std::max(0.5, x1 - x0), Colour(it == colour_of.end() ? 9 : it->second),
-        b[0].get<int64_t>(), a, FormatBytes(b[2].get<uint64_t>()));
+        b[0].get<int64_t>(), a, FormatBytes(b[2].get<uint64_t>()),
+        b.size() > 3 && b[3].is_string() ? " " + Esc(b[3].get<std::string>()) : "");
   }
   svg += fmt::format(
       "<text x=\"{}\" y=\"32\" class=\"axis\">0x{:x}</text><text x=\"{}\" y=\"32\" "
@@ -317,10 +349,44 @@ std::string HtmlPeaks(const nlohmann::json& r) {
   return h;
 }
 
+std::string OpHtml(const nlohmann::json& op) {
+  return op.is_string() ? Esc(op.get<std::string>()) : "<i>(no op)</i>";
+}
+
+// The marks of one type's chart: the phase marks (what the marking process held of this type
+// then), and the allocation of each buffer listed at the peak (its op, process and size).
+std::vector<ChartMark> ChartMarks(const nlohmann::json& r, const nlohmann::json& t, uint32_t dev) {
+  std::vector<ChartMark> marks;
+  const std::string type = t["type"].get<std::string>();
+  if (r.contains("phases"))
+    for (const auto& m : r["phases"]["marks"]) {
+      if (marks.size() >= 200) break;
+      uint64_t held = 0;
+      for (const auto& x : m["held"])
+        if (x["device"] == dev && x["type"] == type) held = x["bytes"].get<uint64_t>();
+      marks.push_back(
+          {m["offset_s"].get<double>(),
+           fmt::format("mark '{}' by pid {}: it held {} of {} here", m["name"].get<std::string>(),
+                       m["pid"].get<int64_t>(), FormatBytes(held), type),
+           true});
+    }
+  const int64_t t0 = r["recording"]["started_ns"].get<int64_t>();
+  for (const auto& x : t["top_buffers"])
+    marks.push_back(
+        {static_cast<double>(x["allocated_ns"].get<int64_t>() - t0) / 1e9,
+         fmt::format(
+             "{}: pid {} ({}) allocated {}",
+             x.value("op", nlohmann::json()).is_string() ? x["op"].get<std::string>() : "(no op)",
+             x["pid"].get<int64_t>(), x["name"].get<std::string>(),
+             FormatBytes(x["size"].get<uint64_t>())),
+         false});
+  return marks;
+}
+
 // One memory type of a device: usage by process (peak marked), address space and largest buffers
 // at the peak.
-std::string HtmlTypeByProcess(const nlohmann::json& r, const nlohmann::json& t, ColourOf& colour_of,
-                              size_t nb, double dur) {
+std::string HtmlTypeByProcess(const nlohmann::json& r, const nlohmann::json& t, uint32_t dev,
+                              ColourOf& colour_of, size_t nb, double dur) {
   std::string h;
   const std::string name = t["type"].get<std::string>();
   std::vector<int64_t> pids;
@@ -354,17 +420,32 @@ std::string HtmlTypeByProcess(const nlohmann::json& r, const nlohmann::json& t, 
   h += fmt::format("<h3>{} by process &mdash; peak {} at +{:.3f} s</h3>\n", name,
                    FormatBytes(t["peak_bytes"].get<uint64_t>()), off);
   h += StackedChart(pn, ps, col,
-                    fmt::format("peak {}", FormatBytes(t["peak_bytes"].get<uint64_t>())), dur, pc);
+                    fmt::format("peak {}", FormatBytes(t["peak_bytes"].get<uint64_t>())), dur, pc,
+                    ChartMarks(r, t, dev));
   const std::string map = AddressMap(t, colour_of);
   if (!map.empty()) h += fmt::format("<h3>{} address space at the peak</h3>\n", name) + map;
+  if (t.contains("by_op_at_peak") && !t["by_op_at_peak"].empty()) {
+    h += fmt::format(
+        "<h3>{} at the peak, by op</h3>\n<table class=\"ops\"><tr><th "
+        "class=l>op</th><th>bytes</th><th>buffers</th><th>share of the peak</th></tr>\n",
+        name);
+    for (const auto& o : t["by_op_at_peak"])
+      h += fmt::format("<tr><td class=l>{}</td><td>{}</td><td>{}</td><td>{:.0f} %</td></tr>\n",
+                       OpHtml(o["op"]), FormatBytes(o["bytes"].get<uint64_t>()),
+                       o["buffers"].get<uint64_t>(), 100.0 * o["share"].get<double>());
+    h += "</table>\n";
+  }
   if (!t["top_buffers"].empty()) {
-    h += "<table><tr><th>pid</th><th class=l>process</th><th>buffer "
-         "id</th><th>address</th><th>size</th></tr>\n";
+    h += "<table><tr><th>pid</th><th class=l>process</th><th class=l>op</th><th>buffer "
+         "id</th><th>address</th><th>size</th><th>allocated</th></tr>\n";
     for (const auto& x : t["top_buffers"])
       h += fmt::format(
-          "<tr><td>{}</td><td class=l>{}</td><td>{}</td><td>0x{:x}</td><td>{}</td></tr>\n",
-          x["pid"].get<int64_t>(), Esc(x["name"].get<std::string>()), x["id"].get<uint64_t>(),
-          x["address"].get<uint64_t>(), FormatBytes(x["size"].get<uint64_t>()));
+          "<tr><td>{}</td><td class=l>{}</td><td class=l>{}</td><td>{}</td><td>0x{:x}</td><td>{}"
+          "</td><td>{}</td></tr>\n",
+          x["pid"].get<int64_t>(), Esc(x["name"].get<std::string>()),
+          OpHtml(x.value("op", nlohmann::json())), x["id"].get<uint64_t>(),
+          x["address"].get<uint64_t>(), FormatBytes(x["size"].get<uint64_t>()),
+          Offset(r, x["allocated_ns"].get<int64_t>()));
     h += "</table>\n";
   }
   return h;
@@ -387,7 +468,8 @@ std::string HtmlDevice(const nlohmann::json& r, const nlohmann::json& d, ColourO
     series.push_back(std::move(s));
   }
   h += "<h3>Usage over time, by memory type</h3>\n" + StackedChart(names, series, -1, "", dur);
-  for (const auto& t : d["types"]) h += HtmlTypeByProcess(r, t, colour_of, nb, dur);
+  for (const auto& t : d["types"])
+    h += HtmlTypeByProcess(r, t, d["id"].get<uint32_t>(), colour_of, nb, dur);
   return h;
 }
 
@@ -447,7 +529,7 @@ std::string RenderReportHtml(const nlohmann::json& r) {
   const size_t nb = r["timeline_buckets"].get<size_t>();
   for (const auto& d : r["devices"])
     if (!d["types"].empty()) h += HtmlDevice(r, d, colour_of, nb, dur);
-  return h + HtmlLeaks(r) + HtmlProcesses(r, colour_of);
+  return h + HtmlWhy(r) + HtmlLeaks(r) + HtmlProcesses(r, colour_of);
 }
 
 }  // namespace ttmem::cli
