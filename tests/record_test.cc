@@ -24,6 +24,7 @@
 #include "protocol/frames.h"
 #include "protocol/wire.h"
 #include "tests/harness.h"
+#include "tests/record_fixture.h"
 
 namespace ttmem::test {
 namespace {
@@ -68,14 +69,6 @@ int64_t SqlInt(const std::string& db, const std::string& sql, bool quiet = false
   return rows.empty() || rows[0].empty() ? -1 : std::stoll(rows[0][0]);
 }
 
-const json* FindType(const json& report, uint32_t device, const std::string& type) {
-  for (const auto& d : report["devices"])
-    if (d["id"] == device)
-      for (const auto& t : d["types"])
-        if (t["type"] == type) return &t;
-  return nullptr;
-}
-
 // Runs `ttmem-sim churn` flat out (2 threads, one device) against `socket` for `seconds`; true when
 // it exits 0 and the daemon is back to empty.
 bool RunChurnFlatOut(const std::string& socket, const TempDir& dir, const char* seconds) {
@@ -86,33 +79,6 @@ bool RunChurnFlatOut(const std::string& socket, const TempDir& dir, const char* 
                       env, false, false, dir.File("churn.err"));
   return Wait(churn.pid, 60s) == 0 && PollUntil(socket, 5s, AllDevicesEmpty).count() >= 0;
 }
-
-class Record : public ::testing::Test {
- protected:
-  void SetUp() override { ASSERT_TRUE(daemon_.Start()) << daemon_.log(); }
-  std::vector<std::string> SimCmd(std::vector<std::string> args) {
-    std::vector<std::string> v = {BinDir() + "/ttmem", "sim", "--socket", daemon_.socket()};
-    v.insert(v.end(), args.begin(), args.end());
-    return v;
-  }
-  CliResult RecordRun(const std::string& out, std::vector<std::string> cmd,
-                      std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"record", "--socket", daemon_.socket(), "-o", out};
-    args.insert(args.end(), extra.begin(), extra.end());
-    args.push_back("--");
-    args.insert(args.end(), cmd.begin(), cmd.end());
-    return RunCli(args);
-  }
-  json Report(const std::string& db, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"report", db, "--json"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    CliResult r = RunCli(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return json::parse(r.out, nullptr, false);
-  }
-  TempDir dir_;
-  Daemon daemon_{dir_};
-};
 
 TEST_F(Record, KnownSequenceIsRecordedExactlyAndTheReportFindsPeakAndLeaks) {
   for (uint32_t steps : {1u, 3u}) {
