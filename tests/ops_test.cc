@@ -242,6 +242,8 @@ TEST(Ops, OutOfMemorySavesASnapshotNamingWhatHeldTheMemory) {
     for (const auto& b : snap["buffers"]) {
       EXPECT_EQ(b["pid"], pid);
       EXPECT_EQ(b["device"], 0);
+      EXPECT_TRUE(b["age_s"].is_number_unsigned()) << b.dump();  // made moments ago
+      EXPECT_LT(b["age_s"].get<uint64_t>(), 60u);
       buffers.insert(
           {b["type"].get<std::string>(), b["size"].get<uint64_t>(), b["op"].get<std::string>()});
     }

@@ -507,7 +507,7 @@ bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, Peak
                                                    : nlohmann::json(rec.OpName(proc, b.op))},
              {"id", b.id},
              {"address", b.address},
-             {"size", b.size},
+             {"size", uint64_t{b.size}},
              {"allocated_ns", at}});
       });
       std::sort(list.begin(), list.end(), [](const nlohmann::json& a, const nlohmann::json& b) {

@@ -140,7 +140,7 @@ void QueryService::Buffers(Connection& c, const nlohmann::json& req) {
                         {"type", std::string(proto::kMemTypeKeys[e.type])},
                         {"id", e.id},
                         {"address", e.address},
-                        {"size", e.size},
+                        {"size", uint64_t{e.size}},
                         {"capture", e.hooked != 0},
                         {"op", op(e.op)}});
       }

@@ -325,6 +325,10 @@ uint64_t Reporters::Allowance(uid_t uid) const {
 
 Reporters::Drained Reporters::DrainAll() {
   Drained out;
+  // Allocations applied now are stamped with the seconds since the daemon started, plus one.
+  static const uint64_t kStartNs = base::MonotonicNs();
+  ledger_.SetNowSeconds(static_cast<uint32_t>(
+      std::min<uint64_t>((base::MonotonicNs() - kStartNs) / 1000000000 + 1, UINT32_MAX)));
   events_.Arm();
   // Each uid's live buffers, once; then kept current as sessions drain.
   std::unordered_map<uid_t, uint64_t> live_by_uid;

@@ -12,6 +12,8 @@
 
 #include "daemon/loop_thread.h"
 
+static_assert(ttmem::ledger::kMaxSize == ttmem::proto::kMaxBufferBytes);
+
 namespace ttmem::daemon {
 namespace {
 
@@ -366,6 +368,9 @@ bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint6
     state_ = StateFile::Open(pid_, std::move(state_fd), &why);
     if (state_) {
       uint64_t unknown = state_->unknown_frees(), dup = state_->duplicate_allocs();
+      // Restored buffers were made before this daemon started: their age is unknown.
+      const uint32_t now = ledger.now_seconds();
+      ledger.SetNowSeconds(0);
       uint64_t bad = state_->ForEach(
           [&](uint32_t slot, uint32_t device, uint64_t id, const ledger::LiveBuffer& b) {
             if (ledger.Find(pid_, device, id)) return false;  // a duplicate slot
@@ -378,6 +383,7 @@ bool Session::AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint6
             ++*restored;
             return true;
           });
+      ledger.SetNowSeconds(now);
       ledger.RestoreCounters(pid_, unknown, dup);
       if (bad != 0) *note = fmt::format("dropped {} invalid entries of the handed-back table", bad);
       tolerant_ = true;  // the first drain may replay records whose effect is already here

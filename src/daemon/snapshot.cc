@@ -55,18 +55,21 @@ Held Collect(const ledger::Process& p, std::optional<uint32_t> device) {
   return h;
 }
 
-json BuffersJson(const Held& h, pid_t pid, const ProcessMeta& meta) {
+json BuffersJson(const Held& h, pid_t pid, const ProcessMeta& meta, uint32_t now_s) {
   json buffers = json::array();
   for (size_t i = 0; i < h.buffers.size() && i < kMaxSnapshotBuffers; ++i) {
     const ledger::LiveEntry& e = *h.buffers[i];
-    buffers.push_back({{"pid", pid},
-                       {"device", e.device},
-                       {"type", TypeKey(e.type)},
-                       {"address", e.address},
-                       {"size", e.size},
-                       {"op", OpJson(meta, e.op)},
-                       {"id", e.id},
-                       {"capture", e.hooked != 0}});
+    buffers.push_back(
+        {{"pid", pid},
+         {"device", e.device},
+         {"type", TypeKey(e.type)},
+         {"address", e.address},
+         {"size", uint64_t{e.size}},
+         {"op", OpJson(meta, e.op)},
+         {"id", e.id},
+         {"capture", e.hooked != 0},
+         // Whole seconds; null when unknown (restored or re-sent by a resync).
+         {"age_s", e.born_s == 0 || e.born_s > now_s ? json() : json(now_s - e.born_s)}});
   }
   return buffers;
 }
@@ -242,7 +245,7 @@ json BuildSnapshot(const ledger::Ledger& ledger, const SnapshotRequest& req,
     types.push_back(TypeJson(ledger, metas, frag, key.first, key.second, v));
   out["live_buffers"] = h.buffers.size();
   out["truncated"] = h.buffers.size() > kMaxSnapshotBuffers;
-  out["buffers"] = BuffersJson(h, req.pid, meta);
+  out["buffers"] = BuffersJson(h, req.pid, meta, ledger.now_seconds());
   out["by_op"] = ByOpJson(h, meta);
   out["types"] = std::move(types);
   out["summary"] = SnapshotSummary(out);

@@ -44,7 +44,7 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
                      uint16_t op) {
   const bool hooked = capture == Capture::kEstimate;
   const bool count_anomalies = replay == Replay::kNo;
-  if (type >= kNumTypes || device > UINT16_MAX || state_slot > kMaxStateSlot)
+  if (type >= kNumTypes || device > UINT16_MAX || state_slot > kMaxStateSlot || size > kMaxSize)
     return Result::kInvalid;
   // Totals never wrap: an allocation the device's total cannot hold is refused, changing nothing
   // (the device total bounds every process total below it).
@@ -75,11 +75,13 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
     r = Result::kDuplicateAlloc;
   }
   it->address = address;
-  it->size = size;
+  it->size = size & ((uint64_t{1} << 41) - 1);  // <= kMaxSize, checked above
   it->state_slot = state_slot & kMaxStateSlot;  // checked above
   it->type = type & 0x1fu;                      // < kNumTypes, checked above
   it->hooked = hooked ? 1 : 0;
   it->op = op;
+  // A buffer first seen in a tolerant replay was made while the daemon was away: age unknown.
+  it->born_s = inserted && replay == Replay::kTolerant ? 0u : (now_s_ & kMaxBornSeconds);
   Account(p, device, d, it->buffer(), /*add=*/true);
   return r;
 }

@@ -135,12 +135,19 @@ class DeviceUsage {
 
 // One live buffer as the ledger keeps it: 32 bytes, so a hash node is 40 and a malloc chunk 48
 // (the daemon's memory per live buffer is a target: docs/benchmarks.md). Identity is
-// (device, id); the rest may change in place.
-inline constexpr uint32_t kMaxStateSlot = (1u << 26) - 1;  // the daemon's table holds 64 Mi
+// (device, id); the rest may change in place. A size takes 41 bits (at most kMaxBufferBytes);
+// the other 23 say when the buffer was allocated (Ledger::SetNowSeconds).
+inline constexpr uint32_t kMaxStateSlot = (1u << 26) - 1;    // the daemon's table holds 64 Mi
+inline constexpr uint64_t kMaxSize = uint64_t{1} << 40;      // == proto::kMaxBufferBytes
+inline constexpr uint32_t kMaxBornSeconds = (1u << 23) - 1;  // 97 days
+static_assert(kMaxSize < (uint64_t{1} << 41));
 struct LiveEntry {
   uint64_t id = 0;
   mutable uint64_t address = 0;
-  mutable uint64_t size = 0;
+  mutable uint64_t size : 41 = 0;
+  // Ledger::now_seconds() when it was allocated (saturating at kMaxBornSeconds); 0: unknown (a
+  // buffer restored after a daemon restart, or re-sent by a resync).
+  mutable uint64_t born_s : 23 = 0;
   mutable uint32_t state_slot : 26 = 0;  // <= kMaxStateSlot
   mutable uint32_t type : 5 = 0;
   mutable uint32_t hooked : 1 = 0;
@@ -180,8 +187,9 @@ struct Device {
 
 class Ledger {
  public:
-  // kInvalid (nothing changed): a type, device or state slot out of range, or a size that would
-  // wrap the device's total for the type. `op`: the allocating scope (kept, never interpreted).
+  // kInvalid (nothing changed): a type, device or state slot out of range, a size over kMaxSize,
+  // or one that would wrap the device's total for the type. `op`: the allocating scope (kept, never
+  // interpreted).
   Result Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_id, uint64_t address,
                uint64_t size, Capture capture = Capture::kNo, Replay replay = Replay::kNo,
                uint32_t state_slot = 0, uint16_t op = 0);
@@ -192,6 +200,11 @@ class Ledger {
   bool Find(pid_t pid, uint32_t device, uint64_t buffer_id, LiveBuffer* out = nullptr) const;
   // Adds anomaly counts carried over from an earlier daemon (restore).
   void RestoreCounters(pid_t pid, uint64_t unknown_frees, uint64_t duplicate_allocs);
+
+  // The clock allocations are stamped with (LiveEntry::born_s): whole seconds, 1 or more; 0
+  // stamps them as of unknown age. The daemon sets it as it drains.
+  void SetNowSeconds(uint32_t s) { now_s_ = s < kMaxBornSeconds ? s : kMaxBornSeconds; }
+  uint32_t now_seconds() const { return now_s_; }
 
   // Registers a process (so it is listed even before its first allocation).
   void AddProcess(pid_t pid);
@@ -224,6 +237,7 @@ class Ledger {
   uint64_t version_ = 0;  // the last Process::version handed out
   Counters retired_;      // counts of processes that are gone
   uint64_t live_buffers_ = 0;
+  uint32_t now_s_ = 0;
 };
 
 }  // namespace ttmem::ledger

@@ -1,5 +1,6 @@
 #include "ledger/ledger.h"
 
+#include <map>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -140,18 +141,40 @@ TEST(Ledger, RandomOperationsKeepInvariants) {
 }
 
 // Issue 13: two allocations of 2^64-1 bytes wrapped device 0's total, subtracting from what
-// everyone else used.
-TEST(Ledger, TotalsNeverWrap) {
+// everyone else used. Since issue 17 a size over kMaxSize (2^40, the C ABI's bound) is refused
+// outright (a live entry keeps 41 bits of it); totals of up to 2^24 such buffers cannot wrap.
+TEST(Ledger, SizesOverTheLargestBufferAreRefusedAndTotalsNeverWrap) {
   Ledger l;
   ASSERT_EQ(l.Alloc(10, 0, kDram, 1, 0, 1000), Result::kOk);
   EXPECT_EQ(l.Alloc(20, 0, kDram, 1, 0, UINT64_MAX), Result::kInvalid);
-  EXPECT_EQ(l.Alloc(20, 0, kDram, 2, 0, UINT64_MAX - 1000), Result::kOk);  // exactly fits
-  EXPECT_EQ(l.Alloc(20, 0, kDram, 3, 0, 1), Result::kInvalid);
-  EXPECT_EQ(l.devices().at(0).usage[kDram].bytes, UINT64_MAX);
-  EXPECT_FALSE(l.Find(20, 0, 3));
-  EXPECT_EQ(l.Free(20, 0, 2), Result::kOk);
+  EXPECT_EQ(l.Alloc(20, 0, kDram, 2, 0, kMaxSize + 1), Result::kInvalid);
+  EXPECT_EQ(l.Alloc(20, 0, kDram, 3, 0, kMaxSize), Result::kOk);  // the largest: kept whole
+  LiveBuffer b;
+  ASSERT_TRUE(l.Find(20, 0, 3, &b));
+  EXPECT_EQ(b.size, kMaxSize);
+  EXPECT_FALSE(l.Find(20, 0, 1));
+  EXPECT_FALSE(l.Find(20, 0, 2));
+  EXPECT_EQ(l.devices().at(0).usage[kDram].bytes, kMaxSize + 1000);
+  EXPECT_EQ(l.Free(20, 0, 3), Result::kOk);
   EXPECT_EQ(l.devices().at(0).usage[kDram].bytes, 1000u);
   EXPECT_EQ(l.CheckInvariantsForTesting(), "");
+}
+
+// Each allocation is stamped with the ledger's clock; a tolerant replay's new buffers with 0.
+TEST(Ledger, AllocationsCarryWhenTheyWereMade) {
+  Ledger l;
+  l.SetNowSeconds(5);
+  ASSERT_EQ(l.Alloc(1, 0, kDram, 1, 0, 10), Result::kOk);
+  l.SetNowSeconds(9);
+  ASSERT_EQ(l.Alloc(1, 0, kDram, 2, 0, 10, Capture::kNo, Replay::kTolerant), Result::kOk);
+  ASSERT_EQ(l.Alloc(1, 0, kDram, 1, 0, 10, Capture::kNo, Replay::kTolerant), Result::kOk);
+  l.SetNowSeconds(kMaxBornSeconds + 100);  // saturates
+  ASSERT_EQ(l.Alloc(1, 0, kDram, 3, 0, 10), Result::kOk);
+  std::map<uint64_t, uint64_t> born;
+  for (const LiveEntry& e : l.processes().at(1).live) born[e.id] = e.born_s;
+  EXPECT_EQ(born[1], 5u);  // replayed as it was: kept
+  EXPECT_EQ(born[2], 0u);  // first seen in a replay: unknown
+  EXPECT_EQ(born[3], kMaxBornSeconds);
 }
 
 }  // namespace
