@@ -523,6 +523,35 @@ TEST(Hostile, HugeSizesCannotWrapTheTotals) {
   Wait(honest.child.pid, 10s);
 }
 
+// Issue 17: a snapshot lists every buffer of a process with its op and the error it failed with;
+// only its own user (or root) may take it.
+TEST(Hostile, AnotherUserCannotTakeAProcesssSnapshot) {
+  if (!RunningAsRoot()) GTEST_SKIP() << "a second user needs root to set up";
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  Daemon d(dir);
+  d.extra_args = {"--socket-mode", "0666"};
+  ASSERT_TRUE(d.Start()) << d.log();
+  Client victim = StartClient(dir, d.socket(), "victim", {"--threads", "1", "--ops", "50"});
+  ASSERT_EQ(ReadLine(victim.child.stdout_fd, 30s), "ready");
+  const std::string socket = d.socket();
+  const int pid = victim.child.pid;
+  pid_t nosy = ForkAs(kNobody, [&] {
+    json r = Ask(socket, {{"cmd", "snapshot"}, {"pid", pid}});
+    if (!r.contains("error")) return 1;
+    const std::string e = r["error"].get<std::string>();
+    return e.find("belongs to another user") != std::string::npos && !r.contains("buffers") ? 0 : 2;
+  });
+  ASSERT_GT(nosy, 0);
+  EXPECT_EQ(Wait(nosy, 30s), 0);
+  // Its own user (root here) may.
+  json mine = Ask(socket, {{"cmd", "snapshot"}, {"pid", pid}});
+  EXPECT_FALSE(mine.contains("error")) << mine.dump();
+  EXPECT_TRUE(mine["buffers"].is_array());
+  ::close(victim.child.stdin_fd);
+  Wait(victim.child.pid, 10s);
+}
+
 // 8b. One user re-announced another's device (arch "fake", capacity 1 B: 111,895,900 %).
 TEST(Hostile, AnotherUserCannotReplaceADevicesAnnouncedFacts) {
   if (!RunningAsRoot()) GTEST_SKIP() << "a second user needs root to set up";
