@@ -215,6 +215,38 @@ class OomSnapshotTest(unittest.TestCase):
         _LIB.ttmem_flush(5000)
 
 
+class OomHookTest(unittest.TestCase):
+    def test_an_uncaught_oom_saves_the_snapshot_before_python_prints_it(self):
+        # A process of its own (the hook wraps sys.excepthook): it allocates in a scope through
+        # libttmem, then dies of tt-metal's out-of-memory error.
+        script = (
+            "import ctypes, os, sys\n"
+            "sys.path.insert(0, %r)\n"
+            "import ttmem\n"
+            "lib = ctypes.CDLL(os.environ['TTMEM_LIB'])\n"
+            "lib.ttmem_alloc.argtypes = [ctypes.c_uint32, ctypes.c_int, ctypes.c_uint64,"
+            " ctypes.c_uint64, ctypes.c_uint64]\n"
+            "ttmem.install_oom_hook(directory=sys.argv[1])\n"
+            "with ttmem.scope('ttnn::embedding'):\n"
+            "    lib.ttmem_alloc(9, 0, 1, 4096, 3 * 1048576)\n"
+            "raise RuntimeError(%r)\n" % (os.path.join(ROOT, "python"), OomSnapshotTest.OOM))
+        with tempfile.TemporaryDirectory() as d:
+            p = subprocess.run([sys.executable, "-c", script, d], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("ttmem: snapshot saved to " + d, p.stderr)
+            self.assertIn("RuntimeError: TT_FATAL", p.stderr)  # Python's own print follows
+            self.assertLess(p.stderr.index("snapshot saved"), p.stderr.index("Traceback"))
+            self.assertIn("DRAM on device 9: pid ", p.stderr)
+            self.assertIn("ttnn::embedding 3.0 MiB (100 %)", p.stderr)
+            files = os.listdir(d)
+            self.assertEqual(len(files), 1)
+            with open(os.path.join(d, files[0])) as f:
+                saved = json.load(f)
+            self.assertEqual([(b["device"], b["type"], b["size"], b["op"]) for b in saved["buffers"]],
+                             [(9, "dram", 3 * MIB, "ttnn::embedding")])
+
+
 class LeakCheckTest(unittest.TestCase):
     def test_passes_when_the_block_frees_what_it_allocates(self):
         with ttmem.no_leaks(socket_path=_DAEMON.socket, settle_s=1.0):
