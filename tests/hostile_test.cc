@@ -523,15 +523,20 @@ TEST(Hostile, HugeSizesCannotWrapTheTotals) {
   Wait(honest.child.pid, 10s);
 }
 
+// A daemon every user may reach (its directory 0755, its socket 0666): the two-user tests.
+bool StartOpenToEveryone(const TempDir& dir, Daemon& d) {
+  if (::chmod(dir.path().c_str(), 0755) != 0) return false;
+  d.extra_args = {"--socket-mode", "0666"};
+  return d.Start();
+}
+
 // Issue 17: a snapshot lists every buffer of a process with its op and the error it failed with;
 // only its own user (or root) may take it.
 TEST(Hostile, AnotherUserCannotTakeAProcesssSnapshot) {
   if (!RunningAsRoot()) GTEST_SKIP() << "a second user needs root to set up";
   TempDir dir;
-  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
   Daemon d(dir);
-  d.extra_args = {"--socket-mode", "0666"};
-  ASSERT_TRUE(d.Start()) << d.log();
+  ASSERT_TRUE(StartOpenToEveryone(dir, d)) << d.log();
   Client victim = StartClient(dir, d.socket(), "victim", {"--threads", "1", "--ops", "50"});
   ASSERT_EQ(ReadLine(victim.child.stdout_fd, 30s), "ready");
   const std::string socket = d.socket();
@@ -556,10 +561,8 @@ TEST(Hostile, AnotherUserCannotTakeAProcesssSnapshot) {
 TEST(Hostile, AnotherUserCannotReplaceADevicesAnnouncedFacts) {
   if (!RunningAsRoot()) GTEST_SKIP() << "a second user needs root to set up";
   TempDir dir;
-  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
   Daemon d(dir);
-  d.extra_args = {"--socket-mode", "0666"};
-  ASSERT_TRUE(d.Start()) << d.log();
+  ASSERT_TRUE(StartOpenToEveryone(dir, d)) << d.log();
   Client honest =
       StartClient(dir, d.socket(), "honest", {"--threads", "1", "--ops", "50", "--announce"});
   ASSERT_EQ(ReadLine(honest.child.stdout_fd, 30s), "ready");
