@@ -56,6 +56,12 @@ struct CliResult {
 // Runs the ttmem CLI with args to completion.
 CliResult RunCli(const std::vector<std::string>& args);
 
+// GET http://127.0.0.1:port/metrics: the body ("" when it could not be had).
+std::string Scrape(int port);
+class Daemon;
+// The port a daemon started with --metrics-listen ADDR:0 says it listens on (-1 when none).
+int ListeningPort(const Daemon& d);
+
 // A ttmemd on a private socket.
 class Daemon {
  public:

@@ -1,14 +1,17 @@
 // `ttmem status --source shm`: tt-metal's shared-memory statistics written by a writer of ours in
 // both layouts, beside a crashed writer's leftovers, a foreign version, a truncated file, an
 // initialising region and garbage — read without a daemon, never a crash, stale pids marked.
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -295,6 +298,42 @@ TEST(ShmSource, DaemonMergesWithoutCountingTwice) {
   EXPECT_EQ(native_entries, 1u);
   ::close(c.child.stdin_fd);
   Wait(c.child.pid, 10s);
+}
+
+// The two metrics the alert rules need beyond the usage figures (packaging/prometheus): memory
+// tt-metal's statistics keep for a process that no longer exists, and the coverage anomalies.
+TEST(ShmSource, MetricsCountMemoryHeldByDeadProcesses) {
+  TempDir dir;
+  Daemon daemon(dir);
+  ASSERT_EQ(::mkdir(daemon.shm_dir().c_str(), 0700), 0);
+  daemon.extra_args = {"--metrics-listen", "127.0.0.1:0"};
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const int port = ListeningPort(daemon);
+  ASSERT_GT(port, 0) << daemon.log();
+  const pid_t dead = 4194001;  // no such process
+  ASSERT_NE(::kill(dead, 0), 0);
+  // Updated now: this (live) process's slot is its own, not a reused pid's.
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  Write(daemon.shm_dir() + "/tt_device_777_memory",
+        ts::EncodeRegion(3, 777, 5,
+                         {{dead, {4 << 20, 0, 0, 0, 0}, now, "crashed"},
+                          {::getpid(), {100, 64, 0, 0, 0}, now, Comm()}},
+                         0));
+  const std::string want = "ttmem_stale_memory_bytes{device=\"5\",type=\"dram\"} 4194304";
+  std::string text;
+  for (int i = 0; i < 100 && text.find(want) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    text = Scrape(port);
+  }
+  EXPECT_NE(text.find(want), std::string::npos) << text;
+  // The live process's bytes are not counted as dead; tt-metal's other types are there, at 0.
+  EXPECT_NE(text.find("ttmem_stale_memory_bytes{device=\"5\",type=\"l1\"} 0"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ttmem_coverage_anomalies 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE ttmem_stale_memory_bytes gauge"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -135,6 +135,14 @@ void MetricsExporter::Update(
                           MetricType::Counter);
   auto disconnected = Family("ttmem_clients_disconnected_for_errors_total",
                              "Clients disconnected for malformed reports.", MetricType::Counter);
+  auto stale = Family("ttmem_stale_memory_bytes",
+                      "Device memory tt-metal's own statistics attribute to processes that no "
+                      "longer exist (stale slots), by device and memory type.",
+                      MetricType::Gauge);
+  auto coverage = Family("ttmem_coverage_anomalies",
+                         "Process/device/type figures where libttmem and tt-metal's statistics "
+                         "disagree lastingly now.",
+                         MetricType::Gauge);
 
   std::map<pid_t, std::pair<std::string, std::string>> who;  // pid -> (comm, user)
   for (const model::Process& p : status.processes) who[p.pid] = {p.name, p.user};
@@ -142,7 +150,14 @@ void MetricsExporter::Update(
     const std::string dev = std::to_string(d.id);
     AddMemory(used, &total, &buffers, d.memory, dev);
     if (d.capture_estimate) AddMemory(capture, nullptr, nullptr, *d.capture_estimate, dev);
+    std::array<uint64_t, model::kNumTypes> held_by_dead{};
+    bool any_dead = false;
     for (const model::DeviceProcess& p : d.processes) {
+      if (p.stale) {
+        any_dead = true;
+        for (int t = 0; t < model::kNumTypes; ++t)
+          held_by_dead[t] += p.memory[t].used_bytes.value_or(0);
+      }
       const auto& [comm, user] = who[p.pid];
       for (int t = 0; t < model::kNumTypes; ++t)
         if (p.memory[t].used_bytes) {
@@ -153,6 +168,11 @@ void MetricsExporter::Update(
           Add(proc, std::move(labels), static_cast<double>(*p.memory[t].used_bytes));
         }
     }
+    // Every type tt-metal counts, 0 included, on a device where any stale slot is (absent
+    // elsewhere: nothing of tt-metal's is known there).
+    if (any_dead)
+      for (int t : proto::kShmFigureTypes)
+        Add(stale, DeviceType(dev, t), static_cast<double>(held_by_dead[t]));
   }
   for (const auto& [k, v] : largest_free)
     Add(free_block, {{"device", std::to_string(k.first)}, {"type", k.second}},
@@ -166,9 +186,12 @@ void MetricsExporter::Update(
   // Lasting differences between libttmem's and tt-metal's own figures (docs/tt-metal.md).
   Add(anomalies, {{"kind", "coverage"}}, static_cast<double>(c.coverage_anomalies));
   Add(disconnected, {}, static_cast<double>(c.clients_disconnected_for_errors));
+  Add(coverage, {},
+      static_cast<double>(status.coverage_anomalies ? status.coverage_anomalies->size() : 0));
   snapshot_->Set({std::move(used), std::move(total), std::move(buffers), std::move(capture),
                   std::move(proc), std::move(free_block), std::move(procs), std::move(events),
-                  std::move(dropped), std::move(anomalies), std::move(disconnected)});
+                  std::move(dropped), std::move(anomalies), std::move(disconnected),
+                  std::move(stale), std::move(coverage)});
 }
 
 }  // namespace ttmem::daemon

@@ -427,6 +427,32 @@ class PrometheusTest(unittest.TestCase):
                                                                           "1m")
             self.query(e)
 
+    def test_alert_rules_use_only_exported_metrics(self):
+        # The families are exported even when they have no sample (a host without stale slots).
+        with open(os.path.join(ROOT, "packaging", "prometheus", "ttmem-alerts.yml")) as f:
+            rules = f.read()
+        exported = set(re.findall(r"^# TYPE (ttmem_[a-z_]+)", self.scrape(), re.M))
+        used = set(re.findall(r"\bttmem_[a-z_]+_(?:bytes|total|anomalies)\b", rules))
+        self.assertTrue(used)
+        self.assertEqual(used - exported, set())
+        exprs, lines = [], rules.splitlines()
+        for i, line in enumerate(lines):
+            key, _, rest = line.strip().partition("expr: ")
+            if key or not line.strip().startswith("expr: "):
+                continue
+            if rest.strip() != "|":
+                exprs.append(rest.strip())
+                continue
+            indent, block = len(line) - len(line.lstrip()), []
+            for more in lines[i + 1:]:
+                if len(more) - len(more.lstrip()) <= indent:
+                    break
+                block.append(more.strip())
+            exprs.append(" ".join(block))
+        self.assertEqual(len(exprs), 5)
+        for e in exprs:
+            self.query(e)  # valid PromQL for the real server
+
 
 class TtMetalImportTest(unittest.TestCase):
     """ttmem.tt_metal without ttnn: a clear ImportError, not a loader error (there is no tt-metal
