@@ -1,8 +1,10 @@
 // Why memory was held, from recordings (issue 17): the growth between repeated phase marks named
 // by op, the ops' peaks, the sizing advisor's exact figures and the regression gate's exit codes —
 // real simulator processes recorded by the real ttmemd, reports made by the real ttmem.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -165,6 +167,63 @@ TEST_F(Record, HtmlMarksPhasesAndOps) {
   EXPECT_NE(h.find(") allocated 1.0 MiB</title>"), std::string::npos);
   EXPECT_NE(h.find("dram at the peak, by op"), std::string::npos);
   EXPECT_NE(h.find("<h2 id=\"phases\">Growth between repeated marks</h2>"), std::string::npos);
+}
+
+// `--trace`: Chrome trace-event JSON (the format's documented fields: traceEvents; ph C counters
+// with name, ts, pid, args; X slices with dur; i instants; M metadata naming the tracks).
+TEST_F(Record, TraceIsChromeTraceEventJson) {
+  const std::string db = dir_.File("leak.sqlite"), out = dir_.File("trace.json");
+  ASSERT_EQ(RecordRun(db, SimCmd({"leak", "--repeat", "3"})).exit_code, 0);
+  CliResult r = RunCli({"report", db, "--trace", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream f(out);
+  const json t = json::parse(f, nullptr, false);
+  ASSERT_TRUE(t.is_object());
+  ASSERT_TRUE(t["traceEvents"].is_array());
+  const int64_t device0 = int64_t{1} << 30;  // the device's counter tracks
+  uint64_t dram_max = 0, marks = 0, concat_bytes = 0;
+  int64_t sim_pid = 0;
+  std::set<std::string> device_tracks, process_tracks;
+  for (const auto& e : t["traceEvents"]) {
+    ASSERT_TRUE(e["name"].is_string() && e["ph"].is_string() && e["pid"].is_number_integer())
+        << e.dump();
+    const std::string ph = e["ph"];
+    if (ph != "M") {
+      ASSERT_TRUE(e["ts"].is_number()) << e.dump();
+    }
+    if (ph == "C") {
+      ASSERT_TRUE(e["args"]["bytes"].is_number_unsigned()) << e.dump();
+      if (e["pid"] == device0) {
+        device_tracks.insert(e["name"]);
+        if (e["name"] == "dram") dram_max = std::max(dram_max, e["args"]["bytes"].get<uint64_t>());
+      } else {
+        process_tracks.insert(e["name"]);
+        sim_pid = e["pid"];
+      }
+    } else if (ph == "X") {
+      ASSERT_TRUE(e["dur"].is_number()) << e.dump();
+      if (e["name"] == "ttnn::concat") concat_bytes += e["args"]["bytes"].get<uint64_t>();
+    } else if (ph == "i") {
+      EXPECT_EQ(e["name"], "iteration");
+      ++marks;
+    } else {
+      EXPECT_EQ(ph, "M") << e.dump();
+    }
+  }
+  EXPECT_EQ(device_tracks, (std::set<std::string>{"dram", "l1"}));
+  EXPECT_EQ(process_tracks, (std::set<std::string>{"dram on device 0", "l1 on device 0"}));
+  EXPECT_EQ(dram_max, 15 * kMiB);  // the report's DRAM peak: 4 + 8 + 3 caches
+  EXPECT_EQ(concat_bytes, 3 * kMiB);
+  EXPECT_EQ(marks, 3u);
+  bool named = false;
+  for (const auto& e : t["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "process_name" && e["pid"] == device0)
+      named = e["args"]["name"] == "device 0 (wormhole_b0)";
+  EXPECT_TRUE(named);
+  EXPECT_GT(sim_pid, 0);
+  CliResult bad = RunCli({"report", db, "--trace", dir_.File("no/such/dir/t.json")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("cannot write"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -80,6 +80,7 @@ struct ReportOptions {
   std::string input;
   bool json = false;
   std::string html;                  // --html OUT
+  std::string trace;                 // --trace OUT.json: Chrome trace-event JSON
   uint32_t top = 10;                 // buffers listed at each peak
   bool advise = false;               // --advise: the sizing advice
   std::string baseline;              // --baseline OLD: compare peaks with OLD

@@ -95,6 +95,9 @@ CLI::App* AddReport(CLI::App& app, ReportOptions& rep) {
   repc->add_option("recording", rep.input, "a file written by ttmem record")->required();
   repc->add_flag("--json", rep.json, "print one JSON object");
   repc->add_option("--html", rep.html, "also write a self-contained HTML report with charts");
+  repc->add_option("--trace", rep.trace,
+                   "also write the recording as Chrome trace-event JSON (ui.perfetto.dev, "
+                   "chrome://tracing): memory per device and type and per process, ops, marks");
   repc->add_option("--top", rep.top, "buffers listed at each peak (default 10)")
       ->check(CLI::Range(1u, 100000u));
   repc->add_flag("--advise", rep.advise,

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/recording.h"
 #include "cli/report_ops.h"
+#include "cli/report_trace.h"
 #include "ledger/ledger.h"
 #include "protocol/mem_types.h"
 #include "protocol/wire.h"
@@ -328,9 +329,10 @@ class Timeline {
   void Add(const Event& e, Replay& replay);
   void Finish();  // buckets after the last event keep the final state
 
-  OpLedger ops;     // live bytes by op
-  Phases phases;    // the marks
-  Advisor advisor;  // the sizing advice
+  TraceWriter* trace = nullptr;  // --trace: fed as the replay goes
+  OpLedger ops;                  // live bytes by op
+  Phases phases;                 // the marks
+  Advisor advisor;               // the sizing advice
 
   std::map<uint32_t, DeviceState> devs;
   nlohmann::json leaks = nlohmann::json::array();
@@ -350,6 +352,9 @@ class Timeline {
 
 void Timeline::Add(const Event& e, Replay& replay) {
   if (e.kind == static_cast<int>(proto::EventKind::kMark)) {  // a phase marker: no figures
+    if (trace != nullptr)
+      trace->Mark(e.time_ns, rec_.procs[e.proc].pid,
+                  rec_.OpName(e.proc, static_cast<uint32_t>(e.id)));
     phases.Mark(e.proc, rec_.procs[e.proc].pid, rec_.OpName(e.proc, static_cast<uint32_t>(e.id)),
                 rec_.OpName(e.proc, e.op), e.time_ns, rec_.Offset(e.time_ns), replay.Held(e.proc),
                 ops.OfProcess(e.proc));
@@ -382,6 +387,7 @@ void Timeline::Attribute(const Event& e, const Replay::Applied& a) {
   ops.Alloc(e.proc, op, e.device, e.type, e.size,
             e.kind == static_cast<int>(proto::EventKind::kAlloc));
   advisor.Change(e.device, e.type, e.size, +1, e.time_ns, at, pid, op);
+  if (trace != nullptr) trace->Allocation(e.time_ns, pid, op, e.size);
 }
 
 void Timeline::Count(const Event& e, const Replay::Applied& a) {
@@ -437,6 +443,7 @@ void Timeline::Move(const Event& e, int t, const Replay& replay) {
   ts.cur = replay.DeviceBytes(e.device, t);
   d.cur[static_cast<size_t>(t)] = ts.cur;
   const uint64_t pc = ts.procs[e.proc] = replay.ProcessBytes(e.proc, e.device, t);
+  if (trace != nullptr) trace->Counter(e.time_ns, e.device, t, ts.cur, rec_.procs[e.proc].pid, pc);
   uint64_t& ppeak = rec_.procs[e.proc].peak[{e.device, t}];
   ppeak = std::max(ppeak, pc);
   if (ts.cur > ts.peak) {
@@ -647,13 +654,18 @@ nlohmann::json ProcessesDocument(const Recording& rec) {
 }  // namespace
 
 bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
-                      nlohmann::json* out, std::string* error) {
+                      nlohmann::json* out, std::string* error, const std::string& trace_path) {
   Db db;
   Recording rec;
   if (!OpenRecording(path, &db, error) || !ReadRecording(db, path, &rec, error)) return false;
   const uint32_t nb = std::max<uint32_t>(buckets_n, 2);
   // One pass over the events, in the order the daemon applied them.
   Timeline tl(rec, nb);
+  TraceWriter trace;
+  if (!trace_path.empty()) {
+    if (!trace.Open(trace_path, rec.t0, error)) return false;
+    tl.trace = &trace;
+  }
   Replay replay;
   {
     Stmt s(db, fmt::format("{} ORDER BY seq", EventColumns(rec.has_ops)).c_str());
@@ -664,6 +676,13 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
     while (s.Step() == SQLITE_ROW) tl.Add(ReadEvent(s), replay);
   }
   tl.Finish();
+  if (!trace_path.empty()) {
+    std::map<uint32_t, std::string> arch;
+    for (const auto& [id, d] : rec.devices) arch[id] = d.arch;
+    std::map<int64_t, std::string> names;
+    for (const auto& [row, p] : rec.procs) names[p.pid] = p.name;
+    if (!trace.Finish(arch, names, error)) return false;
+  }
   PeakBuffers at_peak;
   if (!BuffersAtPeaks(db, tl, rec, &at_peak, error)) {
     *error = fmt::format("{}: {}", path, *error);
@@ -709,7 +728,7 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
 int RunReport(const ReportOptions& o) {
   nlohmann::json report, baseline;
   std::string error;
-  if (!AnalyzeRecording(o.input, o.top, 400, &report, &error) ||
+  if (!AnalyzeRecording(o.input, o.top, 400, &report, &error, o.trace) ||
       (!o.baseline.empty() && !AnalyzeRecording(o.baseline, o.top, 400, &baseline, &error))) {
     PrintError(error);
     return kExitUsage;
@@ -732,6 +751,8 @@ int RunReport(const ReportOptions& o) {
     if (report.contains("comparison")) text += RenderComparisonText(report["comparison"]);
     std::fputs(text.c_str(), stdout);
     if (!o.html.empty()) std::printf("\nHTML report: %s\n", o.html.c_str());
+    if (!o.trace.empty())
+      std::printf("Trace (ui.perfetto.dev, chrome://tracing): %s\n", o.trace.c_str());
   }
   const bool exceeded =
       report.contains("comparison") && report["comparison"]["exceeded"].get<bool>();

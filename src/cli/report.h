@@ -12,8 +12,11 @@ namespace ttmem::cli {
 // The report of the recording at `path` as JSON (the --json document), with `top` buffers
 // listed at each peak and a timeline of `buckets` columns. False with *error on a file that is
 // not a ttmem recording.
+// With `trace_path`, also writes the recording there as Chrome trace-event JSON
+// (cli/report_trace.h).
 bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets,
-                      nlohmann::json* report, std::string* error);
+                      nlohmann::json* report, std::string* error,
+                      const std::string& trace_path = "");
 
 // The report as text, and as one self-contained HTML page with SVG charts.
 std::string RenderReportText(const nlohmann::json& report);
