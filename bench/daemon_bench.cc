@@ -83,6 +83,8 @@ void BM_BuildStatus(benchmark::State& state) {
                  "",
                  1700000000000,
                  0,
+                 {},
+                 {},
                  {}};
     for (uint64_t i = 0; i < kBuffers / kProcs; ++i)
       l.Alloc(pid, static_cast<uint32_t>(i % kDevices), i % 3 == 0 ? 1 : 0, i + 1, i * 8192, 4096);

@@ -467,5 +467,57 @@ TEST(Top, SortFilterDetailHelpAndReadonly) {
   Wait(b.child.pid, 10s);
 }
 
+// Containers (issue 18): a client in a pid namespace of its own (`unshare --pid --fork`, pid 1
+// there) is shown with both pids — the host's the daemon sees, and its own — in `ttmem status`
+// (JSON and table) and in a recording; a process on the host has neither field's value.
+TEST(Containers, AClientInItsOwnPidNamespaceIsShownWithBothPids) {
+  if (::geteuid() != 0) GTEST_SKIP() << "unshare --pid needs root";
+  if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare";
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string db = dir.File("ns.sqlite");
+  Child rec = Spawn({BinDir() + "/ttmem", "record", "--socket", d.socket(), "-o", db, "-q"}, {},
+                    false, false, dir.File("record.err"));
+  std::map<std::string, std::string> env = {{"TT_ALLOC_TRACKING_ENABLED", "1"},
+                                            {"TTMEM_SOCKET", d.socket()}};
+  std::this_thread::sleep_for(300ms);  // the recorder subscribes
+  Child sim = Spawn(
+      {"/usr/bin/unshare", "--pid", "--fork", BinDir() + "/ttmem-sim", "leak", "--hold-ms", "3000"},
+      env, false, false, dir.File("sim.err"));
+  json s;
+  const json* p = nullptr;
+  for (int i = 0; i < 100 && p == nullptr; ++i) {
+    std::this_thread::sleep_for(50ms);
+    s = Status(d.socket());
+    for (const auto& x : s["processes"])
+      if (x["name"] == "ttmem-sim") p = &x;
+  }
+  ASSERT_NE(p, nullptr) << s.dump(1);
+  EXPECT_NE((*p)["pid"], 1);     // the host's pid
+  EXPECT_EQ((*p)["ns_pid"], 1);  // its own: the first process of the new namespace
+  EXPECT_TRUE((*p)["container"].is_null()) << p->dump();  // a namespace is not a container
+  const int host_pid = (*p)["pid"].get<int>();
+  CliResult table = RunCli({"status", "--socket", d.socket()});
+  EXPECT_NE(table.out.find("NS PID"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(fmt::format("{}       1  -", host_pid)), std::string::npos) << table.out;
+  EXPECT_EQ(Wait(sim.pid, 60s), 0);
+  ::kill(rec.pid, SIGINT);
+  EXPECT_EQ(Wait(rec.pid, 30s), 0);
+  CliResult report = RunCli({"report", db, "--json"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  json r = json::parse(report.out);
+  bool seen = false;
+  for (const auto& x : r["processes"])
+    if (x["pid"] == host_pid) {
+      seen = true;
+      EXPECT_EQ(x["ns_pid"], 1);
+      EXPECT_TRUE(x["container"].is_null());
+    }
+  EXPECT_TRUE(seen) << r["processes"].dump(1);
+  // This test process runs on the host's pid namespace: no ns_pid of its own.
+  for (const auto& x : Status(d.socket())["processes"]) EXPECT_FALSE(x.contains("ns_pid"));
+}
+
 }  // namespace
 }  // namespace ttmem::test

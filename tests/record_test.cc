@@ -412,10 +412,11 @@ TEST(Metrics, ScrapeMatchesStatus) {
   json s = Status(d.socket());
   const json* p = FindProcess(s, sim.pid);
   ASSERT_NE(p, nullptr);
-  EXPECT_NE(text.find(fmt::format("ttmem_process_memory_used_bytes{{device=\"0\",type=\"dram\","
-                                  "pid=\"{}\",comm=\"ttmem-sim\",user=\"{}\"}} 13631488",
-                                  sim.pid, (*p)["user"].get<std::string>())),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(fmt::format("ttmem_process_memory_used_bytes{{device=\"0\",type=\"dram\","
+                            "pid=\"{}\",comm=\"ttmem-sim\",user=\"{}\",container=\"\"}} 13631488",
+                            sim.pid, (*p)["user"].get<std::string>())),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("ttmem_device_memory_total_bytes{device=\"0\",type=\"dram\"}"),
             std::string::npos);

@@ -174,7 +174,20 @@ std::string CaptureTable(const model::Status& s) {
          RenderTable({">DEV", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB", ">KERNEL"}, rows);
 }
 
+// A container's id as `docker ps` shows it (12 digits), with the pod's when in Kubernetes.
+std::string ContainerCell(const model::Process& p) {
+  if (!p.container) return "-";
+  std::string c = base::TerminalSafe(p.container->substr(0, 12));
+  if (p.pod) c += " pod " + base::TerminalSafe(p.pod->substr(0, 8));
+  return c;
+}
+
 std::string ProcessTable(const model::Status& s) {
+  // Containers (issue 18): two more columns when any process runs in a pid namespace or a
+  // container of its own.
+  const bool contained =
+      std::any_of(s.processes.begin(), s.processes.end(),
+                  [](const model::Process& p) { return p.ns_pid || p.container; });
   std::vector<std::vector<std::string>> rows;
   for (const model::Process& p : s.processes) {
     std::string name = base::TerminalSafe(p.name);
@@ -182,15 +195,28 @@ std::string ProcessTable(const model::Status& s) {
     if (p.stale) name += " (stale)";
     if (p.unverified) name += " (unverified)";
     const model::Memory& m = p.memory;
-    rows.push_back({fmt::format("{}", p.pid), Truncate(base::TerminalSafe(p.user), 12),
-                    Truncate(name, 28), Truncate(FormatDeviceList(p.devices), 16), Small(m[0]),
-                    Small(m[1]), Small(m[3]), Small(m[4]), Small(m[5]), Small(m[6]),
-                    FormatBytes(model::UsedTotal(m))});
+    std::vector<std::string> row = {fmt::format("{}", p.pid)};
+    if (contained) {
+      row.push_back(p.ns_pid ? fmt::format("{}", *p.ns_pid) : "-");
+      row.push_back(ContainerCell(p));
+    }
+    for (std::string cell :
+         {Truncate(base::TerminalSafe(p.user), 12), Truncate(name, 28),
+          Truncate(FormatDeviceList(p.devices), 16), Small(m[0]), Small(m[1]), Small(m[3]),
+          Small(m[4]), Small(m[5]), Small(m[6]), FormatBytes(model::UsedTotal(m))})
+      row.push_back(std::move(cell));
+    rows.push_back(std::move(row));
   }
   if (rows.empty()) return "\nProcesses:\n  No processes are reporting.\n";
-  return "\nProcesses:\n" + RenderTable({">PID", "USER", "NAME", "DEVICES", ">DRAM", ">L1",
-                                         ">L1_SMALL", ">TRACE", ">CB", ">KERNEL", ">TOTAL"},
-                                        rows);
+  std::vector<std::string> headers = {">PID"};
+  if (contained) {
+    headers.push_back(">NS PID");
+    headers.push_back("CONTAINER");
+  }
+  for (const char* h : {"USER", "NAME", "DEVICES", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB",
+                        ">KERNEL", ">TOTAL"})
+    headers.push_back(h);
+  return "\nProcesses:\n" + RenderTable(headers, rows);
 }
 
 std::string ShmFooter(const model::Status& s) {

@@ -63,7 +63,7 @@ class Recorder {
         ins_events_(db, MultiInsert().c_str()),
         ins_process_(db,
                      "INSERT INTO processes(pid, name, cmdline, uid, user, started_unix_ms, "
-                     "first_seen_ns, existing) VALUES (?,?,?,?,?,?,?,?)"),
+                     "first_seen_ns, existing, ns_pid, container) VALUES (?,?,?,?,?,?,?,?,?,?)"),
         end_process_(db, "UPDATE processes SET ended_ns = ?, reclaimed_bytes = ? WHERE id = ?"),
         ins_device_(db,
                     "INSERT OR REPLACE INTO devices(id, arch, unique_id, num_cores, "
@@ -121,6 +121,14 @@ class Recorder {
       ins_process_.Bind(4, JsonI64(n, "uid")).Bind(5, JsonStr(n, "user"));
       ins_process_.Bind(6, JsonI64(n, "started_unix_ms")).Bind(7, JsonI64(n, "time_ns"));
       ins_process_.Bind(8, n.value("existing", false) ? 1 : 0);
+      if (n.contains("ns_pid") && n["ns_pid"].is_number_integer())
+        ins_process_.Bind(9, n["ns_pid"].get<int64_t>());
+      else
+        ins_process_.BindNull(9);
+      if (n.contains("container") && n["container"].is_string())
+        ins_process_.Bind(10, n["container"].get<std::string>());
+      else
+        ins_process_.BindNull(10);
       if (!ins_process_.Run()) return Fail("a process", error);
       rows_[pid] = sqlite3_last_insert_rowid(db_.get());
       ++processes_;

@@ -35,7 +35,9 @@ CREATE TABLE processes(
   first_seen_ns INTEGER NOT NULL,
   ended_ns INTEGER,
   reclaimed_bytes INTEGER,
-  existing INTEGER NOT NULL DEFAULT 0);
+  existing INTEGER NOT NULL DEFAULT 0,
+  ns_pid INTEGER,
+  container TEXT);
 CREATE TABLE events(
   seq INTEGER PRIMARY KEY,
   time_ns INTEGER NOT NULL,

@@ -13,7 +13,9 @@ namespace ttmem::cli {
 // 2 (issue 17): events.op (the allocating scope's id in its process; a mark's: the scope it was
 // made in), event kind 5 (mark: buffer_id is its name's id), table op_names. `ttmem report`
 // reads 1 and 2.
-inline constexpr int kRecordingSchemaVersion = 2;
+// 3 (issue 18): processes.ns_pid (its pid in its own pid namespace, when it differs) and
+// processes.container (its container's id). `ttmem report` reads 1 to 3.
+inline constexpr int kRecordingSchemaVersion = 3;
 
 // The schema, created in an empty database (tables only; indices come at the end of a recording).
 extern const char* const kRecordingSchema;

@@ -31,6 +31,8 @@ struct ProcInfo {
   int64_t row = 0;
   int64_t pid = 0;
   std::string name, user, cmdline;
+  std::optional<int64_t> ns_pid;         // schema 3: its pid in its own pid namespace
+  std::optional<std::string> container;  // schema 3: its container's id
   int64_t first_seen_ns = 0;
   std::optional<int64_t> ended_ns;
   int64_t reclaimed_bytes = 0;
@@ -263,8 +265,8 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     return false;
   }
   while (m.Step() == SQLITE_ROW) r->meta[m.Text(0)] = m.Text(1);
-  if (r->Meta("schema_version") != std::to_string(kRecordingSchemaVersion) &&
-      r->Meta("schema_version") != "1") {
+  const std::string schema = r->Meta("schema_version");
+  if (schema != "1" && schema != "2" && schema != std::to_string(kRecordingSchemaVersion)) {
     *error = fmt::format("{} has recording schema '{}'; this ttmem reads schemas 1 to {}", path,
                          r->Meta("schema_version"), kRecordingSchemaVersion);
     return false;
@@ -285,9 +287,11 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     d.bank_count[t] = static_cast<uint32_t>(c.Int(3));
     d.bank_base[t] = static_cast<uint64_t>(c.Int(4));
   }
-  Stmt p(db,
-         "SELECT id, pid, name, user, cmdline, first_seen_ns, ended_ns, reclaimed_bytes, "
-         "existing FROM processes");
+  const bool has_containers = schema != "1" && schema != "2";
+  Stmt p(db, fmt::format("SELECT id, pid, name, user, cmdline, first_seen_ns, ended_ns, "
+                         "reclaimed_bytes, existing, {} FROM processes",
+                         has_containers ? "ns_pid, container" : "NULL, NULL")
+                 .c_str());
   while (p.ok() && p.Step() == SQLITE_ROW) {
     ProcInfo& pi = r->procs[p.Int(0)];
     pi.row = p.Int(0);
@@ -298,6 +302,8 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     pi.first_seen_ns = p.Int(5);
     if (!p.IsNull(6)) pi.ended_ns = p.Int(6);
     pi.reclaimed_bytes = p.Int(7);
+    if (!p.IsNull(9)) pi.ns_pid = p.Int(9);
+    if (!p.IsNull(10)) pi.container = p.Text(10);
     pi.existing = p.Int(8) != 0;
   }
   r->has_ops = r->Meta("schema_version") != "1";
@@ -646,6 +652,8 @@ nlohmann::json ProcessesDocument(const Recording& rec) {
                          {"leaked_bytes", p.leaked_bytes},
                          {"peak_bytes", std::move(peak)}};
     pj["ended_ns"] = p.ended_ns ? nlohmann::json(*p.ended_ns) : nlohmann::json(nullptr);
+    if (p.ns_pid) pj["ns_pid"] = *p.ns_pid;
+    pj["container"] = p.container ? nlohmann::json(*p.container) : nlohmann::json(nullptr);
     plist.push_back(std::move(pj));
   }
   return plist;

@@ -112,6 +112,9 @@ std::vector<ProcRow> Rows(const State& st) {
     r.name = base::TerminalSafe(p.name);
     r.from_file = p.source == model::kShmSource;
     if (p.unverified) r.name += " (unverified)";
+    // Containers (issue 18): its pid in its own namespace and its container, after the name.
+    if (p.ns_pid) r.name += fmt::format(" (ns pid {})", *p.ns_pid);
+    if (p.container) r.name += " [" + base::TerminalSafe(p.container->substr(0, 12)) + "]";
     r.uid_known = p.uid.has_value();
     r.uid = p.uid.value_or(0);
     r.devices = FormatDeviceList(p.devices);

@@ -58,6 +58,8 @@ nlohmann::json ProcessStartNotice(pid_t pid, const ProcessMeta& meta, uint64_t t
   n["uid"] = meta.uid;
   n["user"] = meta.user;
   n["started_unix_ms"] = meta.started_unix_ms;
+  if (meta.ns_pid) n["ns_pid"] = *meta.ns_pid;
+  n["container"] = meta.container ? nlohmann::json(meta.container->id) : nlohmann::json();
   return n;
 }
 

@@ -144,8 +144,12 @@ void MetricsExporter::Update(
                          "disagree lastingly now.",
                          MetricType::Gauge);
 
-  std::map<pid_t, std::pair<std::string, std::string>> who;  // pid -> (comm, user)
-  for (const model::Process& p : status.processes) who[p.pid] = {p.name, p.user};
+  struct Who {
+    std::string comm, user, container;
+  };
+  std::map<pid_t, Who> who;
+  for (const model::Process& p : status.processes)
+    who[p.pid] = {p.name, p.user, p.container.value_or("")};
   for (const model::Device& d : status.devices) {
     const std::string dev = std::to_string(d.id);
     AddMemory(used, &total, &buffers, d.memory, dev);
@@ -158,13 +162,14 @@ void MetricsExporter::Update(
         for (int t = 0; t < model::kNumTypes; ++t)
           held_by_dead[t] += p.memory[t].used_bytes.value_or(0);
       }
-      const auto& [comm, user] = who[p.pid];
+      const Who& w = who[p.pid];
       for (int t = 0; t < model::kNumTypes; ++t)
         if (p.memory[t].used_bytes) {
           std::vector<ClientMetric::Label> labels = DeviceType(dev, t);
           labels.push_back({"pid", std::to_string(p.pid)});
-          labels.push_back({"comm", comm.empty() ? p.name : comm});
-          labels.push_back({"user", user});
+          labels.push_back({"comm", w.comm.empty() ? p.name : w.comm});
+          labels.push_back({"user", w.user});
+          labels.push_back({"container", w.container});  // "" outside any container
           Add(proc, std::move(labels), static_cast<double>(*p.memory[t].used_bytes));
         }
     }

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/container.h"
 #include "base/text.h"
 #include "daemon/log.h"
 
@@ -48,6 +49,11 @@ ProcessMeta ReadProcessMeta(pid_t pid, uid_t uid) {
   else
     m.user = std::to_string(uid);
   m.started_unix_ms = base::UnixMs();
+  // Containers: the pid it has in its own namespace, and which container (issue 18).
+  if (auto ns = base::InnermostPid(ReadSmallFile(fmt::format("/proc/{}/status", pid)));
+      ns && *ns != pid)
+    m.ns_pid = ns;
+  m.container = base::ContainerFromCgroup(ReadSmallFile(fmt::format("/proc/{}/cgroup", pid)));
   return m;
 }
 

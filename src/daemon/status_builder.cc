@@ -81,6 +81,12 @@ model::Process NativeProcess(pid_t pid, const ledger::Process& p, const ProcessM
   out.user = pm.user;
   if (!pm.tag.empty()) out.tag = pm.tag;
   out.started_unix_ms = pm.started_unix_ms;
+  out.ns_pid = pm.ns_pid;
+  if (pm.container) {
+    out.container = pm.container->id;
+    out.container_runtime = pm.container->runtime;
+    if (!pm.container->pod.empty()) out.pod = pm.container->pod;
+  }
   ledger::TypeUsage total{}, captured{};
   for (const auto& [dev_id, usage] : p.usage) {  // in device order
     Add(total, usage);

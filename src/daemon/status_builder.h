@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/container.h"
 #include "daemon/coverage.h"
 #include "ledger/ledger.h"
 #include "model/status.h"
@@ -34,6 +35,8 @@ struct ProcessMeta {
   std::vector<std::string> op_names;
   // The name of op `id`: "" for 0, "op#ID" while its name has not come.
   std::string OpName(uint32_t id) const;
+  std::optional<pid_t> ns_pid;               // its pid in its own pid namespace, if it differs
+  std::optional<base::Container> container;  // from /proc/PID/cgroup
 };
 
 struct DaemonMeta {

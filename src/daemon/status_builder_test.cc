@@ -27,7 +27,7 @@ TEST(StatusJson, FieldsAndEscaping) {
   l.Alloc(10, 0, 0, 1, 0x100, 300);
   l.Alloc(10, 3, 1, 2, 0x200, 50, ledger::Capture::kEstimate);
   std::map<pid_t, ProcessMeta> meta;
-  meta[10] = {"py\"thon", "a\nb \xff", 1000, "me", "", 1, 1, {}};
+  meta[10] = {"py\"thon", "a\nb \xff", 1000, "me", "", 1, 1, {}, {}, {}};
   auto j = nlohmann::json::parse(Build(l, meta, nullptr));
   ASSERT_EQ(j["devices"].size(), 2u);
   const auto& d0 = j["devices"][0];
@@ -57,7 +57,7 @@ TEST(StatusJson, CacheMatchesAFreshBuildThroughChanges) {
   StatusReplies cache;
   uint64_t meta_version = 0;
   for (pid_t pid = 1; pid <= 20; ++pid) {
-    meta[pid] = {"p" + std::to_string(pid), "cmd", 0, "root", "", 0, ++meta_version, {}};
+    meta[pid] = {"p" + std::to_string(pid), "cmd", 0, "root", "", 0, ++meta_version, {}, {}, {}};
     for (uint64_t id = 1; id <= 10; ++id) l.Alloc(pid, static_cast<uint32_t>(id % 4), 0, id, 0, 64);
   }
   EXPECT_EQ(Build(l, meta, &cache), Build(l, meta, nullptr));
@@ -72,7 +72,7 @@ TEST(StatusJson, CacheMatchesAFreshBuildThroughChanges) {
   EXPECT_EQ(Build(l, meta, &cache), Build(l, meta, nullptr));
   EXPECT_EQ(cache.memo().size(), 19u);  // the exited process's parts are gone
   l.Alloc(9, 0, 0, 1, 0, 10);           // the pid comes back as another process
-  meta[9] = {"again", "cmd2", 0, "root", "", 0, ++meta_version, {}};
+  meta[9] = {"again", "cmd2", 0, "root", "", 0, ++meta_version, {}, {}, {}};
   const std::string with_cache = Build(l, meta, &cache);
   EXPECT_EQ(with_cache, Build(l, meta, nullptr));
   EXPECT_NE(with_cache.find("\"again\""), std::string::npos);

@@ -81,6 +81,12 @@ struct Process {
   std::string user;
   std::optional<std::string> tag;  // from the client: untrusted text
   uint64_t started_unix_ms = 0;
+  // In a pid namespace of its own: its pid there (absent when the same as `pid`); in a
+  // container: its id, and the runtime and Kubernetes pod where known (issue 18).
+  std::optional<pid_t> ns_pid;
+  std::optional<std::string> container;
+  std::optional<std::string> container_runtime;
+  std::optional<std::string> pod;
   std::optional<std::string> source;  // "tt-metal-shm": then stale/unverified and reasons too
   std::vector<uint32_t> devices;
   bool stale = false;

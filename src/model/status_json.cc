@@ -96,6 +96,10 @@ void WriteProcess(const Process& p, std::string* out) {
   w.Key("user").String(p.user);
   OptionalString(w.Key("tag"), p.tag);
   w.Key("started_unix_ms").Uint(p.started_unix_ms);
+  if (p.ns_pid) w.Key("ns_pid").Int(*p.ns_pid);
+  OptionalString(w.Key("container"), p.container);
+  if (p.container_runtime) w.Key("container_runtime").String(*p.container_runtime);
+  if (p.pod) w.Key("pod").String(*p.pod);
   if (p.source) w.Key("source").String(*p.source);
   w.Key("devices").BeginArray();
   for (uint32_t d : p.devices) w.Uint(d);

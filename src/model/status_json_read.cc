@@ -101,6 +101,11 @@ Process ReadProcess(const json& j) {
   p.user = Str(j, "user").value_or("");
   p.tag = Str(j, "tag");
   p.started_unix_ms = U64(j, "started_unix_ms").value_or(0);
+  if (auto ns = U64(j, "ns_pid"); ns && *ns >= 1 && *ns <= 0x7fffffff)
+    p.ns_pid = static_cast<pid_t>(*ns);
+  p.container = Str(j, "container");
+  p.container_runtime = Str(j, "container_runtime");
+  p.pod = Str(j, "pod");
   p.source = Str(j, "source");
   for (const json& d : Array(j, "devices"))
     if (d.is_number_unsigned()) p.devices.push_back(d.get<uint32_t>());
