@@ -38,6 +38,8 @@ import socket as _socket
 import struct
 import time
 
+
+__version__ = "0.1.0"  # the same as CMakeLists.txt project(VERSION); a test checks
 __all__ = [
     "status", "buffers", "process_usage", "default_socket_path", "no_leaks", "LeakCheck",
     "DeviceMemoryLeak", "TtmemError", "scope", "mark", "snapshot", "is_out_of_memory",
@@ -199,8 +201,9 @@ class LeakCheck:
                  for (d, t), b in sorted(self.left.items())]
         for b in largest:
             if (b.get("device"), b.get("type")) in self.left:
-                lines.append("  live: buffer %s on device %s, %s, %d bytes at 0x%x"
-                             % (b["id"], b["device"], b["type"], b["size"], b["address"]))
+                lines.append("  live: buffer %s on device %s, %s, %d bytes at 0x%x%s"
+                             % (b["id"], b["device"], b["type"], b["size"], b["address"],
+                                " (op %s)" % b["op"] if b.get("op") else ""))
         raise DeviceMemoryLeak("device memory left behind by pid %d:\n%s"
                                % (self.pid, "\n".join(lines)), self.left, largest)
 
