@@ -2,6 +2,7 @@
 # Installs what ttmem needs to build and test, from Debian 12's packages; skips what is present.
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev
+          python3-pytest python3-venv dpkg-dev lintian
           libncurses-dev libgtest-dev libbenchmark-dev clang-format tmux procps
           clang libclang-rt-14-dev python3 libsqlite3-dev sqlite3 prometheus-cpp-dev prometheus)
 missing=()

@@ -7,7 +7,11 @@ if(rc)
   message(FATAL_ERROR "cmake --install failed")
 endif()
 foreach(f bin/ttmemd bin/ttmem include/ttmem/ttmem.h lib/libttmem.so lib/libttmem.a
-          lib/cmake/ttmem/ttmemConfig.cmake lib/pkgconfig/ttmem.pc)
+          lib/cmake/ttmem/ttmemConfig.cmake lib/pkgconfig/ttmem.pc
+          lib/python3/dist-packages/ttmem/__init__.py
+          lib/python3/dist-packages/ttmem-${VERSION}.dist-info/entry_points.txt
+          lib/systemd/system/ttmemd.service share/ttmem/grafana/ttmem.json
+          share/ttmem/prometheus/ttmem-alerts.yml)
   if(NOT EXISTS ${WORK}/prefix/${f})
     message(FATAL_ERROR "install is missing ${f}")
   endif()

@@ -33,7 +33,6 @@ def _metadata():
             "Version: %s\n"
             "Summary: Who holds Tenstorrent device memory: ttmemd's Python client, leak checks "
             "and a pytest plugin\n"
-            "License: Apache-2.0\n"
             "Requires-Python: >=3.8\n"
             "Description-Content-Type: text/markdown\n"
             "\n%s" % (_NAME, _version(), readme))
