@@ -429,6 +429,15 @@ std::string Scrape(int port) {
   return body == std::string::npos ? "" : out.substr(body + 4);
 }
 
+std::string ScrapeUntil(int port, const std::string& want) {
+  std::string text;
+  for (int i = 0; i < 100 && text.find(want) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    text = Scrape(port);
+  }
+  return text;
+}
+
 int ListeningPort(const Daemon& d) {
   const std::string log = d.log();
   const auto at = log.find("(port ");

@@ -58,6 +58,8 @@ CliResult RunCli(const std::vector<std::string>& args);
 
 // GET http://127.0.0.1:port/metrics: the body ("" when it could not be had).
 std::string Scrape(int port);
+// Scrapes until the body contains `want` (every 100 ms, up to 10 s); the last body.
+std::string ScrapeUntil(int port, const std::string& want);
 class Daemon;
 // The port a daemon started with --metrics-listen ADDR:0 says it listens on (-1 when none).
 int ListeningPort(const Daemon& d);

@@ -403,11 +403,7 @@ TEST(Metrics, ScrapeMatchesStatus) {
                     false, false, dir.File("sim.err"));
   // The sim's first step holds weights + activation + cache: 13 MiB of DRAM on device 0.
   const std::string want = "ttmem_device_memory_used_bytes{device=\"0\",type=\"dram\"} 13631488";
-  std::string text;
-  for (int i = 0; i < 100 && text.find(want) == std::string::npos; ++i) {
-    std::this_thread::sleep_for(100ms);
-    text = Scrape(port);
-  }
+  const std::string text = ScrapeUntil(port, want);
   EXPECT_NE(text.find(want), std::string::npos) << text;
   json s = Status(d.socket());
   const json* p = FindProcess(s, sim.pid);

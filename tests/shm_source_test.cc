@@ -323,11 +323,7 @@ TEST(ShmSource, MetricsCountMemoryHeldByDeadProcesses) {
                           {::getpid(), {100, 64, 0, 0, 0}, now, Comm()}},
                          0));
   const std::string want = "ttmem_stale_memory_bytes{device=\"5\",type=\"dram\"} 4194304";
-  std::string text;
-  for (int i = 0; i < 100 && text.find(want) == std::string::npos; ++i) {
-    std::this_thread::sleep_for(100ms);
-    text = Scrape(port);
-  }
+  const std::string text = ScrapeUntil(port, want);
   EXPECT_NE(text.find(want), std::string::npos) << text;
   // The live process's bytes are not counted as dead; tt-metal's other types are there, at 0.
   EXPECT_NE(text.find("ttmem_stale_memory_bytes{device=\"5\",type=\"l1\"} 0"), std::string::npos)
