@@ -516,7 +516,8 @@ TEST(Containers, AClientInItsOwnPidNamespaceIsShownWithBothPids) {
     }
   EXPECT_TRUE(seen) << r["processes"].dump(1);
   // This test process runs on the host's pid namespace: no ns_pid of its own.
-  for (const auto& x : Status(d.socket())["processes"]) EXPECT_FALSE(x.contains("ns_pid"));
+  const json after = Status(d.socket());
+  for (const auto& x : after["processes"]) EXPECT_FALSE(x.contains("ns_pid"));
 }
 
 }  // namespace
