@@ -294,10 +294,14 @@ TEST(Ops, SnapshotRequestsAreChecked) {
   for (const json& req : {json{{"cmd", "snapshot"}, {"pid", 1}, {"reason", std::string(4097, 'x')}},
                           json{{"cmd", "snapshot"}, {"pid", 1}, {"reason", 7}},
                           json{{"cmd", "snapshot"}, {"pid", 1}, {"format", "xml"}},
+                          json{{"cmd", "snapshot"}, {"pid", 1}, {"format", 5}},
+                          json{{"cmd", "snapshot"}, {"pid", 1}, {"format", nullptr}},
                           json{{"cmd", "snapshot"}, {"pid", 1}}}) {
     json r = Query(daemon.socket(), req);
     EXPECT_TRUE(r.contains("error")) << req.dump() << " -> " << r.dump();
   }
+  // Still answering: no request above took the daemon down.
+  EXPECT_TRUE(Query(daemon.socket(), {{"cmd", "ping"}}).is_object());
 }
 
 }  // namespace

@@ -187,7 +187,10 @@ void QueryService::Snapshot(Connection& c, const nlohmann::json& req) {
     }
     sr.reason = req["reason"].get<std::string>();
   }
-  const std::string format = req.value("format", std::string("json"));
+  // A field of the wrong type must not reach value() (it throws): checked first.
+  const std::string format = !req.contains("format")     ? "json"
+                             : req["format"].is_string() ? req["format"].get<std::string>()
+                                                         : "";
   if (format != "json" && format != "text") {
     ReplyJson(ctx_.conns, c, {{"error", "\"format\" must be \"json\" or \"text\""}});
     return;
