@@ -53,15 +53,23 @@ std::map<uint64_t, json> OpsById(const std::string& socket, int pid) {
   return out;
 }
 
-TEST(Ops, EachAllocationCarriesItsThreadsInnermostScope) {
+// A daemon and tests/scope_client.cc reporting to it, ready (its allocations flushed).
+class OpsClient : public ::testing::Test {
+ protected:
+  void SetUp() override {
 #ifdef TTMEM_TEST_UNDER_TSAN
-  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multi-threaded fork";
+    GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multi-threaded fork";
 #endif
+    ASSERT_TRUE(daemon.Start()) << daemon.log();
+    sc = StartScopeClient(daemon);
+    ASSERT_GT(sc.pid, 0) << "the scope client did not say it was ready";
+  }
   TempDir dir;
-  Daemon daemon(dir);
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  ScopeClient sc = StartScopeClient(daemon);
-  ASSERT_GT(sc.pid, 0) << "the scope client did not say it was ready";
+  Daemon daemon{dir};
+  ScopeClient sc;
+};
+
+TEST_F(OpsClient, EachAllocationCarriesItsThreadsInnermostScope) {
   Child& c = sc.child;
   const int pid = sc.pid, child = sc.child_pid;
   auto ops = OpsById(daemon.socket(), pid);
@@ -140,15 +148,7 @@ TEST(Ops, TheEventStreamCarriesOpsNamesAndMarks) {
 
 // `ttmem snapshot`: every buffer the process holds with its op (JSON), and a summary that names
 // the ops holding each type.
-TEST(Ops, SnapshotListsEveryBufferWithItsOpAndSaysWhoHoldsWhat) {
-#ifdef TTMEM_TEST_UNDER_TSAN
-  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a multi-threaded fork";
-#endif
-  TempDir dir;
-  Daemon daemon(dir);
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  ScopeClient sc = StartScopeClient(daemon);
-  ASSERT_GT(sc.pid, 0) << "the scope client did not say it was ready";
+TEST_F(OpsClient, SnapshotListsEveryBufferWithItsOpAndSaysWhoHoldsWhat) {
   Child& c = sc.child;
   const int pid = sc.pid;
   const std::string file = dir.File("snap.json");
