@@ -33,8 +33,6 @@
 #define TTMEM_NO_INLINE  // the library defines the functions the inline checks call
 #include "ttmem/ttmem.h"
 
-#define TTMEM_EXPORT extern "C" __attribute__((visibility("default")))
-
 // Read by the inline disabled check in ttmem.h; written only through SetState().
 extern "C" {
 __attribute__((visibility("default"))) int ttmem_internal_off = 0;

@@ -18,6 +18,9 @@
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
 
+// The C ABI's definitions: exported (the library is built with hidden visibility).
+#define TTMEM_EXPORT extern "C" __attribute__((visibility("default")))
+
 namespace ttmem::client {
 
 struct Region {

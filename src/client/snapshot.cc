@@ -13,11 +13,10 @@
 
 #include "base/clock.h"
 #include "base/socket.h"
+#include "client/client_internal.h"
 #include "protocol/frames.h"
 #include "protocol/paths.h"
 #include "ttmem/ttmem.h"
-
-#define TTMEM_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace ttmem::client {
 namespace {
