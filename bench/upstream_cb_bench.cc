@@ -75,9 +75,9 @@ struct Setup {
       for (uint64_t i = 0; i < kCbs; ++i)
         a.l1_regions.emplace_back(kBase + i * kCbSize, kBase + (i + 1) * kCbSize);
       p.cb_allocators_.push_back(a);
-      std::vector<ti::CbPlacement> cbs;
-      for (uint64_t i = 0; i < kCbs; ++i) cbs.push_back({0, 0, 7, 7, kBase + i * kCbSize, kCbSize});
-      layouts.push_back({ti::CbUnionBytes(cbs.data(), cbs.size()), 0});
+      const ti::CoreRect grid{0, 0, 7, 7};
+      std::vector<ti::ProgramCb> cbs(kCbs, ti::ProgramCb{&grid, 1, kCbSize, false});
+      layouts.push_back({ti::CbReservedBytes(cbs.data(), cbs.size(), kBase, 32), 0});
     }
     for (int d = 0; d < kDevices; ++d) {
       devices.push_back(std::make_unique<tm::Device>(d));

@@ -26,7 +26,8 @@ unsigned ParseBroken() {
                                                             {"residency", kBreakResidency},
                                                             {"threads", kBreakThreads},
                                                             {"clear", kBreakClear},
-                                                            {"shm-disabled", kBreakShmDisabled}};
+                                                            {"shm-disabled", kBreakShmDisabled},
+                                                            {"cb-union", kBreakCbUnion}};
   unsigned mask = 0;
   for (const auto& [name, bit] : kNames) {
     const size_t n = std::strlen(name);
@@ -104,18 +105,83 @@ void ResidentReleased(Chips chips) {
   }
 }
 
-uint64_t CbUnionBytes(const CbPlacement* cbs, size_t n) {
-  // Per core: the ranges of the CBs on it, merged. Cores are keyed by (x, y).
-  std::map<std::pair<uint32_t, uint32_t>, std::vector<std::pair<uint64_t, uint64_t>>> cores;
+namespace {
+
+bool Intersects(const CoreRect& a, const CoreRect& b) {
+  return a.x0 <= b.x1 && b.x0 <= a.x1 && a.y0 <= b.y1 && b.y0 <= a.y1;
+}
+
+uint64_t Cores(const CoreRect& r) {
+  return uint64_t{r.x1 - r.x0 + 1} * (r.y1 - r.y0 + 1);
+}
+
+// ProgramImpl::CircularBufferAllocator: a core range and its regions [start, end), ascending.
+struct CbAllocator {
+  CoreRect range;
+  std::vector<std::pair<uint64_t, uint64_t>> regions;
+  uint64_t End() const { return regions.empty() ? 0 : regions.back().second; }
+  void Mark(uint64_t address, uint64_t size, uint64_t base) {
+    if (regions.empty()) regions.emplace_back(base, base);
+    auto& last = regions.back();
+    if (address < last.second) return;  // tt-metal throws here; nothing it lays out gets here
+    if (address == last.second) {
+      last.second += size;
+    } else {
+      regions.emplace_back(address, address + size);
+    }
+  }
+};
+
+bool Valid(const CoreRect& r) {
+  return r.x0 <= r.x1 && r.y0 <= r.y1 && r.x1 < 256 && r.y1 < 256;
+}
+
+}  // namespace
+
+uint64_t CbReservedBytes(const ProgramCb* cbs, size_t n, uint64_t base, uint64_t alignment,
+                         uint64_t* addresses) {
+  std::vector<CbAllocator> allocators;
   for (size_t i = 0; i < n; ++i)
-    for (uint32_t y = cbs[i].y0; y <= cbs[i].y1; ++y)
-      for (uint32_t x = cbs[i].x0; x <= cbs[i].x1; ++x)
-        cores[{x, y}].emplace_back(cbs[i].address, cbs[i].address + cbs[i].size);
+    for (size_t k = 0; k < cbs[i].range_count; ++k) {
+      const CoreRect& r = cbs[i].ranges[k];
+      if (!Valid(r)) continue;
+      bool known = false;
+      for (const CbAllocator& a : allocators) known = known || a.range == r;
+      if (!known) allocators.push_back({r, {}});
+    }
+  for (size_t i = 0; i < n; ++i) {
+    const ProgramCb& cb = cbs[i];
+    if (cb.global) continue;
+    uint64_t address = base;
+    for (size_t k = 0; k < cb.range_count; ++k)
+      for (const CbAllocator& a : allocators)
+        if (a.range == cb.ranges[k]) {
+          address = std::max(address, a.End());
+          break;
+        }
+    if (alignment > 1) address = (address + alignment - 1) / alignment * alignment;
+    for (size_t k = 0; k < cb.range_count; ++k)
+      for (CbAllocator& a : allocators) {
+        if (!Intersects(a.range, cb.ranges[k])) continue;
+        if (!(a.range == cb.ranges[k]) && address < a.End()) continue;
+        a.Mark(address, cb.size, base);
+      }
+    if (addresses != nullptr) addresses[i] = address;
+  }
+  // Per core, the regions of every allocator whose range holds it, merged.
+  std::map<std::pair<uint32_t, uint32_t>, std::vector<std::pair<uint64_t, uint64_t>>> cores;
+  for (const CbAllocator& a : allocators)
+    for (uint32_t y = a.range.y0; y <= a.range.y1; ++y)
+      for (uint32_t x = a.range.x0; x <= a.range.x1; ++x) {
+        auto& regions = cores[{x, y}];
+        regions.insert(regions.end(), a.regions.begin(), a.regions.end());
+      }
   uint64_t total = 0;
-  for (auto& [core, ranges] : cores) {
-    std::sort(ranges.begin(), ranges.end());
-    uint64_t start = ranges.front().first, end = ranges.front().second;
-    for (const auto& [s, e] : ranges) {
+  for (auto& [core, regions] : cores) {
+    if (regions.empty()) continue;
+    std::sort(regions.begin(), regions.end());
+    uint64_t start = regions.front().first, end = regions.front().second;
+    for (const auto& [s, e] : regions) {
       if (s > end) {
         total += end - start;
         start = s;
@@ -124,6 +190,16 @@ uint64_t CbUnionBytes(const CbPlacement* cbs, size_t n) {
     }
     total += end - start;
   }
+  return total;
+}
+
+uint64_t CbReportedBytes(const ProgramCb* cbs, size_t n, uint64_t base, uint64_t alignment) {
+  if (!Broken(kBreakCbUnion)) return CbReservedBytes(cbs, n, base, alignment);
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (!cbs[i].global)
+      for (size_t k = 0; k < cbs[i].range_count; ++k)
+        if (Valid(cbs[i].ranges[k])) total += cbs[i].size * Cores(cbs[i].ranges[k]);
   return total;
 }
 

@@ -71,15 +71,40 @@ void ResidentReleased(Chips chips);
 // The resident ids (per chip and type; bit 61 set, apart from tt-metal's buffer ids).
 uint64_t ResidentId(bool cb);
 
-// One CB of a program, for the union per core: [address, address + size) on every core of the
-// rectangle [x0..x1] x [y0..y1].
-struct CbPlacement {
+// A rectangle of cores [x0..x1] x [y0..y1] (tt-metal's CoreRange).
+struct CoreRect {
   uint32_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;
-  uint64_t address = 0;
-  uint64_t size = 0;
+  bool operator==(const CoreRect& o) const {
+    return x0 == o.x0 && y0 == o.y0 && x1 == o.x1 && y1 == o.y1;
+  }
 };
-// Sum over cores of the union of the CB ranges on each core.
-uint64_t CbUnionBytes(const CbPlacement* cbs, size_t n);
+// One circular buffer of a program, in the order the program added them: the core ranges of its
+// CoreRangeSet, its size (per core) and whether it is globally allocated (it then lives in an L1
+// buffer, counted as L1, and takes no CB space; its ranges still shape the layout).
+struct ProgramCb {
+  const CoreRect* ranges = nullptr;
+  size_t range_count = 0;
+  uint64_t size = 0;
+  bool global = false;
+};
+// tt-metal's CB reservation of a program on one chip, the one definition both shells report
+// (tt-metal a8c5af0f5a: ProgramImpl::add_circular_buffer_, allocate_circular_buffers,
+// get_cb_l1_regions_per_core; Device::get_total_cb_allocated):
+//   - the program keeps one CB allocator per distinct core range of its CBs (global CBs too);
+//   - each local CB is placed at the highest end among the allocators of exactly its ranges
+//     (at least `base`, the L1 allocator's base), aligned to `alignment` (the DRAM alignment);
+//   - that region is marked on every allocator whose range intersects one of its ranges, unless
+//     that allocator's range is not one of the CB's own and already ends above the address;
+//   - every core of an allocator's range holds that allocator's regions; per core the regions
+//     are merged, and the reservation is the merged bytes summed over cores.
+// So a CB on (0,0)-(1,1) reserves its bytes on every core of a CB range (1,1)-(2,2) that overlaps
+// it. `addresses` (n entries, may be null) receives each local CB's address.
+uint64_t CbReservedBytes(const ProgramCb* cbs, size_t n, uint64_t base, uint64_t alignment,
+                         uint64_t* addresses = nullptr);
+// What a shell reports for a program's CBs: CbReservedBytes (TTMEM_INTEGRATION_BREAK=cb-union:
+// the naive sum of size x cores of each local CB, which tt-metal's figure exceeds wherever
+// ranges overlap).
+uint64_t CbReportedBytes(const ProgramCb* cbs, size_t n, uint64_t base, uint64_t alignment);
 
 // Devices are announced on first sight: true once per chip id.
 bool FirstSight(uint32_t chip);
@@ -108,7 +133,8 @@ using ThreadInstaller = void (*)();
 ThreadInstaller SetThreadInstaller(ThreadInstaller install);
 void RunThreadInstaller();
 
-// Test-only: TTMEM_INTEGRATION_BREAK=mesh,hook,view,residency,threads,clear,shm-disabled turns a
+// Test-only: TTMEM_INTEGRATION_BREAK=mesh,hook,view,residency,threads,clear,shm-disabled,cb-union
+// turns a
 // rule into the naive behaviour it replaced, so a test can show each rule is needed. Read once.
 enum BrokenRule : unsigned {
   kBreakMesh = 1,          // the backing buffer reported under the MeshDevice's id
@@ -118,6 +144,7 @@ enum BrokenRule : unsigned {
   kBreakThreads = 16,      // the processor only on the thread that installed it
   kBreakClear = 32,        // not restored after GraphTracker::clear()
   kBreakShmDisabled = 64,  // TT_METAL_SHM_TRACKING_DISABLED=1 switches tracking off
+  kBreakCbUnion = 128,     // a program's CBs reported as the sum of size x cores
 };
 bool Broken(BrokenRule rule);
 

@@ -1,4 +1,4 @@
-// The processor rules' pure parts: the per-core union of CB ranges, first sight, the op stack.
+// The processor rules' pure parts: tt-metal's CB reservation, first sight, the op stack.
 #include "ttmem_tracking.h"
 
 #include <string>
@@ -9,16 +9,39 @@
 namespace ttmem::integration {
 namespace {
 
-TEST(ProcessorRules, CbUnionIsPerCoreAndMergesOverlaps) {
-  // Two CBs end to end on a 2x1 range, one overlapping the first on core (0,0) only.
-  CbPlacement cbs[] = {
-      {0, 0, 1, 0, 0x1000, 0x100}, {0, 0, 1, 0, 0x1100, 0x200}, {0, 0, 0, 0, 0x1080, 0x100}};
-  // Core (0,0): [0x1000, 0x1300) = 0x300; core (1,0): 0x100 + 0x200 = 0x300.
-  EXPECT_EQ(CbUnionBytes(cbs, 3), 0x600u);
-  // Disjoint ranges on one core are summed, not spanned.
-  CbPlacement gap[] = {{2, 2, 2, 2, 0x1000, 0x10}, {2, 2, 2, 2, 0x2000, 0x10}};
-  EXPECT_EQ(CbUnionBytes(gap, 2), 0x20u);
-  EXPECT_EQ(CbUnionBytes(nullptr, 0), 0u);
+TEST(ProcessorRules, ACbIsReservedOnEveryCoreOfAnOverlappingRange) {
+  // tt-metal's layout of three CBs on two overlapping, unequal ranges (checked against
+  // Device::get_total_cb_allocated in a real run: tests/tt_metal_run_test.cc, case cb):
+  // a 16 KiB on A = (0,0)-(1,1), b 8 KiB on B = (1,1)-(2,2), c 4 KiB on A. Each is marked on
+  // both allocators, so every core of A and B holds [0, 28 KiB): 7 distinct cores.
+  const CoreRect a{0, 0, 1, 1}, b{1, 1, 2, 2};
+  const ProgramCb cbs[] = {{&a, 1, 16384, false}, {&b, 1, 8192, false}, {&a, 1, 4096, false}};
+  uint64_t addresses[3] = {};
+  EXPECT_EQ(CbReservedBytes(cbs, 3, 0x1000, 32, addresses), 7u * 28672);
+  EXPECT_EQ(addresses[0], 0x1000u);
+  EXPECT_EQ(addresses[1], 0x1000u + 16384);
+  EXPECT_EQ(addresses[2], 0x1000u + 24576);
+  // The naive figure (size x cores) undercounts it: the cb-union broken rule reports that.
+  EXPECT_EQ(16384u * 4 + 8192u * 4 + 4096u * 4, 114688u);
+}
+
+TEST(ProcessorRules, DisjointRangesAndRangeSetsAreEachTheirOwn) {
+  // 12 KiB on (0,0)-(0,1); 6 KiB on the set {(3,3)-(4,4), (6,0)}; a global CB takes nothing.
+  const CoreRect a{0, 0, 0, 1};
+  const CoreRect set[] = {{3, 3, 4, 4}, {6, 0, 6, 0}};
+  const ProgramCb cbs[] = {{&a, 1, 12288, false}, {set, 2, 6144, false}, {&a, 1, 1 << 20, true}};
+  uint64_t addresses[3] = {};
+  EXPECT_EQ(CbReservedBytes(cbs, 3, 0x1000, 32, addresses), 2u * 12288 + 5u * 6144);
+  EXPECT_EQ(addresses[1], 0x1000u);  // its own ranges are empty: from the base
+  // Aligned: a 100-byte CB pushes the next one to the next 32-byte boundary; a gap is not held.
+  const ProgramCb odd[] = {{&a, 1, 100, false}, {&a, 1, 64, false}};
+  EXPECT_EQ(CbReservedBytes(odd, 2, 0x1000, 32, addresses), 2u * (100 + 64));
+  EXPECT_EQ(addresses[1], 0x1000u + 128);
+  EXPECT_EQ(CbReservedBytes(nullptr, 0, 0, 32), 0u);
+  // A range outside any grid is ignored rather than walked.
+  const CoreRect huge{0, 0, 1u << 30, 1u << 30};
+  const ProgramCb bad[] = {{&huge, 1, 4096, false}};
+  EXPECT_EQ(CbReservedBytes(bad, 1, 0, 32), 0u);
 }
 
 TEST(ProcessorRules, ADeviceIsSeenFirstOnce) {

@@ -7,6 +7,7 @@
 #include "sim/graph_tracker.h"
 #include "sim/mesh.h"
 #include "sim/observer.h"
+#include "ttmem_tracking.h"
 
 namespace ttsim {
 
@@ -37,33 +38,34 @@ uint32_t Program::AddKernel(const CoreRange& range, uint64_t binary_size) {
   return static_cast<uint32_t>(kernels_.size() - 1);
 }
 
-// The program's own CB allocator: per core, bottom-up from the L1 base, each CB at the lowest
-// address above every CB already on its cores (aligned), as CircularBufferAllocator does.
+// The program's CB layout, as tt-metal's ProgramImpl::allocate_circular_buffers makes it: the
+// placement and the per-core reservation are tt-metal's rule (integrations/, CbReservedBytes),
+// from the L1 base, aligned to the DRAM alignment.
 void Program::LayOut(const ArchSpec& arch) {
   placed_.clear();
   footprint_ = {};
   cb_top_ = arch.l1_bank_base();
-  std::map<std::pair<uint32_t, uint32_t>, uint64_t> top;  // core -> end of its CBs
+  std::vector<ttmem::integration::CoreRect> ranges;
+  ranges.reserve(cbs_.size());
   for (const Cb& cb : cbs_) {
     if (cb.range.x1 >= arch.grid_x || cb.range.y1 >= arch.grid_y || cb.range.x0 > cb.range.x1 ||
         cb.range.y0 > cb.range.y1)
       throw std::invalid_argument("circular buffer core range outside the grid");
-    PlacedCb p{cb.range, 0, cb.config.size, cb.config.globally_allocated != nullptr};
+    ranges.push_back({cb.range.x0, cb.range.y0, cb.range.x1, cb.range.y1});
+  }
+  std::vector<ttmem::integration::ProgramCb> cbs;
+  for (size_t i = 0; i < cbs_.size(); ++i)
+    cbs.push_back({&ranges[i], 1, cbs_[i].config.size, cbs_[i].config.globally_allocated != nullptr});
+  std::vector<uint64_t> addresses(cbs.size(), 0);
+  footprint_.cb_bytes = ttmem::integration::CbReservedBytes(
+      cbs.data(), cbs.size(), arch.l1_bank_base(), arch.dram_alignment, addresses.data());
+  for (size_t i = 0; i < cbs_.size(); ++i) {
+    const Cb& cb = cbs_[i];
+    PlacedCb p{cb.range, addresses[i], cb.config.size, cb.config.globally_allocated != nullptr};
     if (p.global) {
       p.address = cb.config.globally_allocated->address();
     } else {
-      uint64_t addr = arch.l1_bank_base();
-      for (uint32_t y = cb.range.y0; y <= cb.range.y1; ++y)
-        for (uint32_t x = cb.range.x0; x <= cb.range.x1; ++x) {
-          auto it = top.find({x, y});
-          if (it != top.end()) addr = std::max(addr, it->second);
-        }
-      addr = (addr + arch.l1_alignment - 1) / arch.l1_alignment * arch.l1_alignment;
-      for (uint32_t y = cb.range.y0; y <= cb.range.y1; ++y)
-        for (uint32_t x = cb.range.x0; x <= cb.range.x1; ++x) top[{x, y}] = addr + p.size;
-      p.address = addr;
-      cb_top_ = std::max(cb_top_, addr + p.size);
-      footprint_.cb_bytes += p.size * cb.range.num_cores();
+      cb_top_ = std::max(cb_top_, p.address + p.size);
     }
     placed_.push_back(p);
   }

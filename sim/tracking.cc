@@ -58,6 +58,7 @@ void Announce(const Device& d) {
   ttmem_device_info info = TTMEM_DEVICE_INFO_INIT;
   info.device = d.id();
   info.unique_id = SimChipId(d.id());  // the same chip id --publish-shm names its regions with
+  info.flags |= TTMEM_DEVICE_UNIQUE_ID_VALID;
   std::snprintf(info.arch, sizeof(info.arch), "%s", d.arch().name.c_str());
   info.num_cores = d.arch().num_cores();
   for (int t = 0; t < kNumMemTypes; ++t) {
@@ -102,7 +103,7 @@ class TtmemProcessor : public IGraphProcessor {
       NaiveKernels(*p, t);
       return;
     }
-    ti::ProgramLayout layout = LayoutOf(*p);
+    ti::ProgramLayout layout = LayoutOf(*p, target->arch());
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (size_t i = 0; i < t.count; ++i) resident_[t.ids[i]] = p->alive();
@@ -136,17 +137,22 @@ class TtmemProcessor : public IGraphProcessor {
   void track_function_end() override { ti::FunctionEnded(); }
 
  private:
-  // The dispatched program's footprint: per core the union of its CB ranges; kernel binaries.
-  // Computed once per program.
-  ti::ProgramLayout LayoutOf(const Program& p) {
+  // The dispatched program's footprint: its CB reservation by tt-metal's rule (the shells'
+  // one definition, integrations/), kernel binaries. Computed once per program.
+  ti::ProgramLayout LayoutOf(const Program& p, const ArchSpec& arch) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = layouts_.find(p.id());
     if (it != layouts_.end()) return it->second;
-    std::vector<ti::CbPlacement> cbs;
+    std::vector<ti::CoreRect> ranges;
+    ranges.reserve(p.cbs().size());
     for (const PlacedCb& cb : p.cbs())
-      if (!cb.global)
-        cbs.push_back({cb.range.x0, cb.range.y0, cb.range.x1, cb.range.y1, cb.address, cb.size});
-    ti::ProgramLayout l{ti::CbUnionBytes(cbs.data(), cbs.size()), p.footprint().kernel_bytes};
+      ranges.push_back({cb.range.x0, cb.range.y0, cb.range.x1, cb.range.y1});
+    std::vector<ti::ProgramCb> cbs;
+    for (size_t i = 0; i < ranges.size(); ++i)
+      cbs.push_back({&ranges[i], 1, p.cbs()[i].size, p.cbs()[i].global});
+    ti::ProgramLayout l{
+        ti::CbReportedBytes(cbs.data(), cbs.size(), arch.l1_bank_base(), arch.dram_alignment),
+        p.footprint().kernel_bytes};
     if (layouts_.size() >= 4096) layouts_.clear();
     layouts_[p.id()] = l;
     return l;

@@ -97,11 +97,11 @@ int ttmem_flush(uint32_t timeout_ms);
 typedef struct ttmem_device_info {
   uint32_t struct_size; /* sizeof(ttmem_device_info); set by TTMEM_DEVICE_INFO_INIT */
   uint32_t device;      /* the logical id used in ttmem_alloc/ttmem_free */
-  uint64_t unique_id;   /* host-wide chip id (tt-metal's chip_unique_id), 0 if unknown */
+  uint64_t unique_id;   /* host-wide chip id (tt-metal's chip_unique_id); see flags */
   char arch[32];        /* NUL-terminated, e.g. "wormhole_b0", "blackhole" */
   uint64_t capacity_bytes[TTMEM_MEM_TYPE_COUNT]; /* indexed by ttmem_mem_type */
   uint32_t num_cores;                            /* worker cores (L1 banks), 0 if unknown */
-  uint32_t reserved0;
+  uint32_t flags;     /* TTMEM_DEVICE_* bits; 0 in callers built before 0.3 */
   /* --- since 0.2 (a caller built against the older, 112-byte struct still works) --- */
   /* Bank geometry of each type, for the fragmentation view (0 = unknown): an interleaved buffer
    * of `size` bytes at `address` takes [address, address + ceil(size / bank_count)) in each of
@@ -111,6 +111,10 @@ typedef struct ttmem_device_info {
   uint32_t reserved1;
   uint64_t bank_base[TTMEM_MEM_TYPE_COUNT];
 } ttmem_device_info;
+
+/* flags: unique_id is the chip's id even when it is 0 (tt-metal gives chip 0 the id 0). Without
+ * it, a unique_id of 0 means "unknown", as before 0.3. */
+#define TTMEM_DEVICE_UNIQUE_ID_VALID 1u
 
 /* The size of the struct before bank geometry was added; still accepted in struct_size. */
 #define TTMEM_DEVICE_INFO_V1_SIZE 112

@@ -34,6 +34,7 @@
 #include "impl/context/metal_context.hpp"
 #include "impl/program/program_impl.hpp"
 #include "llrt/tt_cluster.hpp"
+#include "umd/device/cluster_descriptor.hpp"
 #include "ttmem/ttmem.h"
 #include "ttmem_tracking.h"
 
@@ -55,18 +56,33 @@ const char* ArchName(tt::ARCH arch) {
   }
 }
 
+// The id tt-metal names the chip's statistics region with (Device's SharedMemoryStatsProvider,
+// tt-metal a8c5af0f5a device.cpp): the cluster descriptor's chip unique id, else the device id.
+// 0 is a real id (UMD's descriptors give chip 0 the id 0).
+uint64_t ChipUniqueId(const tm::IDevice* d) {
+  try {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    const auto* desc =
+        tm::MetalContext::instance(tm::extract_context_id(d)).get_cluster().get_cluster_desc();
+#pragma GCC diagnostic pop
+    if (desc != nullptr) {
+      const auto& ids = desc->get_chip_unique_ids();
+      if (auto it = ids.find(d->id()); it != ids.end()) return it->second;
+    }
+  } catch (const std::exception&) {
+  }
+  return static_cast<uint64_t>(d->id());
+}
+
 // Announces a chip on first sight: arch, chip unique id, per-type capacity (the allocator's
 // per-bank total x banks), bank count and the DRAM and L1 bank bases.
 void Announce(const tm::IDevice* d) {
   ttmem_device_info info = TTMEM_DEVICE_INFO_INIT;
   info.device = static_cast<uint32_t>(d->id());
   std::snprintf(info.arch, sizeof info.arch, "%s", ArchName(d->arch()));
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  const auto& ids =
-      tm::MetalContext::instance(tm::extract_context_id(d)).get_cluster().get_unique_chip_ids();
-#pragma GCC diagnostic pop
-  if (auto it = ids.find(d->id()); it != ids.end()) info.unique_id = it->second;
+  info.unique_id = ChipUniqueId(d);
+  info.flags |= TTMEM_DEVICE_UNIQUE_ID_VALID;
   const auto& allocator = d->allocator();
   struct Kind {
     tm::BufferType type;
@@ -159,7 +175,10 @@ class TtmemProcessor final : public tm::IGraphProcessor {
                           TheDevices().Of(b->device()).chips());
   }
 
-  // ttnn's launch of every program of a mesh workload, before hook_program.
+  // ttnn's launch of every program of a mesh workload, before hook_program and before the
+  // enqueue lays its CBs out. The program becomes resident on the chips once its CBs are laid
+  // out: at once for a program laid out before (a cached one), else at the first
+  // track_allocate_cb of its layout. A program whose CBs are never laid out is never shown.
   void track_program(tm::Program* program, const tm::IDevice* device) override {
     if (!ttmem_enabled()) return;
     if (const auto& hook = tm::GraphTracker::instance().get_hook();
@@ -168,19 +187,55 @@ class TtmemProcessor final : public tm::IGraphProcessor {
     const tm::detail::ProgramImpl* impl = &program->impl();
     const ChipSet& set = TheDevices().Of(device);
     std::lock_guard<std::mutex> lock(mu_);
+    if (ti::Broken(ti::kBreakResidency)) return;  // track_allocate_cb sums every program instead
     Dispatched& last = last_[device];
-    if (last.program == impl) return;  // the same program again: a comparison
+    if (last.program == impl && !last.alive.expired() && last.laid_out) return;  // the same again
     auto it = layouts_.find(impl);
     if (it == layouts_.end() || it->second.alive.expired()) {
       if (layouts_.size() >= 4096) layouts_.clear();
-      it = layouts_.insert_or_assign(impl, Layout{impl->weak_from_this(), LayoutOf(*impl)}).first;
+      it = layouts_.insert_or_assign(impl, Layout{impl->weak_from_this(), LayoutOf(*impl, *device)})
+               .first;
     }
-    last = {impl, it->second.alive};
-    ti::ProgramDispatched(set.chips(), it->second.layout);
+    const bool laid_out = impl->get_num_cb_devices() != 0;
+    last = {impl, it->second.alive, laid_out};
+    for (uint32_t chip : set.ids) pending_.erase(chip);
+    if (laid_out) {
+      ti::ProgramDispatched(set.chips(), it->second.layout);
+    } else {
+      ti::ProgramDispatched(set.chips(), {0, it->second.layout.kernel_bytes});
+      for (uint32_t chip : set.ids) pending_[chip] = {it->second.alive, it->second.layout};
+    }
   }
 
-  // ProgramImpl::deallocate_circular_buffers, from ~ProgramImpl (the program is expired by then)
-  // or when its CBs are laid out again: the layout is computed again at the next dispatch.
+  // ProgramImpl::allocate_circular_buffers, once per CB and chip of a layout: the program
+  // dispatched last on the chip, laid out now, becomes resident.
+  void track_allocate_cb(const tm::CoreRangeSet& ranges, uint64_t, uint64_t size, bool global,
+                         const tm::IDevice* device) override {
+    if (!ttmem_enabled()) return;
+    const auto chip = static_cast<uint32_t>(device->id());
+    if (ti::Broken(ti::kBreakResidency)) {  // the naive figure: every layout's CBs, summed
+      if (!global)
+        ttmem_alloc_ex(chip, TTMEM_CB, (1ull << 60) | naive_.fetch_add(1), 0,
+                       size * ranges.num_cores(), 0);
+      return;
+    }
+    ti::ProgramLayout layout;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = pending_.find(chip);
+      if (it == pending_.end()) return;
+      auto program = it->second.alive.lock();
+      if (program == nullptr || program->get_num_cb_devices() == 0) return;
+      layout = it->second.layout;
+      pending_.erase(it);
+      for (auto& [dev, last] : last_)
+        if (last.program == program.get()) last.laid_out = true;
+    }
+    ti::ProgramDispatched({&chip, 1}, layout);
+  }
+
+  // ProgramImpl::deallocate_circular_buffers, from ~ProgramImpl (the program is expired by then):
+  // a chip whose resident program is gone holds nothing any more.
   void track_deallocate_cb(const tm::IDevice* device) override {
     if (!ttmem_enabled()) return;
     std::vector<const tm::IDevice*> gone;
@@ -188,6 +243,8 @@ class TtmemProcessor final : public tm::IGraphProcessor {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto it = layouts_.begin(); it != layouts_.end();)
         it = it->second.alive.expired() ? layouts_.erase(it) : std::next(it);
+      for (auto it = pending_.begin(); it != pending_.end();)
+        it = it->second.alive.expired() ? pending_.erase(it) : std::next(it);
       for (auto& [dev, last] : last_)
         if (last.program != nullptr && last.alive.expired()) {
           last = {};
@@ -205,14 +262,32 @@ class TtmemProcessor final : public tm::IGraphProcessor {
   void track_function_end(const std::any&) override { ti::FunctionEnded(); }
 
  private:
-  // The program's CBs per core: tt-metal's CircularBufferAllocator places a program's CBs end to
-  // end on each core, so the union per core is the sum of the sizes of the CBs on it. Globally
-  // allocated CBs live in L1 buffers (counted as L1). Kernel binaries: not counted (docs).
-  static ti::ProgramLayout LayoutOf(const tm::detail::ProgramImpl& impl) {
+  // The program's footprint on each chip: its CB reservation by tt-metal's rule
+  // (ti::CbReportedBytes: every CB's core ranges and size, from the L1 base of the device it is
+  // dispatched on, aligned as its allocator aligns DRAM) and its kernel binaries (docs).
+  static ti::ProgramLayout LayoutOf(const tm::detail::ProgramImpl& impl,
+                                    const tm::IDevice& device) {
+    std::vector<ti::CoreRect> rects;
+    std::vector<std::pair<size_t, size_t>> spans;  // per CB: [first, count) in rects
+    const auto cbs = impl.circular_buffers();
+    for (const auto& cb : cbs) {
+      const size_t first = rects.size();
+      for (const tm::CoreRange& r : cb->core_ranges().ranges())
+        rects.push_back({static_cast<uint32_t>(r.start_coord.x),
+                         static_cast<uint32_t>(r.start_coord.y),
+                         static_cast<uint32_t>(r.end_coord.x), static_cast<uint32_t>(r.end_coord.y)});
+      spans.emplace_back(first, rects.size() - first);
+    }
+    std::vector<ti::ProgramCb> program_cbs;
+    program_cbs.reserve(cbs.size());
+    for (size_t i = 0; i < cbs.size(); ++i)
+      program_cbs.push_back({rects.data() + spans[i].first, spans[i].second, cbs[i]->size(),
+                             cbs[i]->globally_allocated()});
+    const auto& allocator = device.allocator();
     ti::ProgramLayout l;
-    for (const auto& cb : impl.circular_buffers())
-      if (!cb->globally_allocated())
-        l.cb_bytes += static_cast<uint64_t>(cb->size()) * cb->core_ranges().num_cores();
+    l.cb_bytes = ti::CbReportedBytes(program_cbs.data(), program_cbs.size(),
+                                     allocator->get_base_allocator_addr(tm::HalMemType::L1),
+                                     allocator->get_alignment(tm::BufferType::DRAM));
     return l;
   }
   struct Layout {
@@ -222,10 +297,13 @@ class TtmemProcessor final : public tm::IGraphProcessor {
   struct Dispatched {
     const tm::detail::ProgramImpl* program = nullptr;
     std::weak_ptr<const tm::detail::ProgramImpl> alive;
+    bool laid_out = false;
   };
-  std::mutex mu_;
+  std::mutex mu_;  // guards layouts_, last_ and pending_
   std::unordered_map<const tm::detail::ProgramImpl*, Layout> layouts_;
   std::unordered_map<const tm::IDevice*, Dispatched> last_;
+  std::unordered_map<uint32_t, Layout> pending_;  // chip -> dispatched, not laid out yet
+  std::atomic<uint64_t> naive_{0};
 };
 
 std::shared_ptr<TtmemProcessor>& Processor() {
@@ -243,6 +321,17 @@ void AttachThisThread() {
   tracker.push_processor(Processor());
 }
 
+// Which shape of GraphTracker this tt-metal has. Since PR #44668 the processor list is a static
+// thread_local member (GraphTracker::processors, an exported TLS symbol): one list per thread,
+// so every thread needs the processor, and a thread's list is its own to read. Before it, the
+// list is one member vector of the singleton, shared by all threads and written without a lock
+// (push_processor, pop_processor, clear): the processor pushed once is seen on every thread, and
+// reading the list while another thread pushes (a graph capture starting) would be a data race.
+// So on that shape nothing is done on other threads.
+bool ProcessorsPerThread() {
+  return dlsym(RTLD_DEFAULT, "_ZN2tt8tt_metal12GraphTracker10processorsE") != nullptr;
+}
+
 __attribute__((constructor)) void Load() {
   if (!ttmem_enabled()) return;
   // Loaded into a process without tt-metal yet (nothing to attach to): attach_thread later.
@@ -252,7 +341,7 @@ __attribute__((constructor)) void Load() {
     if (v != nullptr && v[0] == '1' && v[1] == '\0') return;
   }
   AttachThisThread();
-  ti::SetThreadInstaller(&AttachThisThread);
+  if (ProcessorsPerThread()) ti::SetThreadInstaller(&AttachThisThread);
   ti::InstallTerminateSnapshot();
 }
 

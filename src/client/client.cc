@@ -96,6 +96,7 @@ using ttmem::proto::RingState;
 
 static_assert(TTMEM_MAX_DEVICES == ttmem::proto::kMaxDevices);
 static_assert(TTMEM_MAX_BUFFER_BYTES == ttmem::proto::kMaxBufferBytes);
+static_assert(TTMEM_DEVICE_UNIQUE_ID_VALID == ttmem::proto::kDeviceUniqueIdValid);
 static_assert(TTMEM_MEM_TYPE_COUNT == ttmem::proto::kMemTypeCount);
 static_assert(TTMEM_ALLOC_HOOKED == ttmem::proto::kFlagHooked);
 static_assert(TTMEM_MAX_SCOPE_NAMES == ttmem::proto::kMaxOpNames);
@@ -502,6 +503,7 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
   body.device = in.device;
   body.num_cores = in.num_cores;
   body.unique_id = in.unique_id;
+  body.flags = in.flags & TTMEM_DEVICE_UNIQUE_ID_VALID;
   std::memcpy(body.arch, in.arch, sizeof(body.arch));
   body.arch[sizeof(body.arch) - 1] = '\0';
   for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t) {

@@ -38,7 +38,8 @@ nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info) {
   nlohmann::json n = {{"event", "device"},
                       {"device", device},
                       {"arch", info.arch},
-                      {"unique_id", info.unique_id},
+                      {"unique_id", info.unique_id_valid ? nlohmann::json(info.unique_id)
+                                                         : nlohmann::json(nullptr)},
                       {"num_cores", info.num_cores}};
   for (int t = 0; t < ledger::kNumTypes; ++t) {
     const std::string key(proto::kMemTypeKeys[t]);

@@ -67,7 +67,8 @@ base::UniqueFd PeerPidfd(int sock, pid_t pid) {
 }
 
 bool SameDeviceInfo(const ledger::DeviceInfo& a, const ledger::DeviceInfo& b) {
-  return a.arch == b.arch && a.unique_id == b.unique_id && a.num_cores == b.num_cores &&
+  return a.arch == b.arch && a.unique_id == b.unique_id &&
+         a.unique_id_valid == b.unique_id_valid && a.num_cores == b.num_cores &&
          a.capacity_bytes == b.capacity_bytes && a.bank_count == b.bank_count &&
          a.bank_base == b.bank_base;
 }
@@ -225,6 +226,7 @@ bool Reporters::OnDeviceInfo(Connection& c, const proto::Frame& f) {
   ledger::DeviceInfo info;
   info.arch = SafeText(b.arch, sizeof(b.arch));
   info.unique_id = b.unique_id;
+  info.unique_id_valid = (b.flags & proto::kDeviceUniqueIdValid) != 0 || b.unique_id != 0;
   info.num_cores = b.num_cores;
   for (int t = 0; t < ledger::kNumTypes; ++t) {
     info.capacity_bytes[t] = b.capacity_bytes[t];

@@ -61,7 +61,7 @@ model::Device NativeDevice(uint32_t id, const ledger::Device& dev) {
   d.id = id;
   const ledger::DeviceInfo* info = dev.info ? &*dev.info : nullptr;
   if (info != nullptr && !info->arch.empty()) d.arch = info->arch;
-  if (info != nullptr && info->unique_id != 0) d.unique_id = info->unique_id;
+  if (info != nullptr && info->unique_id_valid) d.unique_id = info->unique_id;
   if (info != nullptr && info->num_cores != 0) d.num_cores = info->num_cores;
   d.memory = ToMemory(dev.usage);
   // total_bytes is null until a process announced the capacity for this type.
@@ -221,7 +221,7 @@ std::string ProcessMeta::OpName(uint32_t id) const {
 std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_t chip_id) {
   std::optional<uint32_t> native;
   for (const auto& [id, dev] : ledger.devices())
-    if (dev.info && dev.info->unique_id != 0 && dev.info->unique_id == chip_id) native = id;
+    if (dev.info && dev.info->unique_id_valid && dev.info->unique_id == chip_id) native = id;
   return native;
 }
 

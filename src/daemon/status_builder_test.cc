@@ -23,7 +23,9 @@ std::string Build(const ledger::Ledger& l, const std::map<pid_t, ProcessMeta>& m
 
 TEST(StatusJson, FieldsAndEscaping) {
   ledger::Ledger l;
-  l.SetDeviceInfo(0, ledger::DeviceInfo{"wormhole_b0", 0xabc, 64, {1000, 200, 0, 0, 0, 0, 0}});
+  ledger::DeviceInfo info{"wormhole_b0", 0xabc, 64, {1000, 200, 0, 0, 0, 0, 0}};
+  info.unique_id_valid = true;
+  l.SetDeviceInfo(0, info);
   l.Alloc(10, 0, 0, 1, 0x100, 300);
   l.Alloc(10, 3, 1, 2, 0x200, 50, ledger::Capture::kEstimate);
   std::map<pid_t, ProcessMeta> meta;

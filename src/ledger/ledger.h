@@ -51,6 +51,7 @@ struct DeviceInfo {
   std::array<uint64_t, kNumTypes> capacity_bytes{};  // 0 = unknown
   std::array<uint32_t, kNumTypes> bank_count{};      // 0 = unknown (no fragmentation view)
   std::array<uint64_t, kNumTypes> bank_base{};
+  bool unique_id_valid = false;  // unique_id names the chip (0 included); else it is unknown
 };
 
 // Bank geometry, the one rule the daemon's fragmentation view and the report's address maps

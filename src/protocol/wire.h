@@ -73,6 +73,7 @@ static_assert(sizeof(HelloAckBody) == 8);
 inline constexpr int kMemTypeCount = 7;
 inline constexpr uint32_t kMaxDevices = 1024;                   // == TTMEM_MAX_DEVICES
 inline constexpr uint64_t kMaxBufferBytes = uint64_t{1} << 40;  // == TTMEM_MAX_BUFFER_BYTES
+inline constexpr uint32_t kDeviceUniqueIdValid = 1;  // == TTMEM_DEVICE_UNIQUE_ID_VALID
 
 struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
   uint32_t device;
@@ -82,7 +83,7 @@ struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
   uint64_t capacity_bytes[kMemTypeCount];
   // Since 0.2; a 104-byte body (without these) is still accepted, meaning "unknown".
   uint32_t bank_count[kMemTypeCount];
-  uint32_t reserved;
+  uint32_t flags;  // since 0.3: TTMEM_DEVICE_UNIQUE_ID_VALID (0 in older clients)
   uint64_t bank_base[kMemTypeCount];
 };
 static_assert(sizeof(DeviceInfoBody) == 192);
