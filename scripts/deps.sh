@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev
           python3-pytest python3-venv dpkg-dev lintian
           libncurses-dev libgtest-dev libbenchmark-dev clang-format tmux procps
-          clang libclang-rt-14-dev python3 libsqlite3-dev sqlite3 prometheus-cpp-dev prometheus)
+          clang libclang-rt-14-dev python3 libsqlite3-dev sqlite3 prometheus-cpp-dev prometheus
+          libprotobuf32 libhwloc15 libnuma1)  # the last three: real tt-metal's runtime libraries
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Assembles a tt-metal source tree that ttmem's tt-metal integration compiles against, from
-# snapshots of the public repositories (git directories, e.g. those the project's `fetch` tool
-# brings to /work/.mirror/OWNER+NAME/repo): tt-metal (apande-TT/tt-metal, a mirror of upstream
+# snapshots of the public repositories (bare git directories laid out as MIRRORS/OWNER+NAME/repo,
+# e.g. `git clone --mirror`): tt-metal (apande-TT/tt-metal, a mirror of upstream
 # main), its UMD submodule and the third-party headers its public headers include, plus the HAL
 # headers tt-metal generates at build time (tt_metal/llrt/hal/codegen/codegen.sh). Nothing of it
 # enters ttmem's repository. Then: TT_METAL_HOME=OUT ctest -L tt-metal (docs/tt-metal.md).
 #
-# Usage: scripts/tt-metal-tree.sh OUT [MIRRORS]   (MIRRORS defaults to /work/.mirror)
+# The include list it writes (OUT/.ttmem-include-dirs) is relative to OUT, so the tree can be moved.
+#
+# Usage: scripts/tt-metal-tree.sh OUT MIRRORS
 set -euo pipefail
-out=${1:?usage: scripts/tt-metal-tree.sh OUT [MIRRORS]}
-mirrors=${2:-/work/.mirror}
+out=${1:?usage: scripts/tt-metal-tree.sh OUT MIRRORS}
+mirrors=${2:?usage: scripts/tt-metal-tree.sh OUT MIRRORS}
 
 git_dir() {  # owner+name -> its git dir, or a clear error
   local d="$mirrors/$1/repo"
@@ -49,25 +51,26 @@ extract gabime+spdlog v1.15.2 "$deps/spdlog" include
 extract fmtlib+fmt 11.1.4 "$deps/fmt" include
 # The HAL's generated headers (dev_msgs, fabric_telemetry), as tt-metal's build makes them.
 (cd "$out" && bash tt_metal/llrt/hal/codegen/codegen.sh "$out" "$deps/hal-gen/hal/generated" >/dev/null)
-# Include directories, in the order tt-metal's targets give them.
+# Include directories, in the order tt-metal's targets give them, relative to OUT.
 cat >"$out/.ttmem-include-dirs" <<DIRS
-$out/tt_metal/api
-$out/tt_metal/api/tt-metalium
-$out/tt_metal
-$out/tt_metal/common
-$out/tt_metal/llrt
-$out
-$out/tt_stl
-$out/tt_metal/hostdevcommon/api
-$out/tt_metal/hw/inc
-$out/tt_metal/third_party/umd/device/api
-$out/tt_metal/third_party/umd
-$deps/hal-gen
-$deps/tt-logger/include
-$deps/enchantum/enchantum/include
-$deps/reflect
-$deps/spdlog/include
-$deps/fmt/include
+tt_metal/api
+tt_metal/api/tt-metalium
+tt_metal
+tt_metal/common
+tt_metal/llrt
+.
+tt_stl
+tt_metal/hostdevcommon/api
+tt_metal/hw/inc
+tt_metal/third_party/umd/device/api
+tt_metal/third_party/umd
+tt_metal/impl
+.ttmem-deps/hal-gen
+.ttmem-deps/tt-logger/include
+.ttmem-deps/enchantum/enchantum/include
+.ttmem-deps/reflect
+.ttmem-deps/spdlog/include
+.ttmem-deps/fmt/include
 DIRS
 # The spdlog snapshot here is 1.13 (tt-metal pins 1.15.2, which knows fmt 11's
 # basic_format_string from <fmt/xchar.h>); with the pinned spdlog this file is not needed.

@@ -12,7 +12,7 @@ out=${1:?usage: TT_METAL_HOME=TREE build_shm_writer.sh OUT_DIR}
 tree=${TT_METAL_HOME:-}
 src="$tree/tt_metal/impl/memory_tracking/memory_stats_shm.cpp"
 if [[ -z "$tree" || ! -f "$src" ]]; then
-  echo "skipped: no tt-metal tree with memory_stats_shm.cpp (set TT_METAL_HOME; scripts/tt-metal-tree.sh DIR assembles one, see docs/tt-metal.md)"
+  echo "skipped: no tt-metal source tree with tt_metal/impl/memory_tracking/memory_stats_shm.cpp (set TT_METAL_HOME to a tt-metal checkout; scripts/tt-metal-tree.sh DIR MIRRORS assembles one, see docs/tt-metal.md)"
   exit 77
 fi
 mkdir -p "$out"
@@ -63,10 +63,14 @@ prepare() {
     exit 2
   fi
 }
-includes=()
-while read -r d; do includes+=("-I$d"); done <"$tree/.ttmem-include-dirs"
-more=()
-[[ -f "$tree/.ttmem-cxxflags" ]] && read -r -a more <"$tree/.ttmem-cxxflags"
+# shellcheck source=../../scripts/tt-metal-env.sh
+. "$root/scripts/tt-metal-env.sh"
+if ! tt_metal_find; then
+  echo "build_shm_writer: $tt_why" >&2
+  exit 2
+fi
+includes=("${tt_includes[@]}")
+more=("${tt_extra_flags[@]}")
 # compile DIR OUTPUT [flags...]: DIR's copies with shm_writer.cc; DIR comes first on the include
 # path, so a header placed under DIR/impl/memory_tracking/ is the one used.
 compile() {
