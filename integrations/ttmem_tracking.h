@@ -148,9 +148,9 @@ enum BrokenRule : unsigned {
 };
 bool Broken(BrokenRule rule);
 
-// The two calls of the hot path, inline: a processor callback costs the C ABI's calls and a test.
+// The two calls of the hot path, inline: a processor callback costs the C ABI's calls and a test
+// (each of which returns at once while tracking is off).
 inline void BufferAllocated(const BufferEvent& e, Chips chips) {
-  if (!ttmem_enabled()) return;
   const uint32_t flags =
       e.hook_installed && IsCaptureEstimate(true, e.address) ? TTMEM_ALLOC_HOOKED : 0u;
   for (size_t i = 0; i < chips.count; ++i)
@@ -159,7 +159,6 @@ inline void BufferAllocated(const BufferEvent& e, Chips chips) {
 }
 
 inline void BufferDeallocated(uint64_t buffer_id, Chips chips) {
-  if (!ttmem_enabled()) return;
   for (size_t i = 0; i < chips.count; ++i) ttmem_free(chips.ids[i], buffer_id);
 }
 

@@ -6,16 +6,21 @@
 # Usage: TT_METAL_HOME=TREE scripts/tt-metal-build.sh OUT_DIR [LIBTTMEM_DIR] [--probe]
 #   OUT_DIR gets libttmem_tt_metal.so; LIBTTMEM_DIR holds libttmem.so (default build/lib).
 #   --probe also builds OUT_DIR/ttmem_tt_metal_probe (tests/tt-metal/probe.cc), which needs
-#   tt-metal's libraries. Extra flags (sanitizers) in TT_METAL_EXTRA_CXXFLAGS.
+#   tt-metal's libraries; --bench builds OUT_DIR/ttmem_tt_metal_alloc_cost
+#   (bench/tt-metal/alloc_cost.cc). Extra flags (sanitizers) in TT_METAL_EXTRA_CXXFLAGS.
 # Exit 77 (skipped) with one line when there is no tree.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tt-metal-env.sh
 . "$root/scripts/tt-metal-env.sh"
-probe=0
+probe=0 bench=0
 args=()
 for a in "$@"; do
-  if [[ "$a" == --probe ]]; then probe=1; else args+=("$a"); fi
+  case "$a" in
+    --probe) probe=1 ;;
+    --bench) bench=1 ;;
+    *) args+=("$a") ;;
+  esac
 done
 out=${args[0]:?usage: TT_METAL_HOME=TREE scripts/tt-metal-build.sh OUT_DIR [LIBTTMEM_DIR] [--probe]}
 libdir=$(cd "${args[1]:-$root/build/lib}" && pwd)
@@ -59,12 +64,17 @@ if [[ -n "$tt_libdir" ]]; then
 else
   echo "built $out/libttmem_tt_metal.so against $tt_tree (no libtt_metal.so there: tt-metal symbols left to the process)"
 fi
+if ((probe || bench)) && [[ -z "$tt_libdir" ]]; then
+  echo "tt-metal-build: the probe and the benchmark need tt-metal's libraries; $tt_tree has no libtt_metal.so (lib/, build/lib/ or TT_METAL_LIB_DIR)" >&2
+  exit 2
+fi
 if ((probe)); then
-  if [[ -z "$tt_libdir" ]]; then
-    echo "tt-metal-build: the probe needs tt-metal's libraries; $tt_tree has no libtt_metal.so (lib/, build/lib/ or TT_METAL_LIB_DIR)" >&2
-    exit 2
-  fi
   "$cxx" "${flags[@]}" -O1 "${tt_includes[@]}" "$root/tests/tt-metal/probe.cc" -o "$out/ttmem_tt_metal_probe" \
     -L"$tt_libdir" -ltt_metal -ltt_stl -Wl,-rpath-link,"$tt_libdir" -Wl,-rpath,"$tt_libdir" -ldl -lpthread
   echo "built $out/ttmem_tt_metal_probe"
+fi
+if ((bench)); then
+  "$cxx" "${flags[@]}" -O2 "${tt_includes[@]}" "$root/bench/tt-metal/alloc_cost.cc" -o "$out/ttmem_tt_metal_alloc_cost" \
+    -L"$tt_libdir" -ltt_metal -ltt_stl -lbenchmark -Wl,-rpath-link,"$tt_libdir" -Wl,-rpath,"$tt_libdir" -lpthread
+  echo "built $out/ttmem_tt_metal_alloc_cost"
 fi

@@ -55,7 +55,8 @@ void Program::LayOut(const ArchSpec& arch) {
   }
   std::vector<ttmem::integration::ProgramCb> cbs;
   for (size_t i = 0; i < cbs_.size(); ++i)
-    cbs.push_back({&ranges[i], 1, cbs_[i].config.size, cbs_[i].config.globally_allocated != nullptr});
+    cbs.push_back(
+        {&ranges[i], 1, cbs_[i].config.size, cbs_[i].config.globally_allocated != nullptr});
   std::vector<uint64_t> addresses(cbs.size(), 0);
   footprint_.cb_bytes = ttmem::integration::CbReservedBytes(
       cbs.data(), cbs.size(), arch.l1_bank_base(), arch.dram_alignment, addresses.data());

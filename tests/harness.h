@@ -76,7 +76,7 @@ class Daemon {
   const std::string& socket() const { return socket_; }
   const std::string& shm_dir() const { return shm_dir_; }
   void SetShmDir(const std::string& dir) { shm_dir_ = dir; }  // before Start()
-  std::string log() const;  // its stderr so far
+  std::string log() const;                                    // its stderr so far
   pid_t pid() const { return pid_; }
 
  private:

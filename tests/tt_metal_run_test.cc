@@ -99,8 +99,9 @@ Compared Compare(const json& cp, const json& status, const json& shm, CbRule cb_
       // A chip is announced when the process first allocates on it: one it never used may be
       // absent, one it holds memory on may not.
       for (const auto& [key, bytes] : chip["exact"].items())
-        if (bytes != 0) diff(fmt::format("chip {}: not in ttmem's status, the probe holds {} {} B",
-                                         id, key, bytes.dump()));
+        if (bytes != 0)
+          diff(fmt::format("chip {}: not in ttmem's status, the probe holds {} {} B", id, key,
+                           bytes.dump()));
       continue;
     }
     const json* region = nullptr;
@@ -112,7 +113,8 @@ Compared Compare(const json& cp, const json& status, const json& shm, CbRule cb_
                          (*dev)["unique_id"].dump()));
       // The same chip must not be listed twice (once natively, once from its region).
       for (const json& d : status["devices"])
-        if (d.contains("source") && d.contains("unique_id") && d["unique_id"] == (*dev)["unique_id"])
+        if (d.contains("source") && d.contains("unique_id") &&
+            d["unique_id"] == (*dev)["unique_id"])
           diff(fmt::format("chip {}: listed twice (its statistics region as device {})", id,
                            d["id"].dump()));
     }
@@ -133,15 +135,16 @@ Compared Compare(const json& cp, const json& status, const json& shm, CbRule cb_
         // tt-metal's tracker does not ask the hook: a blocked allocation counts there.
         const uint64_t capture = U(chip["exact"], fmt::format("capture_{}", type).c_str());
         if (theirs != ttmem + capture)
-          diff(fmt::format("chip {} {}: ttmem {} B (+{} B capture estimate), tt-metal's statistics "
-                           "{} B",
-                           id, type, ttmem, capture, theirs));
+          diff(
+              fmt::format("chip {} {}: ttmem {} B (+{} B capture estimate), tt-metal's statistics "
+                          "{} B",
+                          id, type, ttmem, capture, theirs));
       }
       const uint64_t capture = U(chip["exact"], fmt::format("capture_{}", type).c_str());
       const uint64_t shown = U((*dev)["capture_estimate"][type], "used_bytes");
       if (capture != shown)
-        diff(fmt::format("chip {} {}: capture estimate {} B, the probe made {} B", id, type,
-                         shown, capture));
+        diff(fmt::format("chip {} {}: capture estimate {} B, the probe made {} B", id, type, shown,
+                         capture));
     }
     const uint64_t cb = ProcessBytes(*dev, pid, "cb"), resident = U(chip["exact"], "cb");
     const uint64_t tt_cb = chip["tt_metal_cb"];
@@ -167,18 +170,18 @@ class Probe {
     const std::string out = Required("TTMEM_TT_METAL_OUT");
     const std::string root = Required("TTMEM_TT_METAL_RUNTIME");
     env.emplace("TT_METAL_RUNTIME_ROOT", root);
-    env.emplace("TT_METAL_MOCK_CLUSTER_DESC_PATH",
-                root + "/tt_metal/third_party/umd/tests/cluster_descriptor_examples/" + d.file +
-                    ".yaml");
+    env.emplace(
+        "TT_METAL_MOCK_CLUSTER_DESC_PATH",
+        root + "/tt_metal/third_party/umd/tests/cluster_descriptor_examples/" + d.file + ".yaml");
     env.emplace("TT_METAL_SLOW_DISPATCH_MODE", "1");
     env.emplace("TT_METAL_LOGGER_LEVEL", "Warning");
     env.emplace("TT_ALLOC_TRACKING_ENABLED", "1");
     env.emplace("TTMEM_SOCKET", daemon.socket());
     env.emplace("TTMEM_SNAPSHOT_DIR", dir.path());
     if (preload) env.emplace("LD_PRELOAD", out + "/libttmem_tt_metal.so");
-    child_ = Spawn({out + "/ttmem_tt_metal_probe", which, std::to_string(d.rows),
-                    std::to_string(d.cols)},
-                   env, true, true, log_);
+    child_ = Spawn(
+        {out + "/ttmem_tt_metal_probe", which, std::to_string(d.rows), std::to_string(d.cols)}, env,
+        true, true, log_);
   }
   ~Probe() {
     if (child_.pid > 0) {
@@ -249,9 +252,8 @@ class TtMetalRun : public ::testing::TestWithParam<Descriptor> {
   // Runs a case to its end, comparing at every checkpoint; returns every difference, each line
   // led by its checkpoint. `figures` counts the figures compared.
   std::vector<std::string> RunCase(const std::string& which, CbRule rule = CbRule::kEqual,
-                                   std::map<std::string, std::string> env = {},
-                                   bool preload = true, size_t* figures = nullptr,
-                                   bool with_statistics = true) {
+                                   std::map<std::string, std::string> env = {}, bool preload = true,
+                                   size_t* figures = nullptr, bool with_statistics = true) {
     Probe probe(dir_, daemon_, GetParam(), which, std::move(env), preload);
     std::vector<std::string> all;
     std::string label;
@@ -269,8 +271,9 @@ class TtMetalRun : public ::testing::TestWithParam<Descriptor> {
     EXPECT_GT(checkpoints, 0) << probe.Log();
     // Gone with its process: nothing of it is left in ttmem's view.
     EXPECT_GE(PollUntil(daemon_.socket(), std::chrono::seconds(5),
-                        [](const json& s) { return s["processes"].empty() ||
-                                                   s["processes"][0].contains("source"); })
+                        [](const json& s) {
+                          return s["processes"].empty() || s["processes"][0].contains("source");
+                        })
                   .count(),
               0);
     return all;
@@ -286,9 +289,9 @@ std::string Lines(const std::vector<std::string>& v) {
   return s;
 }
 
-#define EXPECT_AGREES(diffs)                                   \
-  do {                                                         \
-    const auto d_ = (diffs);                                   \
+#define EXPECT_AGREES(diffs)                                  \
+  do {                                                        \
+    const auto d_ = (diffs);                                  \
     EXPECT_TRUE(d_.empty()) << "differences:\n" << Lines(d_); \
   } while (0)
 
@@ -309,10 +312,10 @@ TEST_P(TtMetalRun, ThreadsBeforeAndAfterTheLibraryAreCounted) {
 TEST_P(TtMetalRun, ALibraryLoadedLaterCountsEarlierThreads) {
   // Not preloaded: the probe starts a thread, then loads the shell (as `import ttmem.tt_metal`
   // does after `import ttnn`); with tt-metal's one processor list the thread is covered.
-  EXPECT_AGREES(RunCase("threads", CbRule::kEqual,
-                        {{"TTMEM_PROBE_DLOPEN", Required("TTMEM_TT_METAL_OUT") +
-                                                    "/libttmem_tt_metal.so"}},
-                        /*preload=*/false));
+  EXPECT_AGREES(
+      RunCase("threads", CbRule::kEqual,
+              {{"TTMEM_PROBE_DLOPEN", Required("TTMEM_TT_METAL_OUT") + "/libttmem_tt_metal.so"}},
+              /*preload=*/false));
 }
 
 TEST_P(TtMetalRun, GraphTrackerClearDoesNotLoseTracking) {

@@ -101,7 +101,7 @@ typedef struct ttmem_device_info {
   char arch[32];        /* NUL-terminated, e.g. "wormhole_b0", "blackhole" */
   uint64_t capacity_bytes[TTMEM_MEM_TYPE_COUNT]; /* indexed by ttmem_mem_type */
   uint32_t num_cores;                            /* worker cores (L1 banks), 0 if unknown */
-  uint32_t flags;     /* TTMEM_DEVICE_* bits; 0 in callers built before 0.3 */
+  uint32_t flags; /* TTMEM_DEVICE_* bits; 0 in callers built before 0.3 */
   /* --- since 0.2 (a caller built against the older, 112-byte struct still works) --- */
   /* Bank geometry of each type, for the fragmentation view (0 = unknown): an interleaved buffer
    * of `size` bytes at `address` takes [address, address + ceil(size / bank_count)) in each of

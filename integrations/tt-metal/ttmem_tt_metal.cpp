@@ -34,9 +34,9 @@
 #include "impl/context/metal_context.hpp"
 #include "impl/program/program_impl.hpp"
 #include "llrt/tt_cluster.hpp"
-#include "umd/device/cluster_descriptor.hpp"
 #include "ttmem/ttmem.h"
 #include "ttmem_tracking.h"
+#include "umd/device/cluster_descriptor.hpp"
 
 namespace {
 
@@ -113,13 +113,38 @@ struct ChipSet {
   ti::Chips chips() const { return {ids.data(), ids.size()}; }
 };
 
+// The hot path asks for a device's chips at every buffer event: a lock-free table keyed by the
+// IDevice's address answers (no thread_local: in a preloaded library each access would be a
+// __tls_get_addr call); the first sight of a device, and a full table, take the mutex.
 class Devices {
  public:
   const ChipSet& Of(const tm::IDevice* device) {
-    thread_local const tm::IDevice* last = nullptr;
-    thread_local const ChipSet* last_set = nullptr;
     const int id = static_cast<int>(device->id());
-    if (device == last && last_set->owner_id == id) return *last_set;
+    const size_t h = Hash(device);
+    for (size_t i = 0; i < kProbes; ++i) {
+      const Slot& s = table_[(h + i) % kSlots];
+      const tm::IDevice* key = s.key.load(std::memory_order_acquire);
+      if (key == device) {
+        const ChipSet* set = s.set.load(std::memory_order_acquire);
+        if (set->owner_id == id) return *set;
+        break;
+      }
+      if (key == nullptr) break;
+    }
+    return Slow(device, id, h);
+  }
+
+ private:
+  static constexpr size_t kSlots = 256, kProbes = 8;
+  struct Slot {
+    std::atomic<const tm::IDevice*> key{nullptr};
+    std::atomic<const ChipSet*> set{nullptr};
+  };
+  static size_t Hash(const tm::IDevice* d) {
+    return static_cast<size_t>((reinterpret_cast<uintptr_t>(d) >> 4) * 0x9E3779B97F4A7C15ull >> 56);
+  }
+
+  const ChipSet& Slow(const tm::IDevice* device, int id, size_t h) {
     std::lock_guard<std::mutex> lock(mu_);
     auto& slot = sets_[device];
     if (!slot || slot->owner_id != id) {
@@ -135,19 +160,28 @@ class Devices {
         Add(*slot, device);
       }
     }
-    last = device;
-    last_set = slot.get();
+    // Published for the lock-free path: the set before the key (a reader that sees the key sees
+    // its set); a device at a reused address takes its old slot.
+    for (size_t i = 0; i < kProbes; ++i) {
+      Slot& s = table_[(h + i) % kSlots];
+      const tm::IDevice* key = s.key.load(std::memory_order_relaxed);
+      if (key == device || key == nullptr) {
+        s.set.store(slot.get(), std::memory_order_release);
+        s.key.store(device, std::memory_order_release);
+        break;
+      }
+    }
     return *slot;
   }
 
- private:
   static void Add(ChipSet& set, const tm::IDevice* d) {
     const auto id = static_cast<uint32_t>(d->id());
     set.ids.push_back(id);
     if (dynamic_cast<const tm::distributed::MeshDevice*>(d) == nullptr && ti::FirstSight(id))
       Announce(d);
   }
-  std::mutex mu_;
+  Slot table_[kSlots];
+  std::mutex mu_;  // guards sets_, retired_ and the table's writers
   std::unordered_map<const tm::IDevice*, std::unique_ptr<ChipSet>> sets_;
   std::vector<std::unique_ptr<ChipSet>> retired_;
 };
@@ -161,16 +195,19 @@ class TtmemProcessor final : public tm::IGraphProcessor {
  public:
   bool is_capture_processor() const override { return false; }
 
+  // The hot path (docs/benchmarks.md): the chips from the lock-free table, one libttmem call per
+  // chip. The processor exists only while tracking is on (Load), and libttmem checks again.
   void track_allocate(const tm::Buffer* b) override {
-    if (!ttmem_enabled()) return;
+    const uint64_t address = b->address();
+    // The hook matters only for what it blocked (address 0); the broken rule asks it always.
+    const bool hook = (address == 0 || ti::Broken(ti::kBreakHook)) &&
+                      tm::GraphTracker::instance().get_hook() != nullptr;
     ti::BufferAllocated({static_cast<ti::BufferType>(static_cast<int>(b->buffer_type())),
-                         static_cast<uint64_t>(b->unique_id()), b->address(), b->size(),
-                         tm::GraphTracker::instance().get_hook() != nullptr},
+                         static_cast<uint64_t>(b->unique_id()), address, b->size(), hook},
                         TheDevices().Of(b->device()).chips());
   }
 
   void track_deallocate(tm::Buffer* b) override {
-    if (!ttmem_enabled()) return;
     ti::BufferDeallocated(static_cast<uint64_t>(b->unique_id()),
                           TheDevices().Of(b->device()).chips());
   }
@@ -273,9 +310,9 @@ class TtmemProcessor final : public tm::IGraphProcessor {
     for (const auto& cb : cbs) {
       const size_t first = rects.size();
       for (const tm::CoreRange& r : cb->core_ranges().ranges())
-        rects.push_back({static_cast<uint32_t>(r.start_coord.x),
-                         static_cast<uint32_t>(r.start_coord.y),
-                         static_cast<uint32_t>(r.end_coord.x), static_cast<uint32_t>(r.end_coord.y)});
+        rects.push_back(
+            {static_cast<uint32_t>(r.start_coord.x), static_cast<uint32_t>(r.start_coord.y),
+             static_cast<uint32_t>(r.end_coord.x), static_cast<uint32_t>(r.end_coord.y)});
       spans.emplace_back(first, rects.size() - first);
     }
     std::vector<ti::ProgramCb> program_cbs;

@@ -67,10 +67,9 @@ base::UniqueFd PeerPidfd(int sock, pid_t pid) {
 }
 
 bool SameDeviceInfo(const ledger::DeviceInfo& a, const ledger::DeviceInfo& b) {
-  return a.arch == b.arch && a.unique_id == b.unique_id &&
-         a.unique_id_valid == b.unique_id_valid && a.num_cores == b.num_cores &&
-         a.capacity_bytes == b.capacity_bytes && a.bank_count == b.bank_count &&
-         a.bank_base == b.bank_base;
+  return a.arch == b.arch && a.unique_id == b.unique_id && a.unique_id_valid == b.unique_id_valid &&
+         a.num_cores == b.num_cores && a.capacity_bytes == b.capacity_bytes &&
+         a.bank_count == b.bank_count && a.bank_base == b.bank_base;
 }
 
 // A client's text (arch, tag) as kept: up to its first NUL, control bytes replaced.

@@ -73,7 +73,7 @@ static_assert(sizeof(HelloAckBody) == 8);
 inline constexpr int kMemTypeCount = 7;
 inline constexpr uint32_t kMaxDevices = 1024;                   // == TTMEM_MAX_DEVICES
 inline constexpr uint64_t kMaxBufferBytes = uint64_t{1} << 40;  // == TTMEM_MAX_BUFFER_BYTES
-inline constexpr uint32_t kDeviceUniqueIdValid = 1;  // == TTMEM_DEVICE_UNIQUE_ID_VALID
+inline constexpr uint32_t kDeviceUniqueIdValid = 1;             // == TTMEM_DEVICE_UNIQUE_ID_VALID
 
 struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
   uint32_t device;

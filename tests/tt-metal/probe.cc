@@ -152,9 +152,8 @@ class Probe {
   // shard), allocated once in the MeshDevice's allocator.
   std::shared_ptr<dist::MeshBuffer> MakeMesh(const dist::MeshBufferConfig& cfg, mt::BufferType t,
                                              uint64_t page) {
-    auto b = dist::MeshBuffer::create(cfg, dist::DeviceLocalBufferConfig{.page_size = page,
-                                                                         .buffer_type = t},
-                                      mesh_.get());
+    auto b = dist::MeshBuffer::create(
+        cfg, dist::DeviceLocalBufferConfig{.page_size = page, .buffer_type = t}, mesh_.get());
     std::lock_guard<std::mutex> lock(mu_);
     for (mt::IDevice* d : chips_) {
       Figures& f = held_[d->id()];
@@ -343,11 +342,11 @@ int RunCase(const std::string& name, Probe& p) {
     const uint32_t rows = shape[0], cols = shape[1];
     // 2D-sharded over the mesh: each chip gets a 64 x 256-element shard of 4-byte data.
     const uint32_t h = 64, w = 256;
-    auto sharded = p.MakeMesh(
-        dist::ShardedBufferConfig{.global_size = uint64_t{rows} * h * cols * w * 4,
-                                  .global_buffer_shape = {rows * h, cols * w * 4},
-                                  .shard_shape = {h, w * 4}},
-        BT::DRAM, kPage);
+    auto sharded =
+        p.MakeMesh(dist::ShardedBufferConfig{.global_size = uint64_t{rows} * h * cols * w * 4,
+                                             .global_buffer_shape = {rows * h, cols * w * 4},
+                                             .shard_shape = {h, w * 4}},
+                   BT::DRAM, kPage);
     p.Checkpoint("allocated");
     p.DropMesh(rep, BT::DRAM, kPage);
     p.Checkpoint("replicated-freed");
@@ -415,8 +414,8 @@ int RunCase(const std::string& name, Probe& p) {
     mt::GraphTracker::instance().clear_hook();
     // A NO_DISPATCH capture blocks them: address 0, no memory; a capture estimate.
     mt::GraphTracker::instance().add_hook(std::make_shared<BlockingHook>());
-    auto blocked = mt::CreateBuffer(mt::InterleavedBufferConfig{p.chips()[0], 480 * kPage, kPage,
-                                                                BT::DRAM});
+    auto blocked =
+        mt::CreateBuffer(mt::InterleavedBufferConfig{p.chips()[0], 480 * kPage, kPage, BT::DRAM});
     p.ExpectCapture(0, BT::DRAM, 480 * kPage);
     p.Checkpoint("captured");
     blocked.reset();
@@ -504,8 +503,8 @@ int RunCase(const std::string& name, Probe& p) {
     // More L1 than the chip has: tt-metal's allocator throws "Out of Memory: ..."; nobody catches
     // it, so std::terminate runs (the stack is not unwound: every buffer is still held).
     auto too_big = [&] {
-      return mt::CreateBuffer(mt::InterleavedBufferConfig{
-          p.chips()[0], uint64_t{1} << 30, kPage, BT::L1});
+      return mt::CreateBuffer(
+          mt::InterleavedBufferConfig{p.chips()[0], uint64_t{1} << 30, kPage, BT::L1});
     };
     std::thread([&] { too_big(); }).join();
     return 0;
