@@ -49,7 +49,7 @@ run() {  # CONFIG DESC ROWS COLS FILTER -> ns per create+destroy
   env "${env[@]}" "$out/ttmem_tt_metal_alloc_cost" "$3" "$4" --benchmark_filter="$5" \
     --benchmark_format=json 2>/dev/null | python3 -c '
 import json, sys
-print(json.load(sys.stdin)["benchmarks"][0]["ns_per_create_destroy"])'
+print(json.load(sys.stdin)["benchmarks"][0]["ns_per_create_destroy"] * 1e9)  # seconds in JSON'
 }
 configs=(none empty tt-metal ttmem both)
 declare -A single mesh
@@ -59,6 +59,7 @@ for ((r = 0; r < rounds; r++)); do
     mesh[$c]+="$(run "$c" t3k_cluster_desc 2 4 BM_CreateDestroyMeshBuffer) "
   done
 done
+[[ -n "${TTMEM_COST_RAW:-}" ]] && for c in "${configs[@]}"; do echo "raw $c: ${single[$c]}| ${mesh[$c]}"; done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "rounds: $rounds; $(date -u +%F); $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 printf '%-9s %22s %22s\n' config "N150 buffer (ns)" "T3K mesh buffer (ns)"

@@ -191,6 +191,9 @@ Devices& TheDevices() {
   return *d;
 }
 
+// TTMEM_INTEGRATION_BREAK=hook, read once at load (Load) so that the hot path tests a bool.
+bool g_break_hook = false;
+
 class TtmemProcessor final : public tm::IGraphProcessor {
  public:
   bool is_capture_processor() const override { return false; }
@@ -200,8 +203,8 @@ class TtmemProcessor final : public tm::IGraphProcessor {
   void track_allocate(const tm::Buffer* b) override {
     const uint64_t address = b->address();
     // The hook matters only for what it blocked (address 0); the broken rule asks it always.
-    const bool hook = (address == 0 || ti::Broken(ti::kBreakHook)) &&
-                      tm::GraphTracker::instance().get_hook() != nullptr;
+    const bool hook =
+        (address == 0 || g_break_hook) && tm::GraphTracker::instance().get_hook() != nullptr;
     ti::BufferAllocated({static_cast<ti::BufferType>(static_cast<int>(b->buffer_type())),
                          static_cast<uint64_t>(b->unique_id()), address, b->size(), hook},
                         TheDevices().Of(b->device()).chips());
@@ -348,16 +351,6 @@ std::shared_ptr<TtmemProcessor>& Processor() {
   return *p;
 }
 
-// Pushes the processor on this thread unless it is there (at the bottom, under any capture
-// processor: ttnn's end_graph_capture pops the top one).
-void AttachThisThread() {
-  if (!ttmem_enabled()) return;
-  auto& tracker = tm::GraphTracker::instance();
-  for (const auto& p : tracker.get_processors())
-    if (p == Processor()) return;
-  tracker.push_processor(Processor());
-}
-
 // Which shape of GraphTracker this tt-metal has. Since PR #44668 the processor list is a static
 // thread_local member (GraphTracker::processors, an exported TLS symbol): one list per thread,
 // so every thread needs the processor, and a thread's list is its own to read. Before it, the
@@ -369,6 +362,28 @@ bool ProcessorsPerThread() {
   return dlsym(RTLD_DEFAULT, "_ZN2tt8tt_metal12GraphTracker10processorsE") != nullptr;
 }
 
+bool PerThread() {
+  static const bool per_thread = ProcessorsPerThread();
+  return per_thread;
+}
+
+// Set once the processor is in tt-metal's one shared list (the older shape); cleared by clear().
+std::atomic<bool> g_in_shared_list{false};
+
+// Pushes the processor on this thread unless it is there (at the bottom, under any capture
+// processor: ttnn's end_graph_capture pops the top one). With one shared list, only the first
+// call (and the first after clear()) reads or writes it: other threads never touch it.
+void AttachThisThread() {
+  if (!ttmem_enabled()) return;
+  const bool shared = !PerThread();
+  if (shared && g_in_shared_list.load(std::memory_order_acquire)) return;
+  auto& tracker = tm::GraphTracker::instance();
+  bool present = false;
+  for (const auto& p : tracker.get_processors()) present = present || p == Processor();
+  if (!present) tracker.push_processor(Processor());
+  if (shared) g_in_shared_list.store(true, std::memory_order_release);
+}
+
 __attribute__((constructor)) void Load() {
   if (!ttmem_enabled()) return;
   // Loaded into a process without tt-metal yet (nothing to attach to): attach_thread later.
@@ -377,8 +392,9 @@ __attribute__((constructor)) void Load() {
     const char* v = std::getenv("TT_METAL_SHM_TRACKING_DISABLED");
     if (v != nullptr && v[0] == '1' && v[1] == '\0') return;
   }
+  g_break_hook = ti::Broken(ti::kBreakHook);
   AttachThisThread();
-  if (ProcessorsPerThread()) ti::SetThreadInstaller(&AttachThisThread);
+  if (PerThread()) ti::SetThreadInstaller(&AttachThisThread);
   ti::InstallTerminateSnapshot();
 }
 
@@ -400,5 +416,7 @@ void tt::tt_metal::GraphTracker::clear() {
   static const auto real =
       reinterpret_cast<ClearFn>(dlsym(RTLD_NEXT, "_ZN2tt8tt_metal12GraphTracker5clearEv"));
   if (real != nullptr) real(this);
-  if (!ti::Broken(ti::kBreakClear)) AttachThisThread();
+  if (ti::Broken(ti::kBreakClear)) return;
+  g_in_shared_list.store(false, std::memory_order_release);  // the shared list is empty now
+  AttachThisThread();
 }

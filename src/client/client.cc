@@ -289,8 +289,15 @@ __attribute__((noinline)) void Write(ttmem::proto::RecordKind kind, uint32_t dev
   r.head = head + 1;
   r.ctl->head.store(head + 1, std::memory_order_release);
   if (TTMEM_UNLIKELY(hdr->wake_wanted.load(std::memory_order_relaxed) != 0) &&
-      hdr->wake_wanted.exchange(0, std::memory_order_relaxed) != 0)
+      hdr->wake_wanted.exchange(0, std::memory_order_relaxed) != 0) {
     WakeDaemon();
+  } else if (TTMEM_UNLIKELY(head + 1 - r.cached_read == (r.mask >> 1) + 1)) {
+    // Half full since the daemon's position was last read: a burst faster than the daemon's
+    // 2 ms tick would fill the ring and make this thread wait for space. Wake the daemon now
+    // (one write a half ring) while there is room left.
+    r.cached_read = r.ctl->read.load(std::memory_order_acquire);
+    if (head + 1 - r.cached_read > (r.mask >> 1)) WakeDaemon();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
