@@ -450,6 +450,18 @@ TEST_P(TtMetalRun, TtMetalsStatisticsSwitchedOffLeaveTtmemExact) {
                         nullptr, /*with_statistics=*/false));
 }
 
+// The ThreadSanitizer run (ctest TtMetalRun.Tsan: the probe and the shell built with
+// -fsanitize=thread) checks the thread and program cases; this shows it sees a race at all.
+TEST_P(TtMetalRun, ThreadSanitizerSeesARaceInInstrumentedCode) {
+  if (Required("TTMEM_TT_METAL_TSAN") != "1") GTEST_SKIP() << "only in the ThreadSanitizer run";
+  Probe probe(dir_, daemon_, GetParam(), "race");
+  std::string label;
+  json cp;
+  EXPECT_FALSE(probe.Next(&label, &cp));
+  EXPECT_EQ(probe.Finish(), 66) << probe.Log();
+  EXPECT_NE(probe.Log().find("ThreadSanitizer: data race"), std::string::npos) << probe.Log();
+}
+
 INSTANTIATE_TEST_SUITE_P(Mock, TtMetalRun, ::testing::ValuesIn(kDescriptors),
                          [](const auto& p) { return std::string(p.param.name); });
 

@@ -10,7 +10,7 @@
 // scripts/tt-metal-build.sh; never part of ttmem's CMake build.
 //
 // Usage: ttmem_tt_metal_probe CASE ROWS COLS
-//   CASE: buffers mesh threads clear hook cb stale cache ops oom kill
+//   CASE: buffers mesh threads clear hook cb stale cache ops oom kill race
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -519,6 +519,21 @@ int RunCase(const std::string& name, Probe& p) {
     Dispatch(prog, p.mesh());
     p.ExpectResidentCb(&prog);
     p.Checkpoint("held");  // the driver kills the process here
+    return 0;
+  }
+  if (name == "race") {
+    // Two threads write one plain int: ThreadSanitizer must report it (the TSan run's self-check
+    // that races in instrumented code are seen next to tt-metal's uninstrumented libraries).
+    static int shared = 0;
+    std::thread a([] {
+      for (int i = 0; i < 100000; ++i) shared = shared + 1;
+    });
+    std::thread b([] {
+      for (int i = 0; i < 100000; ++i) shared = shared + 1;
+    });
+    a.join();
+    b.join();
+    std::printf("race %d\n", shared);
     return 0;
   }
   std::fprintf(stderr, "probe: unknown case '%s'\n", name.c_str());

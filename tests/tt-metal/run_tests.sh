@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ctest label tt-metal-run: ttmem inside real tt-metal processes (tests/tt_metal_run_test.cc).
-#   run_tests.sh build OUT LIBTTMEM_DIR      builds the shell and the probe against the tree
-#                                            TT_METAL_HOME names into OUT, and a writable copy
-#                                            of its runtime root into OUT/runtime;
+#   run_tests.sh build OUT LIBTTMEM_DIR [tsan]  builds the shell and the probe against the
+#                                            tree TT_METAL_HOME names into OUT (with tsan:
+#                                            under ThreadSanitizer), and a writable copy of its
+#                                            runtime root into OUT/runtime;
 #   run_tests.sh run OUT TEST_BINARY [ARGS]  runs the test binary in a mount namespace of its
 #                                            own with a private /dev/shm.
 # Without TT_METAL_HOME: exit 77 (skipped) with one line saying how to get a tree. With it, a
@@ -30,7 +31,13 @@ fi
 case "$mode" in
   build)
     libdir=${1:?LIBTTMEM_DIR}
-    "$root/scripts/tt-metal-build.sh" "$out" "$libdir" --probe
+    if [[ "${2:-}" == tsan ]]; then
+      TT_METAL_EXTRA_CXXFLAGS="-fsanitize=thread -g" "$root/scripts/tt-metal-build.sh" "$out" "$libdir" --probe
+      touch "$out/tsan"
+    else
+      rm -f "$out/tsan"
+      "$root/scripts/tt-metal-build.sh" "$out" "$libdir" --probe
+    fi
     # tt-metal writes generated/ into its runtime root: a copy of the tree's (a built
     # distribution's runtime/, or a checkout itself).
     rm -rf "$out/runtime"
@@ -47,6 +54,9 @@ case "$mode" in
     shift
     [[ -x "$out/ttmem_tt_metal_probe" ]] || { echo "tt-metal-run: no probe in $out (the build step failed?)" >&2; exit 1; }
     export TTMEM_TT_METAL_OUT="$out" TTMEM_TT_METAL_RUNTIME="$out/runtime"
+    if [[ -f "$out/tsan" ]]; then  # a report ends the probe with 66 (the tests want 0)
+      export TTMEM_TT_METAL_TSAN=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$root/tests/tt-metal/tsan.supp"
+    fi
     # libtt_metal.so's own dependencies sit beside it (its RUNPATH names the machine it was built on).
     export LD_LIBRARY_PATH="$tt_libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     ns=(unshare --mount --propagation private)
