@@ -152,6 +152,10 @@ Compared Compare(const json& cp, const json& status, const json& shm, CbRule cb_
     if (cb != resident)
       diff(fmt::format("chip {} cb: ttmem {} B, the resident program reserves {} B", id, cb,
                        resident));
+    const uint64_t kernel = ProcessBytes(*dev, pid, "kernel");
+    if (kernel != U(chip["exact"], "kernel"))
+      diff(fmt::format("chip {} kernel: ttmem {} B, the resident program's kernel text {} B", id,
+                       kernel, U(chip["exact"], "kernel")));
     if (cb_rule == CbRule::kEqual ? tt_cb != cb : tt_cb < cb)
       diff(fmt::format("chip {} cb: ttmem {} B, tt-metal's Device::get_total_cb_allocated {} B", id,
                        cb, tt_cb));
@@ -342,6 +346,10 @@ TEST_P(TtMetalRun, ACbFigureIsNeverLeftByAProgramNeverLaidOut) {
 
 TEST_P(TtMetalRun, AProgramCacheShowsTheResidentProgramNotTheSum) {
   EXPECT_AGREES(RunCase("cache", CbRule::kCached));
+}
+
+TEST_P(TtMetalRun, AFinalizedProgramsKernelTextIsItsKernelFigure) {
+  EXPECT_AGREES(RunCase("kernel"));
 }
 
 TEST_P(TtMetalRun, OpNamesFromTrackFunctionStartLabelTheBuffers) {

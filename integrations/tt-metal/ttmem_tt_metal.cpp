@@ -229,12 +229,18 @@ class TtmemProcessor final : public tm::IGraphProcessor {
     std::lock_guard<std::mutex> lock(mu_);
     if (ti::Broken(ti::kBreakResidency)) return;  // track_allocate_cb sums every program instead
     Dispatched& last = last_[device];
-    if (last.program == impl && !last.alive.expired() && last.laid_out) return;  // the same again
+    // A program's kernel binaries are known once it is finalized (its first enqueue): until then
+    // its layout is computed again at each dispatch.
+    const bool finalized = impl->is_finalized();
     auto it = layouts_.find(impl);
-    if (it == layouts_.end() || it->second.alive.expired()) {
+    if (it == layouts_.end() || it->second.alive.expired() || it->second.finalized != finalized) {
       if (layouts_.size() >= 4096) layouts_.clear();
-      it = layouts_.insert_or_assign(impl, Layout{impl->weak_from_this(), LayoutOf(*impl, *device)})
+      it = layouts_
+               .insert_or_assign(
+                   impl, Layout{impl->weak_from_this(), LayoutOf(*impl, *device), finalized})
                .first;
+    } else if (last.program == impl && !last.alive.expired() && last.laid_out) {
+      return;  // the same program again: nothing changed
     }
     const bool laid_out = impl->get_num_cb_devices() != 0;
     last = {impl, it->second.alive, laid_out};
@@ -304,7 +310,10 @@ class TtmemProcessor final : public tm::IGraphProcessor {
  private:
   // The program's footprint on each chip: its CB reservation by tt-metal's rule
   // (ti::CbReportedBytes: every CB's core ranges and size, from the L1 base of the device it is
-  // dispatched on, aligned as its allocator aligns DRAM) and its kernel binaries (docs).
+  // dispatched on, aligned as its allocator aligns DRAM) and its kernel binaries: for each
+  // programmable core type, the kernel-text slot every core of that type running the program
+  // holds in the kernel-config ring (ProgramConfig::kernel_text_size, set when the program is
+  // finalized) times those cores (docs/tt-metal.md).
   static ti::ProgramLayout LayoutOf(const tm::detail::ProgramImpl& impl,
                                     const tm::IDevice& device) {
     std::vector<ti::CoreRect> rects;
@@ -328,11 +337,17 @@ class TtmemProcessor final : public tm::IGraphProcessor {
     l.cb_bytes = ti::CbReportedBytes(program_cbs.data(), program_cbs.size(),
                                      allocator->get_base_allocator_addr(tm::HalMemType::L1),
                                      allocator->get_alignment(tm::BufferType::DRAM));
+    if (impl.is_finalized()) {
+      const auto cores = impl.logical_cores();  // per programmable core type
+      for (uint32_t i = 0; i < cores.size(); ++i)
+        l.kernel_bytes += uint64_t{impl.get_program_config(i).kernel_text_size} * cores[i].size();
+    }
     return l;
   }
   struct Layout {
     std::weak_ptr<const tm::detail::ProgramImpl> alive;
     ti::ProgramLayout layout;
+    bool finalized = false;
   };
   struct Dispatched {
     const tm::detail::ProgramImpl* program = nullptr;

@@ -10,7 +10,7 @@
 // scripts/tt-metal-build.sh; never part of ttmem's CMake build.
 //
 // Usage: ttmem_tt_metal_probe CASE ROWS COLS
-//   CASE: buffers mesh threads clear hook cb stale cache ops oom kill race
+//   CASE: buffers mesh threads clear hook cb stale cache kernel ops oom kill race
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -39,6 +39,7 @@
 #include <tt-metalium/mesh_buffer.hpp>
 #include <tt-metalium/mesh_device.hpp>
 #include <tt-metalium/program.hpp>
+#include <tt-metalium/tt_metal.hpp>
 
 #include "impl/device/device_impl.hpp"
 #include "impl/program/program_impl.hpp"
@@ -182,14 +183,19 @@ class Probe {
   }
   // The CB figure ttmem should show: the dispatched program's reservation, per core the merged
   // regions tt-metal reports for it (get_cb_l1_regions_per_core), summed over cores.
-  void ExpectResidentCb(const mt::Program* p) {
+  void ExpectResidentCb(const mt::Program* p, const mt::IDevice* only = nullptr) {
     uint64_t total = 0;
     if (p != nullptr) {
       auto regions = p->impl().get_cb_l1_regions_per_core(0, p->impl().get_num_cb_devices());
       for (auto& [core, rs] : regions) total += MergedBytes(rs);
     }
     std::lock_guard<std::mutex> lock(mu_);
-    for (mt::IDevice* d : chips_) held_[d->id()].exact["cb"] = total;
+    for (mt::IDevice* d : chips_)
+      if (only == nullptr || d == only) held_[d->id()].exact["cb"] = total;
+  }
+  void ExpectKernel(const mt::IDevice* d, uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_[d->id()].exact["kernel"] = bytes;
   }
 
   // Prints the checkpoint and waits for the driver.
@@ -519,6 +525,31 @@ int RunCase(const std::string& name, Probe& p) {
     Dispatch(prog, p.mesh());
     p.ExpectResidentCb(&prog);
     p.Checkpoint("held");  // the driver kills the process here
+    return 0;
+  }
+  if (name == "kernel") {
+    // A program with a kernel, compiled and finalized as its first enqueue does, dispatched on
+    // one chip: KERNEL is its kernel-text slot per core type times the cores (in mock mode
+    // tt-metal builds no binaries, so the slots are empty).
+    mt::IDevice* chip = p.chips()[0];
+    mt::Program prog = mt::CreateProgram();
+    const std::string root = std::getenv("TT_METAL_RUNTIME_ROOT");
+    mt::CreateKernel(prog, root + "/tt_metal/kernels/dataflow/blank.cpp",
+                     mt::CoreRange({0, 0}, {1, 1}),
+                     mt::DataMovementConfig{.processor = mt::DataMovementProcessor::RISCV_0,
+                                            .noc = mt::NOC::RISCV_0_default});
+    // (No CB: in mock mode tt-metal's compile of a kernel with CBs crashes in
+    // JitBuildOptions::set_hlk_operand_dataformat_all_cores, with or without ttmem.)
+    mt::detail::CompileProgram(chip, prog, /*force_slow_dispatch=*/true);
+    prog.impl().finalize_offsets(chip);
+    Dispatch(prog, chip);
+    uint64_t kernel = 0;
+    const auto cores = prog.impl().logical_cores();
+    for (uint32_t i = 0; i < cores.size(); ++i)
+      kernel += uint64_t{prog.impl().get_program_config(i).kernel_text_size} * cores[i].size();
+    p.ExpectResidentCb(&prog, chip);
+    p.ExpectKernel(chip, kernel);
+    p.Checkpoint("dispatched");
     return 0;
   }
   if (name == "race") {
