@@ -46,10 +46,14 @@ run() {  # CONFIG DESC ROWS COLS FILTER -> ns per create+destroy
     ttmem) env+=(TT_METAL_SHM_TRACKING_DISABLED=1 TT_ALLOC_TRACKING_ENABLED=1 LD_PRELOAD="$out/libttmem_tt_metal.so") ;;
     both) env+=(TT_ALLOC_TRACKING_ENABLED=1 LD_PRELOAD="$out/libttmem_tt_metal.so") ;;
   esac
+  # The result goes to a file, read once the process is gone: a reader running beside it would
+  # take the core the daemon drains on (2 cores here) and slow only the ttmem configurations.
   env "${env[@]}" "$out/ttmem_tt_metal_alloc_cost" "$3" "$4" --benchmark_filter="$5" \
-    --benchmark_format=json 2>/dev/null | python3 -c '
+    --benchmark_out="$work/result.json" --benchmark_out_format=json >/dev/null 2>&1
+  python3 -c '
 import json, sys
-print(json.load(sys.stdin)["benchmarks"][0]["ns_per_create_destroy"] * 1e9)  # seconds in JSON'
+print(json.load(open(sys.argv[1]))["benchmarks"][0]["ns_per_create_destroy"] * 1e9)  # seconds' \
+    "$work/result.json"
 }
 configs=(none empty tt-metal ttmem both)
 declare -A single mesh

@@ -153,13 +153,22 @@ bool Broken(BrokenRule rule);
 inline void BufferAllocated(const BufferEvent& e, Chips chips) {
   const uint32_t flags =
       e.hook_installed && IsCaptureEstimate(true, e.address) ? TTMEM_ALLOC_HOOKED : 0u;
-  for (size_t i = 0; i < chips.count; ++i)
-    ttmem_alloc_ex(chips.ids[i], static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address,
+  if (chips.count == 1) {
+    ttmem_alloc_ex(chips.ids[0], static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address,
                    e.size, flags);
+  } else {
+    ttmem_alloc_devices(chips.ids, static_cast<uint32_t>(chips.count),
+                        static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address, e.size,
+                        flags);
+  }
 }
 
 inline void BufferDeallocated(uint64_t buffer_id, Chips chips) {
-  for (size_t i = 0; i < chips.count; ++i) ttmem_free(chips.ids[i], buffer_id);
+  if (chips.count == 1) {
+    ttmem_free(chips.ids[0], buffer_id);
+  } else {
+    ttmem_free_devices(chips.ids, static_cast<uint32_t>(chips.count), buffer_id);
+  }
 }
 
 }  // namespace ttmem::integration

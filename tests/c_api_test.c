@@ -33,9 +33,19 @@ int main(void) {
   ttmem_free(0, 1);
   ttmem_alloc_ex(0, TTMEM_DRAM, 3, 0, 64, TTMEM_ALLOC_HOOKED);
   ttmem_alloc_ex(0, TTMEM_DRAM, 4, 0, 64, 0x80u); /* unknown flag: dropped and counted */
+  {
+    /* One buffer on three devices (a mesh buffer), then freed: six records. */
+    const uint32_t chips[3] = {1, 2, 3};
+    const uint32_t bad[2] = {4, 5000};
+    ttmem_alloc_devices(chips, 3, TTMEM_DRAM, 10, 0x2000, 4096, 0);
+    ttmem_free_devices(chips, 3, 10);
+    ttmem_alloc_devices(NULL, 3, TTMEM_DRAM, 11, 0, 64, 0); /* nothing */
+    ttmem_free_devices(chips, 0, 11);                       /* nothing */
+    ttmem_alloc_devices(bad, 2, TTMEM_L1, 12, 0, 64, 0);    /* device 5000: dropped, counted */
+  }
   if (ttmem_get_stats(NULL) == 0) return 4;
   if (ttmem_get_stats(&stats) != 0) return 5;
-  if (expect_enabled && (stats.events_written != 3 || stats.events_dropped != 2)) {
+  if (expect_enabled && (stats.events_written != 10 || stats.events_dropped != 3)) {
     fprintf(stderr, "stats: written %llu dropped %llu\n", (unsigned long long)stats.events_written,
             (unsigned long long)stats.events_dropped);
     return 6;

@@ -87,6 +87,14 @@ void ttmem_alloc_ex(uint32_t device, ttmem_mem_type type, uint64_t buffer_id, ui
 /* Reports that buffer `buffer_id` on `device` was freed. Never blocks. */
 void ttmem_free(uint32_t device, uint64_t buffer_id);
 
+/* The same buffer on several devices at once (tt-metal's MeshBuffer: one allocation at one
+ * address on every chip of its mesh): exactly ttmem_alloc_ex / ttmem_free once per device, in one
+ * call that takes consecutive ring slots, so each device costs a few stores rather than a call.
+ * `devices` holds `count` ids; NULL or a count of 0 reports nothing. Never blocks (since 0.3). */
+void ttmem_alloc_devices(const uint32_t* devices, uint32_t count, ttmem_mem_type type,
+                         uint64_t buffer_id, uint64_t address, uint64_t size, uint32_t flags);
+void ttmem_free_devices(const uint32_t* devices, uint32_t count, uint64_t buffer_id);
+
 /* Waits until the daemon has applied every event this process reported before the call, or
  * until `timeout_ms` has passed. Returns 0 on success; non-zero on timeout, when no daemon is
  * connected in time, or when tracking is disabled. Blocks the calling thread only (sleeps). */

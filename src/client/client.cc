@@ -300,6 +300,51 @@ __attribute__((noinline)) void Write(ttmem::proto::RecordKind kind, uint32_t dev
   }
 }
 
+// The same event on several devices: consecutive keys and slots, one publish. Anything unusual
+// (a bad argument, the log mode, no ring yet, not enough room, more devices than a quarter ring)
+// goes through Write one device at a time, which handles it.
+void WriteMany(ttmem::proto::RecordKind kind, const uint32_t* devices, uint32_t count, uint8_t type,
+               uint64_t id, uint64_t address, uint64_t size, uint16_t flags) {
+  RegionHeader* hdr = g_link.region.header;
+  ThreadRing& r = t_ring;
+  bool simple = size <= TTMEM_MAX_BUFFER_BYTES && r.ctl != nullptr && count <= (r.mask >> 2) &&
+                g_link.log_mode.load(std::memory_order_relaxed) == 0;
+  for (uint32_t i = 0; simple && i < count; ++i) simple = devices[i] < TTMEM_MAX_DEVICES;
+  const uint64_t head = r.head;
+  if (simple && head + count - r.cached_read > uint64_t{r.mask} + 1) {
+    r.cached_read = r.ctl->read.load(std::memory_order_acquire);
+    simple = head + count - r.cached_read <= uint64_t{r.mask} + 1;
+  }
+  if (!simple) {
+    for (uint32_t i = 0; i < count; ++i) Write(kind, devices[i], type, id, address, size, flags);
+    return;
+  }
+  const uint64_t key = hdr->sequence.fetch_add(count, std::memory_order_relaxed);
+  const uint32_t op = t_scopes.op;
+  for (uint32_t i = 0; i < count; ++i) {
+    Record* rec = &r.records[(head + i) & r.mask];
+    rec->key = key + i;
+    rec->buffer_id = id;
+    rec->address = address;
+    rec->size = size;
+    rec->device = devices[i];
+    rec->kind = static_cast<uint8_t>(kind);
+    rec->type = type;
+    rec->flags = flags;
+    rec->op = op;
+  }
+  r.head = head + count;
+  r.ctl->head.store(head + count, std::memory_order_release);
+  const uint64_t half = (r.mask >> 1) + 1;
+  if (TTMEM_UNLIKELY(hdr->wake_wanted.load(std::memory_order_relaxed) != 0) &&
+      hdr->wake_wanted.exchange(0, std::memory_order_relaxed) != 0) {
+    WakeDaemon();
+  } else if (TTMEM_UNLIKELY(head - r.cached_read < half && head + count - r.cached_read >= half)) {
+    r.cached_read = r.ctl->read.load(std::memory_order_acquire);  // as in Write: half full
+    if (head + count - r.cached_read >= half) WakeDaemon();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Initialisation and fork.
 
@@ -436,6 +481,23 @@ TTMEM_EXPORT void ttmem_alloc_ex(uint32_t device, ttmem_mem_type type, uint64_t 
 
 TTMEM_EXPORT void ttmem_free(uint32_t device, uint64_t buffer_id) {
   if (Enabled()) Write(ttmem::proto::RecordKind::kFree, device, 0, buffer_id, 0, 0, 0);
+}
+
+TTMEM_EXPORT void ttmem_alloc_devices(const uint32_t* devices, uint32_t count, ttmem_mem_type type,
+                                      uint64_t buffer_id, uint64_t address, uint64_t size,
+                                      uint32_t flags) {
+  if (devices == nullptr || count == 0 || !Enabled()) return;
+  if (TTMEM_UNLIKELY((flags & ~uint32_t{ttmem::proto::kKnownFlags}) != 0)) {
+    g_link.region.header->lost_bad_args.fetch_add(count, std::memory_order_relaxed);
+    return;
+  }
+  WriteMany(ttmem::proto::RecordKind::kAlloc, devices, count, static_cast<uint8_t>(type),
+            buffer_id, address, size, static_cast<uint16_t>(flags));
+}
+
+TTMEM_EXPORT void ttmem_free_devices(const uint32_t* devices, uint32_t count, uint64_t buffer_id) {
+  if (devices == nullptr || count == 0 || !Enabled()) return;
+  WriteMany(ttmem::proto::RecordKind::kFree, devices, count, 0, buffer_id, 0, 0, 0);
 }
 
 TTMEM_EXPORT int ttmem_scope_push(const char* name) {
