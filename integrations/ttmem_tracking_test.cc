@@ -21,8 +21,21 @@ TEST(ProcessorRules, ACbIsReservedOnEveryCoreOfAnOverlappingRange) {
   EXPECT_EQ(addresses[0], 0x1000u);
   EXPECT_EQ(addresses[1], 0x1000u + 16384);
   EXPECT_EQ(addresses[2], 0x1000u + 24576);
-  // The naive figure (size x cores) undercounts it: the cb-union broken rule reports that.
-  EXPECT_EQ(16384u * 4 + 8192u * 4 + 4096u * 4, 114688u);
+}
+
+TEST(ProcessorRules, ARangeThatEndsAboveACbIsLeftAlone) {
+  // a 16 KiB on A = (0,0)-(1,1), b 4 KiB on B = (2,2)-(3,3), c 8 KiB on C = (1,1)-(2,2).
+  // a is marked on A and on C (C meets A and is still empty): [0, 16K). b goes at B's end, 0;
+  // C meets B but already ends above 0, so tt-metal leaves C alone: B holds [0, 4K). c goes at
+  // C's end, 16K, and is marked on A, on B (4K <= 16K: a second region) and on C.
+  // Per core: A's 4 cores [0, 24K); B's [0, 4K) + [16K, 24K) = 12K; C's (1,2) and (2,1) [0, 24K);
+  // (1,1) is A's; (2,2) merges B's and C's regions into [0, 24K).
+  const CoreRect a{0, 0, 1, 1}, b{2, 2, 3, 3}, c{1, 1, 2, 2};
+  const ProgramCb cbs[] = {{&a, 1, 16384, false}, {&b, 1, 4096, false}, {&c, 1, 8192, false}};
+  uint64_t addresses[3] = {};
+  EXPECT_EQ(CbReservedBytes(cbs, 3, 0, 32, addresses), 4u * 24576 + 3u * 12288 + 3u * 24576);
+  EXPECT_EQ(addresses[1], 0u);
+  EXPECT_EQ(addresses[2], 16384u);
 }
 
 TEST(ProcessorRules, DisjointRangesAndRangeSetsAreEachTheirOwn) {

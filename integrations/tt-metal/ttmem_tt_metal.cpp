@@ -230,14 +230,18 @@ class TtmemProcessor final : public tm::IGraphProcessor {
     if (ti::Broken(ti::kBreakResidency)) return;  // track_allocate_cb sums every program instead
     Dispatched& last = last_[device];
     // A program's kernel binaries are known once it is finalized (its first enqueue): until then
-    // its layout is computed again at each dispatch.
+    // its layout is computed again at each dispatch. Its CBs may also have been resized since
+    // (UpdateCircularBufferTotalSize, as ttnn does on program-cache hits): they are laid out
+    // again at this enqueue, and so is the figure.
     const bool finalized = impl->is_finalized();
+    const uint64_t shape = CbShape(*impl);
     auto it = layouts_.find(impl);
-    if (it == layouts_.end() || it->second.alive.expired() || it->second.finalized != finalized) {
+    if (it == layouts_.end() || it->second.alive.expired() || it->second.finalized != finalized ||
+        it->second.cb_shape != shape) {
       if (layouts_.size() >= 4096) layouts_.clear();
       it = layouts_
                .insert_or_assign(
-                   impl, Layout{impl->weak_from_this(), LayoutOf(*impl, *device), finalized})
+                   impl, Layout{impl->weak_from_this(), LayoutOf(*impl, *device), finalized, shape})
                .first;
     } else if (last.program == impl && !last.alive.expired() && last.laid_out) {
       return;  // the same program again: nothing changed
@@ -265,18 +269,19 @@ class TtmemProcessor final : public tm::IGraphProcessor {
                        size * ranges.num_cores(), 0);
       return;
     }
-    ti::ProgramLayout layout;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = pending_.find(chip);
-      if (it == pending_.end()) return;
-      auto program = it->second.alive.lock();
-      if (program == nullptr || program->get_num_cb_devices() == 0) return;
-      layout = it->second.layout;
-      pending_.erase(it);
-      for (auto& [dev, last] : last_)
-        if (last.program == program.get()) last.laid_out = true;
-    }
+    // Under mu_, as track_program publishes: another thread's dispatch on the chip comes wholly
+    // before or after this one. `program` is declared first so that it is released after the
+    // lock: were it the last owner, ~ProgramImpl would call track_deallocate_cb, which locks mu_.
+    std::shared_ptr<const tm::detail::ProgramImpl> program;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pending_.find(chip);
+    if (it == pending_.end()) return;
+    program = it->second.alive.lock();
+    if (program == nullptr || program->get_num_cb_devices() == 0) return;
+    const ti::ProgramLayout layout = it->second.layout;
+    pending_.erase(it);
+    for (auto& [dev, last] : last_)
+      if (last.program == program.get()) last.laid_out = true;
     ti::ProgramDispatched({&chip, 1}, layout);
   }
 
@@ -284,21 +289,18 @@ class TtmemProcessor final : public tm::IGraphProcessor {
   // a chip whose resident program is gone holds nothing any more.
   void track_deallocate_cb(const tm::IDevice* device) override {
     if (!ttmem_enabled()) return;
-    std::vector<const tm::IDevice*> gone;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto it = layouts_.begin(); it != layouts_.end();)
-        it = it->second.alive.expired() ? layouts_.erase(it) : std::next(it);
-      for (auto it = pending_.begin(); it != pending_.end();)
-        it = it->second.alive.expired() ? pending_.erase(it) : std::next(it);
-      for (auto& [dev, last] : last_)
-        if (last.program != nullptr && last.alive.expired()) {
-          last = {};
-          gone.push_back(dev);
-        }
-    }
+    // Under mu_, as track_program publishes (a release never wipes a dispatch it raced with).
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = layouts_.begin(); it != layouts_.end();)
+      it = it->second.alive.expired() ? layouts_.erase(it) : std::next(it);
+    for (auto it = pending_.begin(); it != pending_.end();)
+      it = it->second.alive.expired() ? pending_.erase(it) : std::next(it);
+    for (auto& [dev, last] : last_)
+      if (last.program != nullptr && last.alive.expired()) {
+        last = {};
+        ti::ResidentReleased(TheDevices().Of(dev).chips());
+      }
     (void)device;  // tt-metal calls it per device of the program; the expiry says which
-    for (const tm::IDevice* d : gone) ti::ResidentReleased(TheDevices().Of(d).chips());
   }
 
   void track_function_start(std::string_view name, std::span<tm::TrackedArgument>) override {
@@ -344,10 +346,19 @@ class TtmemProcessor final : public tm::IGraphProcessor {
     }
     return l;
   }
+  // What a program's CB layout depends on, cheaply: each CB's size and kind, in order.
+  static uint64_t CbShape(const tm::detail::ProgramImpl& impl) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const auto& cb : impl.circular_buffers())
+      h = (h ^ ((uint64_t{cb->size()} << 1) | (cb->globally_allocated() ? 1u : 0u))) *
+          0x100000001b3ull;
+    return h;
+  }
   struct Layout {
     std::weak_ptr<const tm::detail::ProgramImpl> alive;
     ti::ProgramLayout layout;
     bool finalized = false;
+    uint64_t cb_shape = 0;
   };
   struct Dispatched {
     const tm::detail::ProgramImpl* program = nullptr;

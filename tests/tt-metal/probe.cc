@@ -276,9 +276,26 @@ void Dispatch(mt::Program& p, mt::IDevice* device, bool lay_out = true) {
   if (lay_out) p.impl().allocate_circular_buffers(device);
 }
 
-mt::CircularBufferConfig Cb(uint32_t size, uint8_t index) {
+mt::CircularBufferConfig Cb(uint32_t size, uint8_t index, uint32_t page = 2048) {
   return mt::CircularBufferConfig(size, {{index, tt::DataFormat::Float16_b}})
-      .set_page_size(index, 2048);
+      .set_page_size(index, page);
+}
+
+// The corners of tt-metal's CB placement: c on C = (1,1)-(2,2) meets A and B, whose regions
+// already end above its address, so tt-metal marks it on C only; a globally allocated CB (in
+// `l1`) makes an allocator of its own range D, which a local CB on E = (5,5)-(6,6) then marks
+// too; E's second CB starts at the next aligned address after 4,800 B (a gap).
+mt::Program TrickyCbs(const mt::Buffer& l1) {
+  mt::Program p = mt::CreateProgram();
+  mt::CreateCircularBuffer(p, mt::CoreRange({0, 0}, {1, 1}), Cb(16384, 0));
+  mt::CreateCircularBuffer(p, mt::CoreRange({2, 2}, {3, 3}), Cb(4096, 1));
+  mt::CreateCircularBuffer(p, mt::CoreRange({1, 1}, {2, 2}), Cb(8192, 2));
+  mt::CreateCircularBuffer(
+      p, mt::CoreRange({4, 4}, {5, 5}),
+      mt::CircularBufferConfig(1024, {{3, tt::DataFormat::Float16_b}}, l1).set_page_size(3, 1024));
+  mt::CreateCircularBuffer(p, mt::CoreRange({5, 5}, {6, 6}), Cb(4800, 4, 4800));
+  mt::CreateCircularBuffer(p, mt::CoreRange({5, 5}, {6, 6}), Cb(2400, 5, 2400));
+  return p;
 }
 
 // CBs on overlapping, unequal core ranges: a on (0,0)-(1,1), b on (1,1)-(2,2), c on (0,0)-(1,1).
@@ -450,6 +467,29 @@ int RunCase(const std::string& name, Probe& p) {
       Dispatch(disjoint, p.mesh());
       p.ExpectResidentCb(&disjoint);
       p.Checkpoint("disjoint");
+    }
+    auto l1 = p.Make(0, BT::L1, 64 * kPage, kPage);  // backs the globally allocated CB
+    {
+      mt::Program tricky = TrickyCbs(*l1);
+      Dispatch(tricky, p.mesh());
+      p.ExpectResidentCb(&tricky);
+      p.Checkpoint("tricky");
+    }
+    p.Drop(0, l1, kPage);
+    {
+      // A CB resized on a program-cache hit (UpdateCircularBufferTotalSize, as ttnn's program
+      // factories do): the next enqueue lays the program out again.
+      mt::Program resized = mt::CreateProgram();
+      const auto first =
+          mt::CreateCircularBuffer(resized, mt::CoreRange({0, 0}, {1, 1}), Cb(16384, 0));
+      mt::CreateCircularBuffer(resized, mt::CoreRange({1, 1}, {2, 2}), Cb(8192, 1));
+      Dispatch(resized, p.mesh());
+      p.ExpectResidentCb(&resized);
+      p.Checkpoint("before-resize");
+      mt::UpdateCircularBufferTotalSize(resized, first, 32768);
+      Dispatch(resized, p.mesh());
+      p.ExpectResidentCb(&resized);
+      p.Checkpoint("resized");
     }
     p.ExpectResidentCb(nullptr);
     p.Checkpoint("freed");
