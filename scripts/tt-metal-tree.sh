@@ -16,7 +16,7 @@ mirrors=${2:?usage: scripts/tt-metal-tree.sh OUT MIRRORS}
 git_dir() {  # owner+name -> its git dir, or a clear error
   local d="$mirrors/$1/repo"
   if ! git --git-dir="$d" rev-parse HEAD >/dev/null 2>&1; then
-    echo "tt-metal-tree: no snapshot of ${1/+//} in $d: fetch github:${1/+//} first" >&2
+    echo "tt-metal-tree: no snapshot of ${1/+//} in $d: make one first (git clone --mirror https://github.com/${1/+//} $d)" >&2
     exit 2
   fi
   echo "$d"
