@@ -158,8 +158,7 @@ inline void BufferAllocated(const BufferEvent& e, Chips chips) {
                    e.size, flags);
   } else {
     ttmem_alloc_devices(chips.ids, static_cast<uint32_t>(chips.count),
-                        static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address, e.size,
-                        flags);
+                        static_cast<ttmem_mem_type>(e.type), e.buffer_id, e.address, e.size, flags);
   }
 }
 

@@ -491,8 +491,8 @@ TTMEM_EXPORT void ttmem_alloc_devices(const uint32_t* devices, uint32_t count, t
     g_link.region.header->lost_bad_args.fetch_add(count, std::memory_order_relaxed);
     return;
   }
-  WriteMany(ttmem::proto::RecordKind::kAlloc, devices, count, static_cast<uint8_t>(type),
-            buffer_id, address, size, static_cast<uint16_t>(flags));
+  WriteMany(ttmem::proto::RecordKind::kAlloc, devices, count, static_cast<uint8_t>(type), buffer_id,
+            address, size, static_cast<uint16_t>(flags));
 }
 
 TTMEM_EXPORT void ttmem_free_devices(const uint32_t* devices, uint32_t count, uint64_t buffer_id) {
