@@ -214,7 +214,11 @@ bool FirstSight(uint32_t chip) {
 
 void FunctionStarted(const char* name, size_t len) {
   char cut[kMaxName + 1];
-  const size_t n = std::min(len, kMaxName);
+  size_t n = std::min(len, kMaxName);
+  // Never inside a UTF-8 character: back off over continuation bytes to its start.
+  if (n < len)
+    for (int k = 0; k < 3 && n > 0 && (static_cast<unsigned char>(name[n]) & 0xc0) == 0x80; ++k)
+      --n;
   std::memcpy(cut, name, n);
   cut[n] = '\0';
   if (t_depth < kMaxDepth) std::memcpy(t_ops[t_depth], cut, n + 1);

@@ -79,6 +79,11 @@ TEST(ProcessorRules, OpStackIsPerThreadBoundedAndCut) {
   EXPECT_EQ(std::string(CurrentOp()), std::string(63, 'x'));  // the 32nd level, cut at 63
   for (int i = 0; i < 40; ++i) FunctionEnded();
   EXPECT_STREQ(CurrentOp(), "");
+  // Cut at 63 bytes, never inside a UTF-8 character: 62 x's and a two-byte "é" keep the x's.
+  const std::string accented = std::string(62, 'x') + "\xc3\xa9";
+  FunctionStarted(accented.data(), accented.size());
+  EXPECT_EQ(std::string(CurrentOp()), std::string(62, 'x'));
+  FunctionEnded();
 }
 
 TEST(ProcessorRules, ResidentIdsAreApartFromBufferIds) {

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/socket.h"
+#include "base/text.h"
 #include "protocol/frames.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
@@ -921,6 +922,107 @@ TEST(Hostile, OpNamesAndOpsAreCheckedBeforeTheyAreKept) {
   ASSERT_EQ(r["buffers"].size(), 1u) << r.dump();
   EXPECT_EQ(r["buffers"][0]["op"], "ttnn::?[2Jadd?");
   EXPECT_TRUE(DaemonAlive(d));
+}
+
+// The raw reply to one query on its own connection ("" when none came).
+std::string AskRaw(const std::string& socket, const json& req) {
+  base::UniqueFd fd = base::ConnectUnix(socket, false);
+  if (!fd) return "";
+  const std::string text = req.dump();
+  proto::Frame f;
+  std::string error;
+  if (!proto::SendFrame(fd.get(), proto::FrameType::kQuery, text.data(),
+                        static_cast<uint32_t>(text.size())) ||
+      !proto::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error))
+    return "";
+  return std::string(f.payload.begin(), f.payload.end());
+}
+
+bool ValidUtf8(const std::string& s) {
+  return base::ValidUtf8(s) == s;
+}
+
+// Issue 26: one invalid UTF-8 byte in a name a user controls ended the daemon (nlohmann's
+// type_error 316 when a reply was dumped): a scope name with stray bytes or cut inside a
+// character, a binary whose file name is not UTF-8. Names become valid UTF-8 where they enter
+// (U+FFFD for each bad byte); every query kind answers with valid UTF-8 JSON, and so does
+// /metrics. (Not run against the build before the fix.)
+TEST(Hostile, InvalidUtf8InNamesCannotEndTheDaemon) {
+  TempDir dir;
+  Daemon d(dir);
+  d.extra_args = {"--metrics-listen", "127.0.0.1:0"};
+  ASSERT_TRUE(d.Start()) << d.log();
+  Forger f = Forge(d.socket(), 1, 64);
+  const std::string evil = std::string("m\xff\xfe") + "\xc3";  // stray bytes, then half an "é"
+  const proto::OpNameBody body = OpName(3, evil, static_cast<uint32_t>(evil.size()));
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kOpName, &body, sizeof(body)));
+  WriteAllocWithOp(f, 3);
+  // A process named by a binary whose file name is not UTF-8 (its comm carries the bytes).
+  const std::string exe = dir.File("ev\xff\xfeil");
+  std::filesystem::copy_file(BinDir() + "/ttmem_stress_client", exe);
+  ::chmod(exe.c_str(), 0755);
+  Child c = Spawn({exe, "--truth", dir.File("evil.truth.json"), "--hold"},
+                  {{"TT_ALLOC_TRACKING_ENABLED", "1"}, {"TTMEM_SOCKET", d.socket()}}, true, true,
+                  dir.File("evil.stderr"));
+  ASSERT_EQ(ReadLine(c.stdout_fd, std::chrono::seconds(60)), "ready");
+  json buffers;
+  for (int i = 0; i < 100; ++i) {
+    buffers = Ask(d.socket(), {{"cmd", "buffers"}, {"pid", ::getpid()}});
+    if (buffers.is_object() && !buffers["buffers"].empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(buffers.is_object() && buffers["buffers"].size() == 1u) << buffers.dump();
+  EXPECT_EQ(buffers["buffers"][0]["op"], "m\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  const std::vector<json> queries = {
+      {{"cmd", "status"}},
+      {{"cmd", "buffers"}, {"pid", ::getpid()}},
+      {{"cmd", "buffers"}, {"pid", c.pid}},
+      {{"cmd", "snapshot"}, {"pid", ::getpid()}},
+      {{"cmd", "snapshot"}, {"pid", ::getpid()}, {"format", "text"}},
+      {{"cmd", "snapshot"}, {"pid", c.pid}},
+      {{"cmd", "history"}},
+      {{"cmd", "fragmentation"}},
+      {{"cmd", "ping"}},
+  };
+  for (const json& q : queries) {
+    const std::string reply = AskRaw(d.socket(), q);
+    ASSERT_FALSE(reply.empty()) << q.dump() << "\n" << d.log();
+    EXPECT_TRUE(ValidUtf8(reply)) << q.dump();
+    if (!q.contains("format")) {
+      EXPECT_FALSE(json::parse(reply, nullptr, false).is_discarded()) << q.dump();
+    }
+  }
+  const std::string status = AskRaw(d.socket(), {{"cmd", "status"}});
+  EXPECT_NE(status.find("ev\xef\xbf\xbd\xef\xbf\xbdil"), std::string::npos);
+  // The event stream's snapshot: process and op_name notices carry the names. One reader for
+  // the whole stream (a reader buffers what it read past a frame).
+  {
+    base::UniqueFd s = base::ConnectUnix(d.socket(), false);
+    ASSERT_TRUE(s);
+    const std::string req = json{{"cmd", "events"}}.dump();
+    ASSERT_TRUE(proto::SendFrame(s.get(), proto::FrameType::kQuery, req.data(),
+                                 static_cast<uint32_t>(req.size())));
+    timeval tv{2, 0};
+    ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    proto::FrameReader reader(proto::kMaxReplyPayload);
+    int names = 0;
+    for (int i = 0; i < 64 && names == 0; ++i) {
+      proto::Frame fr;
+      std::string error;
+      if (!proto::RecvFrame(s.get(), &reader, &fr, &error)) break;
+      if (fr.header.type != static_cast<uint16_t>(proto::FrameType::kQueryReply)) continue;
+      const std::string text(fr.payload.begin(), fr.payload.end());
+      EXPECT_TRUE(ValidUtf8(text)) << text;
+      names += text.find("\xef\xbf\xbd") != std::string::npos;
+    }
+    EXPECT_GE(names, 1);  // the evil process's start (its name and command line), its op name
+  }
+  const std::string metrics = ScrapeUntil(ListeningPort(d), "ev\xef\xbf\xbd\xef\xbf\xbdil");
+  EXPECT_TRUE(ValidUtf8(metrics));
+  EXPECT_NE(metrics.find("comm=\"ev\xef\xbf\xbd\xef\xbf\xbdil\""), std::string::npos);
+  EXPECT_TRUE(DaemonAlive(d)) << d.log();
+  ::kill(c.pid, SIGKILL);
+  Wait(c.pid, std::chrono::seconds(10));
 }
 
 }  // namespace

@@ -46,6 +46,32 @@ bool Dangerous(uint32_t cp) {
 
 }  // namespace
 
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = 0;
+    const size_t n = Utf8At(s, i, &cp);
+    if (n == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+size_t Utf8Cut(std::string_view s, size_t max) {
+  if (max >= s.size()) return s.size();
+  size_t cut = max;
+  // Back off over continuation bytes (at most three) to the start of the sequence s[max] is in.
+  for (int k = 0; k < 3 && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80; ++k)
+    --cut;
+  return (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80 ? max : cut;
+}
+
 std::string TerminalSafe(std::string_view s) {
   std::string out;
   out.reserve(s.size());

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/text.h"
 #include "client/client_internal.h"
 #include "protocol/frames.h"
 #include "protocol/wire.h"
@@ -33,7 +34,9 @@ OpNames& Names() {
 
 uint32_t InternOpName(const char* name) {
   if (name == nullptr || name[0] == '\0') return 0;
-  const std::string key(name, strnlen(name, proto::kMaxOpName));
+  // Cut at kMaxOpName bytes, never inside a UTF-8 character (the daemon would show U+FFFD).
+  const size_t len = strnlen(name, proto::kMaxOpName + 1);
+  const std::string key(name, base::Utf8Cut(std::string_view(name, len), proto::kMaxOpName));
   OpNames& n = Names();
   uint32_t id = 0;
   {

@@ -141,7 +141,7 @@ void EventStream::TellLost(Connection& c) {
       {"total", q.events_lost},
       {"notices_total", q.notices_lost},
       {"time_ns",
-       base::RealtimeNs()}}.dump();
+       base::RealtimeNs()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (AppendNotice(c, text, /*essential=*/true)) {
     q.events_lost_told = q.events_lost;
     q.notices_lost_told = q.notices_lost;
@@ -186,7 +186,7 @@ void EventStream::Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledg
                  nlohmann::json{{"error", fmt::format("uid {} already has {} event streams (the "
                                                       "limit): stop a running `ttmem record` first",
                                                       c.cred.uid, same_uid)}}
-                     .dump());
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
   c.query.events = true;
@@ -198,7 +198,7 @@ void EventStream::Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledg
                                  {"daemon_pid", ::getpid()},
                                  {"protocol_version", proto::kProtocolVersion},
                                  {"pid_filter", pid}}
-                      .dump());
+                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   for (const auto& [id, dev] : ledger.devices())
     if (dev.info) AppendNotice(c, Dump(DeviceNotice(id, *dev.info)));
   for (const auto& [p, m] : meta) {
@@ -231,7 +231,7 @@ void EventStream::Flushed(Connection& c) {
                  nlohmann::json{{"error",
                                  "events_flush needs an event stream on this connection "
                                  "(send {\"cmd\": \"events\"} first)"}}
-                     .dump());
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
   TellLost(c);
@@ -240,7 +240,7 @@ void EventStream::Flushed(Connection& c) {
                                    {"lost_total", c.query.events_lost},
                                    {"notices_lost_total", c.query.notices_lost},
                                    {"time_ns", base::RealtimeNs()}}
-                        .dump(),
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                     /*essential=*/true)) {
     conns_.CountError();
     conns_.Doom(c, "it asks for flushes without reading them");

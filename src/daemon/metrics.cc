@@ -135,6 +135,12 @@ void MetricsExporter::Update(
                           MetricType::Counter);
   auto disconnected = Family("ttmem_clients_disconnected_for_errors_total",
                              "Clients disconnected for malformed reports.", MetricType::Counter);
+  auto conflicts = Family("ttmem_device_info_conflicts_total",
+                          "Device announcements refused: another user's live announcement stands.",
+                          MetricType::Counter);
+  auto failed =
+      Family("ttmem_failed_queries_total",
+             "Queries answered with an error because answering them failed.", MetricType::Counter);
   auto stale = Family("ttmem_stale_memory_bytes",
                       "Device memory tt-metal's own statistics attribute to processes that no "
                       "longer exist (stale slots), by device and memory type.",
@@ -191,12 +197,14 @@ void MetricsExporter::Update(
   // Lasting differences between libttmem's and tt-metal's own figures (docs/tt-metal.md).
   Add(anomalies, {{"kind", "coverage"}}, static_cast<double>(c.coverage_anomalies));
   Add(disconnected, {}, static_cast<double>(c.clients_disconnected_for_errors));
+  Add(conflicts, {}, static_cast<double>(c.device_info_conflicts));
+  Add(failed, {}, static_cast<double>(c.failed_queries));
   Add(coverage, {},
       static_cast<double>(status.coverage_anomalies ? status.coverage_anomalies->size() : 0));
   snapshot_->Set({std::move(used), std::move(total), std::move(buffers), std::move(capture),
                   std::move(proc), std::move(free_block), std::move(procs), std::move(events),
                   std::move(dropped), std::move(anomalies), std::move(disconnected),
-                  std::move(stale), std::move(coverage)});
+                  std::move(conflicts), std::move(failed), std::move(stale), std::move(coverage)});
 }
 
 }  // namespace ttmem::daemon

@@ -12,14 +12,19 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/text.h"
+#include "daemon/log.h"
 #include "daemon/snapshot.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::daemon {
 namespace {
 
+// Every text in a reply was made valid UTF-8 where it entered (base::ValidUtf8); the replacing
+// handler is the second guard: a byte that slipped through becomes U+FFFD, never an exception.
 void ReplyJson(Connections& conns, Connection& c, const nlohmann::json& j) {
-  conns.Reply(c, proto::FrameType::kQueryReply, j.dump());
+  conns.Reply(c, proto::FrameType::kQueryReply,
+              j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace
@@ -44,7 +49,16 @@ void QueryService::Handle(Connection& c, const proto::Frame& f) {
                               : "";
   auto it = Commands().find(cmd);
   if (it != Commands().end()) {
-    (this->*(it->second))(c, req);
+    // One query's failure is that query's error, never the end of the daemon.
+    try {
+      (this->*(it->second))(c, req);
+    } catch (const std::exception& e) {
+      ++failed_queries_;
+      LogWarn("query \"{}\" from pid {} failed: {}", base::TerminalSafe(cmd), c.cred.pid,
+              base::TerminalSafe(e.what()));
+      ReplyJson(ctx_.conns, c,
+                {{"error", fmt::format("the daemon could not answer \"{}\": {}", cmd, e.what())}});
+    }
     return;
   }
   ReplyJson(ctx_.conns, c,
@@ -278,6 +292,7 @@ DaemonMeta QueryService::Meta() const {
   dm.clients_disconnected_for_errors = ctx_.conns.errors();
   dm.device_info_conflicts = ctx_.reporters.device_info_conflicts();
   dm.coverage_anomalies = ctx_.shm.anomalies();
+  dm.failed_queries = failed_queries_;
   return dm;
 }
 

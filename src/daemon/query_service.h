@@ -82,6 +82,7 @@ class QueryService {
   uint64_t frag_version_ = ~0ull;
   uint32_t frag_cells_ = 0;
   uint64_t metrics_built_ns_ = 0;
+  uint64_t failed_queries_ = 0;  // queries whose handler threw: answered with an error
 };
 
 }  // namespace ttmem::daemon

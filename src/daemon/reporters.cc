@@ -41,11 +41,15 @@ ProcessMeta ReadProcessMeta(pid_t pid, uid_t uid) {
   while (!m.cmdline.empty() && m.cmdline.back() == '\0') m.cmdline.pop_back();
   for (char& ch : m.cmdline)
     if (ch == '\0') ch = ' ';
+  // A process names itself (comm, argv): valid UTF-8 from here on, for every JSON writer, label
+  // and recording downstream.
+  m.name = base::ValidUtf8(m.name);
+  m.cmdline = base::ValidUtf8(m.cmdline);
   passwd pw{};
   passwd* res = nullptr;
   char buf[1024];
   if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != nullptr)
-    m.user = res->pw_name;
+    m.user = base::ValidUtf8(res->pw_name);
   else
     m.user = std::to_string(uid);
   m.started_unix_ms = base::UnixMs();
@@ -72,12 +76,13 @@ bool SameDeviceInfo(const ledger::DeviceInfo& a, const ledger::DeviceInfo& b) {
          a.bank_count == b.bank_count && a.bank_base == b.bank_base;
 }
 
-// A client's text (arch, tag) as kept: up to its first NUL, control bytes replaced.
+// A client's text (arch, tag, op and mark names) as kept: up to its first NUL, control bytes
+// replaced, valid UTF-8 (invalid sequences become U+FFFD).
 std::string SafeText(const char* p, size_t n) {
   std::string s(p, strnlen(p, n));
   for (char& c : s)
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) c = '?';
-  return s;
+  return base::ValidUtf8(s);
 }
 
 // The hello ack: sent before the connection is refused or accepted.

@@ -206,6 +206,7 @@ model::Counters CountersOf(const ledger::Ledger& ledger, const DaemonMeta& daemo
   k.events_applied = daemon.events_applied;
   k.clients_disconnected_for_errors = daemon.clients_disconnected_for_errors;
   k.device_info_conflicts = daemon.device_info_conflicts;
+  k.failed_queries = daemon.failed_queries;
   k.coverage_anomalies = daemon.coverage_anomalies.size();
   return k;
 }

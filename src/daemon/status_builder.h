@@ -48,6 +48,7 @@ struct DaemonMeta {
   uint64_t device_info_conflicts = 0;  // announcements refused: another uid's live one stands
   // Lasting differences between libttmem's and tt-metal's figures (daemon/coverage.h).
   std::vector<CoverageAnomaly> coverage_anomalies;
+  uint64_t failed_queries = 0;  // queries answered with an error because their handler threw
 };
 
 // The native device whose announced chip unique id is `chip_id` (tt-metal's regions are named by

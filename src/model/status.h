@@ -121,6 +121,7 @@ struct Counters {
   uint64_t events_applied = 0;
   uint64_t clients_disconnected_for_errors = 0;
   uint64_t device_info_conflicts = 0;
+  uint64_t failed_queries = 0;
   uint64_t coverage_anomalies = 0;
 };
 

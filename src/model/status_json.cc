@@ -245,6 +245,7 @@ void WriteTail(JsonWriter& w, const Status& s) {
     w.Key("events_applied").Uint(c.events_applied);
     w.Key("clients_disconnected_for_errors").Uint(c.clients_disconnected_for_errors);
     w.Key("device_info_conflicts").Uint(c.device_info_conflicts);
+    w.Key("failed_queries").Uint(c.failed_queries);
     w.Key("coverage_anomalies").Uint(c.coverage_anomalies);
     w.EndObject();
   }

@@ -148,6 +148,7 @@ void ReadTail(const json& j, Status* s) {
     k.events_applied = U64(*c, "events_applied").value_or(0);
     k.clients_disconnected_for_errors = U64(*c, "clients_disconnected_for_errors").value_or(0);
     k.device_info_conflicts = U64(*c, "device_info_conflicts").value_or(0);
+    k.failed_queries = U64(*c, "failed_queries").value_or(0);
     k.coverage_anomalies = U64(*c, "coverage_anomalies").value_or(0);
   }
   if (const json* a = Field(j, "problems"); a != nullptr && a->is_array()) {
