@@ -542,11 +542,24 @@ TEST(Hostile, AnotherUserCannotTakeAProcesssSnapshot) {
   ASSERT_EQ(ReadLine(victim.child.stdout_fd, 30s), "ready");
   const std::string socket = d.socket();
   const int pid = victim.child.pid;
+  // Issue 26: the same detail through `buffers` or an event stream that follows the process was
+  // open to anyone (buffers, addresses and ops of another user's process). Totals stay public.
   pid_t nosy = ForkAs(kNobody, [&] {
-    json r = Ask(socket, {{"cmd", "snapshot"}, {"pid", pid}});
-    if (!r.contains("error")) return 1;
-    const std::string e = r["error"].get<std::string>();
-    return e.find("belongs to another user") != std::string::npos && !r.contains("buffers") ? 0 : 2;
+    int rc = 0;
+    for (const json& q :
+         {json{{"cmd", "snapshot"}, {"pid", pid}}, json{{"cmd", "buffers"}, {"pid", pid}},
+          json{{"cmd", "events"}, {"pid", pid}}}) {
+      json r = Ask(socket, q);
+      if (!r.contains("error")) return 1;
+      const std::string e = r["error"].get<std::string>();
+      if (e.find("belongs to another user") == std::string::npos || r.contains("buffers")) rc = 2;
+    }
+    json s = Ask(socket, {{"cmd", "status"}});  // totals per process: still there
+    for (const json& p : s["processes"])
+      if (p["pid"] == pid)
+        for (const auto& [type, m] : p["memory"].items())
+          if (m["used_bytes"].is_number() && m["used_bytes"].get<uint64_t>() > 0) return rc;
+    return 3;
   });
   ASSERT_GT(nosy, 0);
   EXPECT_EQ(Wait(nosy, 30s), 0);
@@ -554,6 +567,8 @@ TEST(Hostile, AnotherUserCannotTakeAProcesssSnapshot) {
   json mine = Ask(socket, {{"cmd", "snapshot"}, {"pid", pid}});
   EXPECT_FALSE(mine.contains("error")) << mine.dump();
   EXPECT_TRUE(mine["buffers"].is_array());
+  json listed = Ask(socket, {{"cmd", "buffers"}, {"pid", pid}});
+  EXPECT_FALSE(listed["buffers"].empty()) << listed.dump();
   ::close(victim.child.stdin_fd);
   Wait(victim.child.pid, 10s);
 }
@@ -611,6 +626,55 @@ Child SleeperInAForgedRegion(const std::string& shm_dir, uint64_t chip) {
       << ttshm::EncodeRegion(4, chip, 0, {{victim.pid, {1ull << 30, 0, 0, 0, 0}, now, "sleep"}},
                              ttshm::kReady);
   return victim;
+}
+
+// Issue 26: another user pre-created the chip's statistics file (as tt-metal opens it, a process
+// maps whatever is there) and rewrote the victim's slot: its figures raised or hid a coverage
+// anomaly against the victim. A region file counts for a process only when its owner is root or
+// the process's user; the mapping must not be of a deleted file.
+TEST(Hostile, AStatisticsFileAnotherUserOwnsIsNeverVerified) {
+  if (!RunningAsRoot()) GTEST_SKIP() << "a second user needs root to set up";
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_EQ(::mkdir(d.shm_dir().c_str(), 0755), 0);
+  ASSERT_TRUE(d.Start()) << d.log();
+  const std::string path = d.shm_dir() + "/tt_device_91_memory";
+  // A process of root's that maps the region, as tt-metal does, once the file is there.
+  Child mapper = Spawn({"/usr/bin/python3", "-c",
+                        "import mmap, os, sys, time\n"
+                        "p = sys.argv[1]\n"
+                        "while not os.path.exists(p): time.sleep(0.01)\n"
+                        "time.sleep(0.1)\n"
+                        "f = open(p, 'rb'); m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+                        "print('mapped', flush=True); time.sleep(30)\n",
+                        path},
+                       {}, false, true);
+  auto write_region = [&](uid_t owner) {
+    const uint64_t now =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    std::ofstream(path, std::ios::binary) << ttshm::EncodeRegion(
+        4, 91, 0, {{mapper.pid, {1ull << 29, 0, 0, 0, 0}, now, "python3"}}, ttshm::kReady);
+    ASSERT_EQ(::chown(path.c_str(), owner, owner), 0);
+  };
+  write_region(kNobody);
+  ASSERT_EQ(ReadLine(mapper.stdout_fd, 30s), "mapped");
+  json s = Status(d.socket());
+  const json* p = FindProcess(s, mapper.pid);
+  ASSERT_NE(p, nullptr) << s.dump(1);
+  EXPECT_TRUE((*p)["unverified"].get<bool>());
+  EXPECT_NE((*p)["unverified_reason"].get<std::string>().find("belongs to uid 65534"),
+            std::string::npos)
+      << p->dump();
+  // The same file owned by root (the process's user here): verified — the check can tell.
+  ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
+  s = Status(d.socket());
+  p = FindProcess(s, mapper.pid);
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE((*p)["unverified"].get<bool>()) << p->dump();
+  ::kill(mapper.pid, SIGKILL);
+  Wait(mapper.pid, 10s);
 }
 
 // 8c. Forged tt-metal statistics: a row naming a live pid that never mapped the region was shown

@@ -1,6 +1,7 @@
 // Op attribution (issue 17): each allocation carries its thread's innermost scope, through
 // threads, nesting, refused names, fork, and into the daemon's per-op view — with the real
 // libttmem in a real client process (tests/scope_client.cc) and the real daemon.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -275,6 +277,29 @@ TEST(Ops, OutOfMemorySavesASnapshotNamingWhatHeldTheMemory) {
     EXPECT_NE(text.find("ttmem: snapshot saved to " + out + "/ttmem-oom-" + std::to_string(pid)),
               std::string::npos)
         << text;
+  }
+  // Without TTMEM_SNAPSHOT_DIR: the user's runtime directory (XDG_RUNTIME_DIR when it is this
+  // user's, closed to others), never the current directory; the file is new, 0600, its name
+  // ends in 8 random hex digits (issue 26: planted links and FIFOs at a predictable name).
+  {
+    const std::string runtime = dir.File("runtime");
+    ASSERT_EQ(::mkdir(runtime.c_str(), 0700), 0);
+    const std::string cwd = dir.File("cwd");
+    std::filesystem::create_directory(cwd);
+    Child c = Spawn({"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", cwd, BinDir() + "/ttmem", "sim",
+                     "oom", "--socket", daemon.socket()},
+                    {{"XDG_RUNTIME_DIR", runtime}}, false, false, dir.File("xdg.stderr"));
+    EXPECT_EQ(Wait(c.pid, 60s), 2);
+    EXPECT_TRUE(std::filesystem::is_empty(cwd));
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(runtime)) files.push_back(e.path());
+    ASSERT_EQ(files.size(), 1u) << FileText(dir.File("xdg.stderr"));
+    const std::string name = files[0].filename().string();
+    EXPECT_TRUE(std::regex_match(name, std::regex(R"(ttmem-oom-\d+-\d+-[0-9a-f]{8}\.json)")))
+        << name;
+    struct stat st {};
+    ASSERT_EQ(::stat(files[0].c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
   }
   // TTMEM_OOM_SNAPSHOT=0: the error alone.
   const std::string none = dir.File("snap-off");

@@ -295,7 +295,8 @@ def snapshot(pid=None, path=None, reason=None, socket_path=None, timeout=10.0):
     """The forensic snapshot of process `pid` (default: this one): every live buffer with its
     op, its memory by op, and per device and type it uses everyone's usage, the holders, the
     largest free block and free blocks by size (docs/protocol.md, "snapshot"); its "summary" is
-    the short text. Also written to `path` as JSON when given. Raises TtmemError."""
+    the short text. Also written to `path` as JSON when given: a new file (an existing one, a
+    symbolic link or a FIFO there is refused with OSError), mode 0600. Raises TtmemError."""
     import json
 
     request = {"cmd": "snapshot", "pid": int(pid if pid is not None else os.getpid())}
@@ -304,15 +305,56 @@ def snapshot(pid=None, path=None, reason=None, socket_path=None, timeout=10.0):
             "utf-8", "ignore")
     doc = _request(request, socket_path, timeout)
     if path is not None:
-        with open(path, "w") as f:
+        with _create_user_file(path) as f:
             json.dump(doc, f, indent=2)
             f.write("\n")
     return doc
 
 
+def _create_user_file(path):
+    """`path` opened for writing as a new file only this user may read: never an existing file nor
+    one a link points at (O_EXCL), never through a link (O_NOFOLLOW), never waiting on a FIFO
+    (O_NONBLOCK)."""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    return os.fdopen(os.open(path, flags, 0o600), "w")
+
+
+def _user_dir():
+    """This user's directory for snapshots when TTMEM_SNAPSHOT_DIR is unset: $XDG_RUNTIME_DIR, else
+    /tmp/ttmem-UID (made 0700), either only if it is a directory (not a link) this user owns that
+    nobody else may enter."""
+    import stat
+
+    uid = os.geteuid()
+
+    def owned(d):
+        try:
+            st = os.lstat(d)
+        except OSError:
+            return False
+        return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and (st.st_mode & 0o077) == 0
+
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and xdg.startswith("/") and owned(xdg):
+        return xdg
+    d = "/tmp/ttmem-%d" % uid
+    try:
+        os.mkdir(d, 0o700)
+    except OSError:
+        pass
+    if not owned(d):
+        raise OSError("%s is not a directory of this user's that only it may enter "
+                      "(set TTMEM_SNAPSHOT_DIR)" % d)
+    return d
+
+
 def _snapshot_path(directory):
-    directory = directory or os.environ.get("TTMEM_SNAPSHOT_DIR") or "."
-    return os.path.join(directory, "ttmem-oom-%d-%d.json" % (os.getpid(), int(time.time() * 1000)))
+    import secrets
+
+    directory = directory or os.environ.get("TTMEM_SNAPSHOT_DIR") or _user_dir()
+    return os.path.join(directory, "ttmem-oom-%d-%d-%s.json" % (
+        os.getpid(), int(time.time() * 1000), secrets.token_hex(4)))
 
 
 def _snapshot_at_oom(error, directory, socket_path, stream):
@@ -324,8 +366,8 @@ def _snapshot_at_oom(error, directory, socket_path, stream):
     stream = stream or sys.stderr
     if not is_out_of_memory(error) or os.environ.get("TTMEM_OOM_SNAPSHOT") == "0":
         return None, None
-    path = _snapshot_path(directory)
     try:
+        path = _snapshot_path(directory)
         doc = snapshot(path=path, reason=str(error), socket_path=socket_path)
     except (TtmemError, OSError) as e:
         stream.write("ttmem: out of memory, but no snapshot: %s\n" % e)
@@ -341,8 +383,9 @@ def _snapshot_at_oom(error, directory, socket_path, stream):
 class oom_snapshot:
     """``with ttmem.oom_snapshot(): ...`` or ``@ttmem.oom_snapshot()``: when the block raises one
     of tt-metal's out-of-memory errors, saves this process's snapshot while the block's tensors
-    are still held (the traceback keeps them), as ttmem-oom-PID-MS.json in `directory`
-    ($TTMEM_SNAPSHOT_DIR, else the current directory), prints its summary on stderr and lets the
+    are still held (the traceback keeps them), as ttmem-oom-PID-MS-RANDOM.json (a new file,
+    mode 0600) in `directory` ($TTMEM_SNAPSHOT_DIR, else this user's runtime directory:
+    $XDG_RUNTIME_DIR or /tmp/ttmem-UID), prints its summary on stderr and lets the
     error go on. `.path` and `.snapshot` say what was saved (None when nothing was)."""
 
     def __init__(self, directory=None, socket_path=None, stream=None):

@@ -1,7 +1,12 @@
 // `ttmem snapshot --pid PID [-d DEV] [-o FILE] [--json]`: what one process holds at this moment
 // and why (each buffer's op), with the state of the devices it uses; a short summary on stdout.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -51,11 +56,38 @@ int RunSnapshot(const SnapshotOptions& o) {
   }
   const std::string text = reply.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   if (!o.output.empty()) {
-    std::ofstream f(o.output, std::ios::trunc);
-    f << text;
-    if (!f.good()) {
+    // Never through a symbolic link (another user may have planted one at the name), never into
+    // a FIFO or a device: a regular file, created 0600 or truncated.
+    const int fd =
+        ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    struct stat st {};
+    if (fd < 0 && errno == ELOOP) {
       PrintError(
-          fmt::format("cannot write {}: check the directory exists and is writable", o.output));
+          fmt::format("{} is a symbolic link: not followed (give the path of the file it "
+                      "points to, or another name)",
+                      o.output));
+      return kExitFailure;
+    }
+    if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      ::close(fd);
+      PrintError(
+          fmt::format("{} is not a regular file: not written (give another name)", o.output));
+      return kExitFailure;
+    }
+    size_t done = 0;
+    const bool ok = fd >= 0 && ::ftruncate(fd, 0) == 0 && [&] {
+      while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
+      }
+      return true;
+    }();
+    if (fd >= 0) ::close(fd);
+    if (!ok) {
+      PrintError(fmt::format("cannot write {}: {} (check the directory exists and is writable)",
+                             o.output, std::strerror(errno)));
       return kExitFailure;
     }
   }

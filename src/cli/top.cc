@@ -439,19 +439,26 @@ void DrawDetail(State& st) {
     pos = nl + 1;
   }
   ++y;
-  // Largest live buffers.
+  // Largest live buffers: another user's are not shown to us (ttmemd refuses; totals above stay).
+  const bool refused = st.detail_buffers.contains("error");
+  if (refused)
+    Put(y++, 0,
+        Truncate(base::TerminalSafe("Buffers: " + Str(st.detail_buffers, "error")),
+                 static_cast<size_t>(std::max(COLS - 1, 1))));
   std::vector<std::vector<std::string>> bufs;
-  for (const auto& b : st.detail_buffers["buffers"])
+  for (const auto& b : st.detail_buffers.value("buffers", json::array()))
     bufs.push_back({std::to_string(b.value("device", 0)), Str(b, "type"),
                     std::to_string(U64(b, "id")), fmt::format("{:#x}", U64(b, "address")),
                     FormatBytes(U64(b, "size")), Truncate(Str(b, "op"), 32),
                     b.value("capture", false) ? "capture" : ""});
   y = DrawByOp(st, y);
-  Put(y++, 0,
-      fmt::format("Largest live buffers ({} live in all):",
-                  st.detail_buffers.value("live_buffers", uint64_t{0})),
-      A_BOLD);
-  std::string btable = RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs);
+  if (!refused)
+    Put(y++, 0,
+        fmt::format("Largest live buffers ({} live in all):",
+                    st.detail_buffers.value("live_buffers", uint64_t{0})),
+        A_BOLD);
+  std::string btable =
+      refused ? "" : RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs);
   const int chart_rows = 3;
   for (size_t pos = 0; pos < btable.size() && y < LINES - 2 - chart_rows - 1;) {
     size_t nl = btable.find('\n', pos);

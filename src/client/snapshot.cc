@@ -3,7 +3,9 @@
 // written to a file. Off the hot path entirely; kept C++17-compatible and dependency-free.
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -61,8 +63,12 @@ bool Ask(int fd, proto::FrameReader& reader, const std::string& request, std::st
   return true;
 }
 
+// A file written for this user: created new (O_EXCL: never an existing file, nor one a link
+// points at), never through a symbolic link (O_NOFOLLOW), never waiting on a FIFO (O_NONBLOCK),
+// readable by the user only (0600). EEXIST is returned to the caller in errno.
 bool WriteFile(const char* path, const std::string& text, std::string* error) {
-  const int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
   size_t done = 0;
   while (fd >= 0 && done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -137,16 +143,68 @@ TTMEM_EXPORT int ttmem_is_out_of_memory(const char* message) {
            std::strstr(message, "beyond max L1 size") != nullptr));
 }
 
+namespace ttmem::client {
+namespace {
+
+// Where this user's OOM snapshots go: $TTMEM_SNAPSHOT_DIR (the user's choice, as given), else
+// the user's runtime directory: $XDG_RUNTIME_DIR, or /tmp/ttmem-UID (made 0700), either only if
+// it is a directory (not a link) this user owns that nobody else may enter — as the socket's.
+bool SnapshotDir(std::string* dir, std::string* error) {
+  const char* chosen = std::getenv("TTMEM_SNAPSHOT_DIR");
+  if (chosen != nullptr && chosen[0] != '\0') {
+    *dir = chosen;
+    return true;
+  }
+  const uid_t uid = ::geteuid();
+  auto owned = [uid](const std::string& d) {
+    struct stat st {};
+    return ::lstat(d.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid &&
+           (st.st_mode & 077) == 0;
+  };
+  const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+  if (xdg != nullptr && xdg[0] == '/' && owned(xdg)) {
+    *dir = xdg;
+    return true;
+  }
+  *dir = "/tmp/ttmem-" + std::to_string(uid);
+  ::mkdir(dir->c_str(), 0700);
+  if (owned(*dir)) return true;
+  *error =
+      *dir + " is not a directory of this user's that only it may enter (set TTMEM_SNAPSHOT_DIR)";
+  return false;
+}
+
+// 8 hex digits nobody can predict (a planted file cannot wait at the name).
+std::string RandomSuffix() {
+  uint32_t r = 0;
+  if (::getrandom(&r, sizeof(r), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(r)))
+    r = static_cast<uint32_t>(base::MonotonicNs() ^ (static_cast<uint64_t>(::getpid()) << 20));
+  char buf[9];
+  std::snprintf(buf, sizeof(buf), "%08x", r);
+  return buf;
+}
+
+}  // namespace
+}  // namespace ttmem::client
+
 TTMEM_EXPORT int ttmem_oom_snapshot(const char* message) {
   if (!ttmem_is_out_of_memory(message)) return 0;
   const char* off = std::getenv("TTMEM_OOM_SNAPSHOT");
   if (off != nullptr && std::strcmp(off, "0") == 0) return 0;
-  const char* dir = std::getenv("TTMEM_SNAPSHOT_DIR");
-  const std::string path = std::string(dir != nullptr && dir[0] != '\0' ? dir : ".") +
-                           "/ttmem-oom-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(ttmem::base::UnixMs()) + ".json";
-  std::string text;
-  if (ttmem::client::Snapshot(message, path.c_str(), &text) != 0) {
+  std::string dir, text, path;
+  if (!ttmem::client::SnapshotDir(&dir, &text)) {
+    std::fprintf(stderr, "ttmem: out of memory, but no snapshot: %s\n", text.c_str());
+    return -1;
+  }
+  // ttmem-oom-PID-UNIXMS-RANDOM.json, created new; a name already taken gets another suffix.
+  int rc = -1;
+  for (int attempt = 0; attempt < 4 && rc != 0; ++attempt) {
+    path = dir + "/ttmem-oom-" + std::to_string(::getpid()) + "-" +
+           std::to_string(ttmem::base::UnixMs()) + "-" + ttmem::client::RandomSuffix() + ".json";
+    rc = ttmem::client::Snapshot(message, path.c_str(), &text);
+    if (rc != 0 && errno != EEXIST) break;
+  }
+  if (rc != 0) {
     std::fprintf(stderr, "ttmem: out of memory, but no snapshot: %s\n", text.c_str());
     return -1;
   }

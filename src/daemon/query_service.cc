@@ -29,6 +29,20 @@ void ReplyJson(Connections& conns, Connection& c, const nlohmann::json& j) {
 
 }  // namespace
 
+// Per-buffer detail of a process (addresses, ops: `buffers`, `snapshot`, an event stream that
+// follows it) goes to its own user and root only; totals per process stay visible to everyone, as
+// nvidia-smi shows them. True (with the error replied) when `pid` is another user's.
+bool QueryService::AnotherUsers(Connection& c, pid_t pid, const char* what) {
+  const auto& metas = ctx_.reporters.meta();
+  auto m = metas.find(pid);
+  if (m == metas.end() || c.cred.uid == 0 || c.cred.uid == m->second.uid) return false;
+  ReplyJson(ctx_.conns, c,
+            {{"error", fmt::format("pid {} belongs to another user (uid {}): only that user or "
+                                   "root may {}",
+                                   pid, m->second.uid, what)}});
+  return true;
+}
+
 const std::map<std::string_view, QueryService::Command>& QueryService::Commands() {
   static const std::map<std::string_view, Command> kCommands = {
       {"status", &QueryService::Status},     {"subscribe", &QueryService::Subscribe},
@@ -122,6 +136,7 @@ void QueryService::Buffers(Connection& c, const nlohmann::json& req) {
   size_t total = 0;
   if (req.contains("pid")) {
     const pid_t pid = req["pid"].get<pid_t>();
+    if (AnotherUsers(c, pid, "list its buffers")) return;
     size_t limit = req.contains("limit") ? std::min<size_t>(req["limit"].get<size_t>(), 1000) : 20;
     auto p = ctx_.ledger.processes().find(pid);
     static const ProcessMeta kNoMeta{};
@@ -209,17 +224,14 @@ void QueryService::Snapshot(Connection& c, const nlohmann::json& req) {
     ReplyJson(ctx_.conns, c, {{"error", "\"format\" must be \"json\" or \"text\""}});
     return;
   }
-  ctx_.drain();
   const auto& metas = ctx_.reporters.meta();
-  auto m = metas.find(sr.pid);
-  if (m != metas.end() && c.cred.uid != 0 && c.cred.uid != m->second.uid) {
-    ReplyJson(ctx_.conns, c,
-              {{"error", fmt::format("pid {} belongs to another user (uid {}): only that user or "
-                                     "root may take its snapshot",
-                                     sr.pid, m->second.uid)}});
-    return;
-  }
-  nlohmann::json snap = BuildSnapshot(ctx_.ledger, sr, metas, FragmentationAll(0), base::UnixMs());
+  if (AnotherUsers(c, sr.pid, "take its snapshot")) return;
+  // A pid that does not report costs nothing: no drain, no fragmentation.
+  static const std::map<uint32_t, std::vector<TypeFragmentation>> kNone;
+  const bool reports = metas.count(sr.pid) != 0;
+  if (reports) ctx_.drain();
+  nlohmann::json snap =
+      BuildSnapshot(ctx_.ledger, sr, metas, reports ? FragmentationAll(0) : kNone, base::UnixMs());
   if (format == "text" && !snap.contains("error")) {
     ctx_.conns.Reply(c, proto::FrameType::kQueryReply, snap["summary"].get<std::string>());
     return;
@@ -258,9 +270,10 @@ void QueryService::Fragmentation(Connection& c, const nlohmann::json& req) {
 void QueryService::Events(Connection& c, const nlohmann::json& req) {
   // {"cmd": "events", ["pid": P]}: the event stream (docs/protocol.md) until the peer closes.
   // What was published before the subscription is in its snapshot, not in the stream.
+  const pid_t pid = req.contains("pid") ? req["pid"].get<pid_t>() : -1;
+  if (pid >= 0 && AnotherUsers(c, pid, "follow its events")) return;
   ctx_.drain();
-  ctx_.events.Subscribe(c, req.contains("pid") ? req["pid"].get<pid_t>() : -1, ctx_.ledger,
-                        ctx_.reporters.meta());
+  ctx_.events.Subscribe(c, pid, ctx_.ledger, ctx_.reporters.meta());
 }
 
 void QueryService::EventsFlush(Connection& c, const nlohmann::json&) {

@@ -71,6 +71,7 @@ class QueryService {
   void Ping(Connection& c, const nlohmann::json& req);
 
   void SendStatus(Connection& c);  // the status document, built into c's outbox
+  bool AnotherUsers(Connection& c, pid_t pid, const char* what);
   DaemonMeta Meta() const;
   // The fragmentation of every announced device, recomputed when the ledger changed (one walk
   // over the live buffers for all devices). `cells` 0: any strip width will do.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -209,10 +210,11 @@ bool MapsRegion(pid_t pid, uint64_t started, const std::string& path, std::strin
   }
   bool found = false;
   for (std::string line; std::getline(maps, line);) {
-    // "... /dev/shm/tt_device_N_memory" (the path is the last field; " (deleted)" may follow).
+    // "... /dev/shm/tt_device_N_memory", the last field. A mapping of a deleted file (" (deleted)"
+    // after the path) is not this region: the file at the path now is another.
     const size_t at = line.find(want);
     if (at != std::string::npos && at > 0 && line[at - 1] == ' ' &&
-        (at + want.size() == line.size() || line[at + want.size()] == ' ')) {
+        at + want.size() == line.size()) {
       found = true;
       break;
     }
@@ -243,6 +245,19 @@ void CheckLiveness(Region* r) {
         (!comm.empty() && !p.name.empty() && comm != p.name.substr(0, 15))) {
       p.alive = false;
       p.stale_reason = "pid reused";
+      continue;
+    }
+    // A verdict on a process rests only on what its own user controls: a region file another
+    // user owns could have been made (or be rewritten) by them, whoever maps it.
+    struct stat file {
+    }, proc{};
+    if (::stat(r->path.c_str(), &file) == 0 &&
+        ::stat(fmt::format("/proc/{}", p.pid).c_str(), &proc) == 0 && file.st_uid != 0 &&
+        file.st_uid != proc.st_uid) {
+      p.verified = false;
+      p.unverified_reason = fmt::format(
+          "the statistics file belongs to uid {}, neither root nor the process's user (uid {})",
+          file.st_uid, proc.st_uid);
       continue;
     }
     p.verified = MapsRegion(p.pid, started, r->path, &p.unverified_reason);

@@ -188,6 +188,10 @@ class OomSnapshotTest(unittest.TestCase):
                     raise RuntimeError(self.OOM)
             self.assertIsNotNone(guard.path)
             self.assertEqual(os.listdir(d), [os.path.basename(guard.path)])
+            # A new file only this user reads, under a name nobody could predict (issue 26).
+            self.assertEqual(os.stat(guard.path).st_mode & 0o777, 0o600)
+            self.assertRegex(os.path.basename(guard.path),
+                             r"^ttmem-oom-%d-\d+-[0-9a-f]{8}\.json$" % os.getpid())
             with open(guard.path) as f:
                 saved = json.load(f)
         self.assertIn("snapshot saved to " + guard.path, cm.exception.__notes__[0])
@@ -200,6 +204,20 @@ class OomSnapshotTest(unittest.TestCase):
         text = out.getvalue()
         self.assertIn("L1 on device 5: pid %d holds 64.0 MiB" % os.getpid(), text)
         self.assertIn("ttnn::conv2d 48.0 MiB (75 %), ttnn::max_pool2d 16.0 MiB (25 %)", text)
+        # A planted symbolic link or FIFO at a snapshot path is refused, not followed or waited on
+        # (issue 26: root's OOM overwrote a root-owned file through a link, a FIFO blocked it).
+        with tempfile.TemporaryDirectory() as d:
+            target = os.path.join(d, "precious")
+            with open(target, "w") as f:
+                f.write("keep")
+            os.symlink(target, os.path.join(d, "link.json"))
+            with self.assertRaises(OSError):
+                ttmem.snapshot(path=os.path.join(d, "link.json"), socket_path=_DAEMON.socket)
+            with open(target) as f:
+                self.assertEqual(f.read(), "keep")
+            os.mkfifo(os.path.join(d, "fifo.json"))
+            with self.assertRaises(OSError):
+                ttmem.snapshot(path=os.path.join(d, "fifo.json"), socket_path=_DAEMON.socket)
         # Not an OOM: nothing saved, the error goes on as it is.
         with self.assertRaises(KeyError):
             with ttmem.oom_snapshot(directory="/nonexistent", socket_path=_DAEMON.socket) as g:
