@@ -34,6 +34,11 @@ install(CODE "
     file(WRITE \"\$ENV{DESTDIR}\${_unitdir}/\${_unit}\" \"\${_text}\")
     message(STATUS \"Installing: \$ENV{DESTDIR}\${_unitdir}/\${_unit}\")
   endforeach()
+  # The metrics drop-in: shipped, not active (copied into ttmemd.service.d by whoever wants it).
+  file(READ \"${PROJECT_SOURCE_DIR}/packaging/ttmemd-metrics.conf\" _text)
+  string(REPLACE \"/usr/local/bin/\" \"\${CMAKE_INSTALL_PREFIX}/bin/\" _text \"\${_text}\")
+  string(REPLACE \"/usr/local/share/\" \"\${CMAKE_INSTALL_PREFIX}/share/\" _text \"\${_text}\")
+  file(WRITE \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/share/ttmem/systemd/metrics.conf\" \"\${_text}\")
 ")
 
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/grafana/ttmem.json

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -462,7 +463,9 @@ TEST(Hostile, AClientGivesItsRegionOnlyToRootOrItsOwnUid) {
       StartClient(dir, socket, "victim", {"--threads", "1", "--ops", "50", "--flush-ms", "100"},
                   {{"TTMEM_FULL_WAIT_US", "0"}});
   ASSERT_EQ(ReadLine(victim.child.stdout_fd, 30s), "ready");
-  json s = Status(socket);
+  // Asked over the raw protocol: the CLI itself refuses a daemon of another user (issue 26).
+  json s = Ask(socket, {{"cmd", "status"}});
+  ASSERT_TRUE(s.is_object()) << s.dump();
   EXPECT_EQ(FindProcess(s, victim.child.pid), nullptr) << s.dump(1);
   ::close(victim.child.stdin_fd);
   EXPECT_EQ(Wait(victim.child.pid, 10s), 3);  // its flush could not complete: nobody applies
@@ -1087,6 +1090,39 @@ TEST(Hostile, InvalidUtf8InNamesCannotEndTheDaemon) {
   EXPECT_TRUE(DaemonAlive(d)) << d.log();
   ::kill(c.pid, SIGKILL);
   Wait(c.pid, std::chrono::seconds(10));
+}
+
+// Issue 26: the CLI trusted whoever served the socket (a squatter's /tmp/ttmem-UID fed made-up
+// figures); libttmem already refused. Now the CLI asks SO_PEERCRED too: root or its own user.
+TEST(Hostile, TheCliTrustsOnlyADaemonOfRootOrItsOwnUser) {
+  if (!RunningAsRoot()) GTEST_SKIP() << "a second user needs root to set up";
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+  const std::string path = dir.File("squat.sock");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t squatter = ForkAs(kNobody, [&] {
+    base::UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", path.c_str());
+    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        ::chmod(path.c_str(), 0666) != 0 || ::listen(s.get(), 4) != 0)
+      return 1;
+    (void)!::write(ready[1], "x", 1);
+    base::UniqueFd c(::accept(s.get(), nullptr, nullptr));
+    std::this_thread::sleep_for(2s);  // answers nothing: the CLI must not wait for it
+    return 0;
+  });
+  ASSERT_GT(squatter, 0);
+  char x;
+  ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  CliResult r = RunCli({"status", "--socket", path});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("neither root nor this user"), std::string::npos) << r.err;
+  EXPECT_EQ(Wait(squatter, 10s), 0);
 }
 
 }  // namespace

@@ -80,9 +80,16 @@ def default_socket_path():
     return "/tmp/ttmem-%d/ttmemd.sock" % os.geteuid()
 
 
-def _recv_exact(sock, n):
+def _recv_exact(sock, n, deadline=None):
+    """n bytes, or TtmemError; with `deadline` (time.monotonic()), the whole read must end by
+    then: a peer trickling a byte at a time cannot stretch the timeout per read."""
     chunks = []
     while n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _socket.timeout()
+            sock.settimeout(left)
         chunk = sock.recv(min(n, 1 << 20))
         if not chunk:
             raise TtmemError("ttmemd closed the connection mid-reply")
@@ -91,10 +98,24 @@ def _recv_exact(sock, n):
     return b"".join(chunks)
 
 
+def _peer_is_trusted(sock):
+    """True when the process serving the socket is root or this user (SO_PEERCRED), as libttmem
+    requires: a socket another user squats on must not answer for ttmemd."""
+    import struct
+
+    cred = getattr(_socket, "SO_PEERCRED", None)
+    if cred is None:
+        return True  # not Linux: nothing to ask
+    pid, uid, gid = struct.unpack("3i", sock.getsockopt(_socket.SOL_SOCKET, cred,
+                                                        struct.calcsize("3i")))
+    return uid == 0 or uid == os.geteuid()
+
+
 def _request(request, socket_path=None, timeout=5.0):
     import json
 
     path = socket_path or default_socket_path()
+    deadline = time.monotonic() + timeout  # for the whole request, not each read
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -104,19 +125,31 @@ def _request(request, socket_path=None, timeout=5.0):
             raise TtmemError(
                 "cannot reach ttmemd at %s (%s): start it with `ttmemd &`, or set TTMEM_SOCKET"
                 % (path, e.strerror or e)) from None
+        if not _peer_is_trusted(sock):
+            raise TtmemError("the process serving %s is neither root nor this user: not trusted "
+                             "as ttmemd (set TTMEM_SOCKET to your daemon's socket)" % path)
         payload = json.dumps(request).encode()
         sock.sendall(_HEADER.pack(_MAGIC, _WIRE_VERSION, _QUERY, len(payload), 0) + payload)
-        magic, version, ftype, length, _ = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+        magic, version, ftype, length, _ = _HEADER.unpack(
+            _recv_exact(sock, _HEADER.size, deadline))
         if magic != _MAGIC or version != _WIRE_VERSION or ftype != _QUERY_REPLY:
             raise TtmemError("unexpected reply from %s (is it a ttmemd of this version?)" % path)
         if length > _MAX_REPLY:
             raise TtmemError("reply of %d bytes from %s is too large" % (length, path))
-        reply = json.loads(_recv_exact(sock, length))
+        reply = json.loads(_recv_exact(sock, length, deadline))
     except _socket.timeout:
         raise TtmemError("ttmemd at %s did not answer within %.1f s" % (path, timeout)) from None
+    except (ValueError, RecursionError) as e:  # not JSON, or nested past what Python parses
+        raise TtmemError("ttmemd at %s sent a reply that is not a JSON document (%s)"
+                         % (path, str(e)[:200])) from None
+    except OSError as e:
+        raise TtmemError("talking to ttmemd at %s failed: %s" % (path, e)) from None
     finally:
         sock.close()
-    if isinstance(reply, dict) and "error" in reply:
+    if not isinstance(reply, dict):
+        raise TtmemError("ttmemd at %s sent a %s where a JSON object was expected"
+                         % (path, type(reply).__name__))
+    if "error" in reply:
         raise TtmemError("ttmemd: %s" % reply["error"])
     return reply
 

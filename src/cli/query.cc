@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -43,6 +44,17 @@ bool QueryClient::Connect(std::string* error) {
         "no ttmemd answering on {} ({}): start it with 'ttmemd --socket {}' or point "
         "--socket / TTMEM_SOCKET at the running daemon",
         path_, std::strerror(errno), path_);
+    return false;
+  }
+  // Only root or this user may answer as ttmemd (as libttmem requires): a socket another user
+  // squats on (a /tmp/ttmem-UID they made first) must not feed made-up figures.
+  base::PeerCred cred;
+  if (!base::GetPeerCred(fd_.get(), &cred) || (cred.uid != 0 && cred.uid != ::geteuid())) {
+    fd_.reset();
+    *error = fmt::format(
+        "the process serving {} is neither root nor this user (uid {}): not trusted as ttmemd; "
+        "point --socket / TTMEM_SOCKET at your daemon's socket",
+        path_, cred.uid);
     return false;
   }
   timeval tv{5, 0};

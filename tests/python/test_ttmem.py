@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -470,6 +471,89 @@ class PrometheusTest(unittest.TestCase):
         self.assertEqual(len(exprs), 5)
         for e in exprs:
             self.query(e)  # valid PromQL for the real server
+
+
+class HostileDaemonTest(unittest.TestCase):
+    """Issue 26: the client trusted whoever served the socket. A reply that is not JSON, nested
+    past what Python parses, or not an object crashed pytest sessions (only TtmemError was
+    caught); a reply of a byte every few seconds hung it (the timeout was per read)."""
+
+    def serve(self, reply, trickle=0.0):
+        """A fake daemon on a fresh socket answering one request with `reply` (bytes after a
+        valid header), a byte every `trickle` seconds when set. Returns the socket path."""
+        import tempfile
+        import threading
+
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "fake.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+
+        def run():
+            conn, _ = server.accept()
+            try:
+                conn.recv(65536)
+                frame = struct.pack("<IHHII", 0x464D5454, 1, 17, len(reply), 0) + reply
+                if trickle:
+                    for b in frame:
+                        conn.sendall(bytes([b]))
+                        time.sleep(trickle)
+                else:
+                    conn.sendall(frame)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+                server.close()
+
+        threading.Thread(target=run, daemon=True).start()
+        return path
+
+    def test_every_bad_reply_is_a_ttmem_error(self):
+        for reply in (b"{not json", b"[" * 200000 + b"]" * 200000, b"[1, 2]", b"\xff\xfe"):
+            with self.assertRaises(ttmem.TtmemError, msg=reply[:20]):
+                ttmem.status(socket_path=self.serve(reply), timeout=5)
+
+    def test_a_trickling_daemon_cannot_stretch_the_deadline(self):
+        start = time.monotonic()
+        with self.assertRaises(ttmem.TtmemError):
+            ttmem.status(socket_path=self.serve(b"{}", trickle=0.4), timeout=1.5)
+        self.assertLess(time.monotonic() - start, 3.0)
+
+    def test_a_socket_another_user_serves_is_not_trusted(self):
+        if os.geteuid() != 0:
+            self.skipTest("a second user needs root to set up")
+        import tempfile
+
+        d = tempfile.mkdtemp()
+        os.chmod(d, 0o777)
+        path = os.path.join(d, "squat.sock")
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the squatter: nobody, answering with a made-up clean status
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                server.bind(path)
+                os.chmod(path, 0o666)
+                server.listen(1)
+                os.write(w, b"x")
+                conn, _ = server.accept()
+                conn.recv(65536)
+                body = b'{"version": 1, "devices": [], "processes": []}'
+                conn.sendall(struct.pack("<IHHII", 0x464D5454, 1, 17, len(body), 0) + body)
+                time.sleep(1)
+            finally:
+                os._exit(0)
+        os.read(r, 1)
+        try:
+            with self.assertRaises(ttmem.TtmemError) as cm:
+                ttmem.status(socket_path=path)
+            self.assertIn("neither root nor this user", str(cm.exception))
+        finally:
+            os.waitpid(pid, 0)
 
 
 class TtMetalImportTest(unittest.TestCase):
