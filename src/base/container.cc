@@ -1,5 +1,7 @@
 #include "base/container.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <vector>
 
@@ -34,12 +36,12 @@ std::optional<Container> FromComponent(std::string_view c, std::string_view pare
     for (const auto& s : kScopes)
       if (StartsWith(c, s.prefix)) {
         std::string_view id = c.substr(s.prefix.size(), c.size() - s.prefix.size() - 6);
-        if (IsHex64(id)) return Container{std::string(id), std::string(s.runtime), ""};
+        if (IsHex64(id)) return Container{std::string(id), std::string(s.runtime), "", "", false};
       }
   if (IsHex64(c)) {  // cgroupfs driver: /docker/ID, /kubepods/…/podUID/ID, /libpod_parent/…/ID
     std::string runtime = parent == "docker" ? "docker" : "containerd";
     if (parent.find("libpod") != std::string_view::npos) runtime = "podman";
-    return Container{std::string(c), runtime, ""};
+    return Container{std::string(c), runtime, "", "", false};
   }
   return std::nullopt;
 }
@@ -73,6 +75,7 @@ std::optional<Container> ContainerFromCgroup(std::string_view cgroup) {
     const size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
     if (c2 == std::string_view::npos) continue;
     std::string_view path = line.substr(c2 + 1);
+    std::string_view controllers = line.substr(c1 + 1, c2 - c1 - 1);
     std::vector<std::string_view> parts;
     for (size_t i = 0; i < path.size();) {
       size_t j = path.find('/', i);
@@ -84,11 +87,26 @@ std::optional<Container> ContainerFromCgroup(std::string_view cgroup) {
       found = FromComponent(parts[k], k > 0 ? parts[k - 1] : std::string_view());
       if (!found) continue;
       for (size_t p = 0; p < k && found->pod.empty(); ++p) found->pod = PodOf(parts[p]);
+      // Where that directory is: v2 ("0::path") at the mount's root, v1 under its controllers'.
+      std::string dir;
+      if (!controllers.empty())
+        dir = "/" +
+              std::string(StartsWith(controllers, "name=") ? controllers.substr(5) : controllers);
+      for (size_t p = 0; p <= k; ++p) dir += "/" + std::string(parts[p]);
+      found->cgroup_dir = dir;
       if (!found->pod.empty() && found->runtime == "docker" && parts[0] != "docker")
         found->runtime = "containerd";
     }
   }
   return found;
+}
+
+bool ContainerClaimed(const Container& c, bool own_pid_namespace, const std::string& cgroup_root) {
+  if (!own_pid_namespace) return true;
+  if (c.cgroup_dir.empty() || c.cgroup_dir.find("/..") != std::string::npos) return true;
+  struct stat st {};
+  return ::stat((cgroup_root + c.cgroup_dir).c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+         st.st_uid != 0;
 }
 
 std::optional<pid_t> InnermostPid(std::string_view status) {

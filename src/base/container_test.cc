@@ -3,6 +3,11 @@
 // Kubernetes pods under both drivers; a process on the host.
 #include "base/container.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 namespace ttmem::base {
@@ -80,6 +85,44 @@ TEST(Container, InnermostPid) {
   EXPECT_FALSE(InnermostPid("Name:\tx\nPid:\t40\n"));
   EXPECT_FALSE(InnermostPid("Name:\tx\nNSpid:\tabc\n"));
   EXPECT_FALSE(InnermostPid("Name:\tx\nNSpid:\t99999999999\n"));
+}
+
+// Issue 26: a user with a delegated cgroup (what systemd's user delegation gives) made
+// ".../pod<uuid>.slice/cri-containerd-<64 hex>.scope" and was shown as that container and pod,
+// while in the host's pid namespace. An id counts only where the process has a pid namespace of
+// its own and the cgroup directory belongs to root.
+TEST(Container, AContainerAUserCouldHaveNamedIsClaimedNotShown) {
+  const std::string rel =
+      "/user.slice/user-1000.slice/user@1000.service/kubepods-pod7f0c1d2e_3a4b_"
+      "4c5d_8e9f_0a1b2c3d4e5f.slice/cri-containerd-" +
+      kId + ".scope";
+  auto c = ContainerFromCgroup("0::" + rel + "\n");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->cgroup_dir, rel);
+  char tmpl[] = "/tmp/ttmem-cgroup-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  EXPECT_TRUE(ContainerClaimed(*c, true, root));  // no such directory: not backed
+  std::string dir = root;
+  for (size_t i = 1, j; i < rel.size(); i = j + 1) {
+    j = rel.find('/', i);
+    if (j == std::string::npos) j = rel.size();
+    dir += rel.substr(i - 1, j - i + 1);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir;
+  }
+  if (::geteuid() == 0) {
+    EXPECT_FALSE(ContainerClaimed(*c, true, root));  // root's, in its own pid namespace: shown
+    EXPECT_TRUE(ContainerClaimed(*c, false, root));  // in the host's pid namespace: claimed
+    ASSERT_EQ(::chown(dir.c_str(), 1000, 1000), 0);  // delegated: a user made it
+    EXPECT_TRUE(ContainerClaimed(*c, true, root));
+  } else {
+    EXPECT_TRUE(ContainerClaimed(*c, true, root));  // ours, not root's: delegated
+  }
+  // cgroup v1: the directory under its controllers' mount ("name=systemd" is "systemd").
+  auto v1 = ContainerFromCgroup("1:name=systemd:/docker/" + kId + "\n");
+  ASSERT_TRUE(v1);
+  EXPECT_EQ(v1->cgroup_dir, "/systemd/docker/" + kId);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace

@@ -176,6 +176,8 @@ std::string CaptureTable(const model::Status& s) {
 
 // A container's id as `docker ps` shows it (12 digits), with the pod's when in Kubernetes.
 std::string ContainerCell(const model::Process& p) {
+  if (p.container_claimed)
+    return "claimed " + base::TerminalSafe(p.container_claimed->substr(0, 12));
   if (!p.container) return "-";
   std::string c = base::TerminalSafe(p.container->substr(0, 12));
   if (p.pod) c += " pod " + base::TerminalSafe(p.pod->substr(0, 8));
@@ -185,9 +187,9 @@ std::string ContainerCell(const model::Process& p) {
 std::string ProcessTable(const model::Status& s) {
   // Containers (issue 18): two more columns when any process runs in a pid namespace or a
   // container of its own.
-  const bool contained =
-      std::any_of(s.processes.begin(), s.processes.end(),
-                  [](const model::Process& p) { return p.ns_pid || p.container; });
+  const bool contained = std::any_of(
+      s.processes.begin(), s.processes.end(),
+      [](const model::Process& p) { return p.ns_pid || p.container || p.container_claimed; });
   std::vector<std::vector<std::string>> rows;
   for (const model::Process& p : s.processes) {
     std::string name = base::TerminalSafe(p.name);

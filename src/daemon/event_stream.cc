@@ -60,7 +60,9 @@ nlohmann::json ProcessStartNotice(pid_t pid, const ProcessMeta& meta, uint64_t t
   n["user"] = meta.user;
   n["started_unix_ms"] = meta.started_unix_ms;
   if (meta.ns_pid) n["ns_pid"] = *meta.ns_pid;
-  n["container"] = meta.container ? nlohmann::json(meta.container->id) : nlohmann::json();
+  const bool believed = meta.container && !meta.container->claimed;
+  n["container"] = believed ? nlohmann::json(meta.container->id) : nlohmann::json();
+  if (meta.container && meta.container->claimed) n["container_claimed"] = meta.container->id;
   return n;
 }
 

@@ -58,6 +58,11 @@ ProcessMeta ReadProcessMeta(pid_t pid, uid_t uid) {
       ns && *ns != pid)
     m.ns_pid = ns;
   m.container = base::ContainerFromCgroup(ReadSmallFile(fmt::format("/proc/{}/cgroup", pid)));
+  // A container the kernel's facts do not back (no pid namespace of its own, or a cgroup
+  // directory a user owns: delegated, named at will) is shown as claimed, never as the container.
+  if (m.container)
+    m.container->claimed =
+        base::ContainerClaimed(*m.container, m.ns_pid.has_value(), "/sys/fs/cgroup");
   return m;
 }
 

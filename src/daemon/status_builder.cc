@@ -82,7 +82,9 @@ model::Process NativeProcess(pid_t pid, const ledger::Process& p, const ProcessM
   if (!pm.tag.empty()) out.tag = pm.tag;
   out.started_unix_ms = pm.started_unix_ms;
   out.ns_pid = pm.ns_pid;
-  if (pm.container) {
+  if (pm.container && pm.container->claimed) {
+    out.container_claimed = pm.container->id;
+  } else if (pm.container) {
     out.container = pm.container->id;
     out.container_runtime = pm.container->runtime;
     if (!pm.container->pod.empty()) out.pod = pm.container->pod;

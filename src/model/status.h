@@ -87,6 +87,9 @@ struct Process {
   std::optional<std::string> container;
   std::optional<std::string> container_runtime;
   std::optional<std::string> pod;
+  // A container id the process's cgroup names but the kernel's facts do not back (issue 26):
+  // shown apart, never as `container` (base::ContainerClaimed).
+  std::optional<std::string> container_claimed;
   std::optional<std::string> source;  // "tt-metal-shm": then stale/unverified and reasons too
   std::vector<uint32_t> devices;
   bool stale = false;

@@ -100,6 +100,7 @@ void WriteProcess(const Process& p, std::string* out) {
   OptionalString(w.Key("container"), p.container);
   if (p.container_runtime) w.Key("container_runtime").String(*p.container_runtime);
   if (p.pod) w.Key("pod").String(*p.pod);
+  if (p.container_claimed) w.Key("container_claimed").String(*p.container_claimed);
   if (p.source) w.Key("source").String(*p.source);
   w.Key("devices").BeginArray();
   for (uint32_t d : p.devices) w.Uint(d);

@@ -106,6 +106,7 @@ Process ReadProcess(const json& j) {
   p.container = Str(j, "container");
   p.container_runtime = Str(j, "container_runtime");
   p.pod = Str(j, "pod");
+  p.container_claimed = Str(j, "container_claimed");
   p.source = Str(j, "source");
   for (const json& d : Array(j, "devices"))
     if (d.is_number_unsigned()) p.devices.push_back(d.get<uint32_t>());
