@@ -53,20 +53,27 @@ double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// One query on its own connection; the parsed reply (discarded on error).
-json Ask(const std::string& socket, const json& req, double* ms = nullptr) {
-  const auto t0 = Clock::now();
+// The raw reply to one query on its own connection ("" when none came).
+std::string AskRaw(const std::string& socket, const json& req) {
   base::UniqueFd fd = base::ConnectUnix(socket, false);
-  if (!fd) return json::value_t::discarded;
+  if (!fd) return "";
   const std::string text = req.dump();
   proto::Frame f;
   std::string error;
   if (!proto::SendFrame(fd.get(), proto::FrameType::kQuery, text.data(),
                         static_cast<uint32_t>(text.size())) ||
       !proto::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error))
-    return json::value_t::discarded;
+    return "";
+  return std::string(f.payload.begin(), f.payload.end());
+}
+
+// One query on its own connection; the parsed reply (discarded on error).
+json Ask(const std::string& socket, const json& req, double* ms = nullptr) {
+  const auto t0 = Clock::now();
+  const std::string reply = AskRaw(socket, req);
+  if (reply.empty()) return json::value_t::discarded;
   if (ms != nullptr) *ms = MsSince(t0);
-  return json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
+  return json::parse(reply, nullptr, false);
 }
 
 // Opens an event stream and reads its "start" notice.
@@ -989,20 +996,6 @@ TEST(Hostile, OpNamesAndOpsAreCheckedBeforeTheyAreKept) {
   ASSERT_EQ(r["buffers"].size(), 1u) << r.dump();
   EXPECT_EQ(r["buffers"][0]["op"], "ttnn::?[2Jadd?");
   EXPECT_TRUE(DaemonAlive(d));
-}
-
-// The raw reply to one query on its own connection ("" when none came).
-std::string AskRaw(const std::string& socket, const json& req) {
-  base::UniqueFd fd = base::ConnectUnix(socket, false);
-  if (!fd) return "";
-  const std::string text = req.dump();
-  proto::Frame f;
-  std::string error;
-  if (!proto::SendFrame(fd.get(), proto::FrameType::kQuery, text.data(),
-                        static_cast<uint32_t>(text.size())) ||
-      !proto::RecvFrame(fd.get(), proto::kMaxReplyPayload, &f, &error))
-    return "";
-  return std::string(f.payload.begin(), f.payload.end());
 }
 
 bool ValidUtf8(const std::string& s) {

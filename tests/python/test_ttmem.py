@@ -349,13 +349,20 @@ class PrometheusTest(unittest.TestCase):
         cls.sim = subprocess.Popen([os.path.join(BIN, "ttmem-sim"), "mesh_allocation", "--mesh",
                                     "1x2", "--hold-ms", "60000"], env=env,
                                    stdout=subprocess.DEVNULL)
+        # Issue 26: a process whose name is not UTF-8 (its binary's file name) on the same host.
+        # Prometheus refuses a whole scrape with an invalid UTF-8 label value.
+        evil = os.path.join(os.fsencode(cls.tmp), b"ev\xff\xfeil")
+        os.symlink(os.path.join(BIN, "ttmem-sim"), evil)
+        cls.evil = subprocess.Popen([evil, "mesh_allocation", "--mesh", "1x1", "--hold-ms",
+                                     "60000"], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
         # The daemon rebuilds its metrics once a second: wait for the simulator's.
         wait_for(lambda: "ttmem_process_memory_used_bytes{" in cls.scrape(cls), 15,
                  "the simulator in the metrics")
 
     @classmethod
     def tearDownClass(cls):
-        for p in (cls.sim, cls.prom):
+        for p in (cls.sim, cls.evil, cls.prom):
             p.send_signal(signal.SIGTERM)
             p.wait(20)
         cls.prom_log.close()
@@ -386,6 +393,15 @@ class PrometheusTest(unittest.TestCase):
                               for t, m in sorted(d["memory"].items())]
             return b if used(a) == used(b) and any(u for _, _, u in used(b)) else None
         return wait_for(stable, 30, "the simulator's peak")
+
+    def test_a_name_that_is_not_utf8_does_not_blind_prometheus(self):
+        def seen():
+            up = self.query('up{job="ttmem"}')
+            if not up or up[0]["value"][1] != "1":
+                return None
+            return self.query('ttmem_process_memory_used_bytes{comm=~"ev.*il"}') or None
+        rows = wait_for(seen, 30, "Prometheus scraping a host with a process named ev\\xff\\xfeil")
+        self.assertEqual(rows[0]["metric"]["comm"], "ev\ufffd\ufffdil")
 
     def test_prometheus_sees_what_status_says(self):
         s = self.steady_status()
