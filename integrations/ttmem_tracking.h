@@ -15,10 +15,11 @@
 //     allocating thread (NO_DISPATCH). A NORMAL-mode capture also installs a hook, but its
 //     allocations are real;
 //   - CB and KERNEL are resident, not cached: at program dispatch the process's figure on each
-//     chip becomes the dispatched program's layout, replacing the previous one;
-//   - the processor is on every thread (thread_start.cc wraps thread start) and comes back after
-//     GraphTracker::clear(); TT_METAL_SHM_TRACKING_DISABLED (tt-metal's own statistics) does not
-//     switch it off.
+//     chip becomes the dispatched program's layout, replacing the previous one; a program's CBs
+//     are tt-metal's reservation (CbReservedBytes, checked against tt-metal in real processes);
+//   - the processor is on every thread (thread_start.cc wraps thread start, where tt-metal's
+//     processor lists are per thread) and comes back after GraphTracker::clear();
+//     TT_METAL_SHM_TRACKING_DISABLED (tt-metal's own statistics) does not switch it off.
 #ifndef TTMEM_INTEGRATIONS_TTMEM_TRACKING_H_
 #define TTMEM_INTEGRATIONS_TTMEM_TRACKING_H_
 
@@ -51,8 +52,8 @@ inline void BufferDeallocated(uint64_t buffer_id, Chips chips);
 // The hook rule: only a blocked allocation (address 0 under a hook) holds no device memory.
 bool IsCaptureEstimate(bool hook_installed, uint64_t address);
 
-// A program's resident footprint on one chip: CBs (per core, the union of its CB ranges, summed
-// over cores) and kernel binaries (per core, summed over cores).
+// A program's resident footprint on one chip: CBs (tt-metal's reservation, CbReservedBytes) and
+// kernel binaries (per core, summed over cores).
 struct ProgramLayout {
   uint64_t cb_bytes = 0;
   uint64_t kernel_bytes = 0;
