@@ -1118,5 +1118,37 @@ TEST(Hostile, TheCliTrustsOnlyADaemonOfRootOrItsOwnUser) {
   EXPECT_EQ(Wait(squatter, 10s), 0);
 }
 
+// Issue 26: snapshot requests from one user stalled everyone (each walks every live buffer).
+// A non-root uid gets a budget of the expensive queries — 8 at once, 4 a second more, over all
+// its connections; beyond it each is refused at once. Root is not limited.
+TEST(Hostile, ExpensiveQueriesAreRationedPerUser) {
+  if (!RunningAsRoot()) GTEST_SKIP() << "a second user needs root to set up";
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_TRUE(StartOpenToEveryone(dir, d)) << d.log();
+  const std::string socket = d.socket();
+  pid_t flooder = ForkAs(kNobody, [&] {
+    int answered = 0, refused = 0;
+    for (int i = 0; i < 40; ++i) {
+      const char* cmd = i % 3 == 0 ? "snapshot" : i % 3 == 1 ? "buffers" : "fragmentation";
+      json r = Ask(socket, i % 3 == 2 ? json{{"cmd", cmd}} : json{{"cmd", cmd}, {"pid", 1}});
+      if (r.contains("error") &&
+          r["error"].get<std::string>().find("too often") != std::string::npos)
+        ++refused;
+      else
+        ++answered;
+    }
+    // The budget: 8 at once, then 4 a second for however long the 40 took.
+    return answered >= 8 && answered <= 20 && refused >= 20 ? 0 : 1;
+  });
+  ASSERT_GT(flooder, 0);
+  EXPECT_EQ(Wait(flooder, 30s), 0) << d.log();
+  for (int i = 0; i < 20; ++i) {  // root: never rationed
+    json r = Ask(socket, {{"cmd", "fragmentation"}});
+    ASSERT_FALSE(r.contains("error")) << r.dump();
+  }
+  EXPECT_NE(d.log().find("faster than 4 a second"), std::string::npos) << d.log();
+}
+
 }  // namespace
 }  // namespace ttmem::test

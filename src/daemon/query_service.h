@@ -72,6 +72,9 @@ class QueryService {
 
   void SendStatus(Connection& c);  // the status document, built into c's outbox
   bool AnotherUsers(Connection& c, pid_t pid, const char* what);
+  // The per-uid budget of the queries that walk every live buffer (snapshot, buffers,
+  // fragmentation): false (with the error replied) when a non-root uid has spent it.
+  bool Admit(Connection& c, std::string_view cmd);
   DaemonMeta Meta() const;
   // The fragmentation of every announced device, recomputed when the ledger changed (one walk
   // over the live buffers for all devices). `cells` 0: any strip width will do.
@@ -84,6 +87,12 @@ class QueryService {
   uint32_t frag_cells_ = 0;
   uint64_t metrics_built_ns_ = 0;
   uint64_t failed_queries_ = 0;  // queries whose handler threw: answered with an error
+  struct Budget {
+    double tokens = 0;
+    uint64_t last_ns = 0;
+  };
+  std::map<uid_t, Budget> budgets_;  // per non-root uid that asked for an expensive query
+  uint64_t throttled_queries_ = 0;
 };
 
 }  // namespace ttmem::daemon
