@@ -62,7 +62,8 @@ bool QueryService::Admit(Connection& c, std::string_view cmd) {
     b.tokens -= 1;
     return true;
   }
-  if ((++throttled_queries_ & (throttled_queries_ - 1)) == 0)
+  ++throttled_queries_;
+  if ((throttled_queries_ & (throttled_queries_ - 1)) == 0)  // 1, 2, 4, 8, ... refusals
     LogWarn(
         "uid {} asks for snapshot, buffers or fragmentation faster than {} a second: refused "
         "({} in all)",
