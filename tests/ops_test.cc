@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -295,8 +294,22 @@ TEST(Ops, OutOfMemorySavesASnapshotNamingWhatHeldTheMemory) {
     for (const auto& e : std::filesystem::directory_iterator(runtime)) files.push_back(e.path());
     ASSERT_EQ(files.size(), 1u) << FileText(dir.File("xdg.stderr"));
     const std::string name = files[0].filename().string();
-    EXPECT_TRUE(std::regex_match(name, std::regex(R"(ttmem-oom-\d+-\d+-[0-9a-f]{8}\.json)")))
-        << name;
+    // ttmem-oom-PID-UNIXMS-XXXXXXXX.json: digits, digits, 8 lowercase hex digits.
+    auto shape_ok = [](const std::string& n) {
+      const std::string head = "ttmem-oom-", tail = ".json";
+      if (n.rfind(head, 0) != 0 || n.size() < head.size() + tail.size() + 12 ||
+          n.compare(n.size() - tail.size(), tail.size(), tail) != 0)
+        return false;
+      const std::string mid = n.substr(head.size(), n.size() - head.size() - tail.size());
+      const size_t a = mid.find('-'), b = mid.find('-', a + 1);
+      if (a == std::string::npos || b == std::string::npos || mid.size() - b - 1 != 8) return false;
+      auto all = [&](size_t from, size_t to, const char* set) {
+        return from < to && mid.find_first_not_of(set, from) >= to;
+      };
+      return all(0, a, "0123456789") && all(a + 1, b, "0123456789") &&
+             all(b + 1, mid.size(), "0123456789abcdef");
+    };
+    EXPECT_TRUE(shape_ok(name)) << name;
     struct stat st {};
     ASSERT_EQ(::stat(files[0].c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
