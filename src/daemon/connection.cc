@@ -19,6 +19,25 @@ void Outbox::AppendFrame(proto::FrameType type, const void* payload, size_t n) {
   EndFrame(at, type);
 }
 
+std::string Outbox::Framed(proto::FrameType type, std::string_view payload) {
+  std::string f;
+  f.reserve(sizeof(proto::FrameHeader) + payload.size());
+  const proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion, static_cast<uint16_t>(type),
+                             static_cast<uint32_t>(payload.size()), 0};
+  f.append(reinterpret_cast<const char*>(&h), sizeof(h));
+  f.append(payload);
+  return f;
+}
+
+void Outbox::AppendFramed(std::string&& frame) {
+  if (off_ == buf_.size()) {
+    buf_ = std::move(frame);
+    off_ = 0;
+  } else {
+    buf_.append(frame);
+  }
+}
+
 size_t Outbox::BeginFrame() {
   const size_t at = buf_.size();
   buf_.append(sizeof(proto::FrameHeader), '\0');
@@ -129,6 +148,12 @@ void Connections::Reply(Connection& c, proto::FrameType type, const std::string&
   EndReply(c);
 }
 
+void Connections::ReplyFramed(Connection& c, std::string&& frame) {
+  if (!BeginReply(c)) return;
+  c.out.AppendFramed(std::move(frame));
+  EndReply(c);
+}
+
 void Connections::Flush(Connection& c) {
   if (c.doomed) return;
   for (;;) {
@@ -150,8 +175,19 @@ void Connections::Flush(Connection& c) {
 void Connections::WantWritable(Connection& c, bool want) {
   if (c.want_out == want) return;
   c.want_out = want;
+  Interest(c);
+}
+
+void Connections::Hold(Connection& c, bool held) {
+  if (c.held == held) return;
+  c.held = held;
+  Interest(c);
+}
+
+void Connections::Interest(Connection& c) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP | (want ? uint32_t{EPOLLOUT} : 0u);
+  ev.events =
+      (c.held ? 0u : uint32_t{EPOLLIN | EPOLLRDHUP}) | (c.want_out ? uint32_t{EPOLLOUT} : 0u);
   ev.data.u64 = Token(Source::kConn, c.id);
   if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd.get(), &ev) != 0)
     Doom(c, fmt::format("epoll_ctl: {}", std::strerror(errno)));

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +39,10 @@ class Outbox {
   size_t BeginFrame();
   std::string& bytes() { return buf_; }
   void EndFrame(size_t at, proto::FrameType type);
+  // A whole frame made elsewhere (off the loop), and one taken whole: moved in when the outbox is
+  // empty (no copy of a 20 MB snapshot on the loop), else appended.
+  static std::string Framed(proto::FrameType type, std::string_view payload);
+  void AppendFramed(std::string&& frame);
 
   enum class Sent { kAll, kBlocked, kError };
   // Sends what the socket takes now (MSG_DONTWAIT). kAll leaves the outbox empty; kBlocked keeps
@@ -90,13 +95,16 @@ struct Connection {
   Role role = Role::kUnknown;
   Outbox out;
   bool want_out = false;  // EPOLLOUT registered
-  bool doomed = false;    // closed at the next safe point: nothing is sent or read any more
+  // A query peer whose request is being answered by the query worker: its next frames wait
+  // (EPOLLIN not registered) so that replies keep the order of the requests.
+  bool held = false;
+  bool doomed = false;  // closed at the next safe point: nothing is sent or read any more
   ClientPart client;
   QueryPart query;
 };
 
 // The epoll data of a source: its kind in the top byte, the connection id below.
-enum class Source : uint64_t { kListen = 1, kSignal, kTimer, kWake, kConn, kPidfd };
+enum class Source : uint64_t { kListen = 1, kSignal, kTimer, kWake, kConn, kPidfd, kWorker };
 constexpr uint64_t Token(Source s, uint64_t id) {
   return (static_cast<uint64_t>(s) << 56) | id;
 }
@@ -129,11 +137,14 @@ class Connections {
   bool BeginReply(Connection& c);
   void EndReply(Connection& c);  // after frames were appended: account, send, check again
   void Reply(Connection& c, proto::FrameType type, const std::string& payload);
+  void ReplyFramed(Connection& c, std::string&& frame);  // Outbox::Framed's
 
   // Sends what the socket takes; EPOLLOUT while something is left. Never closes: a failed send
   // dooms. `on_empty` (set by the event stream) may append more once everything was sent (the
   // "lost" notice of a subscriber that caught up); it returns whether it did.
   void Flush(Connection& c);
+  // Stops (or resumes) reading c's frames.
+  void Hold(Connection& c, bool held);
   std::function<bool(Connection&)> on_empty;
 
   // Marks it for closing at the next safe point; `why` (if any) is logged with describe(c).
@@ -146,6 +157,7 @@ class Connections {
 
  private:
   void WantWritable(Connection& c, bool want);
+  void Interest(Connection& c);  // EPOLLIN unless held, EPOLLOUT if wanted
   void DoomIfOver(Connection& c);
   int epoll_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;

@@ -85,14 +85,31 @@ void EventStream::Arm() {
   tap_time_ns_ = armed_ ? base::RealtimeNs() : 0;
 }
 
+bool EventStream::SeesOps(const Connection& c, pid_t pid) const {
+  if (c.cred.uid == 0) return true;
+  const std::optional<uid_t> uid = owner ? owner(pid) : std::nullopt;
+  return uid && *uid == c.cred.uid;
+}
+
 void EventStream::Flush() {
   if (tap_.empty()) return;
   std::vector<proto::EventRecord> mine;
   // AppendEvents never closes a connection (a failed send dooms it): the table stays as it is.
   for (const auto& [id, c] : conns_.all()) {
     if (!c->query.events || c->doomed) continue;
-    if (c->query.events_pid < 0) {
+    if (c->query.events_pid < 0 && c->cred.uid == 0) {
       AppendEvents(*c, tap_.data(), tap_.size());
+      continue;
+    }
+    if (c->query.events_pid < 0) {  // another user's ops withheld
+      mine.assign(tap_.begin(), tap_.end());
+      pid_t last = -1;
+      bool sees = false;
+      for (proto::EventRecord& e : mine) {
+        if (e.pid != last) sees = SeesOps(*c, last = e.pid);
+        if (!sees) e.op = 0;
+      }
+      AppendEvents(*c, mine.data(), mine.size());
       continue;
     }
     mine.clear();
@@ -150,12 +167,13 @@ void EventStream::TellLost(Connection& c) {
   }
 }
 
-void EventStream::Notice(const nlohmann::json& notice, pid_t pid) {
+void EventStream::Notice(const nlohmann::json& notice, pid_t pid, bool ops) {
   Flush();  // the events before it go first
   const std::string text = Dump(notice);
   for (const auto& [id, c] : conns_.all()) {
     const QueryPart& q = c->query;
     if (!q.events || c->doomed || !(pid < 0 || q.events_pid < 0 || q.events_pid == pid)) continue;
+    if (ops && !SeesOps(*c, pid)) continue;
     TellLost(*c);
     if (AppendNotice(*c, text)) conns_.Flush(*c);  // dooms, never closes: the table stays
   }
@@ -208,7 +226,8 @@ void EventStream::Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledg
     auto proc = ledger.processes().find(p);
     if (proc == ledger.processes().end()) continue;
     AppendNotice(c, Dump(ProcessStartNotice(p, m, now, /*existing=*/true)));
-    for (size_t i = 0; i < m.op_names.size(); ++i)
+    const bool sees = SeesOps(c, p);
+    for (size_t i = 0; sees && i < m.op_names.size(); ++i)
       if (!m.op_names[i].empty())
         AppendNotice(
             c, Dump({{"event", "op_name"}, {"pid", p}, {"id", i + 1}, {"name", m.op_names[i]}}));
@@ -217,6 +236,7 @@ void EventStream::Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledg
     live.reserve(std::min(proc->second.live.size(), kEventsPerFrame));
     for (const ledger::LiveEntry& e : proc->second.live) {
       live.push_back(LiveRecord(p, e, proto::EventKind::kLive, now));
+      if (!sees) live.back().op = 0;
       if (live.size() == kEventsPerFrame) {
         AppendEvents(c, live.data(), live.size());
         live.clear();

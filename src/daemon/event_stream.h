@@ -12,7 +12,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,8 +50,13 @@ class EventStream final : public EventSink {
   void Arm();
   void Flush();
 
-  // A JSON notice to the subscribers of `pid` (-1: all), after the events before it.
-  void Notice(const nlohmann::json& notice, pid_t pid);
+  // A JSON notice to the subscribers of `pid` (-1: all), after the events before it. `ops`: it
+  // names the process's ops (op_name), which go only to its own user and root.
+  void Notice(const nlohmann::json& notice, pid_t pid, bool ops = false);
+  // The uid of a reporting process (nullopt: unknown). A stream of a user other than root gets
+  // other users' events without their ops (op 0, no op_name notices): per-buffer "why" stays with
+  // its user; sizes and addresses stay, for a recording of a shared device (docs/security.md).
+  std::function<std::optional<uid_t>(pid_t)> owner;
   // A process's live buffers as events of `kind` (kLive after a reconnect, kReclaim at its end).
   void LiveSet(const ledger::Ledger& ledger, pid_t pid, proto::EventKind kind);
 
@@ -64,6 +71,7 @@ class EventStream final : public EventSink {
   void Unsubscribe(Connection& c);
 
  private:
+  bool SeesOps(const Connection& c, pid_t pid) const;  // root, or pid's own user
   void AppendEvents(Connection& c, const proto::EventRecord* recs, size_t n);
   // False when it did not fit (counted in notices_lost unless `essential`).
   bool AppendNotice(Connection& c, const std::string& text, bool essential = false);

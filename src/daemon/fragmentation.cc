@@ -10,8 +10,6 @@ namespace ttmem::daemon {
 
 namespace {
 
-using Spans = std::vector<std::pair<uint64_t, uint64_t>>;
-
 // One type of one device: its spans clipped to the bank, merged, and summarised.
 TypeFragmentation Summarize(const ledger::DeviceInfo& info, int t, Spans& v, uint32_t cells) {
   TypeFragmentation f;
@@ -72,35 +70,60 @@ TypeFragmentation Summarize(const ledger::DeviceInfo& info, int t, Spans& v, uin
 
 }  // namespace
 
+void DeviceSpans::Add(const ledger::LiveEntry& e) {
+  if (e.hooked != 0 || e.type >= ledger::kNumTypes || e.size == 0) return;
+  const uint32_t banks = info.bank_count[e.type];
+  if (banks == 0) return;
+  const uint64_t per_bank = ledger::PerBankBytes(e.size, banks);
+  const uint64_t end = e.address > UINT64_MAX - per_bank ? UINT64_MAX : e.address + per_bank;
+  spans[e.type].emplace_back(e.address, end);
+}
+
+std::map<uint32_t, DeviceSpans> GatherSpans(const ledger::Ledger& ledger,
+                                            const std::vector<uint32_t>& want, pid_t skip) {
+  std::map<uint32_t, DeviceSpans> out;
+  // Intervals per device and type, gathered in one walk over every process's live buffers (not
+  // one walk per device: 1024 devices x 300 k buffers took 27 s that way).
+  std::unordered_map<uint32_t, DeviceSpans*> by_id;
+  const auto& devices = ledger.devices();
+  auto take = [&](uint32_t id, const ledger::Device& dev) {
+    if (!dev.info) return;
+    DeviceSpans& d = out[id];
+    d.info = *dev.info;
+    d.version = dev.version;
+    by_id[id] = &d;
+  };
+  if (want.empty()) {
+    for (const auto& [id, dev] : devices) take(id, dev);
+  } else {
+    for (uint32_t id : want)
+      if (auto it = devices.find(id); it != devices.end()) take(id, it->second);
+  }
+  if (by_id.empty()) return out;
+  for (const auto& [pid, p] : ledger.processes()) {
+    if (pid == skip) continue;
+    bool holds = want.empty();  // only the processes holding memory on a wanted device are walked
+    for (auto u = p.usage.begin(); !holds && u != p.usage.end(); ++u)
+      holds = by_id.count(u->first) != 0;
+    if (!holds) continue;
+    for (const ledger::LiveEntry& e : p.live)
+      if (auto d = by_id.find(e.device); d != by_id.end()) d->second->Add(e);
+  }
+  return out;
+}
+
+std::vector<TypeFragmentation> Summarize(DeviceSpans& d, uint32_t cells) {
+  cells = std::clamp<uint32_t>(cells, 1, 1000);
+  std::vector<TypeFragmentation> types;
+  for (int t = 0; t < ledger::kNumTypes; ++t)
+    if (d.info.bank_count[t] != 0) types.push_back(Summarize(d.info, t, d.spans[t], cells));
+  return types;
+}
+
 std::map<uint32_t, std::vector<TypeFragmentation>> ComputeFragmentationAll(
     const ledger::Ledger& ledger, uint32_t cells) {
   std::map<uint32_t, std::vector<TypeFragmentation>> out;
-  cells = std::clamp<uint32_t>(cells, 1, 1000);
-  // Intervals per device and type, gathered in one walk over every process's live buffers (not
-  // one walk per device: 1024 devices x 300 k buffers took 27 s that way).
-  std::unordered_map<uint32_t, std::array<Spans, ledger::kNumTypes>> spans;
-  const auto& devices = ledger.devices();
-  for (const auto& [pid, p] : ledger.processes())
-    for (const ledger::LiveEntry& e : p.live) {
-      if (e.hooked != 0 || e.type >= ledger::kNumTypes || e.size == 0) continue;
-      auto dev = devices.find(e.device);
-      if (dev == devices.end() || !dev->second.info) continue;
-      const uint32_t banks = dev->second.info->bank_count[e.type];
-      if (banks == 0) continue;
-      const uint64_t per_bank = ledger::PerBankBytes(e.size, banks);
-      const uint64_t end = e.address > UINT64_MAX - per_bank ? UINT64_MAX : e.address + per_bank;
-      spans[e.device][e.type].emplace_back(e.address, end);
-    }
-  for (const auto& [id, dev] : devices) {
-    if (!dev.info) continue;
-    std::vector<TypeFragmentation>& types = out[id];
-    auto s = spans.find(id);
-    for (int t = 0; t < ledger::kNumTypes; ++t) {
-      if (dev.info->bank_count[t] == 0) continue;
-      Spans none;
-      types.push_back(Summarize(*dev.info, t, s == spans.end() ? none : s->second[t], cells));
-    }
-  }
+  for (auto& [id, d] : GatherSpans(ledger, {})) out[id] = Summarize(d, cells);
   return out;
 }
 

@@ -2,9 +2,11 @@
 // reported and the bank geometry the device was announced with (ttmem_device_info::bank_count,
 // bank_base). Every bank of an interleaved type holds the same address range, so one bank's
 // picture is every bank's: a buffer of `size` takes [address, address + ceil(size / banks)).
-// Pure; computed on request (it walks every live buffer once).
+// Pure: gathered on the loop thread, summarised on the query worker (query_worker.h).
 #ifndef TTMEM_DAEMON_FRAGMENTATION_H_
 #define TTMEM_DAEMON_FRAGMENTATION_H_
+
+#include <sys/types.h>
 
 #include <array>
 #include <cstdint>
@@ -32,6 +34,28 @@ struct TypeFragmentation {
   // use, ':' up to two thirds, '#' more.
   std::string map;
 };
+
+// What one device's fragmentation is made from, copied out of the ledger: its facts, its version
+// then (ledger::Device::version) and, per type with known geometry, the range [address, address +
+// per-bank bytes) of each live buffer. The daemon gathers it on the loop thread (one walk) and
+// summarises it on the query worker (the sort).
+using Spans = std::vector<std::pair<uint64_t, uint64_t>>;
+struct DeviceSpans {
+  ledger::DeviceInfo info;
+  uint64_t version = 0;
+  std::array<Spans, ledger::kNumTypes> spans;
+  void Add(const ledger::LiveEntry& e);  // one buffer (a capture estimate or no geometry: none)
+};
+
+// Every announced device in `want` (all when empty), with the spans of every process's buffers
+// but `skip`'s (its caller adds them from its own copy). One walk over the processes that hold
+// memory on a wanted device.
+std::map<uint32_t, DeviceSpans> GatherSpans(const ledger::Ledger& ledger,
+                                            const std::vector<uint32_t>& want, pid_t skip = -1);
+
+// The device's types whose geometry is known, in type order; `cells` is clamped to 1..1000.
+// Sorts the spans in place: O(spans log spans + types x cells).
+std::vector<TypeFragmentation> Summarize(DeviceSpans& d, uint32_t cells);
 
 // Per announced device, the types whose geometry is known, in type order; `cells` is clamped to
 // 1..1000. One walk over the live buffers: O(buffers log buffers + devices x types x cells),

@@ -7,6 +7,7 @@
 #include <array>
 #include <climits>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include <fmt/format.h>
@@ -25,6 +26,59 @@ namespace {
 void ReplyJson(Connections& conns, Connection& c, const nlohmann::json& j) {
   conns.Reply(c, proto::FrameType::kQueryReply,
               j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+// The `buffers` reply, from a copy of the process's live buffers (on the query worker).
+std::string BuffersReply(const std::vector<ledger::LiveEntry>& live, size_t limit,
+                         const ProcessMeta& meta) {
+  auto op = [&](uint16_t id) {
+    return id == 0 ? nlohmann::json() : nlohmann::json(meta.OpName(id));
+  };
+  std::vector<const ledger::LiveEntry*> all;
+  all.reserve(live.size());
+  std::map<uint16_t, std::array<uint64_t, ledger::kNumTypes + 1>> ops;  // bytes by type, buffers
+  for (const ledger::LiveEntry& e : live) {
+    all.push_back(&e);
+    if (e.hooked != 0) continue;  // a capture estimate holds no memory
+    auto& o = ops[e.op];
+    o[e.type] += e.size;
+    ++o[ledger::kNumTypes];
+  }
+  limit = std::min(limit, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(limit), all.end(),
+                    [](const ledger::LiveEntry* a, const ledger::LiveEntry* b) {
+                      return a->size != b->size ? a->size > b->size : a->id < b->id;
+                    });
+  nlohmann::json list = nlohmann::json::array(), by_op = nlohmann::json::array();
+  for (size_t i = 0; i < limit; ++i) {
+    const ledger::LiveEntry& e = *all[i];
+    list.push_back({{"device", e.device},
+                    {"type", std::string(proto::kMemTypeKeys[e.type])},
+                    {"id", e.id},
+                    {"address", e.address},
+                    {"size", uint64_t{e.size}},
+                    {"capture", e.hooked != 0},
+                    {"op", op(e.op)}});
+  }
+  std::vector<std::pair<uint64_t, nlohmann::json>> rows;
+  for (const auto& [id, o] : ops) {
+    nlohmann::json bytes = nlohmann::json::object();
+    uint64_t sum = 0;
+    for (int t = 0; t < ledger::kNumTypes; ++t) {
+      if (o[t] != 0) bytes[std::string(proto::kMemTypeKeys[t])] = o[t];
+      sum += o[t];
+    }
+    rows.emplace_back(
+        sum,
+        nlohmann::json{
+            {"op", op(id)}, {"bytes", sum}, {"by_type", bytes}, {"buffers", o[ledger::kNumTypes]}});
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (auto& [sum, row] : rows) by_op.push_back(std::move(row));
+  return nlohmann::json{
+      {"buffers", std::move(list)}, {"live_buffers", all.size()}, {"by_op", std::move(by_op)}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -65,24 +119,24 @@ bool QueryService::Admit(Connection& c, std::string_view cmd) {
   ++throttled_queries_;
   if ((throttled_queries_ & (throttled_queries_ - 1)) == 0)  // 1, 2, 4, 8, ... refusals
     LogWarn(
-        "uid {} asks for snapshot, buffers or fragmentation faster than {} a second: refused "
+        "uid {} asks for snapshot, buffers, fragmentation or events faster than {} a second: "
+        "refused "
         "({} in all)",
         c.cred.uid, kExpensivePerSecond, throttled_queries_);
-  ReplyJson(ctx_.conns, c,
-            {{"error", fmt::format("uid {} asked for \"{}\" too often: each user may ask for "
-                                   "snapshot, buffers and fragmentation {} times a second ({} at "
-                                   "once); try again shortly",
-                                   c.cred.uid, cmd, kExpensivePerSecond, kExpensiveBurst)}});
+  ReplyJson(
+      ctx_.conns, c,
+      {{"error", fmt::format("uid {} asked for \"{}\" too often: each user may ask for "
+                             "snapshot, buffers, fragmentation and events {} times a second ({} at "
+                             "once); try again shortly",
+                             c.cred.uid, cmd, kExpensivePerSecond, kExpensiveBurst)}});
   return false;
 }
 
 const std::map<std::string_view, QueryService::Command>& QueryService::Commands() {
   static const std::map<std::string_view, Command> kCommands = {
       {"status", &QueryService::Status},     {"subscribe", &QueryService::Subscribe},
-      {"buffers", &QueryService::Buffers},   {"fragmentation", &QueryService::Fragmentation},
       {"events", &QueryService::Events},     {"events_flush", &QueryService::EventsFlush},
       {"history", &QueryService::HistoryOf}, {"ping", &QueryService::Ping},
-      {"snapshot", &QueryService::Snapshot},
   };
   return kCommands;
 }
@@ -94,9 +148,14 @@ void QueryService::Handle(Connection& c, const proto::Frame& f) {
   const std::string cmd = req.is_object() && req.contains("cmd") && req["cmd"].is_string()
                               ? req["cmd"].get<std::string>()
                               : "";
+  const bool expensive = cmd == "snapshot" || cmd == "buffers" || cmd == "fragmentation";
+  if ((expensive || cmd == "events") && !Admit(c, cmd)) return;
+  if (expensive) {
+    Enqueue(c, cmd, req);
+    return;
+  }
   auto it = Commands().find(cmd);
   if (it != Commands().end()) {
-    if ((cmd == "snapshot" || cmd == "buffers" || cmd == "fragmentation") && !Admit(c, cmd)) return;
     // One query's failure is that query's error, never the end of the daemon.
     try {
       (this->*(it->second))(c, req);
@@ -113,7 +172,8 @@ void QueryService::Handle(Connection& c, const proto::Frame& f) {
             {{"error", req.is_discarded()
                            ? "request is not valid JSON"
                            : "unknown cmd (expected \"status\", \"subscribe\", \"events\", "
-                             "\"history\", \"buffers\", \"fragmentation\" or \"ping\")"}});
+                             "\"history\", \"buffers\", \"fragmentation\", \"snapshot\" or "
+                             "\"ping\")"}});
 }
 
 bool QueryService::CheckNumbers(Connection& c, const nlohmann::json& req) {
@@ -160,145 +220,6 @@ void QueryService::Subscribe(Connection& c, const nlohmann::json& req) {
   c.query.subscribe_ms = static_cast<uint32_t>(std::clamp<uint64_t>(ms, 50, 60000));
   ctx_.drain();
   SendStatus(c);
-}
-
-void QueryService::Buffers(Connection& c, const nlohmann::json& req) {
-  // {"cmd": "buffers", "pid": P, ["limit": N]}: the process's largest live buffers (N <= 1000,
-  // default 20), largest first, each with its op; how many it holds in all; and its live memory
-  // by op (every op, largest first).
-  nlohmann::json list = nlohmann::json::array(), by_op = nlohmann::json::array();
-  size_t total = 0;
-  if (req.contains("pid")) {
-    const pid_t pid = req["pid"].get<pid_t>();
-    if (AnotherUsers(c, pid, "list its buffers")) return;
-    size_t limit = req.contains("limit") ? std::min<size_t>(req["limit"].get<size_t>(), 1000) : 20;
-    auto p = ctx_.ledger.processes().find(pid);
-    static const ProcessMeta kNoMeta{};
-    auto m = ctx_.reporters.meta().find(pid);
-    const ProcessMeta& meta = m != ctx_.reporters.meta().end() ? m->second : kNoMeta;
-    auto op = [&](uint16_t id) {
-      return id == 0 ? nlohmann::json() : nlohmann::json(meta.OpName(id));
-    };
-    if (p != ctx_.ledger.processes().end()) {
-      std::vector<const ledger::LiveEntry*> all;
-      all.reserve(p->second.live.size());
-      std::map<uint16_t, std::array<uint64_t, ledger::kNumTypes + 1>>
-          ops;  // bytes by type, buffers
-      for (const ledger::LiveEntry& e : p->second.live) {
-        all.push_back(&e);
-        if (e.hooked != 0) continue;  // a capture estimate holds no memory
-        auto& o = ops[e.op];
-        o[e.type] += e.size;
-        ++o[ledger::kNumTypes];
-      }
-      total = all.size();
-      limit = std::min(limit, all.size());
-      std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(limit), all.end(),
-                        [](const ledger::LiveEntry* a, const ledger::LiveEntry* b) {
-                          return a->size != b->size ? a->size > b->size : a->id < b->id;
-                        });
-      for (size_t i = 0; i < limit; ++i) {
-        const ledger::LiveEntry& e = *all[i];
-        list.push_back({{"device", e.device},
-                        {"type", std::string(proto::kMemTypeKeys[e.type])},
-                        {"id", e.id},
-                        {"address", e.address},
-                        {"size", uint64_t{e.size}},
-                        {"capture", e.hooked != 0},
-                        {"op", op(e.op)}});
-      }
-      std::vector<std::pair<uint64_t, nlohmann::json>> rows;
-      for (const auto& [id, o] : ops) {
-        nlohmann::json bytes = nlohmann::json::object();
-        uint64_t sum = 0;
-        for (int t = 0; t < ledger::kNumTypes; ++t) {
-          if (o[t] != 0) bytes[std::string(proto::kMemTypeKeys[t])] = o[t];
-          sum += o[t];
-        }
-        rows.emplace_back(sum, nlohmann::json{{"op", op(id)},
-                                              {"bytes", sum},
-                                              {"by_type", bytes},
-                                              {"buffers", o[ledger::kNumTypes]}});
-      }
-      std::stable_sort(rows.begin(), rows.end(),
-                       [](const auto& a, const auto& b) { return a.first > b.first; });
-      for (auto& [sum, row] : rows) by_op.push_back(std::move(row));
-    }
-  }
-  ReplyJson(ctx_.conns, c,
-            {{"buffers", std::move(list)}, {"live_buffers", total}, {"by_op", std::move(by_op)}});
-}
-
-void QueryService::Snapshot(Connection& c, const nlohmann::json& req) {
-  // {"cmd": "snapshot", "pid": P, ["device": D], ["reason": TEXT], ["format": "text"]}:
-  // everything process P holds, with its ops, and the state of the devices and types it uses
-  // (daemon/snapshot.h). Drained first, as status. Only P's own user (or root) may take it.
-  if (!req.contains("pid")) {
-    ReplyJson(ctx_.conns, c, {{"error", "\"snapshot\" needs a \"pid\""}});
-    return;
-  }
-  SnapshotRequest sr;
-  sr.pid = req["pid"].get<pid_t>();
-  if (req.contains("device")) sr.device = req["device"].get<uint32_t>();
-  if (req.contains("reason")) {
-    if (!req["reason"].is_string() ||
-        req["reason"].get_ref<const std::string&>().size() > kMaxSnapshotReason) {
-      ReplyJson(ctx_.conns, c,
-                {{"error", fmt::format("\"reason\" must be a string of at most {} bytes",
-                                       kMaxSnapshotReason)}});
-      return;
-    }
-    sr.reason = req["reason"].get<std::string>();
-  }
-  // A field of the wrong type must not reach value() (it throws): checked first.
-  const std::string format = !req.contains("format")     ? "json"
-                             : req["format"].is_string() ? req["format"].get<std::string>()
-                                                         : "";
-  if (format != "json" && format != "text") {
-    ReplyJson(ctx_.conns, c, {{"error", "\"format\" must be \"json\" or \"text\""}});
-    return;
-  }
-  const auto& metas = ctx_.reporters.meta();
-  if (AnotherUsers(c, sr.pid, "take its snapshot")) return;
-  // A pid that does not report costs nothing: no drain, no fragmentation.
-  static const std::map<uint32_t, std::vector<TypeFragmentation>> kNone;
-  const bool reports = metas.count(sr.pid) != 0;
-  if (reports) ctx_.drain();
-  nlohmann::json snap =
-      BuildSnapshot(ctx_.ledger, sr, metas, reports ? FragmentationAll(0) : kNone, base::UnixMs());
-  if (format == "text" && !snap.contains("error")) {
-    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, snap["summary"].get<std::string>());
-    return;
-  }
-  ReplyJson(ctx_.conns, c, snap);
-}
-
-void QueryService::Fragmentation(Connection& c, const nlohmann::json& req) {
-  // {"cmd": "fragmentation", ["device": N], ["cells": W]}: per device and type with known bank
-  // geometry, the free space of one bank, its largest free block and a strip of W cells.
-  const uint32_t cells =
-      req.contains("cells")
-          ? static_cast<uint32_t>(std::min<uint64_t>(req["cells"].get<uint64_t>(), 1000))
-          : 64;
-  std::optional<uint32_t> only;
-  if (req.contains("device")) only = req["device"].get<uint32_t>();
-  nlohmann::json devices = nlohmann::json::array();
-  for (const auto& [id, frag] : FragmentationAll(cells)) {
-    if (only && *only != id) continue;
-    nlohmann::json types = nlohmann::json::array();
-    for (const TypeFragmentation& tf : frag)
-      types.push_back({{"type", std::string(proto::kMemTypeKeys[tf.type])},
-                       {"bank_count", tf.bank_count},
-                       {"bank_base", tf.bank_base},
-                       {"bank_size", tf.bank_size},
-                       {"used_per_bank_bytes", tf.used_per_bank},
-                       {"free_per_bank_bytes", tf.free_per_bank},
-                       {"largest_free_block_bytes", tf.largest_free_block},
-                       {"free_blocks", tf.free_blocks},
-                       {"map", tf.map}});
-    devices.push_back({{"id", id}, {"types", std::move(types)}});
-  }
-  ReplyJson(ctx_.conns, c, {{"devices", std::move(devices)}});
 }
 
 void QueryService::Events(Connection& c, const nlohmann::json& req) {
@@ -390,20 +311,349 @@ void QueryService::UpdateMetrics(MetricsExporter& metrics) {
   ctx_.shm.Scan(ctx_.ledger, false);
   const model::Status status = BuildStatus(ctx_.ledger, ctx_.reporters.meta(), Meta(),
                                            &ctx_.shm.regions(), &ctx_.shm.driver_pids());
+  // The largest free blocks as last computed (on the worker, within about a second). A device
+  // never computed yet is computed here, once (a new device holds little).
   std::map<std::pair<uint32_t, std::string>, uint64_t> largest;
-  for (const auto& [id, frag] : FragmentationAll(0))
-    for (const TypeFragmentation& tf : frag)
+  std::vector<uint32_t> never;
+  for (const auto& [id, dev] : ctx_.ledger.devices())
+    if (dev.info && frag_.count(id) == 0) never.push_back(id);
+  if (!never.empty())
+    for (auto& [id, d] : GatherSpans(ctx_.ledger, never))
+      KeepFragmentation(id, d.version, kSnapshotMapCells, Summarize(d, kSnapshotMapCells));
+  for (const auto& [id, dev] : ctx_.ledger.devices()) {
+    if (!dev.info) continue;
+    if (FreshFragmentation(id, 0) == nullptr) refresh_wanted_ = true;
+    auto f = frag_.find(id);
+    if (f == frag_.end()) continue;
+    for (const TypeFragmentation& tf : f->second.types)
       largest[{id, std::string(proto::kMemTypeKeys[tf.type])}] = tf.largest_free_block;
+  }
   metrics.Update(status, largest);
+  if (refresh_wanted_) Dispatch();
 }
 
-const std::map<uint32_t, std::vector<TypeFragmentation>>& QueryService::FragmentationAll(
-    uint32_t cells) {
-  if (frag_version_ == ctx_.ledger.version() && (cells == 0 || cells == frag_cells_)) return frag_;
-  frag_cells_ = cells == 0 ? 1 : cells;
-  frag_ = ComputeFragmentationAll(ctx_.ledger, frag_cells_);
-  frag_version_ = ctx_.ledger.version();
-  return frag_;
+// --- The expensive queries, one at a time on the query worker ---------------------------------
+
+void QueryService::Enqueue(Connection& c, const std::string& cmd, const nlohmann::json& req) {
+  ctx_.conns.Hold(c, true);
+  pending_[c.cred.uid].push_back(Pending{c.id, cmd, req});
+  Dispatch();
+}
+
+void QueryService::Dispatch() {
+  if (dispatching_) return;
+  dispatching_ = true;
+  while (!busy_) {
+    if (pending_.empty()) {
+      if (refresh_wanted_) {
+        refresh_wanted_ = false;
+        StartRefresh();
+      }
+      break;
+    }
+    // Users in turn: the next uid after the one served last.
+    auto u = pending_.upper_bound(last_uid_);
+    if (u == pending_.end()) u = pending_.begin();
+    last_uid_ = u->first;
+    Pending p = std::move(u->second.front());
+    u->second.pop_front();
+    if (u->second.empty()) pending_.erase(u);
+    Connection* c = ctx_.conns.Find(p.conn);
+    if (c == nullptr || c->doomed) continue;
+    bool posted = false;
+    try {
+      posted = Start(*c, p);
+    } catch (const std::exception& e) {
+      ++failed_queries_;
+      LogWarn("query \"{}\" from pid {} failed: {}", p.cmd, c->cred.pid,
+              base::TerminalSafe(e.what()));
+      ReplyJson(
+          ctx_.conns, *c,
+          {{"error", fmt::format("the daemon could not answer \"{}\": {}", p.cmd, e.what())}});
+    }
+    if (!posted) Release(p.conn);
+  }
+  dispatching_ = false;
+}
+
+bool QueryService::Start(Connection& c, const Pending& p) {
+  if (p.cmd == "snapshot") return StartSnapshot(c, p.req);
+  if (p.cmd == "buffers") return StartBuffers(c, p.req);
+  return StartFragmentation(c, p.req);
+}
+
+void QueryService::Release(uint64_t conn) {
+  Connection* c = ctx_.conns.Find(conn);
+  if (c == nullptr || !c->held) return;
+  ctx_.conns.Hold(*c, false);
+  ctx_.resume(conn);  // frames it sent meanwhile may wait in its reader
+}
+
+void QueryService::Post(uint64_t conn, std::string cmd, std::function<std::string()> build,
+                        std::function<std::string()> after) {
+  struct Out {
+    std::string frame, error;
+  };
+  auto out = std::make_shared<Out>();
+  busy_ = true;
+  worker_.Post({[out, build = std::move(build)] {
+                  // On the worker: a failure is this query's error, never the daemon's end. The
+                  // reply is framed here too, so that the loop only moves it into the outbox.
+                  try {
+                    const std::string payload = build();
+                    if (!payload.empty())
+                      out->frame = Outbox::Framed(proto::FrameType::kQueryReply, payload);
+                  } catch (const std::exception& e) {
+                    out->error = e.what();
+                  }
+                },
+                [this, out, conn, cmd = std::move(cmd), after = std::move(after)] {
+                  busy_ = false;
+                  std::string payload;
+                  try {
+                    if (out->error.empty() && after) payload = after();
+                  } catch (const std::exception& e) {
+                    out->error = e.what();
+                  }
+                  Connection* c = conn == 0 ? nullptr : ctx_.conns.Find(conn);
+                  if (!out->error.empty()) {
+                    ++failed_queries_;
+                    LogWarn("query \"{}\" failed: {}", cmd, base::TerminalSafe(out->error));
+                    if (c != nullptr)
+                      ReplyJson(ctx_.conns, *c,
+                                {{"error", fmt::format("the daemon could not answer \"{}\": {}",
+                                                       cmd, out->error)}});
+                  } else if (c != nullptr && !payload.empty()) {
+                    ctx_.conns.Reply(*c, proto::FrameType::kQueryReply, payload);
+                  } else if (c != nullptr) {
+                    ctx_.conns.ReplyFramed(*c, std::move(out->frame));
+                  }
+                  Release(conn);
+                  Dispatch();
+                }});
+}
+
+void QueryService::OnWorkerDone() {
+  worker_.RunFinished();
+}
+
+bool QueryService::StartBuffers(Connection& c, const nlohmann::json& req) {
+  // {"cmd": "buffers", "pid": P, ["limit": N]}: the process's largest live buffers (N <= 1000,
+  // default 20), largest first, each with its op; how many it holds in all; and its live memory
+  // by op (every op, largest first).
+  static const std::string kNone = R"({"buffers":[],"by_op":[],"live_buffers":0})";
+  if (!req.contains("pid")) {
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, kNone);
+    return false;
+  }
+  const pid_t pid = req["pid"].get<pid_t>();
+  if (AnotherUsers(c, pid, "list its buffers")) return false;
+  auto p = ctx_.ledger.processes().find(pid);
+  if (p == ctx_.ledger.processes().end()) {
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, kNone);
+    return false;
+  }
+  struct Job {
+    size_t limit = 20;
+    std::vector<ledger::LiveEntry> entries;
+    ProcessMeta meta;
+  };
+  auto job = std::make_shared<Job>();
+  if (req.contains("limit")) job->limit = std::min<size_t>(req["limit"].get<size_t>(), 1000);
+  if (auto m = ctx_.reporters.meta().find(pid); m != ctx_.reporters.meta().end())
+    job->meta = m->second;
+  job->entries.assign(p->second.live.begin(), p->second.live.end());
+  Post(c.id, "buffers", [job] {
+    std::string reply = BuffersReply(job->entries, job->limit, job->meta);
+    job->entries = {};  // freed here, off the loop
+    return reply;
+  });
+  return true;
+}
+
+bool QueryService::StartSnapshot(Connection& c, const nlohmann::json& req) {
+  // {"cmd": "snapshot", "pid": P, ["device": D], ["reason": TEXT], ["format": "text"]}:
+  // everything process P holds, with its ops, and the state of the devices and types it uses
+  // (daemon/snapshot.h). Drained first, as status. Only P's own user (or root) may take it.
+  if (!req.contains("pid")) {
+    ReplyJson(ctx_.conns, c, {{"error", "\"snapshot\" needs a \"pid\""}});
+    return false;
+  }
+  SnapshotRequest sr;
+  sr.pid = req["pid"].get<pid_t>();
+  if (req.contains("device")) sr.device = req["device"].get<uint32_t>();
+  if (req.contains("reason")) {
+    if (!req["reason"].is_string() ||
+        req["reason"].get_ref<const std::string&>().size() > kMaxSnapshotReason) {
+      ReplyJson(ctx_.conns, c,
+                {{"error", fmt::format("\"reason\" must be a string of at most {} bytes",
+                                       kMaxSnapshotReason)}});
+      return false;
+    }
+    sr.reason = req["reason"].get<std::string>();
+  }
+  // A field of the wrong type must not reach value() (it throws): checked first.
+  const std::string format = !req.contains("format")     ? "json"
+                             : req["format"].is_string() ? req["format"].get<std::string>()
+                                                         : "";
+  if (format != "json" && format != "text") {
+    ReplyJson(ctx_.conns, c, {{"error", "\"format\" must be \"json\" or \"text\""}});
+    return false;
+  }
+  if (AnotherUsers(c, sr.pid, "take its snapshot")) return false;
+  const auto& metas = ctx_.reporters.meta();
+  // A pid that does not report costs nothing: no drain, no fragmentation, no job.
+  const bool reports = metas.count(sr.pid) != 0;
+  if (reports) ctx_.drain();
+  std::map<uint32_t, std::vector<TypeFragmentation>> fresh;
+  std::map<uint32_t, DeviceSpans> spans;
+  std::map<uint32_t, uint64_t> versions;  // of the devices summarised anew
+  if (reports) {
+    std::vector<uint32_t> stale;
+    for (uint32_t dev : SnapshotDevices(ctx_.ledger, sr)) {
+      if (const CachedFragmentation* f = FreshFragmentation(dev, 0))
+        fresh[dev] = f->types;
+      else
+        stale.push_back(dev);
+    }
+    if (!stale.empty()) spans = GatherSpans(ctx_.ledger, stale, sr.pid);
+    for (const auto& [dev, d] : spans) versions[dev] = d.version;
+  }
+  auto in = std::make_shared<SnapshotInput>(
+      PrepareSnapshot(ctx_.ledger, sr, metas, std::move(fresh), std::move(spans), base::UnixMs()));
+  const bool text = format == "text";
+  if (!in->found) {  // an error document: nothing to build
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, BuildSnapshot(*in, text));
+    return false;
+  }
+  Post(
+      c.id, "snapshot",
+      [in, text] {
+        std::string reply = BuildSnapshot(*in, text);
+        in->entries = {};  // freed here, off the loop
+        return reply;
+      },
+      [this, in, versions] {
+        for (const auto& [dev, version] : versions)
+          if (auto f = in->frag.find(dev); f != in->frag.end())
+            KeepFragmentation(dev, version, kSnapshotMapCells, std::move(f->second));
+        return std::string();  // the worker's reply
+      });
+  return true;
+}
+
+bool QueryService::StartFragmentation(Connection& c, const nlohmann::json& req) {
+  // {"cmd": "fragmentation", ["device": N], ["cells": W]}: per device and type with known bank
+  // geometry, the free space of one bank, its largest free block and a strip of W cells.
+  const uint32_t cells =
+      req.contains("cells")
+          ? std::clamp<uint32_t>(
+                static_cast<uint32_t>(std::min<uint64_t>(req["cells"].get<uint64_t>(), 1000)), 1,
+                1000)
+          : 64;
+  std::optional<uint32_t> only;
+  if (req.contains("device")) only = req["device"].get<uint32_t>();
+  std::vector<uint32_t> ids, stale;
+  for (const auto& [id, dev] : ctx_.ledger.devices()) {
+    if (!dev.info || (only && *only != id)) continue;
+    ids.push_back(id);
+    if (FreshFragmentation(id, cells) == nullptr) stale.push_back(id);
+  }
+  if (stale.empty()) {
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, FragmentationReply(ids));
+    return false;
+  }
+  struct Job {
+    std::map<uint32_t, DeviceSpans> spans;
+    std::map<uint32_t, std::pair<uint64_t, std::vector<TypeFragmentation>>> out;
+  };
+  auto job = std::make_shared<Job>();
+  job->spans = GatherSpans(
+      ctx_.ledger, stale.size() == ctx_.ledger.devices().size() ? std::vector<uint32_t>{} : stale);
+  Post(
+      c.id, "fragmentation",
+      [job, cells] {
+        for (auto& [id, d] : job->spans) job->out[id] = {d.version, Summarize(d, cells)};
+        job->spans.clear();
+        return std::string();
+      },
+      [this, job, ids, cells] {
+        for (auto& [id, f] : job->out) KeepFragmentation(id, f.first, cells, std::move(f.second));
+        return FragmentationReply(ids);
+      });
+  return true;
+}
+
+bool QueryService::StartRefresh() {
+  std::vector<uint32_t> stale;
+  for (const auto& [id, dev] : ctx_.ledger.devices())
+    if (dev.info && FreshFragmentation(id, 0) == nullptr) stale.push_back(id);
+  if (stale.empty()) return false;
+  struct Job {
+    std::map<uint32_t, DeviceSpans> spans;
+    std::map<uint32_t, std::pair<uint64_t, std::vector<TypeFragmentation>>> out;
+  };
+  auto job = std::make_shared<Job>();
+  job->spans = GatherSpans(ctx_.ledger, stale);
+  Post(
+      0, "fragmentation (metrics)",
+      [job] {
+        for (auto& [id, d] : job->spans)
+          job->out[id] = {d.version, Summarize(d, kSnapshotMapCells)};
+        job->spans.clear();
+        return std::string();
+      },
+      [this, job] {
+        for (auto& [id, f] : job->out)
+          KeepFragmentation(id, f.first, kSnapshotMapCells, std::move(f.second));
+        return std::string();
+      });
+  return true;
+}
+
+const QueryService::CachedFragmentation* QueryService::FreshFragmentation(uint32_t id,
+                                                                          uint32_t cells) const {
+  auto f = frag_.find(id);
+  auto d = ctx_.ledger.devices().find(id);
+  if (f == frag_.end() || d == ctx_.ledger.devices().end() || !d->second.info ||
+      f->second.version != d->second.version || (cells != 0 && f->second.cells != cells))
+    return nullptr;
+  return &f->second;
+}
+
+void QueryService::KeepFragmentation(uint32_t id, uint64_t version, uint32_t cells,
+                                     std::vector<TypeFragmentation> types) {
+  auto d = ctx_.ledger.devices().find(id);
+  if (d == ctx_.ledger.devices().end()) {
+    frag_.erase(id);
+    return;
+  }
+  CachedFragmentation& f = frag_[id];
+  // A newer one (computed after this job began) is kept.
+  if (f.version > version) return;
+  f = CachedFragmentation{version, cells, std::move(types)};
+}
+
+std::string QueryService::FragmentationReply(const std::vector<uint32_t>& ids) const {
+  nlohmann::json devices = nlohmann::json::array();
+  for (uint32_t id : ids) {
+    auto f = frag_.find(id);
+    if (f == frag_.end()) continue;
+    nlohmann::json types = nlohmann::json::array();
+    for (const TypeFragmentation& tf : f->second.types)
+      types.push_back({{"type", std::string(proto::kMemTypeKeys[tf.type])},
+                       {"bank_count", tf.bank_count},
+                       {"bank_base", tf.bank_base},
+                       {"bank_size", tf.bank_size},
+                       {"used_per_bank_bytes", tf.used_per_bank},
+                       {"free_per_bank_bytes", tf.free_per_bank},
+                       {"largest_free_block_bytes", tf.largest_free_block},
+                       {"free_blocks", tf.free_blocks},
+                       {"map", tf.map}});
+    devices.push_back({{"id", id}, {"types", std::move(types)}});
+  }
+  return nlohmann::json{{"devices", std::move(devices)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace ttmem::daemon

@@ -8,6 +8,8 @@
 #define TTMEM_DAEMON_QUERY_SERVICE_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,6 +23,7 @@
 #include "daemon/fragmentation.h"
 #include "daemon/history.h"
 #include "daemon/metrics.h"
+#include "daemon/query_worker.h"
 #include "daemon/reporters.h"
 #include "daemon/shm_watcher.h"
 #include "daemon/status_builder.h"
@@ -41,6 +44,8 @@ class QueryService {
     EventStream& events;
     Connections& conns;
     std::function<void()> drain;
+    // Read a held connection's waiting frames again (its reply is out).
+    std::function<void(uint64_t id)> resume;
     std::string socket_path;
     uint64_t started_ns;  // MonotonicNs() at start, for the uptime
   };
@@ -53,6 +58,9 @@ class QueryService {
   bool HasSubscribers() const;
   // The Prometheus snapshot, at most once a second.
   void UpdateMetrics(MetricsExporter& metrics);
+  // The query worker's event source, and what the loop calls when it is readable.
+  int worker_fd() const { return worker_.fd(); }
+  void OnWorkerDone();
 
  private:
   using Command = void (QueryService::*)(Connection&, const nlohmann::json&);
@@ -62,9 +70,6 @@ class QueryService {
 
   void Status(Connection& c, const nlohmann::json& req);
   void Subscribe(Connection& c, const nlohmann::json& req);
-  void Buffers(Connection& c, const nlohmann::json& req);
-  void Fragmentation(Connection& c, const nlohmann::json& req);
-  void Snapshot(Connection& c, const nlohmann::json& req);
   void Events(Connection& c, const nlohmann::json& req);
   void EventsFlush(Connection& c, const nlohmann::json& req);
   void HistoryOf(Connection& c, const nlohmann::json& req);
@@ -73,18 +78,52 @@ class QueryService {
   void SendStatus(Connection& c);  // the status document, built into c's outbox
   bool AnotherUsers(Connection& c, pid_t pid, const char* what);
   // The per-uid budget of the queries that walk every live buffer (snapshot, buffers,
-  // fragmentation): false (with the error replied) when a non-root uid has spent it.
+  // fragmentation, events): false (with the error replied) when a non-root uid has spent it.
   bool Admit(Connection& c, std::string_view cmd);
   DaemonMeta Meta() const;
-  // The fragmentation of every announced device, recomputed when the ledger changed (one walk
-  // over the live buffers for all devices). `cells` 0: any strip width will do.
-  const std::map<uint32_t, std::vector<TypeFragmentation>>& FragmentationAll(uint32_t cells);
+
+  // The expensive queries (snapshot, buffers, fragmentation) are answered one at a time, users
+  // in turn: the asker's connection is held, the loop copies what the answer needs (one walk, no
+  // sort), the query worker builds the reply, and the loop sends it. The copies alive at any
+  // moment are one job's, so the daemon's memory for them is bounded by the largest process.
+  struct Pending {
+    uint64_t conn = 0;
+    std::string cmd;
+    nlohmann::json req;
+  };
+  void Enqueue(Connection& c, const std::string& cmd, const nlohmann::json& req);
+  void Dispatch();  // starts the next pending query if the worker is free
+  // Starts one: true when a job was posted (the worker is busy), false when it was answered
+  // at once (or refused).
+  bool Start(Connection& c, const Pending& p);
+  bool StartSnapshot(Connection& c, const nlohmann::json& req);
+  bool StartBuffers(Connection& c, const nlohmann::json& req);
+  bool StartFragmentation(Connection& c, const nlohmann::json& req);
+  bool StartRefresh();  // the metrics' fragmentation, when stale
+  // Posts a job for connection `conn` (0: none): `build` runs on the worker (it may use only what
+  // it captured) and returns the reply; `after` runs back on the loop and may return a reply
+  // instead (built from the daemon's state). A failure of either is the query's error. Then the
+  // connection is released and the next query starts.
+  void Post(uint64_t conn, std::string cmd, std::function<std::string()> build,
+            std::function<std::string()> after = {});
+  void Release(uint64_t conn);
+
+  // Fragmentation per device, kept while the device does not change (ledger::Device::version):
+  // a busy device does not invalidate the others'.
+  struct CachedFragmentation {
+    uint64_t version = 0;
+    uint32_t cells = 0;
+    std::vector<TypeFragmentation> types;
+  };
+  // The cached fragmentation of `id` if it is current (and `cells` wide, unless 0).
+  const CachedFragmentation* FreshFragmentation(uint32_t id, uint32_t cells) const;
+  void KeepFragmentation(uint32_t id, uint64_t version, uint32_t cells,
+                         std::vector<TypeFragmentation> types);
+  std::string FragmentationReply(const std::vector<uint32_t>& ids) const;
 
   Context ctx_;
   StatusReplies status_replies_;  // the status document's model and memo, between replies
-  std::map<uint32_t, std::vector<TypeFragmentation>> frag_;
-  uint64_t frag_version_ = ~0ull;
-  uint32_t frag_cells_ = 0;
+  std::map<uint32_t, CachedFragmentation> frag_;
   uint64_t metrics_built_ns_ = 0;
   uint64_t failed_queries_ = 0;  // queries whose handler threw: answered with an error
   struct Budget {
@@ -93,6 +132,12 @@ class QueryService {
   };
   std::map<uid_t, Budget> budgets_;  // per non-root uid that asked for an expensive query
   uint64_t throttled_queries_ = 0;
+  std::map<uid_t, std::deque<Pending>> pending_;  // by uid, served in turn
+  uid_t last_uid_ = 0;                            // the uid served last
+  bool busy_ = false;                             // a job is on the worker
+  bool dispatching_ = false;
+  bool refresh_wanted_ = false;  // the metrics want the stale devices' fragmentation
+  QueryWorker worker_;           // last: its thread ends before the rest goes
 };
 
 }  // namespace ttmem::daemon

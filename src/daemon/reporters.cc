@@ -215,7 +215,7 @@ bool Reporters::OnOpName(Connection& c, const proto::Frame& f) {
   std::string name = SafeText(b.name, b.length);
   if (events_.any())
     events_.Notice({{"event", "op_name"}, {"pid", c.cred.pid}, {"id", b.id}, {"name", name}},
-                   c.cred.pid);
+                   c.cred.pid, /*ops=*/true);
   m.op_names[b.id - 1] = std::move(name);
   return true;
 }

@@ -88,10 +88,19 @@ bool Server::StartLoop(std::string* error) {
   reporters_ = std::make_unique<Reporters>(ledger_, *events_, *conns_, loop,
                                            options_.max_live_buffers_per_uid);
   conns_->describe = [this](const Connection& c) { return reporters_->Describe(c); };
+  events_->owner = [this](pid_t pid) -> std::optional<uid_t> {
+    auto m = reporters_->meta().find(pid);
+    if (m == reporters_->meta().end()) return std::nullopt;
+    return m->second.uid;
+  };
   shm_ = std::make_unique<ShmWatcher>(options_.shm_dir, options_.driver_dir);
-  queries_ = std::make_unique<QueryService>(
-      QueryService::Context{ledger_, *reporters_, *shm_, history_, *events_, *conns_,
-                            [this] { Tick(); }, options_.socket_path, started_ns_});
+  queries_ = std::make_unique<QueryService>(QueryService::Context{
+      ledger_, *reporters_, *shm_, history_, *events_, *conns_, [this] { Tick(); },
+      [this](uint64_t id) { read_again_.push_back(id); }, options_.socket_path, started_ns_});
+  if (queries_->worker_fd() < 0 || !Watch(queries_->worker_fd(), Token(Source::kWorker, 0))) {
+    *error = fmt::format("cannot create the query worker's event source: {}", std::strerror(errno));
+    return false;
+  }
   LogInfo("ttmemd listening on {} (protocol {})", options_.socket_path, proto::kProtocolVersion);
   return true;
 }
@@ -132,11 +141,18 @@ int Server::Run() {
           Tick();
           break;
         }
+        case Source::kWorker:
+          queries_->OnWorkerDone();
+          break;
         case Source::kConn: {
           Connection* c = conns_->Find(id);
           if (c == nullptr || c->doomed) break;
           if (events[i].events & EPOLLOUT) conns_->Flush(*c);
           if (c->doomed) break;
+          if (c->held) {  // its reply is being built: only a hang-up is looked at
+            if (events[i].events & (EPOLLHUP | EPOLLERR)) Close(id, "", /*retire=*/true);
+            break;
+          }
           if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnReadable(*c);
           break;
         }
@@ -217,6 +233,7 @@ void Server::OnReadable(Connection& c) {
   // Per-connection cap per wake-up: a query can cost milliseconds (a status document at scale),
   // a client frame microseconds; the rest waits for the next epoll round, after everyone else.
   for (int budget = c.role == Role::kQuery ? 4 : 64; budget > 0 && !c.doomed; --budget) {
+    if (c.held) return;  // read again once its reply is out (QueryService resumes it)
     proto::Frame f;
     proto::ReadResult r = c.reader.Next(c.fd.get(), &f);
     if (r == proto::ReadResult::kAgain) return;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <string>
 #include <tuple>
 
@@ -24,54 +25,60 @@ std::string TypeKey(int type) {
   return std::string(proto::kMemTypeKeys[type]);
 }
 
-// The process's buffers, by device, type and address (capped), and its bytes by (device, type)
-// and by (op, device, type).
+// The process's buffers, by device, type and address (the listed ones), and its bytes by (op,
+// device, type).
 struct Held {
   std::vector<const ledger::LiveEntry*> buffers;
-  std::map<std::pair<uint32_t, int>, std::array<uint64_t, 2>> by_type;  // bytes, buffers
-  std::map<std::tuple<uint16_t, uint32_t, int>, std::array<uint64_t, 2>> by_op;
+  std::map<std::tuple<uint16_t, uint32_t, int>, std::array<uint64_t, 2>> by_op;  // bytes, buffers
 };
 
-Held Collect(const ledger::Process& p, std::optional<uint32_t> device) {
+Held Collect(const std::vector<ledger::LiveEntry>& entries) {
   Held h;
-  for (const ledger::LiveEntry& e : p.live) {
-    if (device && e.device != *device) continue;
+  h.buffers.reserve(entries.size());
+  for (const ledger::LiveEntry& e : entries) {
     h.buffers.push_back(&e);
     if (e.hooked != 0) continue;  // a capture estimate holds no memory
-    const int type = static_cast<int>(e.type);
-    auto& t = h.by_type[{e.device, type}];
-    t[0] += e.size;
-    ++t[1];
-    auto& o = h.by_op[{e.op, e.device, type}];
+    auto& o = h.by_op[{e.op, e.device, static_cast<int>(e.type)}];
     o[0] += e.size;
     ++o[1];
   }
   auto key = [](const ledger::LiveEntry* e) {
     return std::make_tuple(e->device, static_cast<int>(e->type), e->address, e->id);
   };
-  std::sort(
-      h.buffers.begin(), h.buffers.end(),
+  // Only the listed ones need their order.
+  const size_t listed = std::min(h.buffers.size(), kMaxSnapshotBuffers);
+  std::partial_sort(
+      h.buffers.begin(), h.buffers.begin() + static_cast<ptrdiff_t>(listed), h.buffers.end(),
       [&](const ledger::LiveEntry* a, const ledger::LiveEntry* b) { return key(a) < key(b); });
   return h;
 }
 
-json BuffersJson(const Held& h, pid_t pid, const ProcessMeta& meta, uint32_t now_s) {
-  json buffers = json::array();
-  for (size_t i = 0; i < h.buffers.size() && i < kMaxSnapshotBuffers; ++i) {
+// The "buffers" array as JSON text, written directly: 200,000 of them as JSON objects took the
+// daemon 300 MB and most of a second.
+std::string BuffersText(const Held& h, pid_t pid, const ProcessMeta& meta, uint32_t now_s) {
+  std::string out = "[";
+  std::map<uint16_t, std::string> ops;  // op id -> its JSON text
+  auto op = [&](uint16_t id) -> const std::string& {
+    auto [it, fresh] = ops.try_emplace(id);
+    if (fresh) it->second = OpJson(meta, id).dump(-1, ' ', false, json::error_handler_t::replace);
+    return it->second;
+  };
+  const size_t n = std::min(h.buffers.size(), kMaxSnapshotBuffers);
+  out.reserve(n * 150 + 2);
+  for (size_t i = 0; i < n; ++i) {
     const ledger::LiveEntry& e = *h.buffers[i];
-    buffers.push_back(
-        {{"pid", pid},
-         {"device", e.device},
-         {"type", TypeKey(e.type)},
-         {"address", e.address},
-         {"size", uint64_t{e.size}},
-         {"op", OpJson(meta, e.op)},
-         {"id", e.id},
-         {"capture", e.hooked != 0},
-         // Whole seconds; null when unknown (restored or re-sent by a resync).
-         {"age_s", e.born_s == 0 || e.born_s > now_s ? json() : json(now_s - e.born_s)}});
+    // Keys in the order nlohmann's objects keep (sorted); age in whole seconds, null when
+    // unknown (restored, or re-sent by a resync).
+    fmt::format_to(
+        std::back_inserter(out),
+        "{}{{\"address\":{},\"age_s\":{},\"capture\":{},\"device\":{},\"id\":{},"
+        "\"op\":{},\"pid\":{},\"size\":{},\"type\":\"{}\"}}",
+        i == 0 ? "" : ",", e.address,
+        e.born_s == 0 || e.born_s > now_s ? std::string("null") : std::to_string(now_s - e.born_s),
+        e.hooked != 0, e.device, e.id, op(e.op), pid, uint64_t{e.size},
+        proto::kMemTypeKeys[e.type]);
   }
-  return buffers;
+  return out + "]";
 }
 
 json ByOpJson(const Held& h, const ProcessMeta& meta) {
@@ -115,27 +122,23 @@ json HoldersJson(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
   return out;
 }
 
-json TypeJson(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& metas,
-              const std::map<uint32_t, std::vector<TypeFragmentation>>& frag, uint32_t dev,
-              int type, const std::array<uint64_t, 2>& mine) {
-  auto d = ledger.devices().find(dev);
-  size_t holders = 0;
-  json t = {{"device", dev},
-            {"type", TypeKey(type)},
+json TypeJson(const SnapshotInput::Type& in, const std::array<uint64_t, 2>& mine,
+              const std::map<uint32_t, std::vector<TypeFragmentation>>& frag) {
+  json t = {{"device", in.device},
+            {"type", TypeKey(in.type)},
             {"process_bytes", mine[0]},
             {"process_buffers", mine[1]},
-            {"used_bytes", d != ledger.devices().end() ? d->second.usage[type].bytes : 0},
+            {"used_bytes", in.used_bytes},
             {"capacity_bytes", nullptr},
-            {"holders", HoldersJson(ledger, metas, dev, type, &holders)},
+            {"holders", in.holders},
+            {"holder_count", in.holder_count},
             {"largest_free_block_bytes", nullptr},
             {"free_blocks", nullptr}};
-  t["holder_count"] = holders;
-  if (d != ledger.devices().end() && d->second.info && d->second.info->capacity_bytes[type] != 0)
-    t["capacity_bytes"] = d->second.info->capacity_bytes[type];
-  auto f = frag.find(dev);
+  if (in.capacity_bytes != 0) t["capacity_bytes"] = in.capacity_bytes;
+  auto f = frag.find(in.device);
   if (f == frag.end()) return t;
   for (const TypeFragmentation& tf : f->second) {
-    if (tf.type != type) continue;
+    if (tf.type != in.type) continue;
     t["bank_count"] = tf.bank_count;
     t["bank_base"] = tf.bank_base;
     t["bank_size"] = tf.bank_size;
@@ -225,31 +228,98 @@ std::string TypeLine(const json& s, const json& t, const std::vector<const json*
 
 }  // namespace
 
-json BuildSnapshot(const ledger::Ledger& ledger, const SnapshotRequest& req,
-                   const std::map<pid_t, ProcessMeta>& metas,
-                   const std::map<uint32_t, std::vector<TypeFragmentation>>& frag,
-                   uint64_t now_unix_ms) {
-  static const ProcessMeta kNoMeta{};
-  auto m = metas.find(req.pid);
-  const ProcessMeta& meta = m != metas.end() ? m->second : kNoMeta;
-  json out = {{"pid", req.pid}, {"name", meta.name}, {"time_unix_ms", now_unix_ms}};
-  if (!req.reason.empty()) out["reason"] = req.reason;
+std::vector<uint32_t> SnapshotDevices(const ledger::Ledger& ledger, const SnapshotRequest& req) {
+  std::vector<uint32_t> out;
   auto p = ledger.processes().find(req.pid);
-  if (p == ledger.processes().end()) {
+  if (p == ledger.processes().end()) return out;
+  for (const auto& [dev, usage] : p->second.usage) {
+    if (req.device && dev != *req.device) continue;
+    for (const ledger::Usage& u : usage)
+      if (u.buffers != 0) {
+        out.push_back(dev);
+        break;
+      }
+  }
+  return out;
+}
+
+SnapshotInput PrepareSnapshot(const ledger::Ledger& ledger, const SnapshotRequest& req,
+                              const std::map<pid_t, ProcessMeta>& metas,
+                              std::map<uint32_t, std::vector<TypeFragmentation>> frag,
+                              std::map<uint32_t, DeviceSpans> spans, uint64_t now_unix_ms) {
+  SnapshotInput in;
+  in.req = req;
+  in.now_unix_ms = now_unix_ms;
+  in.now_s = ledger.now_seconds();
+  if (auto m = metas.find(req.pid); m != metas.end()) in.meta = m->second;
+  auto p = ledger.processes().find(req.pid);
+  if (p == ledger.processes().end()) return in;
+  in.found = true;
+  in.entries.reserve(req.device ? 0 : p->second.live.size());
+  for (const ledger::LiveEntry& e : p->second.live)
+    if (!req.device || e.device == *req.device) in.entries.push_back(e);
+  // The (device, type)s it holds: those with a buffer of device memory (as its usage counts them).
+  for (const auto& [dev, usage] : p->second.usage) {
+    if (req.device && dev != *req.device) continue;
+    auto d = ledger.devices().find(dev);
+    for (int t = 0; t < ledger::kNumTypes; ++t) {
+      if (usage[static_cast<size_t>(t)].buffers == 0) continue;
+      SnapshotInput::Type ty;
+      ty.device = dev;
+      ty.type = t;
+      if (d != ledger.devices().end()) {
+        ty.used_bytes = d->second.usage[static_cast<size_t>(t)].bytes;
+        if (d->second.info) ty.capacity_bytes = d->second.info->capacity_bytes[t];
+      }
+      ty.holders = HoldersJson(ledger, metas, dev, t, &ty.holder_count);
+      in.types.push_back(std::move(ty));
+    }
+  }
+  in.frag = std::move(frag);
+  in.spans = std::move(spans);
+  return in;
+}
+
+json SnapshotDocument(SnapshotInput& in) {
+  json out = {{"pid", in.req.pid}, {"name", in.meta.name}, {"time_unix_ms", in.now_unix_ms}};
+  if (!in.req.reason.empty()) out["reason"] = in.req.reason;
+  if (!in.found) {
     out["error"] = "no such process reports to this ttmemd";
     return out;
   }
-  Held h = Collect(p->second, req.device);
+  // The devices whose fragmentation was not fresh: this process's buffers join the others'.
+  for (auto& [dev, d] : in.spans) {
+    for (const ledger::LiveEntry& e : in.entries)
+      if (e.device == dev) d.Add(e);
+    in.frag[dev] = Summarize(d, kSnapshotMapCells);
+  }
+  in.spans.clear();
+  std::map<std::pair<uint32_t, int>, std::array<uint64_t, 2>> mine;  // bytes, buffers
+  for (const ledger::LiveEntry& e : in.entries) {
+    if (e.hooked != 0) continue;
+    auto& m = mine[{e.device, static_cast<int>(e.type)}];
+    m[0] += e.size;
+    ++m[1];
+  }
   json types = json::array();
-  for (const auto& [key, v] : h.by_type)
-    types.push_back(TypeJson(ledger, metas, frag, key.first, key.second, v));
-  out["live_buffers"] = h.buffers.size();
-  out["truncated"] = h.buffers.size() > kMaxSnapshotBuffers;
-  out["buffers"] = BuffersJson(h, req.pid, meta, ledger.now_seconds());
-  out["by_op"] = ByOpJson(h, meta);
+  for (const SnapshotInput::Type& t : in.types)
+    types.push_back(TypeJson(t, mine[{t.device, t.type}], in.frag));
+  out["live_buffers"] = in.entries.size();
+  out["truncated"] = in.entries.size() > kMaxSnapshotBuffers;
   out["types"] = std::move(types);
-  out["summary"] = SnapshotSummary(out);
   return out;
+}
+
+std::string BuildSnapshot(SnapshotInput& in, bool text) {
+  json doc = SnapshotDocument(in);
+  if (!in.found) return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  const Held h = Collect(in.entries);
+  doc["by_op"] = ByOpJson(h, in.meta);
+  doc["summary"] = SnapshotSummary(doc);
+  if (text) return doc["summary"].get<std::string>();
+  // "buffers" sorts first among the keys: the document is `{"buffers":[...],` and the rest.
+  const std::string rest = doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  return "{\"buffers\":" + BuffersText(h, in.req.pid, in.meta, in.now_s) + "," + rest.substr(1);
 }
 
 std::string SnapshotSummary(const json& s) {

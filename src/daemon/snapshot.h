@@ -27,6 +27,8 @@ inline constexpr size_t kMaxSnapshotBuffers = 200000;
 inline constexpr size_t kMaxSnapshotReason = 4096;
 // Processes named per device and type in `holders`.
 inline constexpr size_t kMaxSnapshotHolders = 8;
+// The strip of a free-space map the snapshot computes itself (a cached one keeps its width).
+inline constexpr uint32_t kSnapshotMapCells = 64;
 
 struct SnapshotRequest {
   pid_t pid = 0;
@@ -34,11 +36,50 @@ struct SnapshotRequest {
   std::string reason;  // already checked: at most kMaxSnapshotReason bytes of valid UTF-8
 };
 
-// `metas`: every reporting process's metadata (names of the holders, the process's op names).
-nlohmann::json BuildSnapshot(const ledger::Ledger& ledger, const SnapshotRequest& req,
-                             const std::map<pid_t, ProcessMeta>& metas,
-                             const std::map<uint32_t, std::vector<TypeFragmentation>>& frag,
-                             uint64_t now_unix_ms);
+// What a snapshot is made of, copied out of the daemon's state on the loop thread
+// (PrepareSnapshot: one walk over the process's buffers, no sort), then built into its reply on the
+// query worker (BuildSnapshot), so that a process's 1 M buffers never stall the loop.
+struct SnapshotInput {
+  SnapshotRequest req;
+  uint64_t now_unix_ms = 0;
+  uint32_t now_s = 0;                      // the ledger's clock (ages)
+  bool found = false;                      // the process reports to this daemon
+  ProcessMeta meta;                        // its name and op names
+  std::vector<ledger::LiveEntry> entries;  // its live buffers (on req.device, if given)
+  // Each (device, type) it holds, as the device stood: everyone's usage, the largest holders.
+  struct Type {
+    uint32_t device = 0;
+    int type = 0;
+    uint64_t used_bytes = 0;
+    uint64_t capacity_bytes = 0;  // 0: unknown
+    nlohmann::json holders;
+    size_t holder_count = 0;
+  };
+  std::vector<Type> types;
+  // Fragmentation of the devices it uses: fresh ones as the daemon had them; for the others the
+  // spans of every other process, to which BuildSnapshot adds this process's and summarises
+  // (the result, in `frag`, may be kept by the caller).
+  std::map<uint32_t, std::vector<TypeFragmentation>> frag;
+  std::map<uint32_t, DeviceSpans> spans;
+};
+
+// The devices whose fragmentation the snapshot of `req` needs (the caller decides which are
+// fresh).
+std::vector<uint32_t> SnapshotDevices(const ledger::Ledger& ledger, const SnapshotRequest& req);
+
+// Loop side. `metas`: every reporting process's metadata (holders' names, the process's ops).
+// `frag`: the fresh fragmentation the caller has; `spans`: GatherSpans of the other devices,
+// skipping req.pid.
+SnapshotInput PrepareSnapshot(const ledger::Ledger& ledger, const SnapshotRequest& req,
+                              const std::map<pid_t, ProcessMeta>& metas,
+                              std::map<uint32_t, std::vector<TypeFragmentation>> frag,
+                              std::map<uint32_t, DeviceSpans> spans, uint64_t now_unix_ms);
+
+// Worker side: the reply, as JSON text ("text": its summary only). Fills in.frag.
+std::string BuildSnapshot(SnapshotInput& in, bool text);
+
+// The snapshot document without its "buffers" (what the summary reads); BuildSnapshot's.
+nlohmann::json SnapshotDocument(SnapshotInput& in);
 
 // The snapshot's short text (also its "summary" field): the reason, then per device and type
 // what the process holds, of what, by op, who else holds memory there, and the largest free

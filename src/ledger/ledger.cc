@@ -24,6 +24,7 @@ void Ledger::Account(Process& p, uint32_t device, Device& d, const LiveBuffer& b
   Usage& pu = b.hooked ? p.captured[device][b.type] : p.usage[device][b.type];
   Usage& du = b.hooked ? d.captured[b.type] : d.usage[b.type];
   const uint64_t size = b.size;
+  d.version = ++version_;
   if (add) {
     pu.bytes += size;
     pu.buffers += 1;
@@ -140,6 +141,7 @@ uint64_t Ledger::RemoveProcess(pid_t pid, Retire retire) {
   auto subtract = [&](const DeviceUsage& by_device, TypeUsage Device::*totals) {
     uint64_t bytes = 0;
     for (const auto& [device, usage] : by_device) {
+      devices_[device].version = version_;
       TypeUsage& d = devices_[device].*totals;
       for (int t = 0; t < kNumTypes; ++t) {
         d[t].bytes -= usage[t].bytes;
@@ -168,8 +170,9 @@ void Ledger::SetDropped(pid_t pid, uint64_t dropped) {
 }
 
 void Ledger::SetDeviceInfo(uint32_t device, DeviceInfo info) {
-  ++version_;
-  devices_[device].info = std::move(info);
+  Device& d = devices_[device];
+  d.version = ++version_;
+  d.info = std::move(info);
 }
 
 std::string Ledger::CheckInvariantsForTesting() const {

@@ -27,10 +27,10 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "ledger/live_table.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::ledger {
@@ -166,24 +166,17 @@ struct Process {
   DeviceUsage usage;     // by device
   DeviceUsage captured;  // by device: hooked allocations
   Counters counters;
-  struct Hash {
-    size_t operator()(const LiveEntry& e) const noexcept {
-      uint64_t h = e.id * 0x9E3779B97F4A7C15ull ^ (uint64_t{e.device} * 0xC2B2AE3D27D4EB4Full);
-      return static_cast<size_t>(h ^ (h >> 29));
-    }
-  };
-  struct Same {
-    bool operator()(const LiveEntry& a, const LiveEntry& b) const noexcept {
-      return a.id == b.id && a.device == b.device;
-    }
-  };
-  std::unordered_set<LiveEntry, Hash, Same> live;
+  LiveTable<LiveEntry> live;  // by (device, id)
 };
 
 struct Device {
   TypeUsage usage;
   TypeUsage captured;  // capture estimate: hooked allocations, no device memory
   std::optional<DeviceInfo> info;
+  // The ledger's version at this device's last change (a buffer on it came, went or moved, a
+  // process holding memory on it left, its facts were announced): what is derived from one
+  // device's buffers (its fragmentation) stays valid while this does not move.
+  uint64_t version = 0;
 };
 
 class Ledger {
