@@ -22,7 +22,7 @@ TT_ALLOC_TRACKING_ENABLED=0 build/bin/ttmem_client_bench "${common[@]}" \
 # Against the live daemon, then (in a process of its own, so that its 10 M-entry heap does not
 # shape the others' allocations) the in-process memory and status-building benchmarks.
 TT_ALLOC_TRACKING_ENABLED=1 TTMEM_SOCKET="$dir/d.sock" build/bin/ttmem_daemon_bench \
-  --benchmark_filter='Ingest|Query|Visible|Idle|Record' --benchmark_format=json \
+  --benchmark_filter='Ingest|Query|Visible|Idle|Record|PingUnder' --benchmark_format=json \
   --benchmark_out="$dir/daemon.json" >/dev/null
 build/bin/ttmem_daemon_bench --benchmark_filter='Memory|BuildStatus' --benchmark_format=json \
   --benchmark_out="$dir/inproc.json" >/dev/null
@@ -77,6 +77,10 @@ line("event to visible (daemon's own drain), p99 (ms)", "<= 10", visible["p99_ms
      f"median {visible['median_ms']:.2f}, max {visible['max_ms']:.2f}")
 line("idle daemon wakeups (per second)", "few", idle["wakeups_per_second"])
 rec = find("BM_RecordDuringIngest")
+flood = find("BM_PingUnderSnapshotFlood")
+line("ping p99 while 4 conns snapshot a 1M-buffer process (ms)", "<= 50", flood["flood_p99_ms"],
+     f"same run, no flood: p99 {flood['idle_p99_ms']:.2f}; median {flood['flood_median_ms']:.2f}, "
+     f"max {flood['flood_max_ms']:.1f}; {flood['snapshots_per_s']:.1f} snapshots/s")
 line("ttmem record: events stored per second (saturated)", "-", rec["recorded_per_second"] / 1e6,
      f"M/s; stored {int(rec['recorded_events'])} + lost {int(rec['lost_events'])} "
      f"of {int(rec['applied_events'])} applied; indices {rec['index_seconds']:.1f} s; "
