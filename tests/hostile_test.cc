@@ -1364,5 +1364,61 @@ TEST(Hostile, AnotherUsersEventStreamCarriesNoOps) {
   EXPECT_GE(mine.op_names, 2);
 }
 
+// Issue 26: the expensive queries are built on the query worker while their connection waits.
+// Frames sent behind one (in the same write) are answered after it, in order, every one.
+TEST(Hostile, RepliesKeepTheOrderOfPipelinedExpensiveQueries) {
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_TRUE(d.Start()) << d.log();
+  Forger f = Forge(d.socket(), 1, 1u << 16);
+  ASSERT_TRUE(f.accepted);
+  const proto::DeviceInfoBody b = DeviceInfo(0, "wormhole_b0", 12ull << 30);
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b)));
+  WriteAllocs(f, 0, 50000, 4096);
+  PollUntil(d.socket(), 30s, [](const json& s) { return s["counters"]["live_buffers"] == 50000; });
+  const pid_t me = ::getpid();
+  const std::vector<json> asks = {{{"cmd", "snapshot"}, {"pid", me}},
+                                  {{"cmd", "ping"}},
+                                  {{"cmd", "buffers"}, {"pid", me}},
+                                  {{"cmd", "fragmentation"}, {"cells", 7}},
+                                  {{"cmd", "snapshot"}, {"pid", 999999}},
+                                  {{"cmd", "status"}},
+                                  {{"cmd", "snapshot"}, {"pid", me}, {"format", "text"}},
+                                  {{"cmd", "ping"}}};
+  std::string burst;
+  for (const json& q : asks) {
+    const std::string text = q.dump();
+    proto::FrameHeader h{proto::kFrameMagic, proto::kWireVersion,
+                         static_cast<uint16_t>(proto::FrameType::kQuery),
+                         static_cast<uint32_t>(text.size()), 0};
+    burst.append(reinterpret_cast<const char*>(&h), sizeof(h));
+    burst += text;
+  }
+  base::UniqueFd fd = base::ConnectUnix(d.socket(), false);
+  ASSERT_TRUE(base::WriteAll(fd.get(), burst.data(), burst.size()));  // one write, 8 frames
+  timeval tv{30, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  proto::FrameReader reader(proto::kMaxReplyPayload);
+  std::vector<std::string> replies;
+  for (proto::Frame fr; replies.size() < asks.size();) {
+    std::string error;
+    if (!proto::RecvFrame(fd.get(), &reader, &fr, &error)) break;
+    replies.emplace_back(fr.payload.begin(), fr.payload.end());
+  }
+  ASSERT_EQ(replies.size(), asks.size()) << d.log();
+  auto parsed = [&](size_t i) { return json::parse(replies[i], nullptr, false); };
+  EXPECT_EQ(parsed(0)["live_buffers"], 50000);
+  EXPECT_EQ(parsed(0)["buffers"].size(), 50000u);
+  EXPECT_EQ(parsed(1)["ok"], true);
+  EXPECT_EQ(parsed(2)["live_buffers"], 50000);
+  EXPECT_EQ(parsed(2)["buffers"].size(), 20u);
+  ASSERT_EQ(parsed(3)["devices"].size(), 1u);
+  EXPECT_EQ(parsed(3)["devices"][0]["types"][0]["map"].get<std::string>().size(), 7u);
+  EXPECT_TRUE(parsed(4).contains("error"));
+  EXPECT_TRUE(parsed(5).contains("devices"));
+  EXPECT_EQ(replies[6].rfind("Snapshot of pid", 0), 0u) << replies[6].substr(0, 80);
+  EXPECT_EQ(parsed(7)["ok"], true);
+}
+
 }  // namespace
 }  // namespace ttmem::test

@@ -85,6 +85,12 @@ void EventStream::Arm() {
   tap_time_ns_ = armed_ ? base::RealtimeNs() : 0;
 }
 
+bool EventStream::Foreign(const Connection& c, pid_t pid) const {
+  if (c.cred.uid == 0) return false;
+  const std::optional<uid_t> uid = owner ? owner(pid) : std::nullopt;
+  return uid && *uid != c.cred.uid;
+}
+
 bool EventStream::SeesOps(const Connection& c, pid_t pid) const {
   if (c.cred.uid == 0) return true;
   const std::optional<uid_t> uid = owner ? owner(pid) : std::nullopt;
@@ -113,8 +119,15 @@ void EventStream::Flush() {
       continue;
     }
     mine.clear();
+    // A stream that follows one pid was checked when it began; a pid another user's process
+    // took since gets it nothing, and one whose owner is not known yet no ops.
+    if (Foreign(*c, c->query.events_pid)) continue;
+    const bool sees = SeesOps(*c, c->query.events_pid);
     for (const proto::EventRecord& e : tap_)
-      if (e.pid == c->query.events_pid) mine.push_back(e);
+      if (e.pid == c->query.events_pid) {
+        mine.push_back(e);
+        if (!sees) mine.back().op = 0;
+      }
     if (!mine.empty()) AppendEvents(*c, mine.data(), mine.size());
   }
   tap_.clear();
@@ -174,6 +187,7 @@ void EventStream::Notice(const nlohmann::json& notice, pid_t pid, bool ops) {
     const QueryPart& q = c->query;
     if (!q.events || c->doomed || !(pid < 0 || q.events_pid < 0 || q.events_pid == pid)) continue;
     if (ops && !SeesOps(*c, pid)) continue;
+    if (q.events_pid >= 0 && pid >= 0 && Foreign(*c, pid)) continue;
     TellLost(*c);
     if (AppendNotice(*c, text)) conns_.Flush(*c);  // dooms, never closes: the table stays
   }

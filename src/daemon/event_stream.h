@@ -72,6 +72,7 @@ class EventStream final : public EventSink {
 
  private:
   bool SeesOps(const Connection& c, pid_t pid) const;  // root, or pid's own user
+  bool Foreign(const Connection& c, pid_t pid) const;  // not root; pid is known another user's
   void AppendEvents(Connection& c, const proto::EventRecord* recs, size_t n);
   // False when it did not fit (counted in notices_lost unless `essential`).
   bool AppendNotice(Connection& c, const std::string& text, bool essential = false);

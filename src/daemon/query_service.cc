@@ -28,6 +28,9 @@ void ReplyJson(Connections& conns, Connection& c, const nlohmann::json& j) {
               j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+// The `buffers` reply for a pid that holds nothing here.
+const std::string kNoBuffers = R"({"buffers":[],"by_op":[],"live_buffers":0})";
+
 // The `buffers` reply, from a copy of the process's live buffers (on the query worker).
 std::string BuffersReply(const std::vector<ledger::LiveEntry>& live, size_t limit,
                          const ProcessMeta& meta) {
@@ -312,29 +315,86 @@ void QueryService::UpdateMetrics(MetricsExporter& metrics) {
   const model::Status status = BuildStatus(ctx_.ledger, ctx_.reporters.meta(), Meta(),
                                            &ctx_.shm.regions(), &ctx_.shm.driver_pids());
   // The largest free blocks as last computed (on the worker, within about a second). A device
-  // never computed yet is computed here, once (a new device holds little).
+  // never computed yet, holding few buffers (a new one), is computed here, once; a bigger one
+  // waits for the worker.
   std::map<std::pair<uint32_t, std::string>, uint64_t> largest;
   std::vector<uint32_t> never;
-  for (const auto& [id, dev] : ctx_.ledger.devices())
-    if (dev.info && frag_.count(id) == 0) never.push_back(id);
+  for (const auto& [id, dev] : ctx_.ledger.devices()) {
+    if (!dev.info || frag_.count(id) != 0) continue;
+    uint64_t buffers = 0;
+    for (const ledger::Usage& u : dev.usage) buffers += u.buffers;
+    if (buffers <= kComputeOnLoopBuffers) never.push_back(id);
+  }
   if (!never.empty())
     for (auto& [id, d] : GatherSpans(ctx_.ledger, never))
       KeepFragmentation(id, d.version, kSnapshotMapCells, Summarize(d, kSnapshotMapCells));
   for (const auto& [id, dev] : ctx_.ledger.devices()) {
     if (!dev.info) continue;
-    if (FreshFragmentation(id, 0) == nullptr) refresh_wanted_ = true;
-    auto f = frag_.find(id);
-    if (f == frag_.end()) continue;
-    for (const TypeFragmentation& tf : f->second.types)
-      largest[{id, std::string(proto::kMemTypeKeys[tf.type])}] = tf.largest_free_block;
+    if (FreshFragmentation(id, 0) == nullptr) WantRefresh(now);
+    if (const CachedFragmentation* f = LatestFragmentation(id))
+      for (const TypeFragmentation& tf : f->types)
+        largest[{id, std::string(proto::kMemTypeKeys[tf.type])}] = tf.largest_free_block;
   }
   metrics.Update(status, largest);
-  if (refresh_wanted_) Dispatch();
+  if (refresh_since_ns_ != 0) Dispatch();
 }
 
 // --- The expensive queries, one at a time on the query worker ---------------------------------
 
+void QueryService::WantRefresh(uint64_t now) {
+  if (refresh_since_ns_ == 0) refresh_since_ns_ = now;
+}
+
+// What can be answered without the worker is answered at once, before the request waits in
+// line: malformed requests, another user's pid, a pid that does not report (no drain, no copy).
+// False when answered.
+bool QueryService::Precheck(Connection& c, const std::string& cmd, const nlohmann::json& req) {
+  if (cmd == "fragmentation") return true;
+  if (!req.contains("pid")) {
+    if (cmd == "buffers") {
+      ctx_.conns.Reply(c, proto::FrameType::kQueryReply, kNoBuffers);
+    } else {
+      ReplyJson(ctx_.conns, c, {{"error", "\"snapshot\" needs a \"pid\""}});
+    }
+    return false;
+  }
+  const pid_t pid = req["pid"].get<pid_t>();
+  if (cmd == "snapshot") {
+    if (req.contains("reason") &&
+        (!req["reason"].is_string() ||
+         req["reason"].get_ref<const std::string&>().size() > kMaxSnapshotReason)) {
+      ReplyJson(ctx_.conns, c,
+                {{"error", fmt::format("\"reason\" must be a string of at most {} bytes",
+                                       kMaxSnapshotReason)}});
+      return false;
+    }
+    const std::string format = !req.contains("format")     ? "json"
+                               : req["format"].is_string() ? req["format"].get<std::string>()
+                                                           : "";
+    if (format != "json" && format != "text") {
+      ReplyJson(ctx_.conns, c, {{"error", "\"format\" must be \"json\" or \"text\""}});
+      return false;
+    }
+  }
+  if (AnotherUsers(c, pid, cmd == "snapshot" ? "take its snapshot" : "list its buffers"))
+    return false;
+  if (ctx_.ledger.processes().count(pid) != 0) return true;
+  if (cmd == "buffers") {
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, kNoBuffers);
+  } else {
+    SnapshotRequest sr;
+    sr.pid = pid;
+    if (req.contains("reason")) sr.reason = req["reason"].get<std::string>();
+    SnapshotInput in =
+        PrepareSnapshot(ctx_.ledger, sr, ctx_.reporters.meta(), {}, {}, base::UnixMs());
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply,
+                     BuildSnapshot(in, req.contains("format") && req["format"] == "text"));
+  }
+  return false;
+}
+
 void QueryService::Enqueue(Connection& c, const std::string& cmd, const nlohmann::json& req) {
+  if (!Precheck(c, cmd, req)) return;
   ctx_.conns.Hold(c, true);
   pending_[c.cred.uid].push_back(Pending{c.id, cmd, req});
   Dispatch();
@@ -342,15 +402,24 @@ void QueryService::Enqueue(Connection& c, const std::string& cmd, const nlohmann
 
 void QueryService::Dispatch() {
   if (dispatching_) return;
-  dispatching_ = true;
+  struct Guard {
+    bool& flag;
+    ~Guard() { flag = false; }
+  } guard{dispatching_ = true};
   while (!busy_) {
-    if (pending_.empty()) {
-      if (refresh_wanted_) {
-        refresh_wanted_ = false;
+    // The metrics' refresh takes its turn when nobody waits, or once it has waited 2 s.
+    if (refresh_since_ns_ != 0 &&
+        (pending_.empty() || base::MonotonicNs() > refresh_since_ns_ + 2000000000ull)) {
+      refresh_since_ns_ = 0;
+      try {
         StartRefresh();
+      } catch (const std::exception& e) {
+        ++failed_queries_;
+        LogWarn("refreshing the fragmentation failed: {}", base::TerminalSafe(e.what()));
       }
-      break;
+      continue;
     }
+    if (pending_.empty()) break;
     // Users in turn: the next uid after the one served last.
     auto u = pending_.upper_bound(last_uid_);
     if (u == pending_.end()) u = pending_.begin();
@@ -373,10 +442,11 @@ void QueryService::Dispatch() {
     }
     if (!posted) Release(p.conn);
   }
-  dispatching_ = false;
 }
 
 bool QueryService::Start(Connection& c, const Pending& p) {
+  // The checks again: the state may have changed while the request waited.
+  if (p.cmd != "fragmentation" && !Precheck(c, p.cmd, p.req)) return false;
   if (p.cmd == "snapshot") return StartSnapshot(c, p.req);
   if (p.cmd == "buffers") return StartBuffers(c, p.req);
   return StartFragmentation(c, p.req);
@@ -395,7 +465,6 @@ void QueryService::Post(uint64_t conn, std::string cmd, std::function<std::strin
     std::string frame, error;
   };
   auto out = std::make_shared<Out>();
-  busy_ = true;
   worker_.Post({[out, build = std::move(build)] {
                   // On the worker: a failure is this query's error, never the daemon's end. The
                   // reply is framed here too, so that the loop only moves it into the outbox.
@@ -431,6 +500,7 @@ void QueryService::Post(uint64_t conn, std::string cmd, std::function<std::strin
                   Release(conn);
                   Dispatch();
                 }});
+  busy_ = true;  // only once posted: a Post that threw leaves the line moving
 }
 
 void QueryService::OnWorkerDone() {
@@ -440,19 +510,9 @@ void QueryService::OnWorkerDone() {
 bool QueryService::StartBuffers(Connection& c, const nlohmann::json& req) {
   // {"cmd": "buffers", "pid": P, ["limit": N]}: the process's largest live buffers (N <= 1000,
   // default 20), largest first, each with its op; how many it holds in all; and its live memory
-  // by op (every op, largest first).
-  static const std::string kNone = R"({"buffers":[],"by_op":[],"live_buffers":0})";
-  if (!req.contains("pid")) {
-    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, kNone);
-    return false;
-  }
+  // by op (every op, largest first). Prechecked: P reports to us, and the asker may see it.
   const pid_t pid = req["pid"].get<pid_t>();
-  if (AnotherUsers(c, pid, "list its buffers")) return false;
   auto p = ctx_.ledger.processes().find(pid);
-  if (p == ctx_.ledger.processes().end()) {
-    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, kNone);
-    return false;
-  }
   struct Job {
     size_t limit = 20;
     std::vector<ledger::LiveEntry> entries;
@@ -474,35 +534,16 @@ bool QueryService::StartBuffers(Connection& c, const nlohmann::json& req) {
 bool QueryService::StartSnapshot(Connection& c, const nlohmann::json& req) {
   // {"cmd": "snapshot", "pid": P, ["device": D], ["reason": TEXT], ["format": "text"]}:
   // everything process P holds, with its ops, and the state of the devices and types it uses
-  // (daemon/snapshot.h). Drained first, as status. Only P's own user (or root) may take it.
-  if (!req.contains("pid")) {
-    ReplyJson(ctx_.conns, c, {{"error", "\"snapshot\" needs a \"pid\""}});
-    return false;
-  }
+  // (daemon/snapshot.h). Drained first, as status. Prechecked: well formed, P is in the ledger,
+  // and the asker may see it.
   SnapshotRequest sr;
   sr.pid = req["pid"].get<pid_t>();
   if (req.contains("device")) sr.device = req["device"].get<uint32_t>();
-  if (req.contains("reason")) {
-    if (!req["reason"].is_string() ||
-        req["reason"].get_ref<const std::string&>().size() > kMaxSnapshotReason) {
-      ReplyJson(ctx_.conns, c,
-                {{"error", fmt::format("\"reason\" must be a string of at most {} bytes",
-                                       kMaxSnapshotReason)}});
-      return false;
-    }
-    sr.reason = req["reason"].get<std::string>();
-  }
-  // A field of the wrong type must not reach value() (it throws): checked first.
-  const std::string format = !req.contains("format")     ? "json"
-                             : req["format"].is_string() ? req["format"].get<std::string>()
-                                                         : "";
-  if (format != "json" && format != "text") {
-    ReplyJson(ctx_.conns, c, {{"error", "\"format\" must be \"json\" or \"text\""}});
-    return false;
-  }
-  if (AnotherUsers(c, sr.pid, "take its snapshot")) return false;
+  if (req.contains("reason")) sr.reason = req["reason"].get<std::string>();
+  const bool text = req.contains("format") && req["format"] == "text";
   const auto& metas = ctx_.reporters.meta();
-  // A pid that does not report costs nothing: no drain, no fragmentation, no job.
+  // One that does not report (restored after a restart, not reconnected): no drain, no
+  // fragmentation.
   const bool reports = metas.count(sr.pid) != 0;
   if (reports) ctx_.drain();
   std::map<uint32_t, std::vector<TypeFragmentation>> fresh;
@@ -521,8 +562,7 @@ bool QueryService::StartSnapshot(Connection& c, const nlohmann::json& req) {
   }
   auto in = std::make_shared<SnapshotInput>(
       PrepareSnapshot(ctx_.ledger, sr, metas, std::move(fresh), std::move(spans), base::UnixMs()));
-  const bool text = format == "text";
-  if (!in->found) {  // an error document: nothing to build
+  if (!in->found) {  // drained away: an error document, nothing to build
     ctx_.conns.Reply(c, proto::FrameType::kQueryReply, BuildSnapshot(*in, text));
     return false;
   }
@@ -545,41 +585,43 @@ bool QueryService::StartSnapshot(Connection& c, const nlohmann::json& req) {
 bool QueryService::StartFragmentation(Connection& c, const nlohmann::json& req) {
   // {"cmd": "fragmentation", ["device": N], ["cells": W]}: per device and type with known bank
   // geometry, the free space of one bank, its largest free block and a strip of W cells.
-  const uint32_t cells =
-      req.contains("cells")
-          ? std::clamp<uint32_t>(
-                static_cast<uint32_t>(std::min<uint64_t>(req["cells"].get<uint64_t>(), 1000)), 1,
-                1000)
-          : 64;
+  const uint64_t asked = req.contains("cells") ? req["cells"].get<uint64_t>() : 0;
+  const uint32_t cells = asked == 0 ? 64 : static_cast<uint32_t>(std::min<uint64_t>(asked, 1000));
   std::optional<uint32_t> only;
   if (req.contains("device")) only = req["device"].get<uint32_t>();
-  std::vector<uint32_t> ids, stale;
+  // The devices in the reply, each with its figures when current (else computed by the job).
+  std::vector<std::pair<uint32_t, std::vector<TypeFragmentation>>> rows;
+  std::vector<uint32_t> stale;
   for (const auto& [id, dev] : ctx_.ledger.devices()) {
     if (!dev.info || (only && *only != id)) continue;
-    ids.push_back(id);
-    if (FreshFragmentation(id, cells) == nullptr) stale.push_back(id);
+    const CachedFragmentation* f = FreshFragmentation(id, cells);
+    rows.emplace_back(id, f != nullptr ? f->types : std::vector<TypeFragmentation>{});
+    if (f == nullptr) stale.push_back(id);
   }
   if (stale.empty()) {
-    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, FragmentationReply(ids));
+    ctx_.conns.Reply(c, proto::FrameType::kQueryReply, FragmentationReply(rows));
     return false;
   }
   struct Job {
     std::map<uint32_t, DeviceSpans> spans;
     std::map<uint32_t, std::pair<uint64_t, std::vector<TypeFragmentation>>> out;
+    std::vector<std::pair<uint32_t, std::vector<TypeFragmentation>>> rows;
   };
   auto job = std::make_shared<Job>();
-  job->spans = GatherSpans(
-      ctx_.ledger, stale.size() == ctx_.ledger.devices().size() ? std::vector<uint32_t>{} : stale);
+  job->spans = GatherSpans(ctx_.ledger, stale);
+  job->rows = std::move(rows);
   Post(
       c.id, "fragmentation",
       [job, cells] {
         for (auto& [id, d] : job->spans) job->out[id] = {d.version, Summarize(d, cells)};
         job->spans.clear();
-        return std::string();
+        for (auto& [id, types] : job->rows)
+          if (auto o = job->out.find(id); o != job->out.end()) types = o->second.second;
+        return FragmentationReply(job->rows);
       },
-      [this, job, ids, cells] {
+      [this, job, cells] {
         for (auto& [id, f] : job->out) KeepFragmentation(id, f.first, cells, std::move(f.second));
-        return FragmentationReply(ids);
+        return std::string();  // the worker's reply
       });
   return true;
 }
@@ -615,32 +657,50 @@ const QueryService::CachedFragmentation* QueryService::FreshFragmentation(uint32
                                                                           uint32_t cells) const {
   auto f = frag_.find(id);
   auto d = ctx_.ledger.devices().find(id);
-  if (f == frag_.end() || d == ctx_.ledger.devices().end() || !d->second.info ||
-      f->second.version != d->second.version || (cells != 0 && f->second.cells != cells))
-    return nullptr;
-  return &f->second;
+  if (f == frag_.end() || d == ctx_.ledger.devices().end() || !d->second.info) return nullptr;
+  for (const CachedFragmentation& e : f->second)
+    if (e.version == d->second.version && (cells == 0 || e.cells == cells)) return &e;
+  return nullptr;
+}
+
+const QueryService::CachedFragmentation* QueryService::LatestFragmentation(uint32_t id) const {
+  auto f = frag_.find(id);
+  if (f == frag_.end()) return nullptr;
+  const CachedFragmentation* latest = nullptr;
+  for (const CachedFragmentation& e : f->second)
+    if (latest == nullptr || e.version > latest->version) latest = &e;
+  return latest;
 }
 
 void QueryService::KeepFragmentation(uint32_t id, uint64_t version, uint32_t cells,
                                      std::vector<TypeFragmentation> types) {
-  auto d = ctx_.ledger.devices().find(id);
-  if (d == ctx_.ledger.devices().end()) {
+  if (ctx_.ledger.devices().count(id) == 0) {
     frag_.erase(id);
     return;
   }
-  CachedFragmentation& f = frag_[id];
-  // A newer one (computed after this job began) is kept.
-  if (f.version > version) return;
-  f = CachedFragmentation{version, cells, std::move(types)};
+  // A few strip widths per device (top's, the snapshot's, another monitor's), the oldest
+  // computation making room.
+  std::vector<CachedFragmentation>& kept = frag_[id];
+  auto same = std::find_if(kept.begin(), kept.end(),
+                           [&](const CachedFragmentation& e) { return e.cells == cells; });
+  if (same != kept.end()) {
+    if (same->version > version) return;  // a newer one (computed after this job began) stays
+    *same = CachedFragmentation{version, cells, std::move(types)};
+    return;
+  }
+  if (kept.size() >= kWidthsPerDevice)
+    kept.erase(std::min_element(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+      return a.version < b.version;
+    }));
+  kept.push_back(CachedFragmentation{version, cells, std::move(types)});
 }
 
-std::string QueryService::FragmentationReply(const std::vector<uint32_t>& ids) const {
+std::string QueryService::FragmentationReply(
+    const std::vector<std::pair<uint32_t, std::vector<TypeFragmentation>>>& rows) {
   nlohmann::json devices = nlohmann::json::array();
-  for (uint32_t id : ids) {
-    auto f = frag_.find(id);
-    if (f == frag_.end()) continue;
+  for (const auto& [id, frag] : rows) {
     nlohmann::json types = nlohmann::json::array();
-    for (const TypeFragmentation& tf : f->second.types)
+    for (const TypeFragmentation& tf : frag)
       types.push_back({{"type", std::string(proto::kMemTypeKeys[tf.type])},
                        {"bank_count", tf.bank_count},
                        {"bank_base", tf.bank_base},

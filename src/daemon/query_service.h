@@ -91,6 +91,9 @@ class QueryService {
     std::string cmd;
     nlohmann::json req;
   };
+  // Answers at once what needs no worker (malformed, another user's pid, a pid not here): false
+  // when answered.
+  bool Precheck(Connection& c, const std::string& cmd, const nlohmann::json& req);
   void Enqueue(Connection& c, const std::string& cmd, const nlohmann::json& req);
   void Dispatch();  // starts the next pending query if the worker is free
   // Starts one: true when a job was posted (the worker is busy), false when it was answered
@@ -100,6 +103,7 @@ class QueryService {
   bool StartBuffers(Connection& c, const nlohmann::json& req);
   bool StartFragmentation(Connection& c, const nlohmann::json& req);
   bool StartRefresh();  // the metrics' fragmentation, when stale
+  void WantRefresh(uint64_t now);
   // Posts a job for connection `conn` (0: none): `build` runs on the worker (it may use only what
   // it captured) and returns the reply; `after` runs back on the loop and may return a reply
   // instead (built from the daemon's state). A failure of either is the query's error. Then the
@@ -117,13 +121,19 @@ class QueryService {
   };
   // The cached fragmentation of `id` if it is current (and `cells` wide, unless 0).
   const CachedFragmentation* FreshFragmentation(uint32_t id, uint32_t cells) const;
+  const CachedFragmentation* LatestFragmentation(uint32_t id) const;  // current or not
   void KeepFragmentation(uint32_t id, uint64_t version, uint32_t cells,
                          std::vector<TypeFragmentation> types);
-  std::string FragmentationReply(const std::vector<uint32_t>& ids) const;
+  static std::string FragmentationReply(
+      const std::vector<std::pair<uint32_t, std::vector<TypeFragmentation>>>& rows);
+  static constexpr size_t kWidthsPerDevice = 4;
+  // A device never computed, with at most this many buffers, is computed on the loop for the
+  // metrics (about 2 ms); a bigger one waits for the worker.
+  static constexpr uint64_t kComputeOnLoopBuffers = 100000;
 
   Context ctx_;
   StatusReplies status_replies_;  // the status document's model and memo, between replies
-  std::map<uint32_t, CachedFragmentation> frag_;
+  std::map<uint32_t, std::vector<CachedFragmentation>> frag_;  // a few widths per device
   uint64_t metrics_built_ns_ = 0;
   uint64_t failed_queries_ = 0;  // queries whose handler threw: answered with an error
   struct Budget {
@@ -136,8 +146,8 @@ class QueryService {
   uid_t last_uid_ = 0;                            // the uid served last
   bool busy_ = false;                             // a job is on the worker
   bool dispatching_ = false;
-  bool refresh_wanted_ = false;  // the metrics want the stale devices' fragmentation
-  QueryWorker worker_;           // last: its thread ends before the rest goes
+  uint64_t refresh_since_ns_ = 0;  // the metrics want the stale devices' fragmentation
+  QueryWorker worker_;             // last: its thread ends before the rest goes
 };
 
 }  // namespace ttmem::daemon

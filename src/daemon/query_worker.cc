@@ -20,11 +20,12 @@ QueryWorker::~QueryWorker() {
 }
 
 void QueryWorker::Post(Job job) {
+  // The thread first: if it cannot start, this throws with nothing queued.
+  if (!thread_.joinable()) thread_ = std::thread([this] { Main(); });
   {
     std::lock_guard<std::mutex> lock(mu_);
     todo_.push_back(std::move(job));
   }
-  if (!thread_.joinable()) thread_ = std::thread([this] { Main(); });
   cv_.notify_one();
 }
 

@@ -150,11 +150,12 @@ bool Reporters::OnHello(Connection& c, proto::Frame& f) {
   ProcessMeta meta = ReadProcessMeta(c.cred.pid, c.cred.uid);
   meta.tag = meta_[c.cred.pid].tag;
   meta.version = ++meta_version_;
+  // Kept first: the notices below go to subscribers by the process's uid (EventStream::owner).
+  ProcessMeta& kept = meta_[c.cred.pid] = std::move(meta);
   if (events_.any()) {
-    events_.Notice(ProcessStartNotice(c.cred.pid, meta, base::RealtimeNs(), false), c.cred.pid);
+    events_.Notice(ProcessStartNotice(c.cred.pid, kept, base::RealtimeNs(), false), c.cred.pid);
     if (restored != 0) events_.LiveSet(ledger_, c.cred.pid, proto::EventKind::kLive);
   }
-  meta_[c.cred.pid] = std::move(meta);
   if (!Ack(c, proto::HelloStatus::kOk, loop_.wake_fd(), c.client.session->state_fd())) return false;
   if (restored != 0)
     LogInfo("client {} reconnected; restored {} live buffers", Describe(c), restored);

@@ -288,11 +288,10 @@ json SnapshotDocument(SnapshotInput& in) {
     return out;
   }
   // The devices whose fragmentation was not fresh: this process's buffers join the others'.
-  for (auto& [dev, d] : in.spans) {
-    for (const ledger::LiveEntry& e : in.entries)
-      if (e.device == dev) d.Add(e);
-    in.frag[dev] = Summarize(d, kSnapshotMapCells);
-  }
+  if (!in.spans.empty())
+    for (const ledger::LiveEntry& e : in.entries)  // one pass, however many devices
+      if (auto d = in.spans.find(e.device); d != in.spans.end()) d->second.Add(e);
+  for (auto& [dev, d] : in.spans) in.frag[dev] = Summarize(d, kSnapshotMapCells);
   in.spans.clear();
   std::map<std::pair<uint32_t, int>, std::array<uint64_t, 2>> mine;  // bytes, buffers
   for (const ledger::LiveEntry& e : in.entries) {

@@ -59,6 +59,7 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
   }
   Device& d = dev->second;
   Process& p = ProcessFor(pid);
+  if (p.live.size() >= kMaxLivePerProcess) return Result::kInvalid;  // LiveTable's positions
   LiveEntry e;
   e.id = buffer_id;
   e.device = static_cast<uint16_t>(device);

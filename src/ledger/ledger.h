@@ -138,9 +138,10 @@ class DeviceUsage {
 // (the daemon's memory per live buffer is a target: docs/benchmarks.md). Identity is
 // (device, id); the rest may change in place. A size takes 41 bits (at most kMaxBufferBytes);
 // the other 23 say when the buffer was allocated (Ledger::SetNowSeconds).
-inline constexpr uint32_t kMaxStateSlot = (1u << 26) - 1;    // the daemon's table holds 64 Mi
-inline constexpr uint64_t kMaxSize = uint64_t{1} << 40;      // == proto::kMaxBufferBytes
-inline constexpr uint32_t kMaxBornSeconds = (1u << 23) - 1;  // 97 days
+inline constexpr uint32_t kMaxStateSlot = (1u << 26) - 1;       // the daemon's table holds 64 Mi
+inline constexpr uint64_t kMaxSize = uint64_t{1} << 40;         // == proto::kMaxBufferBytes
+inline constexpr uint32_t kMaxBornSeconds = (1u << 23) - 1;     // 97 days
+inline constexpr uint64_t kMaxLivePerProcess = UINT32_MAX - 1;  // a live table's positions
 static_assert(kMaxSize < (uint64_t{1} << 41));
 struct LiveEntry {
   uint64_t id = 0;

@@ -12,6 +12,10 @@
 #ifndef TTMEM_LEDGER_LIVE_TABLE_H_
 #define TTMEM_LEDGER_LIVE_TABLE_H_
 
+#include <sys/random.h>
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -72,9 +76,28 @@ class LiveTable {
   }
 
  private:
+  // Keyed with a secret drawn once per process: ids come from clients, and with a fixed hash a
+  // client could pick ids that share one probe run (every insert then walks all of them, on the
+  // daemon's loop). Iteration order is the array's, so the key changes no output.
+  static uint64_t Key() {
+    static const uint64_t key = [] {
+      uint64_t k = 0;
+      if (::getrandom(&k, sizeof(k), GRND_NONBLOCK) != static_cast<ssize_t>(sizeof(k)))
+        k = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+            reinterpret_cast<uintptr_t>(&k);
+      return k | 1;
+    }();
+    return key;
+  }
+  static uint64_t Mix(uint64_t h) {  // MurmurHash3's finalizer
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 33);
+  }
   size_t Home(const Entry& e) const {
-    uint64_t h = e.id * 0x9E3779B97F4A7C15ull ^ (uint64_t{e.device} * 0xC2B2AE3D27D4EB4Full);
-    h ^= h >> 29;
+    const uint64_t h = Mix(e.id ^ Key()) ^ Mix(uint64_t{e.device} + Key() * 0x9E3779B97F4A7C15ull);
     return static_cast<size_t>(h) & mask_;
   }
   // The index slot that points at entries_[pos] (it is there).
