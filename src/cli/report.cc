@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -341,7 +342,7 @@ class Timeline {
   Advisor advisor;               // the sizing advice
 
   std::map<uint32_t, DeviceState> devs;
-  nlohmann::json leaks = nlohmann::json::array();
+  std::vector<report::Leak> leaks;
   uint64_t leaked_bytes = 0, events = 0, unknown_frees = 0;
 
  private:
@@ -416,15 +417,8 @@ void Timeline::Count(const Event& e, const Replay::Applied& a) {
     ++p.leaked;
     p.leaked_bytes += a.freed->size;
     leaked_bytes += a.freed->size;
-    leaks.push_back({{"pid", p.pid},
-                     {"name", p.name},
-                     {"device", e.device},
-                     {"type", TypeName(a.freed->type)},
-                     {"id", e.id},
-                     {"address", a.freed->address},
-                     {"size", a.freed->size},
-                     {"allocated_ns", a.freed_allocated_ns},
-                     {"process_ended_ns", e.time_ns}});
+    leaks.push_back({p.pid, p.name, e.device, TypeName(a.freed->type), e.id, a.freed->address,
+                     a.freed->size, a.freed_allocated_ns, e.time_ns});
   }
 }
 
@@ -485,7 +479,7 @@ void Timeline::Finish() {
   }
 }
 
-using PeakBuffers = std::map<std::pair<uint32_t, int>, std::vector<nlohmann::json>>;
+using PeakBuffers = std::map<std::pair<uint32_t, int>, std::vector<report::PeakBuffer>>;
 
 // The second pass: replayed again up to the last peak, the buffers live at each (device, type)'s
 // peak, largest first.
@@ -513,97 +507,78 @@ bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, Peak
       auto& list = (*out)[{device, t}];
       replay.ForEachLive(device, t, [&](int64_t proc, const ledger::LiveEntry& b, int64_t at) {
         const ProcInfo& p = rec.procs.at(proc);
-        list.push_back(
-            {{"pid", p.pid},
-             {"name", p.name},
-             {"op", rec.OpName(proc, b.op).empty() ? nlohmann::json()
-                                                   : nlohmann::json(rec.OpName(proc, b.op))},
-             {"id", b.id},
-             {"address", b.address},
-             {"size", uint64_t{b.size}},
-             {"allocated_ns", at}});
+        const std::string op = rec.OpName(proc, b.op);
+        list.push_back({p.pid, p.name, op.empty() ? report::Op() : report::Op(op), b.id, b.address,
+                        uint64_t{b.size}, at});
       });
-      std::sort(list.begin(), list.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
-        return a["size"].get<uint64_t>() != b["size"].get<uint64_t>()
-                   ? a["size"].get<uint64_t>() > b["size"].get<uint64_t>()
-                   : a["address"].get<uint64_t>() < b["address"].get<uint64_t>();
-      });
+      std::sort(list.begin(), list.end(),
+                [](const report::PeakBuffer& a, const report::PeakBuffer& b) {
+                  return a.size != b.size ? a.size > b.size : a.address < b.address;
+                });
     }
   }
   return true;
 }
 
-nlohmann::json ByOpAtPeak(const std::vector<nlohmann::json>& list, uint64_t peak);
-
 // Bytes by op in a list of buffers ("" for those made outside any scope).
-std::map<OpName, std::array<uint64_t, 2>> BytesByOp(const std::vector<nlohmann::json>& list) {
+std::map<OpName, std::array<uint64_t, 2>> BytesByOp(const std::vector<report::PeakBuffer>& list) {
   std::map<OpName, std::array<uint64_t, 2>> out;
-  for (const auto& b : list) {
-    auto& v = out[b["op"].is_string() ? b["op"].get<std::string>() : ""];
-    v[0] += b["size"].get<uint64_t>();
+  for (const report::PeakBuffer& b : list) {
+    auto& v = out[b.op.value_or("")];
+    v[0] += b.size;
     ++v[1];
   }
   return out;
 }
 
 // The ops holding memory at a type's peak, largest first, each with its share of the peak.
-nlohmann::json ByOpAtPeak(const std::vector<nlohmann::json>& list, uint64_t peak) {
+std::vector<report::OpShare> ByOpAtPeak(const std::vector<report::PeakBuffer>& list,
+                                        uint64_t peak) {
   std::vector<std::pair<OpName, std::array<uint64_t, 2>>> rows;
   for (const auto& row : BytesByOp(list)) rows.push_back(row);
   std::stable_sort(rows.begin(), rows.end(),
                    [](const auto& a, const auto& b) { return a.second[0] > b.second[0]; });
-  nlohmann::json out = nlohmann::json::array();
+  std::vector<report::OpShare> out;
   for (const auto& [op, v] : rows)
-    out.push_back(
-        {{"op", op.empty() ? nlohmann::json() : nlohmann::json(op)},
-         {"bytes", v[0]},
-         {"buffers", v[1]},
-         {"share", peak == 0 ? 0.0 : static_cast<double>(v[0]) / static_cast<double>(peak)}});
+    out.push_back({op.empty() ? report::Op() : report::Op(op), v[0], v[1],
+                   peak == 0 ? 0.0 : static_cast<double>(v[0]) / static_cast<double>(peak)});
   return out;
 }
 
-nlohmann::json TypeDocument(int t, const TypeState& ts, const DevInfo& info,
-                            const std::vector<nlohmann::json>& list, uint32_t top,
-                            const Recording& rec) {
-  nlohmann::json top_list = nlohmann::json::array();
-  uint64_t bytes = 0;
-  for (const auto& b : list) bytes += b["size"].get<uint64_t>();
+report::TypeReport TypeDocument(int t, const TypeState& ts, const DevInfo& info,
+                                const std::vector<report::PeakBuffer>& list, uint32_t top,
+                                const Recording& rec) {
+  report::TypeReport r;
+  r.type = TypeName(t);
+  r.peak_bytes = ts.peak;
+  r.peak_time_ns = ts.peak_ns;
+  r.peak_offset_s = static_cast<double>(ts.peak_ns - rec.t0) / 1e9;
+  r.final_bytes = ts.cur;
+  r.buffers_at_peak = list.size();
+  for (const report::PeakBuffer& b : list) r.bytes_at_peak += b.size;
   // The address map keeps every buffer (up to 5000), the listing the largest `top`.
-  nlohmann::json map = nlohmann::json::array();
   for (size_t i = 0; i < list.size(); ++i) {
-    if (i < top) top_list.push_back(list[i]);
-    if (i < 5000)
-      map.push_back({list[i]["pid"], list[i]["address"], list[i]["size"], list[i]["op"]});
+    if (i < top) r.top_buffers.push_back(list[i]);
+    if (i < 5000) r.map_at_peak.push_back({list[i].pid, list[i].address, list[i].size, list[i].op});
   }
-  nlohmann::json timeline = nlohmann::json::array();
+  r.by_op_at_peak = ByOpAtPeak(list, ts.peak);
   for (const Bucket& b : ts.buckets) {
-    nlohmann::json byproc = nlohmann::json::object();
+    report::TimelineBucket& tb = r.timeline.emplace_back();
+    tb.max = b.max;
     for (const auto& [proc, v] : b.procs)
-      if (v != 0) byproc[std::to_string(rec.procs.at(proc).pid)] = v;
-    timeline.push_back({{"max", b.max}, {"by_pid", std::move(byproc)}});
+      if (v != 0) tb.by_pid[rec.procs.at(proc).pid] = v;
   }
-  nlohmann::json tj = {{"type", TypeName(t)},
-                       {"peak_bytes", ts.peak},
-                       {"peak_time_ns", ts.peak_ns},
-                       {"peak_offset_s", static_cast<double>(ts.peak_ns - rec.t0) / 1e9},
-                       {"final_bytes", ts.cur},
-                       {"buffers_at_peak", list.size()},
-                       {"bytes_at_peak", bytes},
-                       {"top_buffers", std::move(top_list)},
-                       {"by_op_at_peak", ByOpAtPeak(list, ts.peak)},
-                       {"map_at_peak", std::move(map)},
-                       {"timeline", std::move(timeline)}};
-  if (info.capacity[t] != 0) tj["capacity_bytes"] = info.capacity[t];
+  if (info.capacity[t] != 0) r.capacity_bytes = info.capacity[t];
   if (info.bank_count[t] != 0) {
-    tj["bank_count"] = info.bank_count[t];
-    tj["bank_base"] = info.bank_base[t];
+    r.bank_count = info.bank_count[t];
+    r.bank_base = info.bank_base[t];
   }
-  return tj;
+  return r;
 }
 
-nlohmann::json DevicesDocument(Timeline& tl, Recording& rec, PeakBuffers& at_peak, uint32_t top,
-                               uint32_t nb) {
-  nlohmann::json devices = nlohmann::json::array();
+std::vector<report::DeviceReport> DevicesDocument(Timeline& tl, Recording& rec,
+                                                  PeakBuffers& at_peak, uint32_t top, uint32_t nb) {
+  std::vector<report::DeviceReport> devices;
   std::set<uint32_t> ids;
   for (const auto& [id, d] : tl.devs) ids.insert(id);
   for (const auto& [id, d] : rec.devices) ids.insert(id);
@@ -611,58 +586,52 @@ nlohmann::json DevicesDocument(Timeline& tl, Recording& rec, PeakBuffers& at_pea
     const DevInfo& info = rec.devices[id];
     DeviceState& d = tl.devs[id];
     if (d.buckets.empty()) d.buckets.resize(nb);
-    nlohmann::json types = nlohmann::json::array();
+    report::DeviceReport& dr = devices.emplace_back();
+    dr.id = id;
+    dr.arch = info.arch;
+    dr.unique_id = info.unique_id;
     for (int t = 0; t < kTypes; ++t)
       if (d.types[static_cast<size_t>(t)].seen)
-        types.push_back(
+        dr.types.push_back(
             TypeDocument(t, d.types[static_cast<size_t>(t)], info, at_peak[{id, t}], top, rec));
-    nlohmann::json timeline = nlohmann::json::array();
     for (const DeviceBucket& b : d.buckets) {
-      nlohmann::json bt = nlohmann::json::object();
+      auto& bt = dr.timeline_by_type.emplace_back();
       for (int t = 0; t < kTypes; ++t)
         if (b.types[static_cast<size_t>(t)] != 0) bt[TypeName(t)] = b.types[static_cast<size_t>(t)];
-      timeline.push_back(std::move(bt));
     }
-    devices.push_back({{"id", id},
-                       {"arch", info.arch},
-                       {"unique_id", info.unique_id},
-                       {"types", std::move(types)},
-                       {"timeline_by_type", std::move(timeline)}});
   }
   return devices;
 }
 
-nlohmann::json ProcessesDocument(const Recording& rec) {
-  nlohmann::json plist = nlohmann::json::array();
+std::vector<report::ProcessReport> ProcessesDocument(const Recording& rec) {
+  std::vector<report::ProcessReport> out;
   for (const auto& [row, p] : rec.procs) {
-    nlohmann::json peak = nlohmann::json::object();
+    report::ProcessReport& x = out.emplace_back();
+    x.pid = p.pid;
+    x.name = p.name;
+    x.user = p.user;
+    x.cmdline = p.cmdline;
+    x.first_seen_ns = p.first_seen_ns;
+    x.ended_ns = p.ended_ns;
+    x.existing = p.existing;
+    x.events = p.events;
+    x.allocs = p.allocs;
+    x.frees = p.frees;
+    x.capture_allocs = p.capture_allocs;
+    x.leaked_buffers = p.leaked;
+    x.leaked_bytes = p.leaked_bytes;
     for (const auto& [k, v] : p.peak)
-      if (v != 0) peak[std::to_string(k.first)][TypeName(k.second)] = v;
-    nlohmann::json pj = {{"pid", p.pid},
-                         {"name", p.name},
-                         {"user", p.user},
-                         {"cmdline", p.cmdline},
-                         {"first_seen_ns", p.first_seen_ns},
-                         {"existing", p.existing},
-                         {"events", p.events},
-                         {"allocs", p.allocs},
-                         {"frees", p.frees},
-                         {"capture_allocs", p.capture_allocs},
-                         {"leaked_buffers", p.leaked},
-                         {"leaked_bytes", p.leaked_bytes},
-                         {"peak_bytes", std::move(peak)}};
-    pj["ended_ns"] = p.ended_ns ? nlohmann::json(*p.ended_ns) : nlohmann::json(nullptr);
-    if (p.ns_pid) pj["ns_pid"] = *p.ns_pid;
-    pj["container"] = p.container ? nlohmann::json(*p.container) : nlohmann::json(nullptr);
-    plist.push_back(std::move(pj));
+      if (v != 0) x.peak_bytes[k.first][TypeName(k.second)] = v;
+    x.ns_pid = p.ns_pid;
+    x.container = p.container;
   }
-  return plist;
+  return out;
 }
 
 }  // namespace
 
 bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
-                      nlohmann::json* out, std::string* error, const std::string& trace_path) {
+                      report::Report* out, std::string* error, const std::string& trace_path) {
   Db db;
   Recording rec;
   if (!OpenRecording(path, &db, error) || !ReadRecording(db, path, &rec, error)) return false;
@@ -696,28 +665,19 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
     *error = fmt::format("{}: {}", path, *error);
     return false;
   }
-  nlohmann::json r;
-  r["recording"] = {{"file", path},
-                    {"schema_version", kRecordingSchemaVersion},
-                    {"host", rec.Meta("host")},
-                    {"command", rec.Meta("command")},
-                    {"started_ns", rec.t0},
-                    {"ended_ns", rec.t1},
-                    {"duration_s", static_cast<double>(rec.t1 - rec.t0) / 1e9},
-                    {"events", tl.events},
-                    {"events_lost", rec.MetaI64("events_lost")},
-                    {"unknown_frees", tl.unknown_frees},
-                    {"live_at_end", replay.LiveCount()},
-                    // 1 when the recorder stopped cleanly and the daemon confirmed the stream's
-                    // end; else the last batch may be missing (a killed recorder).
-                    {"complete", rec.Meta("complete") == "1"}};
-  if (rec.meta.count("command_status"))
-    r["recording"]["command_status"] = rec.MetaI64("command_status");
-  r["devices"] = DevicesDocument(tl, rec, at_peak, top, nb);
-  r["timeline_buckets"] = nb;
-  r["leaks"] = std::move(tl.leaks);
-  r["leaked_bytes"] = tl.leaked_bytes;
-  r["processes"] = ProcessesDocument(rec);
+  report::Report r;
+  r.recording = {path, kRecordingSchemaVersion, rec.Meta("host"), rec.Meta("command"), rec.t0,
+                 rec.t1, static_cast<double>(rec.t1 - rec.t0) / 1e9, tl.events,
+                 rec.MetaI64("events_lost"), tl.unknown_frees, replay.LiveCount(),
+                 // The recorder stopped cleanly and the daemon confirmed the stream's end; else
+                 // the last batch may be missing (a killed recorder).
+                 rec.Meta("complete") == "1", std::nullopt};
+  if (rec.meta.count("command_status")) r.recording.command_status = rec.MetaI64("command_status");
+  r.devices = DevicesDocument(tl, rec, at_peak, top, nb);
+  r.timeline_buckets = nb;
+  r.leaks = std::move(tl.leaks);
+  r.leaked_bytes = tl.leaked_bytes;
+  r.processes = ProcessesDocument(rec);
   std::map<std::pair<uint32_t, int>, uint64_t> type_peaks;
   std::map<std::pair<uint32_t, int>, std::map<OpName, uint64_t>> op_at_peak;
   for (const auto& [id, d] : tl.devs)
@@ -726,24 +686,55 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
         type_peaks[{id, t}] = d.types[static_cast<size_t>(t)].peak;
   for (const auto& [key, list] : at_peak)
     for (const auto& [op, v] : BytesByOp(list)) op_at_peak[key][op] = v[0];
-  r["ops"] = tl.ops.Json(type_peaks, op_at_peak);
-  r["phases"] = tl.phases.Json();
-  r["advice"] = tl.advisor.Json();
+  r.ops = tl.ops.Report(type_peaks, op_at_peak);
+  r.phases = tl.phases.Report();
+  r.advice = tl.advisor.Report();
   *out = std::move(r);
   return true;
 }
 
+bool LoadReport(const std::string& path, uint32_t top, report::Report* out, std::string* error,
+                const std::string& trace_path) {
+  // A saved `ttmem report --json` (a baseline kept from an earlier run) reads back as it was.
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    int c = 0;
+    while ((c = std::fgetc(f)) == ' ' || c == '\n' || c == '\t' || c == '\r') {
+    }
+    std::fclose(f);
+    if (c == '{') {
+      std::ifstream in(path, std::ios::binary);
+      const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded()) {
+        *error = fmt::format(
+            "{}: not a ttmem recording, nor a report saved with --json (not "
+            "valid JSON)",
+            path);
+        return false;
+      }
+      std::string why;
+      if (!report::FromJson(j, out, &why)) {
+        *error = fmt::format("{}: not a report saved with `ttmem report --json`: {}", path, why);
+        return false;
+      }
+      return true;
+    }
+  }
+  return AnalyzeRecording(path, top, 400, out, error, trace_path);
+}
+
 int RunReport(const ReportOptions& o) {
-  nlohmann::json report, baseline;
+  report::Report r, baseline;
   std::string error;
-  if (!AnalyzeRecording(o.input, o.top, 400, &report, &error, o.trace) ||
-      (!o.baseline.empty() && !AnalyzeRecording(o.baseline, o.top, 400, &baseline, &error))) {
+  if (!AnalyzeRecording(o.input, o.top, 400, &r, &error, o.trace) ||
+      (!o.baseline.empty() && !LoadReport(o.baseline, o.top, &baseline, &error, ""))) {
     PrintError(error);
     return kExitUsage;
   }
-  if (!o.baseline.empty()) report["comparison"] = CompareReports(baseline, report, o.max_growth);
+  if (!o.baseline.empty()) r.comparison = CompareReports(baseline, r, o.max_growth);
+  // The renderers still read the JSON document (to be moved onto the model).
+  const nlohmann::json doc = report::ToJson(r);
   if (!o.html.empty()) {
-    const std::string html = RenderReportHtml(report);
+    const std::string html = RenderReportHtml(doc);
     FILE* f = std::fopen(o.html.c_str(), "w");
     if (!f || std::fwrite(html.data(), 1, html.size(), f) != html.size() || std::fclose(f) != 0) {
       PrintError(fmt::format("cannot write {}: {}", o.html, std::strerror(errno)));
@@ -751,20 +742,17 @@ int RunReport(const ReportOptions& o) {
     }
   }
   if (o.json) {
-    std::printf("%s\n",
-                report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    std::string text = RenderReportText(report) + RenderOpsText(report) + RenderPhasesText(report);
-    if (o.advise) text += RenderAdviceText(report);
-    if (report.contains("comparison")) text += RenderComparisonText(report["comparison"]);
+    std::string text = RenderReportText(doc) + RenderOpsText(doc) + RenderPhasesText(doc);
+    if (o.advise) text += RenderAdviceText(doc);
+    if (r.comparison) text += RenderComparisonText(*r.comparison);
     std::fputs(text.c_str(), stdout);
     if (!o.html.empty()) std::printf("\nHTML report: %s\n", o.html.c_str());
     if (!o.trace.empty())
       std::printf("Trace (ui.perfetto.dev, chrome://tracing): %s\n", o.trace.c_str());
   }
-  const bool exceeded =
-      report.contains("comparison") && report["comparison"]["exceeded"].get<bool>();
-  return exceeded ? kExitFailure : kExitOk;
+  return r.comparison && r.comparison->exceeded ? kExitFailure : kExitOk;
 }
 
 }  // namespace ttmem::cli

@@ -7,16 +7,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/report_model.h"
+
 namespace ttmem::cli {
 
-// The report of the recording at `path` as JSON (the --json document), with `top` buffers
-// listed at each peak and a timeline of `buckets` columns. False with *error on a file that is
-// not a ttmem recording.
+// The report of the recording at `path` (report_model.h), with `top` buffers listed at each peak
+// and a timeline of `buckets` columns. False with *error on a file that is not a ttmem recording.
 // With `trace_path`, also writes the recording there as Chrome trace-event JSON
 // (cli/report_trace.h).
 bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets,
-                      nlohmann::json* report, std::string* error,
+                      report::Report* report, std::string* error,
                       const std::string& trace_path = "");
+// The same, or a report saved with `ttmem report --json` read back (a baseline).
+bool LoadReport(const std::string& path, uint32_t top, report::Report* report, std::string* error,
+                const std::string& trace_path = "");
 
 // The report as text, and as one self-contained HTML page with SVG charts.
 std::string RenderReportText(const nlohmann::json& report);
@@ -34,11 +38,10 @@ std::string HtmlWhy(const nlohmann::json& report);
 
 // The regression gate (`--baseline OLD --max-growth PCT`): each device and type's peak, and each
 // op's peak where both recordings name the op, before and now; a row exceeds when it grew by more
-// than `max_growth_pct` percent (or from nothing). {"baseline", "max_growth_pct", "rows":
-// [{"device", "type", ["op"], "baseline_bytes", "bytes", "growth_pct", "exceeded"}], "exceeded"}.
-nlohmann::json CompareReports(const nlohmann::json& baseline, const nlohmann::json& now,
-                              std::optional<double> max_growth_pct);
-std::string RenderComparisonText(const nlohmann::json& comparison);
+// than `max_growth_pct` percent (or from nothing).
+report::Comparison CompareReports(const report::Report& baseline, const report::Report& now,
+                                  std::optional<double> max_growth_pct);
+std::string RenderComparisonText(const report::Comparison& comparison);
 
 }  // namespace ttmem::cli
 

@@ -5,10 +5,8 @@
 namespace ttmem::cli {
 namespace {
 
-using nlohmann::json;
-
-json OpJson(const OpName& op) {
-  return op.empty() ? json() : json(op);
+report::Op OpOf(const OpName& op) {
+  return op.empty() ? report::Op() : report::Op(op);
 }
 
 std::string TypeKey(int t) {
@@ -51,39 +49,33 @@ const std::map<OpKey, uint64_t>& OpLedger::OfProcess(int64_t proc) const {
   return it == by_proc_.end() ? kNone : it->second;
 }
 
-json OpLedger::Json(
+std::vector<report::OpReport> OpLedger::Report(
     const std::map<std::pair<uint32_t, int>, uint64_t>& type_peaks,
     const std::map<std::pair<uint32_t, int>, std::map<OpName, uint64_t>>& at_peak) const {
-  std::vector<std::pair<uint64_t, json>> rows;
+  std::vector<std::pair<uint64_t, report::OpReport>> rows;
   for (const auto& [op, f] : ops_) {
-    json peaks = json::array();
+    report::OpReport row{OpOf(op), f.allocs, f.bytes, {}};
     uint64_t largest = 0;
     for (const auto& [key, v] : f.live) {
       if (v[1] == 0) continue;
       largest = std::max(largest, v[1]);
-      json p = {{"device", key.first}, {"type", TypeKey(key.second)}, {"peak_bytes", v[1]}};
+      report::OpPeak p{key.first, TypeKey(key.second), v[1], 0, std::nullopt};
       auto tp = type_peaks.find(key);
       auto ap = at_peak.find(key);
-      uint64_t held = 0;
       if (ap != at_peak.end()) {
         auto o = ap->second.find(op);
-        if (o != ap->second.end()) held = o->second;
+        if (o != ap->second.end()) p.bytes_at_type_peak = o->second;
       }
-      p["bytes_at_type_peak"] = held;
-      p["share_of_type_peak"] =
-          tp != type_peaks.end() && tp->second != 0
-              ? json(static_cast<double>(held) / static_cast<double>(tp->second))
-              : json();
-      peaks.push_back(std::move(p));
+      if (tp != type_peaks.end() && tp->second != 0)
+        p.share_of_type_peak =
+            static_cast<double>(p.bytes_at_type_peak) / static_cast<double>(tp->second);
+      row.peaks.push_back(std::move(p));
     }
-    rows.emplace_back(largest, json{{"op", OpJson(op)},
-                                    {"allocs", f.allocs},
-                                    {"bytes_allocated", f.bytes},
-                                    {"peaks", std::move(peaks)}});
+    rows.emplace_back(largest, std::move(row));
   }
   std::stable_sort(rows.begin(), rows.end(),
                    [](const auto& a, const auto& b) { return a.first > b.first; });
-  json out = json::array();
+  std::vector<report::OpReport> out;
   for (auto& [k, row] : rows) out.push_back(std::move(row));
   return out;
 }
@@ -96,22 +88,12 @@ void Phases::Mark(int64_t proc, int64_t pid, const std::string& name, const OpNa
                   const std::map<OpKey, uint64_t>& by_op) {
   ++total_;
   if (listed_.size() < kMaxListed) {
-    json h = json::array();
-    for (const auto& [key, bytes] : held)
-      h.push_back({{"device", key.first}, {"type", TypeKey(key.second)}, {"bytes", bytes}});
-    json ops = json::array();
+    report::Mark m{pid, name, OpOf(scope), time_ns, offset_s, {}, {}};
+    for (const auto& [key, bytes] : held) m.held.push_back({key.first, TypeKey(key.second), bytes});
     for (const auto& [key, bytes] : by_op)
-      ops.push_back({{"op", OpJson(std::get<0>(key))},
-                     {"device", std::get<1>(key)},
-                     {"type", TypeKey(std::get<2>(key))},
-                     {"bytes", bytes}});
-    listed_.push_back({{"pid", pid},
-                       {"name", name},
-                       {"scope", OpJson(scope)},
-                       {"time_ns", time_ns},
-                       {"offset_s", offset_s},
-                       {"held", std::move(h)},
-                       {"by_op", std::move(ops)}});
+      m.by_op.push_back(
+          {OpOf(std::get<0>(key)), std::get<1>(key), TypeKey(std::get<2>(key)), bytes});
+    listed_.push_back(std::move(m));
   }
   Series& s = series_[{proc, name}];
   s.pid = pid;
@@ -140,51 +122,34 @@ void Phases::Mark(int64_t proc, int64_t pid, const std::string& name, const OpNa
   ++s.marks;
 }
 
-json Phases::Json() const {
-  json growth = json::array();
+report::PhasesReport Phases::Report() const {
+  report::PhasesReport out{total_, listed_, {}};
   for (const auto& [key, s] : series_) {
     if (s.marks < 2) continue;
     const double intervals = static_cast<double>(s.marks - 1);
-    json by_type = json::array();
+    report::Growth g{s.pid, key.second, s.marks, s.marks - 1, {}, {}};
     std::map<std::pair<uint32_t, int>, std::array<uint64_t, 2>> both;
     for (const auto& [k, v] : s.first) both[k][0] = v;
     for (const auto& [k, v] : s.last) both[k][1] = v;
     for (const auto& [k, v] : both) {
-      const int64_t g = static_cast<int64_t>(v[1]) - static_cast<int64_t>(v[0]);
+      const int64_t d = static_cast<int64_t>(v[1]) - static_cast<int64_t>(v[0]);
       auto st = s.step.find(k);
-      by_type.push_back({{"device", k.first},
-                         {"type", TypeKey(k.second)},
-                         {"first_bytes", v[0]},
-                         {"last_bytes", v[1]},
-                         {"growth_bytes", g},
-                         {"per_interval_bytes", static_cast<double>(g) / intervals},
-                         {"min_step_bytes", st != s.step.end() ? st->second[0] : 0},
-                         {"max_step_bytes", st != s.step.end() ? st->second[1] : 0}});
+      g.by_type.push_back(
+          {k.first, TypeKey(k.second), v[0], v[1], d, static_cast<double>(d) / intervals,
+           st != s.step.end() ? st->second[0] : 0, st != s.step.end() ? st->second[1] : 0});
     }
     std::map<OpKey, std::array<uint64_t, 2>> ops;
     for (const auto& [k, v] : s.first_op) ops[k][0] = v;
     for (const auto& [k, v] : s.last_op) ops[k][1] = v;
-    json by_op = json::array();
     for (const auto& [k, v] : ops) {
-      const int64_t g = static_cast<int64_t>(v[1]) - static_cast<int64_t>(v[0]);
-      if (g == 0) continue;
-      by_op.push_back({{"op", OpJson(std::get<0>(k))},
-                       {"device", std::get<1>(k)},
-                       {"type", TypeKey(std::get<2>(k))},
-                       {"growth_bytes", g},
-                       {"per_interval_bytes", static_cast<double>(g) / intervals}});
+      const int64_t d = static_cast<int64_t>(v[1]) - static_cast<int64_t>(v[0]);
+      if (d == 0) continue;
+      g.by_op.push_back({OpOf(std::get<0>(k)), std::get<1>(k), TypeKey(std::get<2>(k)), d,
+                         static_cast<double>(d) / intervals});
     }
-    growth.push_back({{"pid", s.pid},
-                      {"name", key.second},
-                      {"marks", s.marks},
-                      {"intervals", s.marks - 1},
-                      {"by_type", std::move(by_type)},
-                      {"by_op", std::move(by_op)}});
+    out.growth.push_back(std::move(g));
   }
-  return {{"marks_total", total_},
-          {"marks", listed_},
-          {"marks_listed", listed_.size()},
-          {"growth", std::move(growth)}};
+  return out;
 }
 
 // --- Advisor -----------------------------------------------------------------------------------
@@ -225,50 +190,34 @@ void Advisor::Change(uint32_t device, int type, uint64_t size, int sign, int64_t
   if (type == kL1 || type == kCb) up(d.l1_cb, d.per_bank[kL1].cur + d.per_bank[kCb].cur);
 }
 
-json Advisor::Json() const {
-  json out = json::array();
+std::vector<report::Advice> Advisor::Report() const {
+  std::vector<report::Advice> out;
   for (const auto& [id, d] : devices_) {
-    json a = {{"device", id}, {"arch", d.info.arch}};
-    auto region = [&](int type, const char* size_key, const char* detail_key) {
+    report::Advice a;
+    a.device = id;
+    a.arch = d.info.arch;
+    auto at = [](const Peak& p) {
+      return p.peak == 0 ? std::optional<report::PeakAt>()
+                         : report::PeakAt{p.time_ns, p.offset_s, p.pid, OpOf(p.op)};
+    };
+    auto region = [&](int type, report::Region* r) {
       const Peak& p = d.per_bank[static_cast<size_t>(type)];
       const uint32_t banks = d.info.bank_count[static_cast<size_t>(type)];
-      if (banks == 0) {
-        a[size_key] = nullptr;
-        a[detail_key] = {{"note", "the device was announced without this type's bank count"}};
-        return;
-      }
-      a[size_key] = p.peak;
-      json detail = {
-          {"peak_per_bank_bytes", p.peak},
-          {"bank_count", banks},
-          {"alignment", Alignment(d.info.arch, type)},
-          {"configured_per_bank_bytes", d.info.capacity[static_cast<size_t>(type)] / banks}};
-      if (p.peak != 0)
-        detail.update({{"peak_time_ns", p.time_ns},
-                       {"peak_offset_s", p.offset_s},
-                       {"pid", p.pid},
-                       {"op", OpJson(p.op)}});
-      a[detail_key] = std::move(detail);
+      if (banks == 0) return;  // announced without it: no advice
+      *r = report::Region{p.peak, banks, Alignment(d.info.arch, type),
+                          d.info.capacity[static_cast<size_t>(type)] / banks, at(p)};
     };
-    region(kTrace, "trace_region_size", "trace");
-    region(kL1Small, "l1_small_size", "l1_small");
-    const uint32_t l1_banks = d.info.bank_count[kL1];
-    if (l1_banks != 0) {
+    region(kTrace, &a.trace);
+    region(kL1Small, &a.l1_small);
+    if (const uint32_t l1_banks = d.info.bank_count[kL1]; l1_banks != 0) {
       const uint64_t bank = d.info.capacity[kL1] / l1_banks;
       const Peak& p = d.l1_cb;
-      json l1 = {{"bank_size_bytes", bank},
-                 {"peak_per_core_bytes", p.peak},
-                 {"headroom_per_core_bytes", bank > p.peak ? bank - p.peak : 0},
-                 {"l1_buffers_peak_per_bank_bytes", d.per_bank[kL1].peak},
-                 {"cb_peak_per_core_bytes", d.per_bank[kCb].peak}};
-      if (p.peak != 0)
-        l1.update({{"peak_time_ns", p.time_ns},
-                   {"peak_offset_s", p.offset_s},
-                   {"pid", p.pid},
-                   {"op", OpJson(p.op)}});
-      a["l1"] = std::move(l1);
-    } else {
-      a["l1"] = {{"note", "the device was announced without L1's bank count"}};
+      a.l1 = report::L1Advice{bank,
+                              p.peak,
+                              bank > p.peak ? bank - p.peak : 0,
+                              d.per_bank[kL1].peak,
+                              d.per_bank[kCb].peak,
+                              at(p)};
     }
     out.push_back(std::move(a));
   }

@@ -13,8 +13,7 @@
 #include <tuple>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "cli/report_model.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
@@ -34,7 +33,7 @@ class OpLedger {
   void Free(int64_t proc, const OpName& op, uint32_t device, int type, uint64_t size);
   // `ops` of the report: per op, allocations, bytes allocated, its own peak per device and type,
   // and its share of each type's peak (`at_peak`: (device, type) -> op -> bytes at that peak).
-  nlohmann::json Json(
+  std::vector<report::OpReport> Report(
       const std::map<std::pair<uint32_t, int>, uint64_t>& type_peaks,
       const std::map<std::pair<uint32_t, int>, std::map<OpName, uint64_t>>& at_peak) const;
   // What process `proc` holds now, by op, device and type (non-zero only).
@@ -59,7 +58,7 @@ class Phases {
             int64_t time_ns, double offset_s,
             const std::map<std::pair<uint32_t, int>, uint64_t>& held,
             const std::map<OpKey, uint64_t>& by_op);
-  nlohmann::json Json() const;
+  report::PhasesReport Report() const;
   static constexpr size_t kMaxListed = 1000;  // marks listed; all are counted and measured
 
  private:
@@ -70,7 +69,7 @@ class Phases {
     std::map<std::pair<uint32_t, int>, std::array<int64_t, 2>> step;  // min, max
     std::map<OpKey, uint64_t> first_op, last_op;
   };
-  nlohmann::json listed_ = nlohmann::json::array();
+  std::vector<report::Mark> listed_;
   uint64_t total_ = 0;
   std::map<std::pair<int64_t, std::string>, Series> series_;  // (process row, name)
 };
@@ -90,7 +89,7 @@ class Advisor {
   // A buffer came (+1) or went (-1).
   void Change(uint32_t device, int type, uint64_t size, int sign, int64_t time_ns, double offset_s,
               int64_t pid, const OpName& op);
-  nlohmann::json Json() const;
+  std::vector<report::Advice> Report() const;
   // The allocator's alignment of a bank's share (tt-metal's DRAM alignment: 32 B on Wormhole,
   // 64 B on Blackhole; L1: 16 B).
   static uint64_t Alignment(const std::string& arch, int type);

@@ -134,7 +134,8 @@ std::string RenderAdviceText(const json& r) {
   return out;
 }
 
-json CompareReports(const json& baseline, const json& now, std::optional<double> max_growth_pct) {
+report::Comparison CompareReports(const report::Report& baseline, const report::Report& now,
+                                  std::optional<double> max_growth_pct) {
   // (device, type, op) -> {baseline, now}; op "" with has_op false: the type's peak.
   struct Key {
     uint32_t device;
@@ -146,67 +147,53 @@ json CompareReports(const json& baseline, const json& now, std::optional<double>
     }
   };
   std::map<Key, std::array<std::optional<uint64_t>, 2>> rows;
-  auto collect = [&](const json& r, size_t side) {
-    for (const auto& d : r["devices"])
-      for (const auto& t : d["types"])
-        rows[{d["id"].get<uint32_t>(), t["type"].get<std::string>(), false, ""}][side] =
-            t["peak_bytes"].get<uint64_t>();
-    if (!r.contains("ops")) return;
-    for (const auto& o : r["ops"]) {
-      if (!o["op"].is_string()) continue;  // memory outside any scope: in the type's row
-      for (const auto& p : o["peaks"])
-        rows[{p["device"].get<uint32_t>(), p["type"].get<std::string>(), true,
-              o["op"].get<std::string>()}][side] = p["peak_bytes"].get<uint64_t>();
+  auto collect = [&](const report::Report& r, size_t side) {
+    for (const report::DeviceReport& d : r.devices)
+      for (const report::TypeReport& t : d.types)
+        rows[{d.id, t.type, false, ""}][side] = t.peak_bytes;
+    for (const report::OpReport& o : r.ops) {
+      if (!o.op) continue;  // memory outside any scope: in the type's row
+      for (const report::OpPeak& p : o.peaks)
+        rows[{p.device, p.type, true, *o.op}][side] = p.peak_bytes;
     }
   };
   collect(baseline, 0);
   collect(now, 1);
-  json out = json::array();
-  bool exceeded = false;
+  report::Comparison out{baseline.recording.file, max_growth_pct, {}, false};
   for (const auto& [k, v] : rows) {
     // Per op only where both recordings name it; a type in either.
     if (k.has_op && (!v[0] || !v[1])) continue;
-    const uint64_t before = v[0].value_or(0), after = v[1].value_or(0);
-    json growth = before == 0
-                      ? json()
-                      : json(100.0 * (static_cast<double>(after) - static_cast<double>(before)) /
-                             static_cast<double>(before));
-    const bool over =
-        max_growth_pct && after > before && (before == 0 || growth.get<double>() > *max_growth_pct);
-    exceeded = exceeded || over;
-    json row = {{"device", k.device}, {"type", k.type},       {"baseline_bytes", before},
-                {"bytes", after},     {"growth_pct", growth}, {"exceeded", over}};
-    if (k.has_op) row["op"] = k.op;
-    out.push_back(std::move(row));
+    report::ComparisonRow row{k.device,         k.type,       std::nullopt, v[0].value_or(0),
+                              v[1].value_or(0), std::nullopt, false};
+    if (row.baseline_bytes != 0)
+      row.growth_pct = 100.0 *
+                       (static_cast<double>(row.bytes) - static_cast<double>(row.baseline_bytes)) /
+                       static_cast<double>(row.baseline_bytes);
+    row.exceeded = max_growth_pct && row.bytes > row.baseline_bytes &&
+                   (row.baseline_bytes == 0 || *row.growth_pct > *max_growth_pct);
+    out.exceeded = out.exceeded || row.exceeded;
+    if (k.has_op) row.op = k.op;
+    out.rows.push_back(std::move(row));
   }
-  return {{"baseline", baseline["recording"]["file"]},
-          {"max_growth_pct", max_growth_pct ? json(*max_growth_pct) : json()},
-          {"rows", std::move(out)},
-          {"exceeded", exceeded}};
+  return out;
 }
 
-std::string RenderComparisonText(const json& c) {
+std::string RenderComparisonText(const report::Comparison& c) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& x : c["rows"]) {
-    const uint64_t before = x["baseline_bytes"].get<uint64_t>(), after = x["bytes"].get<uint64_t>();
+  for (const report::ComparisonRow& x : c.rows)
     rows.push_back(
-        {std::to_string(x["device"].get<uint32_t>()), x["type"].get<std::string>(),
-         x.contains("op") ? OpText(x["op"]) : "(all)", FormatBytes(before), FormatBytes(after),
-         x["growth_pct"].is_null() ? (after == 0 ? "-" : "new")
-                                   : fmt::format("{:+.1f} %", x["growth_pct"].get<double>()),
-         x["exceeded"].get<bool>() ? "EXCEEDS" : ""});
-  }
-  std::string out = fmt::format(
-      "\nPeaks against the baseline {}{}\n", base::TerminalSafe(c["baseline"].get<std::string>()),
-      c["max_growth_pct"].is_null()
-          ? std::string(" (no limit: --max-growth PCT makes growth fail)")
-          : fmt::format(" (limit: +{} %)", c["max_growth_pct"].get<double>()));
+        {std::to_string(x.device), x.type, x.op ? OpText(*x.op) : "(all)",
+         FormatBytes(x.baseline_bytes), FormatBytes(x.bytes),
+         !x.growth_pct ? (x.bytes == 0 ? "-" : "new") : fmt::format("{:+.1f} %", *x.growth_pct),
+         x.exceeded ? "EXCEEDS" : ""});
+  std::string out =
+      fmt::format("\nPeaks against the baseline {}{}\n", base::TerminalSafe(c.baseline),
+                  !c.max_growth_pct ? std::string(" (no limit: --max-growth PCT makes growth fail)")
+                                    : fmt::format(" (limit: +{} %)", *c.max_growth_pct));
   out += RenderTable({">DEV", "TYPE", "OP", ">BASELINE", ">NOW", ">CHANGE", ""}, rows);
-  if (!c["max_growth_pct"].is_null())
-    out += c["exceeded"].get<bool>() ? fmt::format("FAILED: a peak grew by more than {} %\n",
-                                                   c["max_growth_pct"].get<double>())
-                                     : fmt::format("OK: no peak grew by more than {} %\n",
-                                                   c["max_growth_pct"].get<double>());
+  if (c.max_growth_pct)
+    out += c.exceeded ? fmt::format("FAILED: a peak grew by more than {} %\n", *c.max_growth_pct)
+                      : fmt::format("OK: no peak grew by more than {} %\n", *c.max_growth_pct);
   return out;
 }
 
@@ -276,9 +263,11 @@ std::string HtmlWhy(const json& r) {
   }
   if (r.contains("advice") && !r["advice"].empty())
     h += "<h2 id=\"advice\">Sizing advice</h2>\n<pre>" + Esc(RenderAdviceText(r)) + "</pre>\n";
-  if (r.contains("comparison"))
+  report::Report typed;  // the comparison, read back (the renderers move onto the model next)
+  std::string why;
+  if (r.contains("comparison") && report::FromJson(r, &typed, &why) && typed.comparison)
     h += "<h2 id=\"comparison\">Against the baseline</h2>\n<pre>" +
-         Esc(RenderComparisonText(r["comparison"])) + "</pre>\n";
+         Esc(RenderComparisonText(*typed.comparison)) + "</pre>\n";
   return h;
 }
 
