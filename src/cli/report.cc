@@ -731,10 +731,8 @@ int RunReport(const ReportOptions& o) {
     return kExitUsage;
   }
   if (!o.baseline.empty()) r.comparison = CompareReports(baseline, r, o.max_growth);
-  // The renderers still read the JSON document (to be moved onto the model).
-  const nlohmann::json doc = report::ToJson(r);
   if (!o.html.empty()) {
-    const std::string html = RenderReportHtml(doc);
+    const std::string html = RenderReportHtml(r);
     FILE* f = std::fopen(o.html.c_str(), "w");
     if (!f || std::fwrite(html.data(), 1, html.size(), f) != html.size() || std::fclose(f) != 0) {
       PrintError(fmt::format("cannot write {}: {}", o.html, std::strerror(errno)));
@@ -742,10 +740,10 @@ int RunReport(const ReportOptions& o) {
     }
   }
   if (o.json) {
-    std::printf("%s\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", report::ToJsonText(r).c_str());
   } else {
-    std::string text = RenderReportText(doc) + RenderOpsText(doc) + RenderPhasesText(doc);
-    if (o.advise) text += RenderAdviceText(doc);
+    std::string text = RenderReportText(r) + RenderOpsText(r) + RenderPhasesText(r);
+    if (o.advise) text += RenderAdviceText(r);
     if (r.comparison) text += RenderComparisonText(*r.comparison);
     std::fputs(text.c_str(), stdout);
     if (!o.html.empty()) std::printf("\nHTML report: %s\n", o.html.c_str());

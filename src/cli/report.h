@@ -5,8 +5,6 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/report_model.h"
 
 namespace ttmem::cli {
@@ -22,19 +20,24 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets,
 bool LoadReport(const std::string& path, uint32_t top, report::Report* report, std::string* error,
                 const std::string& trace_path = "");
 
-// The report as text, and as one self-contained HTML page with SVG charts.
-std::string RenderReportText(const nlohmann::json& report);
-std::string RenderReportHtml(const nlohmann::json& report);
+// The report as text, and as one self-contained HTML page with SVG charts (report_text.cc,
+// report_html.cc).
+std::string RenderReportText(const report::Report& report);
+std::string RenderReportHtml(const report::Report& report);
 // Text made safe inside HTML (element content and quoted attributes).
 std::string HtmlEscape(const std::string& s);
 
 // Its sections about why memory was held (empty when the recording has none): the ops, the phase
 // marks and their growth, the sizing advice (`--advise`).
-std::string RenderOpsText(const nlohmann::json& report);
-std::string RenderPhasesText(const nlohmann::json& report);
-std::string RenderAdviceText(const nlohmann::json& report);
-// The same as HTML (ops, growth between marks, sizing advice, the comparison), for --html.
-std::string HtmlWhy(const nlohmann::json& report);
+std::string RenderOpsText(const report::Report& report);
+std::string RenderPhasesText(const report::Report& report);
+std::string RenderAdviceText(const report::Report& report);
+
+// Shared by the text and the HTML: a time as "YYYY-MM-DD HH:MM:SS UTC", one as "+S.SSS s" from
+// the recording's start, and a signed size ("+1.0 MiB").
+std::string ReportUtcTime(int64_t ns);
+std::string ReportOffset(const report::Report& report, int64_t ns);
+std::string SignedBytes(int64_t bytes);
 
 // The regression gate (`--baseline OLD --max-growth PCT`): each device and type's peak, and each
 // op's peak where both recordings name the op, before and now; a row exceeds when it grew by more

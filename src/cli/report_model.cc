@@ -172,9 +172,6 @@ json PhasesJson(const PhasesReport& p) {
           {"growth", std::move(growth)}};
 }
 
-constexpr const char* kNoBanks = "the device was announced without this type's bank count";
-constexpr const char* kNoL1Banks = "the device was announced without L1's bank count";
-
 json AdviceJson(const std::vector<Advice>& advice) {
   json out = json::array();
   for (const Advice& a : advice) {
@@ -182,7 +179,7 @@ json AdviceJson(const std::vector<Advice>& advice) {
     auto region = [&](const Region& r, const char* size_key, const char* detail_key) {
       if (!r.peak_per_bank_bytes) {
         j[size_key] = nullptr;
-        j[detail_key] = {{"note", kNoBanks}};
+        j[detail_key] = {{"note", kNoBanksNote}};
         return;
       }
       j[size_key] = *r.peak_per_bank_bytes;
@@ -202,7 +199,7 @@ json AdviceJson(const std::vector<Advice>& advice) {
                         {"cb_peak_per_core_bytes", a.l1.cb_peak_per_core_bytes}},
                        a.l1.at);
     else
-      j["l1"] = {{"note", kNoL1Banks}};
+      j["l1"] = {{"note", kNoL1BanksNote}};
     out.push_back(std::move(j));
   }
   return out;
@@ -510,10 +507,6 @@ void ReadPhases(Reader& rd, const json& j, const std::string& at, PhasesReport* 
 }
 
 }  // namespace
-
-std::string OpText(const Op& op) {
-  return op ? *op : "(no op)";
-}
 
 json ToJson(const Report& r) {
   json rec = {{"file", r.recording.file},

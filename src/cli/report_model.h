@@ -214,8 +214,10 @@ struct Report {
   std::optional<Comparison> comparison;
 };
 
-// The text of an op: its name, or "(no op)".
-std::string OpText(const Op& op);
+// What the advice says where the device was announced without the bank count it needs.
+inline constexpr const char* kNoBanksNote =
+    "the device was announced without this type's bank count";
+inline constexpr const char* kNoL1BanksNote = "the device was announced without L1's bank count";
 
 // `ttmem report --json`'s document.
 nlohmann::json ToJson(const Report& r);
