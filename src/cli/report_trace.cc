@@ -1,6 +1,7 @@
 #include "cli/report_trace.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -24,23 +25,29 @@ std::string TypeKey(int t) {
 
 }  // namespace
 
+TraceWriter::~TraceWriter() {
+  if (!f_) return;
+  f_.reset();
+  std::remove(path_.c_str());
+}
+
 bool TraceWriter::Open(const std::string& path, int64_t t0_ns, std::string* error) {
-  f_ = std::fopen(path.c_str(), "w");
-  if (f_ == nullptr) {
+  f_.reset(std::fopen(path.c_str(), "w"));
+  if (!f_) {
     *error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
     return false;
   }
   path_ = path;
   t0_ns_ = t0_ns;
-  failed_ = std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f_) < 0;
+  failed_ = std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f_.get()) < 0;
   return true;
 }
 
 void TraceWriter::Event(const std::string& json) {
-  if (f_ == nullptr || failed_) return;
-  if (!first_ && std::fputs(",\n", f_) < 0) failed_ = true;
+  if (!f_ || failed_) return;
+  if (!first_ && std::fputs(",\n", f_.get()) < 0) failed_ = true;
   first_ = false;
-  if (std::fputs(json.c_str(), f_) < 0) failed_ = true;
+  if (std::fputs(json.c_str(), f_.get()) < 0) failed_ = true;
 }
 
 void TraceWriter::Counter(int64_t time_ns, uint32_t device, int type, uint64_t device_bytes,
@@ -89,7 +96,7 @@ void TraceWriter::Mark(int64_t time_ns, int64_t pid, const std::string& name) {
 
 bool TraceWriter::Finish(const std::map<uint32_t, std::string>& device_arch,
                          const std::map<int64_t, std::string>& process_name, std::string* error) {
-  if (f_ == nullptr) return true;
+  if (!f_) return true;
   for (const auto& [pid, r] : runs_) CloseRun(pid, r);
   for (uint32_t d : devices_) {
     auto a = device_arch.find(d);
@@ -110,9 +117,8 @@ bool TraceWriter::Finish(const std::map<uint32_t, std::string>& device_arch,
     Event(fmt::format(
         R"({{"name":"thread_name","ph":"M","pid":{},"tid":1,"args":{{"name":"ops"}}}})", pid));
   }
-  if (!failed_ && std::fputs("\n]}\n", f_) < 0) failed_ = true;
-  if (std::fclose(f_) != 0) failed_ = true;
-  f_ = nullptr;
+  if (!failed_ && std::fputs("\n]}\n", f_.get()) < 0) failed_ = true;
+  if (std::fclose(f_.release()) != 0) failed_ = true;
   if (failed_) *error = fmt::format("cannot write {}: {}", path_, std::strerror(errno));
   return !failed_;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -15,6 +16,13 @@ namespace ttmem::cli {
 
 class TraceWriter {
  public:
+  TraceWriter() = default;
+  // A trace that was opened but not finished (the report failed on the way) is closed and
+  // removed: no truncated trace is left behind.
+  ~TraceWriter();
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
   // Opens `path` for writing; false with *error naming the file and the reason.
   bool Open(const std::string& path, int64_t t0_ns, std::string* error);
   // A device's figure for a type, and the process's share, changed at `time_ns`.
@@ -42,7 +50,10 @@ class TraceWriter {
   void CloseRun(int64_t pid, const Run& r);
   double Us(int64_t ns) const { return static_cast<double>(ns - t0_ns_) / 1000.0; }
 
-  FILE* f_ = nullptr;
+  struct Closer {
+    void operator()(FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<FILE, Closer> f_;
   std::string path_;
   int64_t t0_ns_ = 0;
   bool first_ = true;
