@@ -24,6 +24,7 @@
 #include "cli/query.h"
 #include "cli/top_layout.h"
 #include "model/from_tt_shm.h"
+#include "model/replies.h"
 #include "model/status_json.h"
 #include "protocol/mem_types.h"
 
@@ -43,10 +44,6 @@ enum Sort { kByPid, kByUser, kByDram, kByL1, kByCb, kByTrace, kByTotal, kSortCou
 const char* const kSortNames[] = {"PID", "USER", "DRAM", "L1", "CB", "TRACE", "TOTAL"};
 enum Color { kGreen = 1, kYellow, kRed, kTitle };
 
-uint64_t U64(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<uint64_t>() : 0;
-}
 // A type's capacity, when known (announced and non-zero).
 std::optional<uint64_t> Total(const model::Figures& f) {
   if (f.total_bytes.value_or(0) != 0) return f.total_bytes;
@@ -57,10 +54,6 @@ uint64_t Used(const model::Figures& f) {
 }
 double Percent(uint64_t used, std::optional<uint64_t> total) {
   return total ? 100.0 * static_cast<double>(used) / static_cast<double>(*total) : 0.0;
-}
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 struct ProcRow {
@@ -85,10 +78,11 @@ struct State {
   std::string filter;
   size_t selected = 0, scroll = 0;
   int64_t detail_pid = 0;
-  json detail_buffers = json::object(), detail_history = json::object();
-  size_t frag_index = 0;                // which of the shown devices the fragmentation view shows
-  json fragmentation = json::object();  // replies replace these when they come
-  int64_t frag_device = -1;             // the device `fragmentation` is about
+  model::BuffersReply detail_buffers;
+  model::HistoryReply detail_history;
+  size_t frag_index = 0;  // which of the shown devices the fragmentation view shows
+  model::FragmentationReply fragmentation;  // replies replace these when they come
+  int64_t frag_device = -1;                 // the device `fragmentation` is about
   std::string message;
   bool color = false;
   // Aggregate history of the shown devices: unix ms -> (DRAM used, L1 used).
@@ -253,8 +247,7 @@ class ViewQueries {
     if (r <= 0) return std::nullopt;
     Reply reply{pending_.front().first, pending_.front().second, std::move(doc)};
     pending_.erase(pending_.begin());
-    if (reply.doc.contains("error")) reply.doc = json::object();
-    return reply;
+    return reply;  // a refusal too: the model's readers keep its error
   }
 
  private:
@@ -263,13 +256,13 @@ class ViewQueries {
 };
 
 // The daemon's recent history of the shown devices (asked at start and after a reconnect).
-void AddHistory(State& st, const json& h) {
-  for (const auto& d : h["devices"]) {
-    if (!DeviceShown(st, d.value("id", 0u))) continue;
-    for (const auto& row : d["samples"]) {
-      auto& e = st.history[row[0].get<uint64_t>()];
-      e.first += row[1].get<double>();
-      e.second += row[2].get<double>();
+void AddHistory(State& st, const model::HistoryReply& h) {
+  for (const auto& [id, samples] : h.devices) {
+    if (!DeviceShown(st, id)) continue;
+    for (const model::HistorySample& s : samples) {
+      auto& e = st.history[s.unix_ms];
+      e.first += static_cast<double>(s.used[0]);   // DRAM
+      e.second += static_cast<double>(s.used[1]);  // L1
     }
   }
 }
@@ -382,14 +375,14 @@ void DrawMain(State& st) {
 // Its live memory by op (ttmem_scope_push; ttnn op names under tt-metal), largest first: the
 // first few rows that fit in a quarter of the screen.
 int DrawByOp(const State& st, int y) {
-  const auto& by_op = st.detail_buffers.value("by_op", json::array());
+  const std::vector<model::OpBytes>& by_op = st.detail_buffers.by_op;
   if (by_op.empty()) return y;
   std::vector<std::vector<std::string>> rows;
   const size_t most = static_cast<size_t>(std::max(LINES / 4 - 1, 1));
-  for (const auto& o : by_op) {
+  for (const model::OpBytes& o : by_op) {
     if (rows.size() == most) break;
-    rows.push_back({o["op"].is_string() ? Truncate(o["op"].get<std::string>(), 40) : "(no op)",
-                    FormatBytes(U64(o, "bytes")), std::to_string(U64(o, "buffers"))});
+    rows.push_back(
+        {o.op ? Truncate(*o.op, 40) : "(no op)", FormatBytes(o.bytes), std::to_string(o.buffers)});
   }
   Put(y++, 0, "Live memory by op:", A_BOLD);
   const std::string table = RenderTable({"OP", ">BYTES", ">BUFFERS"}, rows);
@@ -440,22 +433,20 @@ void DrawDetail(State& st) {
   }
   ++y;
   // Largest live buffers: another user's are not shown to us (ttmemd refuses; totals above stay).
-  const bool refused = st.detail_buffers.contains("error");
+  const bool refused = st.detail_buffers.error.has_value();
   if (refused)
     Put(y++, 0,
-        Truncate(base::TerminalSafe("Buffers: " + Str(st.detail_buffers, "error")),
+        Truncate(base::TerminalSafe("Buffers: " + *st.detail_buffers.error),
                  static_cast<size_t>(std::max(COLS - 1, 1))));
   std::vector<std::vector<std::string>> bufs;
-  for (const auto& b : st.detail_buffers.value("buffers", json::array()))
-    bufs.push_back({std::to_string(b.value("device", 0)), Str(b, "type"),
-                    std::to_string(U64(b, "id")), fmt::format("{:#x}", U64(b, "address")),
-                    FormatBytes(U64(b, "size")), Truncate(Str(b, "op"), 32),
-                    b.value("capture", false) ? "capture" : ""});
+  for (const model::BufferRow& b : st.detail_buffers.buffers)
+    bufs.push_back({std::to_string(b.device), b.type, std::to_string(b.id),
+                    fmt::format("{:#x}", b.address), FormatBytes(b.size),
+                    Truncate(b.op.value_or(""), 32), b.capture ? "capture" : ""});
   y = DrawByOp(st, y);
   if (!refused)
     Put(y++, 0,
-        fmt::format("Largest live buffers ({} live in all):",
-                    st.detail_buffers.value("live_buffers", uint64_t{0})),
+        fmt::format("Largest live buffers ({} live in all):", st.detail_buffers.live_buffers),
         A_BOLD);
   std::string btable =
       refused ? "" : RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs);
@@ -467,10 +458,10 @@ void DrawDetail(State& st) {
   }
   // Its own history: all memory types together.
   std::vector<double> values;
-  for (const auto& p : st.detail_history["processes"])
-    for (const auto& row : p["samples"]) {
+  for (const auto& [pid, samples] : st.detail_history.processes)
+    for (const model::HistorySample& sample : samples) {
       double sum = 0;
-      for (size_t i = 1; i < row.size(); ++i) sum += row[i].get<double>();
+      for (uint64_t v : sample.used) sum += static_cast<double>(v);
       values.push_back(sum);
     }
   double peak = 0;
@@ -492,7 +483,7 @@ void LoadFragmentation(State& st, ViewQueries& q) {
   st.frag_index %= devices.size();
   const uint32_t id = devices[st.frag_index].id;
   if (st.frag_device != int64_t{id}) {  // nothing of another device meanwhile
-    st.fragmentation = json::object();
+    st.fragmentation = {};
     st.frag_device = id;
   }
   q.Ask(ViewQueries::Kind::kFragmentation, id,
@@ -513,23 +504,22 @@ void DrawFragmentation(const State& st) {
            A_REVERSE);
   int y = 2;
   bool any = false;
-  for (const auto& dev : st.fragmentation.value("devices", json::array()))
-    for (const auto& t : dev["types"]) {
+  for (const model::FragmentationDevice& dev : st.fragmentation.devices)
+    for (const model::FragmentationType& t : dev.types) {
       if (y + 4 >= LINES) break;
       any = true;
-      const std::string type = Str(t, "type");
-      auto label = proto::MemTypeFromKey(type);
+      auto label = proto::MemTypeFromKey(t.type);
       Put(y++, 0,
           fmt::format("{:<9} {} bank(s) of {} from {:#x}",
-                      label ? proto::kMemTypeLabels[*label] : type, U64(t, "bank_count"),
-                      FormatBytes(U64(t, "bank_size")), U64(t, "bank_base")),
+                      label ? proto::kMemTypeLabels[*label] : t.type, t.bank_count,
+                      FormatBytes(t.bank_size), t.bank_base),
           A_BOLD);
       Put(y++, 0,
           fmt::format("  per bank: used {}  free {} in {} block(s)  largest free {}",
-                      FormatBytesShort(U64(t, "used_per_bank_bytes")),
-                      FormatBytesShort(U64(t, "free_per_bank_bytes")), U64(t, "free_blocks"),
-                      FormatBytesShort(U64(t, "largest_free_block_bytes"))));
-      const std::string map = Str(t, "map");
+                      FormatBytesShort(t.used_per_bank_bytes),
+                      FormatBytesShort(t.free_per_bank_bytes), t.free_blocks,
+                      FormatBytesShort(t.largest_free_block_bytes)));
+      const std::string map = base::TerminalSafe(t.map);
       Put(y, 0, "[");
       Put(y, 1, map, st.color ? COLOR_PAIR(kTitle) : 0);
       Put(y++, 1 + static_cast<int>(map.size()), "]");
@@ -659,8 +649,8 @@ void SignalProcess(State& st, int64_t pid, int sig) {
 // The detail of `pid` (its buffers and history land in the state when the replies come).
 void OpenDetail(State& st, ViewQueries& q, int64_t pid) {
   if (st.view != View::kDetail || st.detail_pid != pid) {
-    st.detail_buffers = json::object();  // nothing of another process meanwhile
-    st.detail_history = json::object();
+    st.detail_buffers = {};  // nothing of another process meanwhile
+    st.detail_history = {};
   }
   st.view = View::kDetail;
   st.detail_pid = pid;
@@ -672,16 +662,16 @@ void OpenDetail(State& st, ViewQueries& q, int64_t pid) {
 void TakeReply(State& st, const ViewQueries::Reply& r) {
   switch (r.kind) {
     case ViewQueries::Kind::kHistory:
-      AddHistory(st, r.doc);
+      AddHistory(st, model::ReadHistoryReply(r.doc));
       break;
     case ViewQueries::Kind::kBuffers:
-      if (r.subject == st.detail_pid) st.detail_buffers = r.doc;
+      if (r.subject == st.detail_pid) st.detail_buffers = model::ReadBuffersReply(r.doc);
       break;
     case ViewQueries::Kind::kProcessHistory:
-      if (r.subject == st.detail_pid) st.detail_history = r.doc;
+      if (r.subject == st.detail_pid) st.detail_history = model::ReadHistoryReply(r.doc);
       break;
     case ViewQueries::Kind::kFragmentation:
-      if (r.subject == st.frag_device) st.fragmentation = r.doc;
+      if (r.subject == st.frag_device) st.fragmentation = model::ReadFragmentationReply(r.doc);
       break;
   }
 }

@@ -39,28 +39,19 @@ void History::MaybeSample(uint64_t now_unix_ms, const ledger::Ledger& ledger) {
   }
 }
 
-nlohmann::json History::ToJson(std::optional<uint32_t> device, std::optional<pid_t> pid) const {
-  using nlohmann::json;
+model::HistoryReply History::Reply(std::optional<uint32_t> device, std::optional<pid_t> pid) const {
+  model::HistoryReply r;
+  r.interval_ms = interval_ms_;
   auto samples = [](const Series& series) {
-    json rows = json::array();
-    for (const Sample& s : series.Samples()) {
-      json row = json::array({s.unix_ms});
-      for (uint64_t v : s.used) row.push_back(v);
-      rows.push_back(std::move(row));
-    }
-    return rows;
+    std::vector<model::HistorySample> out;
+    for (const Sample& s : series.Samples()) out.push_back({s.unix_ms, s.used});
+    return out;
   };
-  json columns = json::array({"unix_ms"});
-  for (auto k : proto::kMemTypeKeys) columns.push_back(std::string(k));
-  json devices = json::array(), processes = json::array();
   for (const auto& [id, series] : devices_)
-    if (!device || *device == id) devices.push_back({{"id", id}, {"samples", samples(series)}});
+    if (!device || *device == id) r.devices[id] = samples(series);
   for (const auto& [p, series] : processes_)
-    if (!pid || *pid == p) processes.push_back({{"pid", p}, {"samples", samples(series)}});
-  return {{"interval_ms", interval_ms_},
-          {"columns", std::move(columns)},
-          {"devices", std::move(devices)},
-          {"processes", std::move(processes)}};
+    if (!pid || *pid == p) r.processes[p] = samples(series);
+  return r;
 }
 
 }  // namespace ttmem::daemon

@@ -12,9 +12,8 @@
 #include <optional>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "ledger/ledger.h"
+#include "model/replies.h"
 
 namespace ttmem::daemon {
 
@@ -41,9 +40,8 @@ class History {
   // lose their series (their history ends with them); devices keep theirs.
   void MaybeSample(uint64_t now_unix_ms, const ledger::Ledger& ledger);
 
-  // {"interval_ms", "columns": ["unix_ms", "dram", ...], "devices": [{"id", "samples": [[..]]}],
-  //  "processes": [{"pid", "samples"}]}; optionally only one device and/or one process.
-  nlohmann::json ToJson(std::optional<uint32_t> device, std::optional<pid_t> pid) const;
+  // The `history` reply (model/replies.h); optionally only one device and/or one process.
+  model::HistoryReply Reply(std::optional<uint32_t> device, std::optional<pid_t> pid) const;
 
   uint32_t interval_ms() const { return interval_ms_; }
 

@@ -16,26 +16,30 @@ TEST(History, SamplesOncePerIntervalKeepsTheNewestAndForgetsExitedProcesses) {
   h.MaybeSample(10500, l);  // too soon: ignored
   l.Alloc(7, 0, 0, 3, 0, 50);
   for (uint64_t t = 11000; t <= 14000; t += 1000) h.MaybeSample(t, l);
-  auto j = h.ToJson(std::nullopt, std::nullopt);
-  EXPECT_EQ(j["interval_ms"], 1000);
-  EXPECT_EQ(j["columns"][1], "dram");
-  ASSERT_EQ(j["devices"].size(), 2u);
-  const auto& d0 = j["devices"][0]["samples"];
+  model::HistoryReply r = h.Reply(std::nullopt, std::nullopt);
+  EXPECT_EQ(r.interval_ms, 1000u);
+  ASSERT_EQ(r.devices.size(), 2u);
+  const auto& d0 = r.devices.at(0);
   ASSERT_EQ(d0.size(), 3u);  // capacity 3: 12000, 13000, 14000
-  EXPECT_EQ(d0[0][0], 12000);
-  EXPECT_EQ(d0[2][0], 14000);
-  EXPECT_EQ(d0[2][1], 150);
-  const auto& p = j["processes"][0];
-  EXPECT_EQ(p["pid"], 7);
-  EXPECT_EQ(p["samples"][2][1], 150);  // DRAM over its devices
-  EXPECT_EQ(p["samples"][2][2], 10);   // L1
-  EXPECT_EQ(h.ToJson(1, std::nullopt)["devices"].size(), 1u);
-  EXPECT_TRUE(h.ToJson(std::nullopt, 99)["processes"].empty());
+  EXPECT_EQ(d0[0].unix_ms, 12000u);
+  EXPECT_EQ(d0[2].unix_ms, 14000u);
+  EXPECT_EQ(d0[2].used[0], 150u);
+  const auto& p = r.processes.at(7);
+  EXPECT_EQ(p[2].used[0], 150u);  // DRAM over its devices
+  EXPECT_EQ(p[2].used[1], 10u);   // L1
+  EXPECT_EQ(h.Reply(1, std::nullopt).devices.size(), 1u);
+  EXPECT_TRUE(h.Reply(std::nullopt, 99).processes.empty());
+  // As the daemon sends it and top reads it.
+  const std::string text = model::ToJsonText(r);
+  EXPECT_NE(text.find(R"("columns":["unix_ms","dram","l1")"), std::string::npos) << text;
+  const model::HistoryReply back = model::ReadHistoryReply(text);
+  EXPECT_EQ(back.devices.at(0)[2].used[0], 150u);
+  EXPECT_EQ(back.processes.at(7)[2].used[1], 10u);
   l.RemoveProcess(7);
   h.MaybeSample(15000, l);
-  j = h.ToJson(std::nullopt, std::nullopt);
-  EXPECT_TRUE(j["processes"].empty());
-  EXPECT_EQ(j["devices"][0]["samples"][2][1], 0);  // devices keep theirs, now empty
+  r = h.Reply(std::nullopt, std::nullopt);
+  EXPECT_TRUE(r.processes.empty());
+  EXPECT_EQ(r.devices.at(0)[2].used[0], 0u);  // devices keep theirs, now empty
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "base/text.h"
 #include "daemon/log.h"
 #include "daemon/snapshot.h"
+#include "model/replies.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::daemon {
@@ -29,13 +30,13 @@ void ReplyJson(Connections& conns, Connection& c, const nlohmann::json& j) {
 }
 
 // The `buffers` reply for a pid that holds nothing here.
-const std::string kNoBuffers = R"({"buffers":[],"by_op":[],"live_buffers":0})";
+const std::string kNoBuffers = model::ToJsonText(model::BuffersReply{});
 
 // The `buffers` reply, from a copy of the process's live buffers (on the query worker).
 std::string BuffersReply(const std::vector<ledger::LiveEntry>& live, size_t limit,
                          const ProcessMeta& meta) {
   auto op = [&](uint16_t id) {
-    return id == 0 ? nlohmann::json() : nlohmann::json(meta.OpName(id));
+    return id == 0 ? std::optional<std::string>() : std::optional<std::string>(meta.OpName(id));
   };
   std::vector<const ledger::LiveEntry*> all;
   all.reserve(live.size());
@@ -52,36 +53,25 @@ std::string BuffersReply(const std::vector<ledger::LiveEntry>& live, size_t limi
                     [](const ledger::LiveEntry* a, const ledger::LiveEntry* b) {
                       return a->size != b->size ? a->size > b->size : a->id < b->id;
                     });
-  nlohmann::json list = nlohmann::json::array(), by_op = nlohmann::json::array();
+  model::BuffersReply r;
+  r.live_buffers = all.size();
   for (size_t i = 0; i < limit; ++i) {
     const ledger::LiveEntry& e = *all[i];
-    list.push_back({{"device", e.device},
-                    {"type", std::string(proto::kMemTypeKeys[e.type])},
-                    {"id", e.id},
-                    {"address", e.address},
-                    {"size", uint64_t{e.size}},
-                    {"capture", e.hooked != 0},
-                    {"op", op(e.op)}});
+    r.buffers.push_back({e.device, std::string(proto::kMemTypeKeys[e.type]), e.id, e.address,
+                         uint64_t{e.size}, e.hooked != 0, op(e.op)});
   }
-  std::vector<std::pair<uint64_t, nlohmann::json>> rows;
   for (const auto& [id, o] : ops) {
-    nlohmann::json bytes = nlohmann::json::object();
-    uint64_t sum = 0;
+    model::OpBytes row{op(id), 0, o[ledger::kNumTypes], {}};
     for (int t = 0; t < ledger::kNumTypes; ++t) {
-      if (o[t] != 0) bytes[std::string(proto::kMemTypeKeys[t])] = o[t];
-      sum += o[t];
+      if (o[t] != 0) row.by_type[std::string(proto::kMemTypeKeys[t])] = o[t];
+      row.bytes += o[t];
     }
-    rows.emplace_back(
-        sum,
-        nlohmann::json{
-            {"op", op(id)}, {"bytes", sum}, {"by_type", bytes}, {"buffers", o[ledger::kNumTypes]}});
+    r.by_op.push_back(std::move(row));
   }
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (auto& [sum, row] : rows) by_op.push_back(std::move(row));
-  return nlohmann::json{
-      {"buffers", std::move(list)}, {"live_buffers", all.size()}, {"by_op", std::move(by_op)}}
-      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::stable_sort(
+      r.by_op.begin(), r.by_op.end(),
+      [](const model::OpBytes& a, const model::OpBytes& b) { return a.bytes > b.bytes; });
+  return model::ToJsonText(r);
 }
 
 }  // namespace
@@ -247,7 +237,8 @@ void QueryService::HistoryOf(Connection& c, const nlohmann::json& req) {
   std::optional<pid_t> pid;
   if (req.contains("device")) device = req["device"].get<uint32_t>();
   if (req.contains("pid")) pid = req["pid"].get<pid_t>();
-  ReplyJson(ctx_.conns, c, ctx_.history.ToJson(device, pid));
+  ctx_.conns.Reply(c, proto::FrameType::kQueryReply,
+                   model::ToJsonText(ctx_.history.Reply(device, pid)));
 }
 
 void QueryService::Ping(Connection& c, const nlohmann::json&) {
@@ -697,23 +688,16 @@ void QueryService::KeepFragmentation(uint32_t id, uint64_t version, uint32_t cel
 
 std::string QueryService::FragmentationReply(
     const std::vector<std::pair<uint32_t, std::vector<TypeFragmentation>>>& rows) {
-  nlohmann::json devices = nlohmann::json::array();
+  model::FragmentationReply r;
   for (const auto& [id, frag] : rows) {
-    nlohmann::json types = nlohmann::json::array();
+    model::FragmentationDevice& d = r.devices.emplace_back();
+    d.id = id;
     for (const TypeFragmentation& tf : frag)
-      types.push_back({{"type", std::string(proto::kMemTypeKeys[tf.type])},
-                       {"bank_count", tf.bank_count},
-                       {"bank_base", tf.bank_base},
-                       {"bank_size", tf.bank_size},
-                       {"used_per_bank_bytes", tf.used_per_bank},
-                       {"free_per_bank_bytes", tf.free_per_bank},
-                       {"largest_free_block_bytes", tf.largest_free_block},
-                       {"free_blocks", tf.free_blocks},
-                       {"map", tf.map}});
-    devices.push_back({{"id", id}, {"types", std::move(types)}});
+      d.types.push_back({std::string(proto::kMemTypeKeys[tf.type]), tf.bank_count, tf.bank_base,
+                         tf.bank_size, tf.used_per_bank, tf.free_per_bank, tf.largest_free_block,
+                         tf.free_blocks, tf.map});
   }
-  return nlohmann::json{{"devices", std::move(devices)}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return model::ToJsonText(r);
 }
 
 }  // namespace ttmem::daemon
