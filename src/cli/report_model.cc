@@ -62,10 +62,10 @@ json TypeJson(const TypeReport& t) {
             {"by_op_at_peak", std::move(by_op)},
             {"map_at_peak", std::move(map)},
             {"timeline", std::move(timeline)}};
-  if (t.capacity_bytes) j["capacity_bytes"] = *t.capacity_bytes;
+  if (t.capacity_bytes) j.emplace("capacity_bytes", *t.capacity_bytes);
   if (t.bank_count) {
-    j["bank_count"] = *t.bank_count;
-    j["bank_base"] = t.bank_base;
+    j.emplace("bank_count", *t.bank_count);
+    j.emplace("bank_base", t.bank_base);
   }
   return j;
 }
@@ -102,9 +102,9 @@ json ProcessJson(const ProcessReport& p) {
             {"leaked_buffers", p.leaked_buffers},
             {"leaked_bytes", p.leaked_bytes},
             {"peak_bytes", std::move(peak)}};
-  j["ended_ns"] = Opt(p.ended_ns);
-  if (p.ns_pid) j["ns_pid"] = *p.ns_pid;
-  j["container"] = Opt(p.container);
+  j.emplace("ended_ns", Opt(p.ended_ns));
+  if (p.ns_pid) j.emplace("ns_pid", *p.ns_pid);
+  j.emplace("container", Opt(p.container));
   return j;
 }
 
@@ -193,14 +193,15 @@ json AdviceJson(const std::vector<Advice>& advice) {
     region(a.trace, "trace_region_size", "trace");
     region(a.l1_small, "l1_small_size", "l1_small");
     if (a.l1.bank_size_bytes)
-      j["l1"] = AtJson({{"bank_size_bytes", *a.l1.bank_size_bytes},
+      j.emplace("l1",
+                AtJson({{"bank_size_bytes", *a.l1.bank_size_bytes},
                         {"peak_per_core_bytes", a.l1.peak_per_core_bytes},
                         {"headroom_per_core_bytes", a.l1.headroom_per_core_bytes},
                         {"l1_buffers_peak_per_bank_bytes", a.l1.l1_buffers_peak_per_bank_bytes},
                         {"cb_peak_per_core_bytes", a.l1.cb_peak_per_core_bytes}},
-                       a.l1.at);
+                       a.l1.at));
     else
-      j["l1"] = {{"note", kNoL1BanksNote}};
+      j.emplace("l1", json{{"note", kNoL1BanksNote}});
     out.push_back(std::move(j));
   }
   return out;
@@ -215,7 +216,7 @@ json ComparisonJson(const Comparison& c) {
                 {"bytes", r.bytes},
                 {"growth_pct", Opt(r.growth_pct)},
                 {"exceeded", r.exceeded}};
-    if (r.op) row["op"] = *r.op;
+    if (r.op) row.emplace("op", *r.op);
     rows.push_back(std::move(row));
   }
   return {{"baseline", c.baseline},
@@ -239,7 +240,7 @@ json ToJson(const Report& r) {
               {"unknown_frees", r.recording.unknown_frees},
               {"live_at_end", r.recording.live_at_end},
               {"complete", r.recording.complete}};
-  if (r.recording.command_status) rec["command_status"] = *r.recording.command_status;
+  if (r.recording.command_status) rec.emplace("command_status", *r.recording.command_status);
   json devices = json::array(), leaks = json::array(), processes = json::array();
   for (const DeviceReport& d : r.devices) devices.push_back(DeviceJson(d));
   for (const Leak& l : r.leaks)
@@ -262,7 +263,7 @@ json ToJson(const Report& r) {
             {"ops", OpsJson(r.ops)},
             {"phases", PhasesJson(r.phases)},
             {"advice", AdviceJson(r.advice)}};
-  if (r.comparison) j["comparison"] = ComparisonJson(*r.comparison);
+  if (r.comparison) j.emplace("comparison", ComparisonJson(*r.comparison));
   return j;
 }
 

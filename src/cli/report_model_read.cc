@@ -358,7 +358,7 @@ bool FromJson(const json& j, Report* r, std::string* error) {
     ReadAdvice(rd, a, p, &r->advice.emplace_back());
   });
   if (rd.ok() && j.contains("comparison")) {
-    const json& c = j["comparison"];
+    const json& c = j.at("comparison");
     Comparison& x = r->comparison.emplace();
     rd.Get(c, "baseline", "comparison", &x.baseline);
     rd.GetOpt(c, "max_growth_pct", "comparison", &x.max_growth_pct);

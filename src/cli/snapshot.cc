@@ -13,6 +13,7 @@
 #include "base/text.h"
 #include "cli/commands.h"
 #include "cli/query.h"
+#include "model/snapshot.h"
 
 namespace ttmem::cli {
 namespace {
@@ -48,10 +49,10 @@ int RunSnapshot(const SnapshotOptions& o) {
     PrintError("ttmemd's snapshot reply is not JSON (is ttmemd older than this ttmem?)");
     return kExitFailure;
   }
-  if (reply.contains("error")) {
-    PrintError(fmt::format(
-        "snapshot of pid {}: {} ('ttmem status' lists the pids that report)", o.pid,
-        reply["error"].is_string() ? reply["error"].get<std::string>() : reply["error"].dump()));
+  const model::Snapshot snapshot = model::ReadSnapshot(reply);
+  if (snapshot.error) {
+    PrintError(fmt::format("snapshot of pid {}: {} ('ttmem status' lists the pids that report)",
+                           o.pid, *snapshot.error));
     return kExitFailure;
   }
   const std::string text = reply.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
@@ -92,7 +93,7 @@ int RunSnapshot(const SnapshotOptions& o) {
     }
   }
   const std::string out =
-      o.json ? text : SafeLines(reply.value("summary", std::string("(no summary)\n")));
+      o.json ? text : SafeLines(snapshot.summary.empty() ? "(no summary)\n" : snapshot.summary);
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (!o.json && o.output.empty())
     std::fputs("(-o FILE saves every buffer as JSON; --json prints it)\n", stdout);

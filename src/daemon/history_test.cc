@@ -32,7 +32,7 @@ TEST(History, SamplesOncePerIntervalKeepsTheNewestAndForgetsExitedProcesses) {
   // As the daemon sends it and top reads it.
   const std::string text = model::ToJsonText(r);
   EXPECT_NE(text.find(R"("columns":["unix_ms","dram","l1")"), std::string::npos) << text;
-  const model::HistoryReply back = model::ReadHistoryReply(text);
+  const model::HistoryReply back = model::ParseHistoryReply(text);
   EXPECT_EQ(back.devices.at(0)[2].used[0], 150u);
   EXPECT_EQ(back.processes.at(7)[2].used[1], 10u);
   l.RemoveProcess(7);

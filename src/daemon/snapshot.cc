@@ -15,10 +15,8 @@
 namespace ttmem::daemon {
 namespace {
 
-using nlohmann::json;
-
-json OpJson(const ProcessMeta& meta, uint16_t op) {
-  return op == 0 ? json() : json(meta.OpName(op));
+std::optional<std::string> OpOf(const ProcessMeta& meta, uint16_t op) {
+  return op == 0 ? std::optional<std::string>() : std::optional<std::string>(meta.OpName(op));
 }
 
 std::string TypeKey(int type) {
@@ -53,55 +51,39 @@ Held Collect(const std::vector<ledger::LiveEntry>& entries) {
   return h;
 }
 
-// The "buffers" array as JSON text, written directly: 200,000 of them as JSON objects took the
-// daemon 300 MB and most of a second.
-std::string BuffersText(const Held& h, pid_t pid, const ProcessMeta& meta, uint32_t now_s) {
-  std::string out = "[";
-  std::map<uint16_t, std::string> ops;  // op id -> its JSON text
-  auto op = [&](uint16_t id) -> const std::string& {
-    auto [it, fresh] = ops.try_emplace(id);
-    if (fresh) it->second = OpJson(meta, id).dump(-1, ' ', false, json::error_handler_t::replace);
-    return it->second;
-  };
+std::vector<model::SnapshotBuffer> Buffers(const Held& h, pid_t pid, const ProcessMeta& meta,
+                                           uint32_t now_s) {
+  std::vector<model::SnapshotBuffer> out;
   const size_t n = std::min(h.buffers.size(), kMaxSnapshotBuffers);
-  out.reserve(n * 150 + 2);
+  out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const ledger::LiveEntry& e = *h.buffers[i];
-    // Keys in the order nlohmann's objects keep (sorted); age in whole seconds, null when
-    // unknown (restored, or re-sent by a resync).
-    fmt::format_to(
-        std::back_inserter(out),
-        "{}{{\"address\":{},\"age_s\":{},\"capture\":{},\"device\":{},\"id\":{},"
-        "\"op\":{},\"pid\":{},\"size\":{},\"type\":\"{}\"}}",
-        i == 0 ? "" : ",", e.address,
-        e.born_s == 0 || e.born_s > now_s ? std::string("null") : std::to_string(now_s - e.born_s),
-        e.hooked != 0, e.device, e.id, op(e.op), pid, uint64_t{e.size},
-        proto::kMemTypeKeys[e.type]);
+    out.push_back({pid, e.device, TypeKey(e.type), e.address, uint64_t{e.size}, e.id,
+                   OpOf(meta, e.op), e.hooked != 0,
+                   // Whole seconds; unknown when restored or re-sent by a resync.
+                   e.born_s == 0 || e.born_s > now_s ? std::optional<uint64_t>()
+                                                     : std::optional<uint64_t>(now_s - e.born_s)});
   }
-  return out + "]";
+  return out;
 }
 
-json ByOpJson(const Held& h, const ProcessMeta& meta) {
-  std::vector<std::pair<uint64_t, json>> ops;
+std::vector<model::SnapshotOp> ByOp(const Held& h, const ProcessMeta& meta) {
+  std::vector<model::SnapshotOp> ops;
   for (const auto& [key, v] : h.by_op) {
     const auto& [op, dev, type] = key;
-    ops.emplace_back(v[0], json{{"op", OpJson(meta, op)},
-                                {"device", dev},
-                                {"type", TypeKey(type)},
-                                {"bytes", v[0]},
-                                {"buffers", v[1]}});
+    ops.push_back({OpOf(meta, op), dev, TypeKey(type), v[0], v[1]});
   }
-  std::stable_sort(ops.begin(), ops.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  json by_op = json::array();
-  for (auto& [bytes, o] : ops) by_op.push_back(std::move(o));
-  return by_op;
+  std::stable_sort(
+      ops.begin(), ops.end(),
+      [](const model::SnapshotOp& a, const model::SnapshotOp& b) { return a.bytes > b.bytes; });
+  return ops;
 }
 
 // Every process holding memory of `type` on `device`, largest first (at most
 // kMaxSnapshotHolders), and how many there are.
-json HoldersJson(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta>& metas,
-                 uint32_t device, int type, size_t* count) {
+std::vector<model::SnapshotHolder> Holders(const ledger::Ledger& ledger,
+                                           const std::map<pid_t, ProcessMeta>& metas,
+                                           uint32_t device, int type, uint64_t* count) {
   std::vector<std::pair<uint64_t, pid_t>> rows;
   for (const auto& [pid, p] : ledger.processes()) {
     auto u = p.usage.find(device);
@@ -112,57 +94,31 @@ json HoldersJson(const ledger::Ledger& ledger, const std::map<pid_t, ProcessMeta
     return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
   *count = rows.size();
-  json out = json::array();
+  std::vector<model::SnapshotHolder> out;
   for (size_t i = 0; i < rows.size() && i < kMaxSnapshotHolders; ++i) {
     auto m = metas.find(rows[i].second);
-    out.push_back({{"pid", rows[i].second},
-                   {"name", m != metas.end() ? m->second.name : std::string()},
-                   {"bytes", rows[i].first}});
+    out.push_back(
+        {rows[i].second, m != metas.end() ? m->second.name : std::string(), rows[i].first});
   }
   return out;
 }
 
-json TypeJson(const SnapshotInput::Type& in, const std::array<uint64_t, 2>& mine,
-              const std::map<uint32_t, std::vector<TypeFragmentation>>& frag) {
-  json t = {{"device", in.device},
-            {"type", TypeKey(in.type)},
-            {"process_bytes", mine[0]},
-            {"process_buffers", mine[1]},
-            {"used_bytes", in.used_bytes},
-            {"capacity_bytes", nullptr},
-            {"holders", in.holders},
-            {"holder_count", in.holder_count},
-            {"largest_free_block_bytes", nullptr},
-            {"free_blocks", nullptr}};
-  if (in.capacity_bytes != 0) t["capacity_bytes"] = in.capacity_bytes;
-  auto f = frag.find(in.device);
-  if (f == frag.end()) return t;
+// The device's fragmentation at one (device, type) of the snapshot, where its geometry is known.
+void AddFragmentation(model::SnapshotType& t, int type,
+                      const std::map<uint32_t, std::vector<TypeFragmentation>>& frag) {
+  auto f = frag.find(t.device);
+  if (f == frag.end()) return;
   for (const TypeFragmentation& tf : f->second) {
-    if (tf.type != in.type) continue;
-    t["bank_count"] = tf.bank_count;
-    t["bank_base"] = tf.bank_base;
-    t["bank_size"] = tf.bank_size;
-    t["largest_free_block_bytes"] = tf.largest_free_block;  // per bank
-    t["free_blocks"] = tf.free_blocks;
-    json hist = json::array();
+    if (tf.type != type) continue;
+    t.bank_count = tf.bank_count;
+    t.bank_base = tf.bank_base;
+    t.bank_size = tf.bank_size;
+    t.largest_free_block_bytes = tf.largest_free_block;  // per bank
+    t.free_blocks = tf.free_blocks;
     for (const auto& [k, v] : tf.free_hist)
-      hist.push_back({{"min_bytes", uint64_t{1} << k}, {"blocks", v[0]}, {"bytes", v[1]}});
-    t["free_block_histogram"] = std::move(hist);
-    t["map"] = tf.map;
+      t.free_block_histogram.push_back({uint64_t{1} << k, v[0], v[1]});
+    t.map = tf.map;
   }
-  return t;
-}
-
-// A member array by reference (an empty one when absent).
-const json& ArrayOf(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : kEmpty;
-}
-
-uint64_t U64(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
 }
 
 std::string Label(const std::string& key) {
@@ -197,32 +153,28 @@ std::string TypeOfReason(const std::string& reason) {
   return reason.find("circular buffers") != std::string::npos ? "l1" : "";
 }
 
-std::string TypeLine(const json& s, const json& t, const std::vector<const json*>& ops) {
-  const uint64_t dev = U64(t, "device"), mine = U64(t, "process_bytes"),
-                 used = U64(t, "used_bytes");
-  const int64_t pid = s.value("pid", 0);
-  std::string line = fmt::format("{} on device {}: pid {} holds {} = {} of the {} in use",
-                                 Label(t.value("type", std::string())), dev, pid,
-                                 base::FormatBytes(mine), Pct(mine, used), base::FormatBytes(used));
-  if (t["capacity_bytes"].is_number())
-    line += fmt::format(" ({} of {})", Pct(used, U64(t, "capacity_bytes")),
-                        base::FormatBytes(U64(t, "capacity_bytes")));
-  for (size_t i = 0; i < ops.size() && i < 3; ++i) {
-    const json& o = *ops[i];
-    line += fmt::format("{}{} {} ({})", i == 0 ? ": " : ", ",
-                        o["op"].is_string() ? o["op"].get<std::string>() : "(no op)",
-                        base::FormatBytes(U64(o, "bytes")), Pct(U64(o, "bytes"), mine));
-  }
+std::string TypeLine(const model::Snapshot& s, const model::SnapshotType& t,
+                     const std::vector<const model::SnapshotOp*>& ops) {
+  const uint64_t mine = t.process_bytes, used = t.used_bytes;
+  std::string line =
+      fmt::format("{} on device {}: pid {} holds {} = {} of the {} in use", Label(t.type), t.device,
+                  s.pid, base::FormatBytes(mine), Pct(mine, used), base::FormatBytes(used));
+  if (t.capacity_bytes)
+    line += fmt::format(" ({} of {})", Pct(used, *t.capacity_bytes),
+                        base::FormatBytes(*t.capacity_bytes));
+  for (size_t i = 0; i < ops.size() && i < 3; ++i)
+    line += fmt::format("{}{} {} ({})", i == 0 ? ": " : ", ", ops[i]->op.value_or("(no op)"),
+                        base::FormatBytes(ops[i]->bytes), Pct(ops[i]->bytes, mine));
   if (ops.size() > 3) line += fmt::format(", {} more op(s)", ops.size() - 3);
   std::string others;
-  for (const json& h : ArrayOf(t, "holders"))
-    if (h.value("pid", 0) != pid)
-      others += fmt::format("{}pid {} ({}) {}", others.empty() ? "" : ", ", h.value("pid", 0),
-                            h.value("name", std::string("?")), base::FormatBytes(U64(h, "bytes")));
+  for (const model::SnapshotHolder& h : t.holders)
+    if (h.pid != s.pid)
+      others += fmt::format("{}pid {} ({}) {}", others.empty() ? "" : ", ", h.pid, h.name,
+                            base::FormatBytes(h.bytes));
   if (!others.empty()) line += "; others: " + others;
-  if (t["largest_free_block_bytes"].is_number())
+  if (t.largest_free_block_bytes)
     line += fmt::format("; largest free block {} per bank",
-                        base::FormatBytes(U64(t, "largest_free_block_bytes")));
+                        base::FormatBytes(*t.largest_free_block_bytes));
   return base::TerminalSafe(line) + "\n";
 }
 
@@ -271,7 +223,7 @@ SnapshotInput PrepareSnapshot(const ledger::Ledger& ledger, const SnapshotReques
         ty.used_bytes = d->second.usage[static_cast<size_t>(t)].bytes;
         if (d->second.info) ty.capacity_bytes = d->second.info->capacity_bytes[t];
       }
-      ty.holders = HoldersJson(ledger, metas, dev, t, &ty.holder_count);
+      ty.holders = Holders(ledger, metas, dev, t, &ty.holder_count);
       in.types.push_back(std::move(ty));
     }
   }
@@ -280,11 +232,14 @@ SnapshotInput PrepareSnapshot(const ledger::Ledger& ledger, const SnapshotReques
   return in;
 }
 
-json SnapshotDocument(SnapshotInput& in) {
-  json out = {{"pid", in.req.pid}, {"name", in.meta.name}, {"time_unix_ms", in.now_unix_ms}};
-  if (!in.req.reason.empty()) out["reason"] = in.req.reason;
+model::Snapshot MakeSnapshot(SnapshotInput& in) {
+  model::Snapshot out;
+  out.pid = in.req.pid;
+  out.name = in.meta.name;
+  out.time_unix_ms = in.now_unix_ms;
+  if (!in.req.reason.empty()) out.reason = in.req.reason;
   if (!in.found) {
-    out["error"] = "no such process reports to this ttmemd";
+    out.error = "no such process reports to this ttmemd";
     return out;
   }
   // The devices whose fragmentation was not fresh: this process's buffers join the others'.
@@ -300,45 +255,46 @@ json SnapshotDocument(SnapshotInput& in) {
     m[0] += e.size;
     ++m[1];
   }
-  json types = json::array();
-  for (const SnapshotInput::Type& t : in.types)
-    types.push_back(TypeJson(t, mine[{t.device, t.type}], in.frag));
-  out["live_buffers"] = in.entries.size();
-  out["truncated"] = in.entries.size() > kMaxSnapshotBuffers;
-  out["types"] = std::move(types);
+  for (const SnapshotInput::Type& t : in.types) {
+    model::SnapshotType& x = out.types.emplace_back();
+    x.device = t.device;
+    x.type = TypeKey(t.type);
+    x.process_bytes = mine[{t.device, t.type}][0];
+    x.process_buffers = mine[{t.device, t.type}][1];
+    x.used_bytes = t.used_bytes;
+    if (t.capacity_bytes != 0) x.capacity_bytes = t.capacity_bytes;
+    x.holders = t.holders;
+    x.holder_count = t.holder_count;
+    AddFragmentation(x, t.type, in.frag);
+  }
+  out.live_buffers = in.entries.size();
+  out.truncated = in.entries.size() > kMaxSnapshotBuffers;
+  const Held h = Collect(in.entries);
+  out.by_op = ByOp(h, in.meta);
+  out.buffers = Buffers(h, in.req.pid, in.meta, in.now_s);
+  out.summary = SnapshotSummary(out);
   return out;
 }
 
 std::string BuildSnapshot(SnapshotInput& in, bool text) {
-  json doc = SnapshotDocument(in);
-  if (!in.found) return doc.dump(-1, ' ', false, json::error_handler_t::replace);
-  const Held h = Collect(in.entries);
-  doc["by_op"] = ByOpJson(h, in.meta);
-  doc["summary"] = SnapshotSummary(doc);
-  if (text) return doc["summary"].get<std::string>();
-  // "buffers" sorts first among the keys: the document is `{"buffers":[...],` and the rest.
-  const std::string rest = doc.dump(-1, ' ', false, json::error_handler_t::replace);
-  return "{\"buffers\":" + BuffersText(h, in.req.pid, in.meta, in.now_s) + "," + rest.substr(1);
+  const model::Snapshot s = MakeSnapshot(in);
+  return text && !s.error ? s.summary : model::ToJsonText(s);
 }
 
-std::string SnapshotSummary(const json& s) {
-  std::string out =
-      fmt::format("Snapshot of pid {} ({}): {} live buffer(s){}\n", s.value("pid", 0),
-                  base::TerminalSafe(s.value("name", std::string("?"))), U64(s, "live_buffers"),
-                  s.value("truncated", false) ? " (list truncated)" : "");
-  const std::string reason = s.value("reason", std::string());
+std::string SnapshotSummary(const model::Snapshot& s) {
+  std::string out = fmt::format("Snapshot of pid {} ({}): {} live buffer(s){}\n", s.pid,
+                                base::TerminalSafe(s.name), s.live_buffers,
+                                s.truncated ? " (list truncated)" : "");
+  const std::string reason = s.reason.value_or("");
   if (!reason.empty()) out += "Reason: " + base::TerminalSafe(reason) + "\n";
   // Ops per (device, type), largest first (by_op is sorted by bytes).
-  std::map<std::pair<uint64_t, std::string>, std::vector<const json*>> ops;
-  for (const json& o : ArrayOf(s, "by_op"))
-    ops[{U64(o, "device"), o.value("type", std::string())}].push_back(&o);
+  std::map<std::pair<uint32_t, std::string>, std::vector<const model::SnapshotOp*>> ops;
+  for (const model::SnapshotOp& o : s.by_op) ops[{o.device, o.type}].push_back(&o);
   // The type the reason names first.
   const std::string failing = TypeOfReason(reason);
   std::string first, rest;
-  for (const json& t : ArrayOf(s, "types")) {
-    const std::string type = t.value("type", std::string());
-    (type == failing ? first : rest) += TypeLine(s, t, ops[{U64(t, "device"), type}]);
-  }
+  for (const model::SnapshotType& t : s.types)
+    (t.type == failing ? first : rest) += TypeLine(s, t, ops[{t.device, t.type}]);
   return out + first + rest;
 }
 

@@ -13,11 +13,10 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "daemon/fragmentation.h"
 #include "daemon/status_builder.h"
 #include "ledger/ledger.h"
+#include "model/snapshot.h"
 
 namespace ttmem::daemon {
 
@@ -52,8 +51,8 @@ struct SnapshotInput {
     int type = 0;
     uint64_t used_bytes = 0;
     uint64_t capacity_bytes = 0;  // 0: unknown
-    nlohmann::json holders;
-    size_t holder_count = 0;
+    std::vector<model::SnapshotHolder> holders;
+    uint64_t holder_count = 0;
   };
   std::vector<Type> types;
   // Fragmentation of the devices it uses: fresh ones as the daemon had them; for the others the
@@ -75,16 +74,14 @@ SnapshotInput PrepareSnapshot(const ledger::Ledger& ledger, const SnapshotReques
                               std::map<uint32_t, std::vector<TypeFragmentation>> frag,
                               std::map<uint32_t, DeviceSpans> spans, uint64_t now_unix_ms);
 
-// Worker side: the reply, as JSON text ("text": its summary only). Fills in.frag.
+// Worker side: the snapshot (fills in.frag), and the reply as JSON text ("text": its summary).
+model::Snapshot MakeSnapshot(SnapshotInput& in);
 std::string BuildSnapshot(SnapshotInput& in, bool text);
-
-// The snapshot document without its "buffers" (what the summary reads); BuildSnapshot's.
-nlohmann::json SnapshotDocument(SnapshotInput& in);
 
 // The snapshot's short text (also its "summary" field): the reason, then per device and type
 // what the process holds, of what, by op, who else holds memory there, and the largest free
 // block. Text from clients is made terminal-safe.
-std::string SnapshotSummary(const nlohmann::json& snapshot);
+std::string SnapshotSummary(const model::Snapshot& snapshot);
 
 }  // namespace ttmem::daemon
 

@@ -141,13 +141,13 @@ std::string ToJsonText(const FragmentationReply& r) {
   return Text({{"devices", std::move(devices)}});
 }
 
-BuffersReply ReadBuffersReply(const std::string& text) {
+BuffersReply ParseBuffersReply(const std::string& text) {
   return ReadBuffersReply(json::parse(text, nullptr, /*allow_exceptions=*/false));
 }
-HistoryReply ReadHistoryReply(const std::string& text) {
+HistoryReply ParseHistoryReply(const std::string& text) {
   return ReadHistoryReply(json::parse(text, nullptr, /*allow_exceptions=*/false));
 }
-FragmentationReply ReadFragmentationReply(const std::string& text) {
+FragmentationReply ParseFragmentationReply(const std::string& text) {
   return ReadFragmentationReply(json::parse(text, nullptr, /*allow_exceptions=*/false));
 }
 

@@ -76,11 +76,12 @@ std::string ToJsonText(const BuffersReply& r);
 std::string ToJsonText(const HistoryReply& r);
 std::string ToJsonText(const FragmentationReply& r);
 
-// Tolerant readers of the text the daemon sent: whatever is missing or mistyped reads as empty;
-// a refusal or a reply that is not a JSON object sets `error`.
-BuffersReply ReadBuffersReply(const std::string& text);
-HistoryReply ReadHistoryReply(const std::string& text);
-FragmentationReply ReadFragmentationReply(const std::string& text);
+// Tolerant readers of the text the daemon sent (Parse...) or of a parsed reply (Read...): whatever
+// is missing or mistyped reads as empty; a refusal or a reply that is not a JSON object sets
+// `error`.
+BuffersReply ParseBuffersReply(const std::string& text);
+HistoryReply ParseHistoryReply(const std::string& text);
+FragmentationReply ParseFragmentationReply(const std::string& text);
 // The same from a parsed reply (a query client's).
 BuffersReply ReadBuffersReply(const nlohmann::json& doc);
 HistoryReply ReadHistoryReply(const nlohmann::json& doc);
