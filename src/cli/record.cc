@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -21,6 +22,7 @@
 #include "cli/commands.h"
 #include "cli/query.h"
 #include "cli/recording.h"
+#include "model/notices.h"
 #include "protocol/frames.h"
 #include "protocol/mem_types.h"
 #include "protocol/wire.h"
@@ -40,18 +42,6 @@ uint64_t MonoMs() {
 int64_t I64(uint64_t v) {
   return static_cast<int64_t>(v);
 }  // SQLite integers are signed
-
-int64_t JsonI64(const nlohmann::json& j, const char* key) {
-  if (!j.contains(key)) return 0;
-  const auto& v = j[key];
-  if (v.is_number_unsigned()) return I64(v.get<uint64_t>());
-  if (v.is_number_integer()) return v.get<int64_t>();
-  return 0;
-}
-
-std::string JsonStr(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
 
 class Recorder {
  public:
@@ -111,68 +101,73 @@ class Recorder {
     return true;
   }
 
-  // A JSON notice from the daemon. Returns false on a write error.
-  bool Notice(const nlohmann::json& n, std::string* error) {
-    const std::string what = JsonStr(n, "event");
+  // A JSON notice from the daemon (model/notices.h). Returns false on a write error.
+  bool Notice(const nlohmann::json& doc, std::string* error) {
     if (!Begin(error)) return false;
-    if (what == "process_start") {
-      const pid_t pid = static_cast<pid_t>(JsonI64(n, "pid"));
-      ins_process_.Bind(1, pid).Bind(2, JsonStr(n, "name")).Bind(3, JsonStr(n, "cmdline"));
-      ins_process_.Bind(4, JsonI64(n, "uid")).Bind(5, JsonStr(n, "user"));
-      ins_process_.Bind(6, JsonI64(n, "started_unix_ms")).Bind(7, JsonI64(n, "time_ns"));
-      ins_process_.Bind(8, n.value("existing", false) ? 1 : 0);
-      if (n.contains("ns_pid") && n["ns_pid"].is_number_integer())
-        ins_process_.Bind(9, n["ns_pid"].get<int64_t>());
-      else
-        ins_process_.BindNull(9);
-      if (n.contains("container") && n["container"].is_string())
-        ins_process_.Bind(10, n["container"].get<std::string>());
-      else
-        ins_process_.BindNull(10);
-      if (!ins_process_.Run()) return Fail("a process", error);
-      rows_[pid] = sqlite3_last_insert_rowid(db_.get());
-      ++processes_;
-      if (!n.value("existing", false)) running_new_.insert(pid);
-    } else if (what == "process_end") {
-      const pid_t pid = static_cast<pid_t>(JsonI64(n, "pid"));
-      end_process_.Bind(1, JsonI64(n, "time_ns")).Bind(2, JsonI64(n, "reclaimed_bytes"));
-      end_process_.Bind(3, ProcessRow(pid, static_cast<uint64_t>(JsonI64(n, "time_ns"))));
-      if (!end_process_.Run()) return Fail("a process end", error);
-      rows_.erase(pid);
-      ended_.push_back(pid);
-      running_new_.erase(pid);
-    } else if (what == "op_name") {
-      const pid_t pid = static_cast<pid_t>(JsonI64(n, "pid"));
-      ins_op_name_.Bind(1, ProcessRow(pid, base::RealtimeNs())).Bind(2, JsonI64(n, "id"));
-      ins_op_name_.Bind(3, JsonStr(n, "name"));
-      if (!ins_op_name_.Run()) return Fail("an op name", error);
-    } else if (what == "device") {
-      const int64_t dev = JsonI64(n, "device");
-      ins_device_.Bind(1, dev).Bind(2, JsonStr(n, "arch")).Bind(3, JsonI64(n, "unique_id"));
-      ins_device_.Bind(4, JsonI64(n, "num_cores")).Bind(5, dev).Bind(6, I64(base::RealtimeNs()));
-      if (!ins_device_.Run()) return Fail("a device", error);
-      for (size_t t = 0; t < proto::kNumMemTypes; ++t) {
-        const std::string key(proto::kMemTypeKeys[t]);
-        auto get = [&](const char* field) -> int64_t {
-          return n.contains(field) && n[field].contains(key) && n[field][key].is_number()
-                     ? I64(n[field][key].get<uint64_t>())
-                     : 0;
-        };
-        ins_capacity_.Bind(1, dev).Bind(2, static_cast<int64_t>(t));
-        ins_capacity_.Bind(3, get("capacity_bytes")).Bind(4, get("bank_count"));
-        ins_capacity_.Bind(5, get("bank_base"));
-        if (!ins_capacity_.Run()) return Fail("a capacity", error);
-      }
-    } else if (what == "lost") {
-      lost_ = std::max(lost_, static_cast<uint64_t>(JsonI64(n, "total")));
-    } else if (what == "flushed") {
-      lost_ = std::max(lost_, static_cast<uint64_t>(JsonI64(n, "lost_total")));
-      flushed_ = true;
-    } else if (what == "start") {
-      start_ = n;
+    return std::visit([&](const auto& n) { return Take(n, error); }, model::ReadNotice(doc));
+  }
+
+  bool Take(const model::ProcessStartNotice& n, std::string* error) {
+    ins_process_.Bind(1, n.pid).Bind(2, n.name).Bind(3, n.cmdline);
+    ins_process_.Bind(4, I64(n.uid)).Bind(5, n.user);
+    ins_process_.Bind(6, I64(n.started_unix_ms)).Bind(7, I64(n.time_ns));
+    ins_process_.Bind(8, n.existing ? 1 : 0);
+    if (n.ns_pid)
+      ins_process_.Bind(9, *n.ns_pid);
+    else
+      ins_process_.BindNull(9);
+    if (n.container)
+      ins_process_.Bind(10, *n.container);
+    else
+      ins_process_.BindNull(10);
+    if (!ins_process_.Run()) return Fail("a process", error);
+    rows_[n.pid] = sqlite3_last_insert_rowid(db_.get());
+    ++processes_;
+    if (!n.existing) running_new_.insert(n.pid);
+    return true;
+  }
+  bool Take(const model::ProcessEndNotice& n, std::string* error) {
+    end_process_.Bind(1, I64(n.time_ns)).Bind(2, I64(n.reclaimed_bytes));
+    end_process_.Bind(3, ProcessRow(n.pid, n.time_ns));
+    if (!end_process_.Run()) return Fail("a process end", error);
+    rows_.erase(n.pid);
+    ended_.push_back(n.pid);
+    running_new_.erase(n.pid);
+    return true;
+  }
+  bool Take(const model::OpNameNotice& n, std::string* error) {
+    ins_op_name_.Bind(1, ProcessRow(n.pid, base::RealtimeNs())).Bind(2, I64(n.id));
+    ins_op_name_.Bind(3, n.name);
+    return ins_op_name_.Run() || Fail("an op name", error);
+  }
+  bool Take(const model::DeviceNotice& n, std::string* error) {
+    const int64_t dev = n.device;
+    ins_device_.Bind(1, dev).Bind(2, n.arch).Bind(3, I64(n.unique_id.value_or(0)));
+    ins_device_.Bind(4, I64(n.num_cores)).Bind(5, dev).Bind(6, I64(base::RealtimeNs()));
+    if (!ins_device_.Run()) return Fail("a device", error);
+    for (size_t t = 0; t < proto::kNumMemTypes; ++t) {
+      ins_capacity_.Bind(1, dev).Bind(2, static_cast<int64_t>(t));
+      ins_capacity_.Bind(3, I64(n.capacity_bytes[t])).Bind(4, I64(n.bank_count[t]));
+      ins_capacity_.Bind(5, I64(n.bank_base[t]));
+      if (!ins_capacity_.Run()) return Fail("a capacity", error);
     }
     return true;
   }
+  bool Take(const model::LostNotice& n, std::string*) {
+    lost_ = std::max(lost_, n.total);
+    return true;
+  }
+  bool Take(const model::FlushedNotice& n, std::string*) {
+    lost_ = std::max(lost_, n.lost_total);
+    flushed_ = true;
+    return true;
+  }
+  bool Take(const model::StartNotice& n, std::string*) {
+    start_ = n;
+    started_ = true;
+    return true;
+  }
+  bool Take(const model::UnknownNotice&, std::string*) { return true; }
 
   // Processes seen to end, since the last call.
   std::vector<pid_t> TakeEnded() { return std::exchange(ended_, {}); }
@@ -183,7 +178,8 @@ class Recorder {
   uint64_t events() const { return events_; }
   uint64_t processes() const { return processes_; }
   uint64_t lost() const { return lost_; }
-  const nlohmann::json& start() const { return start_; }
+  const model::StartNotice& start() const { return start_; }
+  bool started() const { return started_; }
 
  private:
   static constexpr size_t kRowsPerInsert = 64;
@@ -241,7 +237,8 @@ class Recorder {
   bool in_tx_ = false;
   bool flushed_ = false;
   uint64_t events_ = 0, processes_ = 0, lost_ = 0;
-  nlohmann::json start_;
+  model::StartNotice start_;
+  bool started_ = false;
 };
 
 bool SetMeta(Db& db, const std::string& key, const std::string& value, std::string* error) {
@@ -327,7 +324,7 @@ int AwaitStart(QueryClient& q, Recorder& rec) {
       return kExitFailure;
     }
     if (n.is_object() && !rec.Notice(n, &error)) break;
-    started = n.is_object() && JsonStr(n, "event") == "start";
+    started = rec.started();
   }
   if (started) return -1;
   PrintError(error.empty() ? "ttmemd did not start the event stream within 5 s (is it a ttmemd "
@@ -466,7 +463,7 @@ bool FinishRecording(Db& db, Recorder& rec, const RecordOptions& o, int child_st
   if (!rec.Commit(&e2) || !SetMeta(db, "ended_ns", std::to_string(base::RealtimeNs()), &e2) ||
       !SetMeta(db, "events", std::to_string(rec.events()), &e2) ||
       !SetMeta(db, "events_lost", std::to_string(rec.lost()), &e2) ||
-      !SetMeta(db, "daemon_pid", std::to_string(JsonI64(rec.start(), "daemon_pid")), &e2) ||
+      !SetMeta(db, "daemon_pid", std::to_string(rec.start().daemon_pid), &e2) ||
       !db.Exec(kRecordingIndices, &e2)) {
     PrintError(fmt::format("finishing {}: {}", o.output, e2));
     return false;

@@ -12,10 +12,6 @@
 namespace ttmem::daemon {
 namespace {
 
-std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 proto::EventRecord LiveRecord(pid_t pid, const ledger::LiveEntry& e, proto::EventKind kind,
                               uint64_t now) {
   proto::EventRecord r{};
@@ -34,35 +30,34 @@ proto::EventRecord LiveRecord(pid_t pid, const ledger::LiveEntry& e, proto::Even
 
 }  // namespace
 
-nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info) {
-  nlohmann::json n = {{"event", "device"},
-                      {"device", device},
-                      {"arch", info.arch},
-                      {"unique_id", info.unique_id_valid ? nlohmann::json(info.unique_id)
-                                                         : nlohmann::json(nullptr)},
-                      {"num_cores", info.num_cores}};
+model::DeviceNotice DeviceNoticeOf(uint32_t device, const ledger::DeviceInfo& info) {
+  model::DeviceNotice n;
+  n.device = device;
+  n.arch = info.arch;
+  if (info.unique_id_valid) n.unique_id = info.unique_id;
+  n.num_cores = info.num_cores;
   for (int t = 0; t < ledger::kNumTypes; ++t) {
-    const std::string key(proto::kMemTypeKeys[t]);
-    n["capacity_bytes"][key] = info.capacity_bytes[t];
-    n["bank_count"][key] = info.bank_count[t];
-    n["bank_base"][key] = info.bank_base[t];
+    n.capacity_bytes[t] = info.capacity_bytes[t];
+    n.bank_count[t] = info.bank_count[t];
+    n.bank_base[t] = info.bank_base[t];
   }
   return n;
 }
 
-nlohmann::json ProcessStartNotice(pid_t pid, const ProcessMeta& meta, uint64_t time_ns,
-                                  bool existing) {
-  nlohmann::json n = {{"event", "process_start"}, {"pid", pid}, {"time_ns", time_ns}};
-  if (existing) n["existing"] = true;
-  n["name"] = meta.name;
-  n["cmdline"] = meta.cmdline;
-  n["uid"] = meta.uid;
-  n["user"] = meta.user;
-  n["started_unix_ms"] = meta.started_unix_ms;
-  if (meta.ns_pid) n["ns_pid"] = *meta.ns_pid;
-  const bool believed = meta.container && !meta.container->claimed;
-  n["container"] = believed ? nlohmann::json(meta.container->id) : nlohmann::json();
-  if (meta.container && meta.container->claimed) n["container_claimed"] = meta.container->id;
+model::ProcessStartNotice ProcessStartNoticeOf(pid_t pid, const ProcessMeta& meta, uint64_t time_ns,
+                                               bool existing) {
+  model::ProcessStartNotice n;
+  n.pid = pid;
+  n.time_ns = time_ns;
+  n.existing = existing;
+  n.name = meta.name;
+  n.cmdline = meta.cmdline;
+  n.uid = meta.uid;
+  n.user = meta.user;
+  n.started_unix_ms = meta.started_unix_ms;
+  n.ns_pid = meta.ns_pid;
+  if (meta.container && !meta.container->claimed) n.container = meta.container->id;
+  if (meta.container && meta.container->claimed) n.container_claimed = meta.container->id;
   return n;
 }
 
@@ -167,22 +162,17 @@ bool EventStream::AppendNotice(Connection& c, const std::string& text, bool esse
 void EventStream::TellLost(Connection& c) {
   QueryPart& q = c.query;
   if (!q.HasUntoldLosses()) return;
-  const std::string text = nlohmann::json{
-      {"event", "lost"},
-      {"count", q.events_lost - q.events_lost_told},
-      {"total", q.events_lost},
-      {"notices_total", q.notices_lost},
-      {"time_ns",
-       base::RealtimeNs()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string text = model::ToJsonText(model::LostNotice{
+      q.events_lost - q.events_lost_told, q.events_lost, q.notices_lost, base::RealtimeNs()});
   if (AppendNotice(c, text, /*essential=*/true)) {
     q.events_lost_told = q.events_lost;
     q.notices_lost_told = q.notices_lost;
   }
 }
 
-void EventStream::Notice(const nlohmann::json& notice, pid_t pid, bool ops) {
+void EventStream::Notice(const model::Notice& notice, pid_t pid, bool ops) {
   Flush();  // the events before it go first
-  const std::string text = Dump(notice);
+  const std::string text = model::ToJsonText(notice);
   for (const auto& [id, c] : conns_.all()) {
     const QueryPart& q = c->query;
     if (!q.events || c->doomed || !(pid < 0 || q.events_pid < 0 || q.events_pid == pid)) continue;
@@ -227,24 +217,19 @@ void EventStream::Subscribe(Connection& c, pid_t pid, const ledger::Ledger& ledg
   c.query.events_pid = pid;
   ++subscribers_;
   const uint64_t now = base::RealtimeNs();
-  AppendNotice(c, nlohmann::json{{"event", "start"},
-                                 {"time_ns", now},
-                                 {"daemon_pid", ::getpid()},
-                                 {"protocol_version", proto::kProtocolVersion},
-                                 {"pid_filter", pid}}
-                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  AppendNotice(c, model::ToJsonText(model::StartNotice{now, ::getpid(), proto::kProtocolVersion,
+                                                       static_cast<int64_t>(pid)}));
   for (const auto& [id, dev] : ledger.devices())
-    if (dev.info) AppendNotice(c, Dump(DeviceNotice(id, *dev.info)));
+    if (dev.info) AppendNotice(c, model::ToJsonText(DeviceNoticeOf(id, *dev.info)));
   for (const auto& [p, m] : meta) {
     if (pid >= 0 && p != pid) continue;
     auto proc = ledger.processes().find(p);
     if (proc == ledger.processes().end()) continue;
-    AppendNotice(c, Dump(ProcessStartNotice(p, m, now, /*existing=*/true)));
+    AppendNotice(c, model::ToJsonText(ProcessStartNoticeOf(p, m, now, /*existing=*/true)));
     const bool sees = SeesOps(c, p);
     for (size_t i = 0; sees && i < m.op_names.size(); ++i)
       if (!m.op_names[i].empty())
-        AppendNotice(
-            c, Dump({{"event", "op_name"}, {"pid", p}, {"id", i + 1}, {"name", m.op_names[i]}}));
+        AppendNotice(c, model::ToJsonText(model::OpNameNotice{p, i + 1, m.op_names[i]}));
     // The live set a frame at a time: what does not fit the allowance is lost and counted.
     std::vector<proto::EventRecord> live;
     live.reserve(std::min(proc->second.live.size(), kEventsPerFrame));
@@ -272,11 +257,8 @@ void EventStream::Flushed(Connection& c) {
   }
   TellLost(c);
   if (!AppendNotice(c,
-                    nlohmann::json{{"event", "flushed"},
-                                   {"lost_total", c.query.events_lost},
-                                   {"notices_lost_total", c.query.notices_lost},
-                                   {"time_ns", base::RealtimeNs()}}
-                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    model::ToJsonText(model::FlushedNotice{
+                        c.query.events_lost, c.query.notices_lost, base::RealtimeNs()}),
                     /*essential=*/true)) {
     conns_.CountError();
     conns_.Doom(c, "it asks for flushes without reading them");

@@ -24,16 +24,17 @@
 #include "daemon/session.h"
 #include "daemon/status_builder.h"
 #include "ledger/ledger.h"
+#include "model/notices.h"
 #include "protocol/wire.h"
 
 namespace ttmem::daemon {
 
 // The {"event": "device", ...} notice of an announcement.
-nlohmann::json DeviceNotice(uint32_t device, const ledger::DeviceInfo& info);
+model::DeviceNotice DeviceNoticeOf(uint32_t device, const ledger::DeviceInfo& info);
 // The {"event": "process_start", ...} notice of a process (`existing`: it was there before the
 // subscription).
-nlohmann::json ProcessStartNotice(pid_t pid, const ProcessMeta& meta, uint64_t time_ns,
-                                  bool existing);
+model::ProcessStartNotice ProcessStartNoticeOf(pid_t pid, const ProcessMeta& meta, uint64_t time_ns,
+                                               bool existing);
 
 class EventStream final : public EventSink {
  public:
@@ -52,7 +53,7 @@ class EventStream final : public EventSink {
 
   // A JSON notice to the subscribers of `pid` (-1: all), after the events before it. `ops`: it
   // names the process's ops (op_name), which go only to its own user and root.
-  void Notice(const nlohmann::json& notice, pid_t pid, bool ops = false);
+  void Notice(const model::Notice& notice, pid_t pid, bool ops = false);
   // The uid of a reporting process (nullopt: unknown). A stream of a user other than root gets
   // other users' events without their ops (op 0, no op_name notices): per-buffer "why" stays with
   // its user; sizes and addresses stay, for a recording of a shared device (docs/security.md).

@@ -153,7 +153,7 @@ bool Reporters::OnHello(Connection& c, proto::Frame& f) {
   // Kept first: the notices below go to subscribers by the process's uid (EventStream::owner).
   ProcessMeta& kept = meta_[c.cred.pid] = std::move(meta);
   if (events_.any()) {
-    events_.Notice(ProcessStartNotice(c.cred.pid, kept, base::RealtimeNs(), false), c.cred.pid);
+    events_.Notice(ProcessStartNoticeOf(c.cred.pid, kept, base::RealtimeNs(), false), c.cred.pid);
     if (restored != 0) events_.LiveSet(ledger_, c.cred.pid, proto::EventKind::kLive);
   }
   if (!Ack(c, proto::HelloStatus::kOk, loop_.wake_fd(), c.client.session->state_fd())) return false;
@@ -215,8 +215,7 @@ bool Reporters::OnOpName(Connection& c, const proto::Frame& f) {
   if (m.op_names.size() < b.id) m.op_names.resize(b.id);
   std::string name = SafeText(b.name, b.length);
   if (events_.any())
-    events_.Notice({{"event", "op_name"}, {"pid", c.cred.pid}, {"id", b.id}, {"name", name}},
-                   c.cred.pid, /*ops=*/true);
+    events_.Notice(model::OpNameNotice{c.cred.pid, b.id, name}, c.cred.pid, /*ops=*/true);
   m.op_names[b.id - 1] = std::move(name);
   return true;
 }
@@ -268,7 +267,7 @@ bool Reporters::OnDeviceInfo(Connection& c, const proto::Frame& f) {
   if (existing != dev.end() && existing->second.info &&
       SameDeviceInfo(*existing->second.info, info))
     return true;  // nothing new: no notice, no change
-  if (events_.any()) events_.Notice(DeviceNotice(b.device, info), -1);
+  if (events_.any()) events_.Notice(DeviceNoticeOf(b.device, info), -1);
   ledger_.SetDeviceInfo(b.device, std::move(info));
   return true;
 }
@@ -316,11 +315,7 @@ void Reporters::End(Connection& c, bool retire) {
   const uint64_t reclaimed =
       ledger_.RemoveProcess(c.cred.pid, retire ? ledger::Retire::kYes : ledger::Retire::kNo);
   if (events_.any() && retire)
-    events_.Notice({{"event", "process_end"},
-                    {"pid", c.cred.pid},
-                    {"time_ns", base::RealtimeNs()},
-                    {"reclaimed_bytes", reclaimed}},
-                   c.cred.pid);
+    events_.Notice(model::ProcessEndNotice{c.cred.pid, base::RealtimeNs(), reclaimed}, c.cred.pid);
   LogInfo("client {} gone; reclaimed {} bytes", Describe(c), reclaimed);
   session_by_pid_.erase(c.cred.pid);
   meta_.erase(c.cred.pid);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "model/notices.h"
 #include "model/snapshot.h"
 
 namespace ttmem::model {
@@ -81,6 +82,49 @@ TEST(Replies, ASnapshotReadsBackAsWritten) {
   Snapshot refused;
   refused.error = "no such process reports to this ttmemd";
   EXPECT_EQ(ReadSnapshot(nlohmann::json::parse(ToJsonText(refused))).error, refused.error);
+}
+
+}  // namespace
+}  // namespace ttmem::model
+
+namespace ttmem::model {
+namespace {
+
+// The event stream's notices: what the daemon writes reads back as the same notice; an unknown
+// or broken one is an UnknownNotice (a newer daemon's notice is skipped, not fatal).
+TEST(Notices, EachKindReadsBackAsWritten) {
+  ProcessStartNotice p;
+  p.pid = 7;
+  p.time_ns = 5;
+  p.existing = true;
+  p.name = "py";
+  p.uid = 1000;
+  p.ns_pid = 1;
+  p.container_claimed = "abc";
+  const Notice back = ReadNotice(nlohmann::json::parse(ToJsonText(p)));
+  ASSERT_TRUE(std::holds_alternative<ProcessStartNotice>(back));
+  const auto& q = std::get<ProcessStartNotice>(back);
+  EXPECT_EQ(q.pid, 7);
+  EXPECT_TRUE(q.existing);
+  EXPECT_EQ(q.ns_pid, 1);
+  EXPECT_FALSE(q.container);
+  EXPECT_EQ(q.container_claimed, "abc");
+  DeviceNotice d;
+  d.device = 3;
+  d.capacity_bytes[1] = 99;
+  const Notice dn = ReadNotice(nlohmann::json::parse(ToJsonText(d)));
+  ASSERT_TRUE(std::holds_alternative<DeviceNotice>(dn));
+  EXPECT_FALSE(std::get<DeviceNotice>(dn).unique_id);
+  EXPECT_EQ(std::get<DeviceNotice>(dn).capacity_bytes[1], 99u);
+  for (const Notice& n : {Notice{StartNotice{1, 2, 2, -1}}, Notice{ProcessEndNotice{7, 9, 10}},
+                          Notice{OpNameNotice{7, 3, "ttnn::add"}}, Notice{LostNotice{1, 2, 3, 4}},
+                          Notice{FlushedNotice{5, 6, 7}}})
+    EXPECT_EQ(ReadNotice(nlohmann::json::parse(ToJsonText(n))).index(), n.index());
+  EXPECT_TRUE(std::holds_alternative<UnknownNotice>(ReadNotice(nlohmann::json::array())));
+  EXPECT_TRUE(
+      std::holds_alternative<UnknownNotice>(ReadNotice(nlohmann::json{{"event", "future"}})));
+  const Notice broken = ReadNotice(nlohmann::json{{"event", "lost"}, {"total", "many"}});
+  EXPECT_EQ(std::get<LostNotice>(broken).total, 0u);
 }
 
 }  // namespace
