@@ -105,7 +105,7 @@ CLI::App* AddReport(CLI::App& app, ReportOptions& rep) {
                  "per core this run would have fitted (always in --json as \"advice\")");
   auto* base = repc->add_option("--baseline", rep.baseline,
                                 "compare each device and type's peak (and each op's) with this "
-                                "earlier recording");
+                                "earlier recording, or a report of it saved with --json");
   repc->add_option("--max-growth", rep.max_growth,
                    "with --baseline: exit 1 when a peak grew by more than PCT percent")
       ->check(CLI::Range(0.0, 1e9))
