@@ -3,7 +3,7 @@
 # others. The rooms and their one-way flow are drawn in docs/architecture.md.
 #
 #   base      — kernel handles, sockets, text, clocks, mappings: depends on nothing
-#   protocol  — wire and shared-memory formats, frames: base
+#   protocol  — wire and shared-memory formats, frames: base and the public C header (its types)
 #   ledger    — the pure accounting: protocol (the memory-type table)
 #   ttshm     — tt-metal's statistics regions: base, protocol
 #   model     — the status document as a typed model, its JSON: protocol, ttshm
@@ -13,7 +13,7 @@
 #
 # cmake -DSOURCE_DIR=<repo> -P cmake/CheckLayering.cmake
 set(allowed_base base)
-set(allowed_protocol protocol base)
+set(allowed_protocol protocol base ttmem)
 set(allowed_ledger ledger protocol)
 set(allowed_ttshm ttshm base protocol)
 set(allowed_model model protocol ttshm)

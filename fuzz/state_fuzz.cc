@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t live = 0;
   std::vector<uint32_t> slots;
   state->ForEach([&](uint32_t slot, uint32_t device, uint64_t, const ttmem::ledger::LiveBuffer& b) {
-    if (device >= 1024 || b.type >= ttmem::ledger::kNumTypes) std::abort();
+    if (device >= 1024 || b.type >= ttmem::proto::kNumMemTypes) std::abort();
     ++live;
     return (slot & 1) == 0;  // refuse some, as duplicates would be
   });

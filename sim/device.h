@@ -19,6 +19,7 @@
 
 #include "sim/allocator.h"
 #include "sim/arch.h"
+#include "ttmem/ttmem.h"
 
 namespace ttsim {
 
@@ -32,7 +33,7 @@ enum class MemType : int {
   kCb = 5,
   kKernel = 6
 };
-inline constexpr int kNumMemTypes = 7;
+inline constexpr int kNumMemTypes = TTMEM_MEM_TYPE_COUNT;  // the C ABI's count
 const char* MemTypeName(MemType t);
 
 struct Usage {

@@ -94,7 +94,7 @@ class Region {
   ~Region() {
     if (b_ == nullptr) return;
     if (slot_ >= 0) {  // release the slot the way tt-metal's writers do
-      for (int t = 0; t < ts::kNumTypes; ++t) Change(t, 0, false, /*all=*/true);
+      for (int t = 0; t < ts::kNumFigures; ++t) Change(t, 0, false, /*all=*/true);
       std::memset(b_ + Slot(slot_) + 48, 0, 8 + 64);
       uint32_t active = U32(4)->load();
       while (active > 0 && !U32(4)->compare_exchange_weak(active, active - 1)) {

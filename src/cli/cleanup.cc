@@ -32,7 +32,7 @@ int RunCleanup(const CleanupOptions& o) {
     }
     for (const auto& d : done) {
       std::string figures;
-      for (int t = 0; t < ttshm::kNumTypes; ++t)
+      for (int t = 0; t < ttshm::kNumFigures; ++t)
         if (d.used[t] != 0)
           figures += fmt::format(" {} {}", ttshm::FigureKey(t), base::FormatBytes(d.used[t]));
       std::printf("%s pid %d (%s) on device %u:%s\n", o.dry_run ? "would free" : "freed", d.pid,

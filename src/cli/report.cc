@@ -58,7 +58,7 @@ report::TypeReport TypeDocument(int t, const TypeState& ts, const DevInfo& info,
                                 const std::vector<report::PeakBuffer>& list, uint32_t top,
                                 const Recording& rec) {
   report::TypeReport r;
-  r.type = TypeName(t);
+  r.type = std::string(proto::MemTypeKey(t));
   r.peak_bytes = ts.peak;
   r.peak_time_ns = ts.peak_ns;
   r.peak_offset_s = static_cast<double>(ts.peak_ns - rec.t0) / 1e9;
@@ -99,14 +99,15 @@ std::vector<report::DeviceReport> DevicesDocument(Timeline& tl, Recording& rec,
     dr.id = id;
     dr.arch = info.arch;
     dr.unique_id = info.unique_id;
-    for (int t = 0; t < kTypes; ++t)
+    for (int t = 0; t < proto::kNumMemTypes; ++t)
       if (d.types[static_cast<size_t>(t)].seen)
         dr.types.push_back(
             TypeDocument(t, d.types[static_cast<size_t>(t)], info, at_peak[{id, t}], top, rec));
     for (const DeviceBucket& b : d.buckets) {
       auto& bt = dr.timeline_by_type.emplace_back();
-      for (int t = 0; t < kTypes; ++t)
-        if (b.types[static_cast<size_t>(t)] != 0) bt[TypeName(t)] = b.types[static_cast<size_t>(t)];
+      for (int t = 0; t < proto::kNumMemTypes; ++t)
+        if (b.types[static_cast<size_t>(t)] != 0)
+          bt[std::string(proto::MemTypeKey(t))] = b.types[static_cast<size_t>(t)];
     }
   }
   return devices;
@@ -130,7 +131,7 @@ std::vector<report::ProcessReport> ProcessesDocument(const Recording& rec) {
     x.leaked_buffers = p.leaked;
     x.leaked_bytes = p.leaked_bytes;
     for (const auto& [k, v] : p.peak)
-      if (v != 0) x.peak_bytes[k.first][TypeName(k.second)] = v;
+      if (v != 0) x.peak_bytes[k.first][std::string(proto::MemTypeKey(k.second))] = v;
     x.ns_pid = p.ns_pid;
     x.container = p.container;
   }
@@ -190,7 +191,7 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
   std::map<std::pair<uint32_t, int>, uint64_t> type_peaks;
   std::map<std::pair<uint32_t, int>, std::map<OpName, uint64_t>> op_at_peak;
   for (const auto& [id, d] : tl.devs)
-    for (int t = 0; t < kTypes; ++t)
+    for (int t = 0; t < proto::kNumMemTypes; ++t)
       if (d.types[static_cast<size_t>(t)].seen)
         type_peaks[{id, t}] = d.types[static_cast<size_t>(t)].peak;
   for (const auto& [key, list] : at_peak)

@@ -9,11 +9,6 @@ report::Op OpOf(const OpName& op) {
   return op.empty() ? report::Op() : report::Op(op);
 }
 
-std::string TypeKey(int t) {
-  return t >= 0 && t < kReportTypes ? std::string(proto::kMemTypeKeys[static_cast<size_t>(t)])
-                                    : "?";
-}
-
 constexpr int kDram = 0, kL1 = 1, kL1Small = 3, kTrace = 4, kCb = 5;
 
 }  // namespace
@@ -59,7 +54,8 @@ std::vector<report::OpReport> OpLedger::Report(
     for (const auto& [key, v] : f.live) {
       if (v[1] == 0) continue;
       largest = std::max(largest, v[1]);
-      report::OpPeak p{key.first, TypeKey(key.second), v[1], 0, std::nullopt};
+      report::OpPeak p{key.first, std::string(proto::MemTypeKey(key.second)), v[1], 0,
+                       std::nullopt};
       auto tp = type_peaks.find(key);
       auto ap = at_peak.find(key);
       if (ap != at_peak.end()) {
@@ -89,10 +85,11 @@ void Phases::Mark(int64_t proc, int64_t pid, const std::string& name, const OpNa
   ++total_;
   if (listed_.size() < kMaxListed) {
     report::Mark m{pid, name, OpOf(scope), time_ns, offset_s, {}, {}};
-    for (const auto& [key, bytes] : held) m.held.push_back({key.first, TypeKey(key.second), bytes});
+    for (const auto& [key, bytes] : held)
+      m.held.push_back({key.first, std::string(proto::MemTypeKey(key.second)), bytes});
     for (const auto& [key, bytes] : by_op)
-      m.by_op.push_back(
-          {OpOf(std::get<0>(key)), std::get<1>(key), TypeKey(std::get<2>(key)), bytes});
+      m.by_op.push_back({OpOf(std::get<0>(key)), std::get<1>(key),
+                         std::string(proto::MemTypeKey(std::get<2>(key))), bytes});
     listed_.push_back(std::move(m));
   }
   Series& s = series_[{proc, name}];
@@ -134,9 +131,10 @@ report::PhasesReport Phases::Report() const {
     for (const auto& [k, v] : both) {
       const int64_t d = static_cast<int64_t>(v[1]) - static_cast<int64_t>(v[0]);
       auto st = s.step.find(k);
-      g.by_type.push_back(
-          {k.first, TypeKey(k.second), v[0], v[1], d, static_cast<double>(d) / intervals,
-           st != s.step.end() ? st->second[0] : 0, st != s.step.end() ? st->second[1] : 0});
+      g.by_type.push_back({k.first, std::string(proto::MemTypeKey(k.second)), v[0], v[1], d,
+                           static_cast<double>(d) / intervals,
+                           st != s.step.end() ? st->second[0] : 0,
+                           st != s.step.end() ? st->second[1] : 0});
     }
     std::map<OpKey, std::array<uint64_t, 2>> ops;
     for (const auto& [k, v] : s.first_op) ops[k][0] = v;
@@ -144,7 +142,8 @@ report::PhasesReport Phases::Report() const {
     for (const auto& [k, v] : ops) {
       const int64_t d = static_cast<int64_t>(v[1]) - static_cast<int64_t>(v[0]);
       if (d == 0) continue;
-      g.by_op.push_back({OpOf(std::get<0>(k)), std::get<1>(k), TypeKey(std::get<2>(k)), d,
+      g.by_op.push_back({OpOf(std::get<0>(k)), std::get<1>(k),
+                         std::string(proto::MemTypeKey(std::get<2>(k))), d,
                          static_cast<double>(d) / intervals});
     }
     out.growth.push_back(std::move(g));

@@ -18,8 +18,6 @@
 
 namespace ttmem::cli {
 
-inline constexpr int kReportTypes = proto::kNumMemTypes;
-
 // An op's name as the report keys it: "" for memory allocated outside any scope (null in JSON).
 using OpName = std::string;
 // (op, device, type)
@@ -80,8 +78,8 @@ class Phases {
 struct AdvisorDevice {
   std::string arch;
   uint32_t num_cores = 0;
-  std::array<uint64_t, kReportTypes> capacity{};
-  std::array<uint32_t, kReportTypes> bank_count{};
+  std::array<uint64_t, proto::kNumMemTypes> capacity{};
+  std::array<uint32_t, proto::kNumMemTypes> bank_count{};
 };
 class Advisor {
  public:
@@ -104,9 +102,9 @@ class Advisor {
   };
   struct Device {
     AdvisorDevice info;
-    std::array<Peak, kReportTypes> per_bank{};  // per bank (CB, KERNEL: per core)
-    uint64_t l1_cb_cur = 0;                     // L1 per bank + CB per core, now
-    Peak l1_cb;                                 // and at its peak
+    std::array<Peak, proto::kNumMemTypes> per_bank{};  // per bank (CB, KERNEL: per core)
+    uint64_t l1_cb_cur = 0;                            // L1 per bank + CB per core, now
+    Peak l1_cb;                                        // and at its peak
   };
   std::map<uint32_t, Device> devices_;
 };

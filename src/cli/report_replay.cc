@@ -6,10 +6,6 @@
 
 namespace ttmem::cli::replay {
 
-std::string TypeName(int t) {
-  return t >= 0 && t < kTypes ? std::string(proto::kMemTypeKeys[static_cast<size_t>(t)]) : "?";
-}
-
 // Schema 1 has no op column: its events carry none.
 std::string EventColumns(bool has_ops) {
   return fmt::format(
@@ -73,7 +69,7 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
   Stmt c(db, "SELECT device, type, capacity_bytes, bank_count, bank_base FROM capacities");
   while (c.ok() && c.Step() == SQLITE_ROW) {
     const int t = static_cast<int>(c.Int(1));
-    if (t < 0 || t >= kTypes) continue;
+    if (t < 0 || t >= proto::kNumMemTypes) continue;
     DevInfo& d = r->devices[static_cast<uint32_t>(c.Int(0))];
     d.capacity[t] = static_cast<uint64_t>(c.Int(2));
     d.bank_count[t] = static_cast<uint32_t>(c.Int(3));
@@ -130,7 +126,7 @@ void Timeline::Add(const Event& e, Replay& replay) {
   const Replay::Applied a = replay.Apply(e);
   Attribute(e, a);
   Count(e, a);
-  for (int t = 0; t < kTypes; ++t)
+  for (int t = 0; t < proto::kNumMemTypes; ++t)
     if (a.touched[static_cast<size_t>(t)]) Move(e, t, replay);
 }
 
@@ -160,7 +156,7 @@ void Timeline::Count(const Event& e, const Replay::Applied& a) {
   const bool alloc = e.kind == static_cast<int>(proto::EventKind::kAlloc) ||
                      e.kind == static_cast<int>(proto::EventKind::kLive);
   if (alloc) {
-    if (e.type < 0 || e.type >= kTypes) return;
+    if (e.type < 0 || e.type >= proto::kNumMemTypes) return;
     if (e.kind == static_cast<int>(proto::EventKind::kAlloc)) ++p.allocs;
     if (e.capture) ++p.capture_allocs;
     return;
@@ -175,8 +171,8 @@ void Timeline::Count(const Event& e, const Replay::Applied& a) {
     ++p.leaked;
     p.leaked_bytes += a.freed->size;
     leaked_bytes += a.freed->size;
-    leaks.push_back({p.pid, p.name, e.device, TypeName(a.freed->type), e.id, a.freed->address,
-                     a.freed->size, a.freed_allocated_ns, e.time_ns});
+    leaks.push_back({p.pid, p.name, e.device, std::string(proto::MemTypeKey(a.freed->type)), e.id,
+                     a.freed->address, a.freed->size, a.freed_allocated_ns, e.time_ns});
   }
 }
 
@@ -241,7 +237,7 @@ bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, Peak
                     std::string* error) {
   std::map<int64_t, std::vector<std::pair<uint32_t, int>>> peaks_at;  // seq -> (device, type)
   for (const auto& [id, d] : tl.devs)
-    for (int t = 0; t < kTypes; ++t)
+    for (int t = 0; t < proto::kNumMemTypes; ++t)
       if (d.types[static_cast<size_t>(t)].peak_seq >= 0)
         peaks_at[d.types[static_cast<size_t>(t)].peak_seq].push_back({id, t});
   if (peaks_at.empty()) return true;

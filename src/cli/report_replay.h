@@ -28,8 +28,6 @@
 
 namespace ttmem::cli::replay {
 
-constexpr int kTypes = static_cast<int>(proto::kNumMemTypes);
-
 struct ProcInfo {
   int64_t row = 0;
   int64_t pid = 0;
@@ -62,7 +60,7 @@ struct Bucket {
 };
 struct DeviceBucket {
   uint64_t max = 0;
-  std::array<uint64_t, kTypes> types{};
+  std::array<uint64_t, proto::kNumMemTypes> types{};
 };
 
 struct TypeState {
@@ -74,21 +72,18 @@ struct TypeState {
   bool seen = false;
 };
 struct DeviceState {
-  std::array<TypeState, kTypes> types;
+  std::array<TypeState, proto::kNumMemTypes> types;
   std::vector<DeviceBucket> buckets;
   int last_bucket = -1;
-  std::array<uint64_t, kTypes> cur{};
+  std::array<uint64_t, proto::kNumMemTypes> cur{};
 };
-
-// A type's key ("dram", ...); "?" out of range.
-std::string TypeName(int t);
 
 struct DevInfo {
   std::string arch;
   int64_t unique_id = 0;
   uint32_t num_cores = 0;
-  std::array<uint64_t, kTypes> capacity{}, bank_base{};
-  std::array<uint32_t, kTypes> bank_count{};
+  std::array<uint64_t, proto::kNumMemTypes> capacity{}, bank_base{};
+  std::array<uint32_t, proto::kNumMemTypes> bank_count{};
 };
 
 // One row of the events table.
@@ -116,8 +111,8 @@ class Replay {
     std::optional<ledger::LiveBuffer> freed;     // what a free or a reclaim took away
     std::optional<ledger::LiveBuffer> replaced;  // what a duplicate allocation replaced
     int64_t freed_allocated_ns = 0;
-    std::array<bool, kTypes> touched{};  // the event's device's types it concerned
-    bool allocated = false;              // an allocation that the ledger took
+    std::array<bool, proto::kNumMemTypes> touched{};  // the event's device's types it concerned
+    bool allocated = false;                           // an allocation that the ledger took
   };
   Applied Apply(const Event& e) {
     Applied a;
@@ -126,7 +121,7 @@ class Replay {
     const BufKey key{e.proc, e.device, e.id};
     if (e.kind == static_cast<int>(proto::EventKind::kAlloc) ||
         e.kind == static_cast<int>(proto::EventKind::kLive)) {
-      if (e.type < 0 || e.type >= kTypes) return a;
+      if (e.type < 0 || e.type >= proto::kNumMemTypes) return a;
       ledger::LiveBuffer old;
       const bool had = ledger_.Find(pid, e.device, e.id, &old);
       if (had && !old.hooked) a.touched[old.type] = true;
@@ -171,7 +166,7 @@ class Replay {
     auto p = ledger_.processes().find(static_cast<pid_t>(proc));
     if (p == ledger_.processes().end()) return out;
     for (const auto& [device, usage] : p->second.usage)
-      for (int t = 0; t < kTypes; ++t)
+      for (int t = 0; t < proto::kNumMemTypes; ++t)
         if (usage[static_cast<size_t>(t)].bytes != 0)
           out[{device, t}] = usage[static_cast<size_t>(t)].bytes;
     return out;

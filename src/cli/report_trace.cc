@@ -17,12 +17,6 @@ std::string Str(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string TypeKey(int t) {
-  return t >= 0 && t < proto::kNumMemTypes
-             ? std::string(proto::kMemTypeKeys[static_cast<size_t>(t)])
-             : "?";
-}
-
 }  // namespace
 
 TraceWriter::~TraceWriter() {
@@ -55,7 +49,7 @@ void TraceWriter::Counter(int64_t time_ns, uint32_t device, int type, uint64_t d
   devices_.insert(device);
   pids_.insert(pid);
   const double ts = Us(time_ns);
-  const std::string type_key = TypeKey(type);
+  const std::string type_key = std::string(proto::MemTypeKey(type));
   Event(
       fmt::format(R"({{"name":"{}","ph":"C","ts":{:.3f},"pid":{},"tid":0,"args":{{"bytes":{}}}}})",
                   type_key, ts, DevicePid(device), device_bytes));

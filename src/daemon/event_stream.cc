@@ -36,7 +36,7 @@ model::DeviceNotice DeviceNoticeOf(uint32_t device, const ledger::DeviceInfo& in
   n.arch = info.arch;
   if (info.unique_id_valid) n.unique_id = info.unique_id;
   n.num_cores = info.num_cores;
-  for (int t = 0; t < ledger::kNumTypes; ++t) {
+  for (int t = 0; t < proto::kNumMemTypes; ++t) {
     n.capacity_bytes[t] = info.capacity_bytes[t];
     n.bank_count[t] = info.bank_count[t];
     n.bank_base[t] = info.bank_base[t];

@@ -71,7 +71,7 @@ TypeFragmentation Summarize(const ledger::DeviceInfo& info, int t, Spans& v, uin
 }  // namespace
 
 void DeviceSpans::Add(const ledger::LiveEntry& e) {
-  if (e.hooked != 0 || e.type >= ledger::kNumTypes || e.size == 0) return;
+  if (e.hooked != 0 || e.type >= proto::kNumMemTypes || e.size == 0) return;
   const uint32_t banks = info.bank_count[e.type];
   if (banks == 0) return;
   const uint64_t per_bank = ledger::PerBankBytes(e.size, banks);
@@ -115,7 +115,7 @@ std::map<uint32_t, DeviceSpans> GatherSpans(const ledger::Ledger& ledger,
 std::vector<TypeFragmentation> Summarize(DeviceSpans& d, uint32_t cells) {
   cells = std::clamp<uint32_t>(cells, 1, 1000);
   std::vector<TypeFragmentation> types;
-  for (int t = 0; t < ledger::kNumTypes; ++t)
+  for (int t = 0; t < proto::kNumMemTypes; ++t)
     if (d.info.bank_count[t] != 0) types.push_back(Summarize(d.info, t, d.spans[t], cells));
   return types;
 }

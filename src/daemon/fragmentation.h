@@ -43,7 +43,7 @@ using Spans = std::vector<std::pair<uint64_t, uint64_t>>;
 struct DeviceSpans {
   ledger::DeviceInfo info;
   uint64_t version = 0;
-  std::array<Spans, ledger::kNumTypes> spans;
+  std::array<Spans, proto::kNumMemTypes> spans;
   void Add(const ledger::LiveEntry& e);  // one buffer (a capture estimate or no geometry: none)
 };
 

@@ -26,7 +26,7 @@ void History::MaybeSample(uint64_t now_unix_ms, const ledger::Ledger& ledger) {
   last_ms_ = now_unix_ms;
   for (const auto& [id, dev] : ledger.devices()) {
     Sample s{now_unix_ms, {}};
-    for (int t = 0; t < ledger::kNumTypes; ++t) s.used[t] = dev.usage[t].bytes;
+    for (int t = 0; t < proto::kNumMemTypes; ++t) s.used[t] = dev.usage[t].bytes;
     devices_[id].Push(s, capacity_);
   }
   for (auto it = processes_.begin(); it != processes_.end();)
@@ -34,7 +34,7 @@ void History::MaybeSample(uint64_t now_unix_ms, const ledger::Ledger& ledger) {
   for (const auto& [pid, p] : ledger.processes()) {
     Sample s{now_unix_ms, {}};
     for (const auto& [dev_id, usage] : p.usage)
-      for (int t = 0; t < ledger::kNumTypes; ++t) s.used[t] += usage[t].bytes;
+      for (int t = 0; t < proto::kNumMemTypes; ++t) s.used[t] += usage[t].bytes;
     processes_[pid].Push(s, capacity_);
   }
 }

@@ -21,7 +21,7 @@ class History {
  public:
   struct Sample {
     uint64_t unix_ms = 0;
-    std::array<uint64_t, ledger::kNumTypes> used{};  // bytes, by ttmem_mem_type
+    std::array<uint64_t, proto::kNumMemTypes> used{};  // bytes, by ttmem_mem_type
   };
   // A fixed-capacity ring, oldest first when read.
   class Series {

@@ -58,7 +58,7 @@ std::vector<ClientMetric::Label> DeviceType(const std::string& dev, int type) {
 // Figures the source does not count (null) are left out, as are unknown capacities.
 void AddMemory(MetricFamily& used, MetricFamily* total, MetricFamily* buffers,
                const model::Memory& m, const std::string& dev) {
-  for (int t = 0; t < model::kNumTypes; ++t) {
+  for (int t = 0; t < proto::kNumMemTypes; ++t) {
     const model::Figures& f = m[t];
     if (f.used_bytes) Add(used, DeviceType(dev, t), static_cast<double>(*f.used_bytes));
     if (total != nullptr && f.total_bytes.value_or(0) > 0)
@@ -160,16 +160,16 @@ void MetricsExporter::Update(
     const std::string dev = std::to_string(d.id);
     AddMemory(used, &total, &buffers, d.memory, dev);
     if (d.capture_estimate) AddMemory(capture, nullptr, nullptr, *d.capture_estimate, dev);
-    std::array<uint64_t, model::kNumTypes> held_by_dead{};
+    std::array<uint64_t, proto::kNumMemTypes> held_by_dead{};
     bool any_dead = false;
     for (const model::DeviceProcess& p : d.processes) {
       if (p.stale) {
         any_dead = true;
-        for (int t = 0; t < model::kNumTypes; ++t)
+        for (int t = 0; t < proto::kNumMemTypes; ++t)
           held_by_dead[t] += p.memory[t].used_bytes.value_or(0);
       }
       const Who& w = who[p.pid];
-      for (int t = 0; t < model::kNumTypes; ++t)
+      for (int t = 0; t < proto::kNumMemTypes; ++t)
         if (p.memory[t].used_bytes) {
           std::vector<ClientMetric::Label> labels = DeviceType(dev, t);
           labels.push_back({"pid", std::to_string(p.pid)});

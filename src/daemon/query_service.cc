@@ -40,13 +40,13 @@ std::string BuffersReply(const std::vector<ledger::LiveEntry>& live, size_t limi
   };
   std::vector<const ledger::LiveEntry*> all;
   all.reserve(live.size());
-  std::map<uint16_t, std::array<uint64_t, ledger::kNumTypes + 1>> ops;  // bytes by type, buffers
+  std::map<uint16_t, std::array<uint64_t, proto::kNumMemTypes + 1>> ops;  // bytes by type, buffers
   for (const ledger::LiveEntry& e : live) {
     all.push_back(&e);
     if (e.hooked != 0) continue;  // a capture estimate holds no memory
     auto& o = ops[e.op];
     o[e.type] += e.size;
-    ++o[ledger::kNumTypes];
+    ++o[proto::kNumMemTypes];
   }
   limit = std::min(limit, all.size());
   std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(limit), all.end(),
@@ -61,8 +61,8 @@ std::string BuffersReply(const std::vector<ledger::LiveEntry>& live, size_t limi
                          uint64_t{e.size}, e.hooked != 0, op(e.op)});
   }
   for (const auto& [id, o] : ops) {
-    model::OpBytes row{op(id), 0, o[ledger::kNumTypes], {}};
-    for (int t = 0; t < ledger::kNumTypes; ++t) {
+    model::OpBytes row{op(id), 0, o[proto::kNumMemTypes], {}};
+    for (int t = 0; t < proto::kNumMemTypes; ++t) {
       if (o[t] != 0) row.by_type[std::string(proto::kMemTypeKeys[t])] = o[t];
       row.bytes += o[t];
     }

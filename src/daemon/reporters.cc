@@ -237,7 +237,7 @@ bool Reporters::OnDeviceInfo(Connection& c, const proto::Frame& f) {
   info.unique_id = b.unique_id;
   info.unique_id_valid = (b.flags & proto::kDeviceUniqueIdValid) != 0 || b.unique_id != 0;
   info.num_cores = b.num_cores;
-  for (int t = 0; t < ledger::kNumTypes; ++t) {
+  for (int t = 0; t < proto::kNumMemTypes; ++t) {
     info.capacity_bytes[t] = b.capacity_bytes[t];
     // Geometry is only a drawing aid; anything that cannot describe a real bank is ignored.
     const bool sane = b.bank_count[t] != 0 && b.bank_count[t] <= (1u << 20) &&

@@ -136,7 +136,7 @@ bool Session::Validate(const Event& e, std::string* error) {
     *error = fmt::format("record of unknown kind {}", e.kind);
     return false;
   }
-  if (e.type >= ledger::kNumTypes) {
+  if (e.type >= proto::kNumMemTypes) {
     *error = fmt::format("allocation record with memory type {}", e.type);
     return false;
   }

@@ -19,10 +19,6 @@ std::optional<std::string> OpOf(const ProcessMeta& meta, uint16_t op) {
   return op == 0 ? std::optional<std::string>() : std::optional<std::string>(meta.OpName(op));
 }
 
-std::string TypeKey(int type) {
-  return std::string(proto::kMemTypeKeys[type]);
-}
-
 // The process's buffers, by device, type and address (the listed ones), and its bytes by (op,
 // device, type).
 struct Held {
@@ -58,8 +54,8 @@ std::vector<model::SnapshotBuffer> Buffers(const Held& h, pid_t pid, const Proce
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const ledger::LiveEntry& e = *h.buffers[i];
-    out.push_back({pid, e.device, TypeKey(e.type), e.address, uint64_t{e.size}, e.id,
-                   OpOf(meta, e.op), e.hooked != 0,
+    out.push_back({pid, e.device, std::string(proto::MemTypeKey(e.type)), e.address,
+                   uint64_t{e.size}, e.id, OpOf(meta, e.op), e.hooked != 0,
                    // Whole seconds; unknown when restored or re-sent by a resync.
                    e.born_s == 0 || e.born_s > now_s ? std::optional<uint64_t>()
                                                      : std::optional<uint64_t>(now_s - e.born_s)});
@@ -71,7 +67,7 @@ std::vector<model::SnapshotOp> ByOp(const Held& h, const ProcessMeta& meta) {
   std::vector<model::SnapshotOp> ops;
   for (const auto& [key, v] : h.by_op) {
     const auto& [op, dev, type] = key;
-    ops.push_back({OpOf(meta, op), dev, TypeKey(type), v[0], v[1]});
+    ops.push_back({OpOf(meta, op), dev, std::string(proto::MemTypeKey(type)), v[0], v[1]});
   }
   std::stable_sort(
       ops.begin(), ops.end(),
@@ -214,7 +210,7 @@ SnapshotInput PrepareSnapshot(const ledger::Ledger& ledger, const SnapshotReques
   for (const auto& [dev, usage] : p->second.usage) {
     if (req.device && dev != *req.device) continue;
     auto d = ledger.devices().find(dev);
-    for (int t = 0; t < ledger::kNumTypes; ++t) {
+    for (int t = 0; t < proto::kNumMemTypes; ++t) {
       if (usage[static_cast<size_t>(t)].buffers == 0) continue;
       SnapshotInput::Type ty;
       ty.device = dev;
@@ -258,7 +254,7 @@ model::Snapshot MakeSnapshot(SnapshotInput& in) {
   for (const SnapshotInput::Type& t : in.types) {
     model::SnapshotType& x = out.types.emplace_back();
     x.device = t.device;
-    x.type = TypeKey(t.type);
+    x.type = std::string(proto::MemTypeKey(t.type));
     x.process_bytes = mine[{t.device, t.type}][0];
     x.process_buffers = mine[{t.device, t.type}][1];
     x.used_bytes = t.used_bytes;

@@ -89,7 +89,7 @@ uint64_t StateFile::ForEach(
     const uint32_t index = static_cast<uint32_t>(i - 1);
     StateSlot slot;
     std::memcpy(&slot, &slots()[index], sizeof(slot));  // copy before checking: hostile memory
-    bool valid = slot.live == 1 && slot.type < ledger::kNumTypes && slot.device < 1024 &&
+    bool valid = slot.live == 1 && slot.type < proto::kNumMemTypes && slot.device < 1024 &&
                  (slot.flags & ~1u) == 0;
     if (slot.live != 0 && !valid) ++bad;
     if (valid && keep(index, slot.device, slot.buffer_id,

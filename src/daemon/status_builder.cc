@@ -34,7 +34,7 @@ class ById {
 
 // Sets every figure (total_bytes: unknown).
 void Fill(model::Memory* m, const ledger::TypeUsage& u) {
-  for (int t = 0; t < ledger::kNumTypes; ++t) (*m)[t] = {u[t].bytes, u[t].buffers, std::nullopt};
+  for (int t = 0; t < proto::kNumMemTypes; ++t) (*m)[t] = {u[t].bytes, u[t].buffers, std::nullopt};
 }
 
 model::Memory ToMemory(const ledger::TypeUsage& u) {
@@ -50,7 +50,7 @@ bool Any(const ledger::TypeUsage& u) {
 }
 
 void Add(ledger::TypeUsage& into, const ledger::TypeUsage& u) {
-  for (int t = 0; t < ledger::kNumTypes; ++t) {
+  for (int t = 0; t < proto::kNumMemTypes; ++t) {
     into[t].bytes += u[t].bytes;
     into[t].buffers += u[t].buffers;
   }
@@ -65,7 +65,7 @@ model::Device NativeDevice(uint32_t id, const ledger::Device& dev) {
   if (info != nullptr && info->num_cores != 0) d.num_cores = info->num_cores;
   d.memory = ToMemory(dev.usage);
   // total_bytes is null until a process announced the capacity for this type.
-  for (int t = 0; t < ledger::kNumTypes; ++t)
+  for (int t = 0; t < proto::kNumMemTypes; ++t)
     if (info != nullptr && info->capacity_bytes[t] != 0)
       d.memory[t].total_bytes = info->capacity_bytes[t];
   d.capture_estimate = ToMemory(dev.captured);

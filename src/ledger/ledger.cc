@@ -45,7 +45,8 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
                      uint16_t op) {
   const bool hooked = capture == Capture::kEstimate;
   const bool count_anomalies = replay == Replay::kNo;
-  if (type >= kNumTypes || device > UINT16_MAX || state_slot > kMaxStateSlot || size > kMaxSize)
+  if (type >= proto::kNumMemTypes || device > UINT16_MAX || state_slot > kMaxStateSlot ||
+      size > kMaxSize)
     return Result::kInvalid;
   // Totals never wrap: an allocation the device's total cannot hold is refused, changing nothing
   // (the device total bounds every process total below it).
@@ -79,7 +80,7 @@ Result Ledger::Alloc(pid_t pid, uint32_t device, uint8_t type, uint64_t buffer_i
   it->address = address;
   it->size = size & ((uint64_t{1} << 41) - 1);  // <= kMaxSize, checked above
   it->state_slot = state_slot & kMaxStateSlot;  // checked above
-  it->type = type & 0x1fu;                      // < kNumTypes, checked above
+  it->type = type & 0x1fu;                      // < proto::kNumMemTypes, checked above
   it->hooked = hooked ? 1 : 0;
   it->op = op;
   // A buffer first seen in a tolerant replay was made while the daemon was away: age unknown.
@@ -144,7 +145,7 @@ uint64_t Ledger::RemoveProcess(pid_t pid, Retire retire) {
     for (const auto& [device, usage] : by_device) {
       devices_[device].version = version_;
       TypeUsage& d = devices_[device].*totals;
-      for (int t = 0; t < kNumTypes; ++t) {
+      for (int t = 0; t < proto::kNumMemTypes; ++t) {
         d[t].bytes -= usage[t].bytes;
         d[t].buffers -= usage[t].buffers;
         live_buffers_ -= usage[t].buffers;
@@ -197,7 +198,7 @@ std::string Ledger::CheckInvariantsForTesting() const {
         if (usage != expect)
           return "process " + std::to_string(pid) + (k ? " capture" : " usage") + " on device " +
                  std::to_string(device) + " differs from its live buffers";
-        for (int t = 0; t < kNumTypes; ++t) {
+        for (int t = 0; t < proto::kNumMemTypes; ++t) {
           from_processes[k][device][t].bytes += usage[t].bytes;
           from_processes[k][device][t].buffers += usage[t].buffers;
         }

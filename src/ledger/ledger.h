@@ -35,22 +35,20 @@
 
 namespace ttmem::ledger {
 
-inline constexpr int kNumTypes = proto::kNumMemTypes;  // ttmem_mem_type values 0..6
-
 struct Usage {
   uint64_t bytes = 0;
   uint64_t buffers = 0;
   bool operator==(const Usage&) const = default;
 };
-using TypeUsage = std::array<Usage, kNumTypes>;
+using TypeUsage = std::array<Usage, proto::kNumMemTypes>;
 
 struct DeviceInfo {
   std::string arch;
   uint64_t unique_id = 0;
   uint32_t num_cores = 0;
-  std::array<uint64_t, kNumTypes> capacity_bytes{};  // 0 = unknown
-  std::array<uint32_t, kNumTypes> bank_count{};      // 0 = unknown (no fragmentation view)
-  std::array<uint64_t, kNumTypes> bank_base{};
+  std::array<uint64_t, proto::kNumMemTypes> capacity_bytes{};  // 0 = unknown
+  std::array<uint32_t, proto::kNumMemTypes> bank_count{};  // 0 = unknown (no fragmentation view)
+  std::array<uint64_t, proto::kNumMemTypes> bank_base{};
   bool unique_id_valid = false;  // unique_id names the chip (0 included); else it is unknown
 };
 

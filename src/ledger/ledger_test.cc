@@ -130,7 +130,7 @@ TEST(Ledger, RandomOperationsKeepInvariants) {
         l.Free(pid, dev, id);
         break;
       default:
-        l.Alloc(pid, dev, static_cast<uint8_t>(rng() % kNumTypes), id, 0, rng() % 4096,
+        l.Alloc(pid, dev, static_cast<uint8_t>(rng() % proto::kNumMemTypes), id, 0, rng() % 4096,
                 rng() % 5 == 0 ? Capture::kEstimate : Capture::kNo);
     }
     if (i % 1000 == 0) {

@@ -4,16 +4,16 @@
 
 namespace ttmem::model {
 
-Memory ShmMemory(const std::array<uint64_t, ttshm::kNumTypes>& used) {
+Memory ShmMemory(const std::array<uint64_t, ttshm::kNumFigures>& used) {
   Memory m{};
   for (Figures& f : m) f = {std::nullopt, std::nullopt, std::nullopt};
-  for (int t = 0; t < ttshm::kNumTypes; ++t)
+  for (int t = 0; t < ttshm::kNumFigures; ++t)
     m[proto::kShmFigureTypes[static_cast<size_t>(t)]].used_bytes = used[t];
   return m;
 }
 
 void AddMemory(Memory* a, const Memory& b) {
-  for (int t = 0; t < kNumTypes; ++t) {
+  for (int t = 0; t < proto::kNumMemTypes; ++t) {
     Figures& x = (*a)[t];
     const Figures& y = b[t];
     if (y.used_bytes) x.used_bytes = x.used_bytes.value_or(0) + *y.used_bytes;

@@ -19,7 +19,7 @@ inline constexpr const char* kShmSource = "tt-metal-shm";
 
 // tt-metal's five figures as a Memory. What it does not count is null: SYSTEM_MEMORY and KERNEL
 // bytes, and every buffer count.
-Memory ShmMemory(const std::array<uint64_t, ttshm::kNumTypes>& used);
+Memory ShmMemory(const std::array<uint64_t, ttshm::kNumFigures>& used);
 // Adds `b`'s known figures to `a` (a null figure of `a` stays null only if `b`'s is null too).
 void AddMemory(Memory* a, const Memory& b);
 

@@ -18,8 +18,6 @@
 
 namespace ttmem::model {
 
-inline constexpr int kNumTypes = proto::kNumMemTypes;
-
 // One memory type's figures. Null (nullopt) where the source does not count them: tt-metal's
 // statistics have no buffer counts and no SYSTEM_MEMORY or KERNEL figures.
 struct Figures {
@@ -29,7 +27,7 @@ struct Figures {
   std::optional<uint64_t> total_bytes;
 };
 // By ttmem_mem_type (proto::kMemTypeKeys); every type is always listed.
-using Memory = std::array<Figures, kNumTypes>;
+using Memory = std::array<Figures, proto::kNumMemTypes>;
 
 // Sum of used bytes over the types (unknown figures count 0).
 uint64_t UsedTotal(const Memory& m);

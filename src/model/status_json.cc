@@ -33,13 +33,13 @@ void WriteMemory(JsonWriter& w, const Memory& m, Totals totals) {
   *p++ = '{';
   // Most types of most entries are unused: their text is fixed.
   static const auto kZero = [] {
-    std::array<std::string, kNumTypes> z;
-    for (int t = 0; t < kNumTypes; ++t)
+    std::array<std::string, proto::kNumMemTypes> z;
+    for (int t = 0; t < proto::kNumMemTypes; ++t)
       z[t] = fmt::format("{}\"{}\":{{\"used_bytes\":0,\"buffers\":0}}", t == 0 ? "" : ",",
                          proto::kMemTypeKeys[t]);
     return z;
   }();
-  for (int t = 0; t < kNumTypes; ++t) {
+  for (int t = 0; t < proto::kNumMemTypes; ++t) {
     const Figures& f = m[t];
     if (totals == Totals::kOmit && f.used_bytes == 0u && f.buffers == 0u) {
       std::memcpy(p, kZero[t].data(), kZero[t].size());

@@ -49,7 +49,7 @@ const json& Array(const json& j, const char* key) {
 
 Memory ReadMemory(const json& j) {
   Memory m{};
-  for (int t = 0; t < kNumTypes; ++t) {
+  for (int t = 0; t < proto::kNumMemTypes; ++t) {
     const json* f = Field(j, std::string(proto::kMemTypeKeys[t]).c_str());
     if (f == nullptr) continue;
     m[t].used_bytes = U64(*f, "used_bytes");

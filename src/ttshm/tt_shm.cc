@@ -142,14 +142,14 @@ bool ReadRegion(const std::string& path, Region* out, std::string* error) {
     }
   }
   r.device_id = Load<uint32_t>(b, 40);
-  for (int t = 0; t < kNumTypes; ++t) r.totals[t] = Load<uint64_t>(b, kOffTotals + 8 * t);
+  for (int t = 0; t < kNumFigures; ++t) r.totals[t] = Load<uint64_t>(b, kOffTotals + 8 * t);
   for (int i = 0; i < kMaxProcesses; ++i) {
     const size_t at = kOffProcesses + kProcessSize * static_cast<size_t>(i);
     const int32_t pid = Load<int32_t>(b, at);
     if (pid <= 0) continue;  // 0 free, -1 being released (v4), other negatives: garbage
     Process p;
     p.pid = pid;
-    for (int t = 0; t < kNumTypes; ++t) p.used[t] = Load<uint64_t>(b, at + 8 + 8 * t);
+    for (int t = 0; t < kNumFigures; ++t) p.used[t] = Load<uint64_t>(b, at + 8 + 8 * t);
     p.last_update_ns = Load<uint64_t>(b, at + 48);
     p.name = Text(b, at + 56, 64);
     r.processes.push_back(std::move(p));
@@ -335,7 +335,7 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
       if (!dry_run) {
         if (!i32(at)->compare_exchange_strong(expect, -1, std::memory_order_acq_rel))
           continue;  // someone else took the slot meanwhile
-        for (int t = 0; t < kNumTypes; ++t) {
+        for (int t = 0; t < kNumFigures; ++t) {
           const uint64_t v = u64(at + 8 + 8 * static_cast<size_t>(t))->exchange(0);
           rec.used[t] = v;
           saturating_sub64(u64(kOffTotals + 8 * static_cast<size_t>(t)), v);
@@ -356,12 +356,12 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
     }
   }
   if (freed_any && u32(16)->load(std::memory_order_acquire) == 0) {
-    for (int t = 0; t < kNumTypes; ++t)
+    for (int t = 0; t < kNumFigures; ++t)
       u64(kOffTotals + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
     for (int c = 0; c < kMaxChips; ++c) {
       const size_t at = kOffChips + kChipSize * static_cast<size_t>(c);
       if (u32(at)->load(std::memory_order_relaxed) == 0xFFFFFFFFu) continue;  // unused entry
-      for (int t = 0; t < kNumTypes; ++t)
+      for (int t = 0; t < kNumFigures; ++t)
         u64(at + 8 + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
     }
   }
@@ -373,12 +373,12 @@ std::string EncodeRegion(uint32_t version, uint64_t asic_id, uint32_t device_id,
   std::string b(kRegionSize, '\0');
   Store<uint32_t>(&b, 0, version);
   uint32_t active = 0;
-  std::array<uint64_t, kNumTypes> totals{};
+  std::array<uint64_t, kNumFigures> totals{};
   for (size_t i = 0; i < processes.size() && i < kMaxProcesses; ++i) {
     const WriterProcess& p = processes[i];
     const size_t at = kOffProcesses + kProcessSize * i;
     Store<int32_t>(&b, at, p.pid);
-    for (int t = 0; t < kNumTypes; ++t) {
+    for (int t = 0; t < kNumFigures; ++t) {
       Store<uint64_t>(&b, at + 8 + 8 * t, p.used[t]);
       if (p.pid > 0) totals[t] += p.used[t];
     }
@@ -390,7 +390,7 @@ std::string EncodeRegion(uint32_t version, uint64_t asic_id, uint32_t device_id,
   Store<uint32_t>(&b, 16, active);  // reference_count
   Store<uint64_t>(&b, 32, asic_id);
   Store<uint32_t>(&b, 40, device_id);
-  for (int t = 0; t < kNumTypes; ++t) Store<uint64_t>(&b, kOffTotals + 8 * t, totals[t]);
+  for (int t = 0; t < kNumFigures; ++t) Store<uint64_t>(&b, kOffTotals + 8 * t, totals[t]);
   for (int c = 0; c < kMaxChips; ++c) Store<uint32_t>(&b, kOffChips + kChipSize * c, 0xFFFFFFFFu);
   if (version == 4) Store<uint32_t>(&b, kOffInitState, init_state);
   return b;

@@ -24,7 +24,7 @@ inline constexpr size_t kRegionSize = 8576;
 inline constexpr size_t kV3MinSize = 8536;      // v3 ends before init_state
 inline constexpr uint32_t kReady = 0x52454459;  // v4 init_state: "READY"
 // Figures per chip and per process: DRAM, L1, L1_SMALL, TRACE, CB (proto::kShmFigureTypes).
-inline constexpr int kNumTypes = proto::kNumShmFigures;
+inline constexpr int kNumFigures = proto::kNumShmFigures;
 // The JSON key of figure `t` ("dram", …, "cb").
 inline std::string_view FigureKey(int t) {
   return proto::kMemTypeKeys[static_cast<size_t>(proto::kShmFigureTypes[static_cast<size_t>(t)])];
@@ -36,7 +36,7 @@ inline constexpr size_t kOffTotals = 48, kOffChips = 88, kChipSize = 48, kOffPro
 
 struct Process {
   pid_t pid = 0;
-  std::array<uint64_t, kNumTypes> used{};
+  std::array<uint64_t, kNumFigures> used{};
   uint64_t last_update_ns = 0;
   std::string name;
   // Liveness, checked by the reader: false when the pid is gone, or was reused by a process that
@@ -61,7 +61,7 @@ struct Region {
   // version writes in full; the asic_id field when the name has none.
   uint64_t chip_id = 0;
   uint32_t device_id = 0;
-  std::array<uint64_t, kNumTypes> totals{};
+  std::array<uint64_t, kNumFigures> totals{};
   std::vector<Process> processes;  // occupied slots (pid > 0)
 };
 
@@ -97,7 +97,7 @@ DriverPidLists ReadDriverPidLists(const std::string& driver_dir);
 struct Reclaimed {
   pid_t pid;
   std::string name;
-  std::array<uint64_t, kNumTypes> used;
+  std::array<uint64_t, kNumFigures> used;
 };
 bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
                    std::string* error);
@@ -105,7 +105,7 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
 // A writer of ours, for tests and the simulator: the bytes of a region as tt-metal lays it out.
 struct WriterProcess {
   int32_t pid;  // 0 free, -1 releasing (v4)
-  std::array<uint64_t, kNumTypes> used;
+  std::array<uint64_t, kNumFigures> used;
   uint64_t last_update_ns;
   std::string name;
 };
