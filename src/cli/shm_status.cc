@@ -2,28 +2,18 @@
 // the status model (the mapping is model/from_tt_shm.h, the daemon's too), with what only this
 // reader adds: the region's file and layout, the driver's list per device, and each live
 // process's owner (docs/tt-metal.md).
-#include <pwd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
+#include "base/user.h"
 #include "cli/commands.h"
 #include "model/from_tt_shm.h"
 #include "ttshm/tt_shm.h"
 
 namespace ttmem::cli {
-namespace {
-
-std::string UserOf(uid_t uid) {
-  passwd pw, *res = nullptr;
-  char buf[1024];
-  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != nullptr) return pw.pw_name;
-  return std::to_string(uid);
-}
-
-}  // namespace
 
 model::Status ShmStatus(const std::string& dir, const std::string& proc_root,
                         std::vector<std::string>* problems) {
@@ -49,7 +39,7 @@ model::Status ShmStatus(const std::string& dir, const std::string& proc_root,
     struct stat st;
     if (!p.stale && ::stat(fmt::format("{}/{}", proc_root, p.pid).c_str(), &st) == 0) {
       p.uid = st.st_uid;
-      p.user = UserOf(st.st_uid);
+      p.user = base::UserName(st.st_uid);
     }
   }
   s.problems = *problems;

@@ -7,6 +7,7 @@
 #ifndef TTMEM_DAEMON_QUERY_SERVICE_H_
 #define TTMEM_DAEMON_QUERY_SERVICE_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -31,6 +32,9 @@
 #include "protocol/frames.h"
 
 namespace ttmem::daemon {
+
+// One reply to a query peer: `j` as JSON text (invalid UTF-8 replaced, never thrown on).
+void ReplyJson(Connections& conns, Connection& c, const nlohmann::json& j);
 
 class QueryService {
  public:
@@ -65,6 +69,10 @@ class QueryService {
  private:
   using Command = void (QueryService::*)(Connection&, const nlohmann::json&);
   static const std::map<std::string_view, Command>& Commands();
+  // The commands answered on the query worker (query_jobs.cc), not in the table.
+  static constexpr std::array<std::string_view, 3> kExpensive = {"buffers", "fragmentation",
+                                                                 "snapshot"};
+  static std::string CommandList();
   // False (with the error replied) when a numeric field is not an integer in its range.
   bool CheckNumbers(Connection& c, const nlohmann::json& req);
 

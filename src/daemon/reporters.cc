@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/container.h"
 #include "base/text.h"
+#include "base/user.h"
 #include "daemon/log.h"
 
 #ifndef SO_PEERPIDFD
@@ -45,13 +46,7 @@ ProcessMeta ReadProcessMeta(pid_t pid, uid_t uid) {
   // and recording downstream.
   m.name = base::ValidUtf8(m.name);
   m.cmdline = base::ValidUtf8(m.cmdline);
-  passwd pw{};
-  passwd* res = nullptr;
-  char buf[1024];
-  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != nullptr)
-    m.user = base::ValidUtf8(res->pw_name);
-  else
-    m.user = std::to_string(uid);
+  m.user = base::UserName(uid);
   m.started_unix_ms = base::UnixMs();
   // Containers: the pid it has in its own namespace, and which container (issue 18).
   if (auto ns = base::InnermostPid(ReadSmallFile(fmt::format("/proc/{}/status", pid)));

@@ -215,12 +215,6 @@ model::Counters CountersOf(const ledger::Ledger& ledger, const DaemonMeta& daemo
 
 }  // namespace
 
-std::string ProcessMeta::OpName(uint32_t id) const {
-  if (id == 0) return "";
-  if (id <= op_names.size() && !op_names[id - 1].empty()) return op_names[id - 1];
-  return "op#" + std::to_string(id);
-}
-
 std::optional<uint32_t> NativeDeviceOfChip(const ledger::Ledger& ledger, uint64_t chip_id) {
   std::optional<uint32_t> native;
   for (const auto& [id, dev] : ledger.devices())

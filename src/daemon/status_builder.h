@@ -13,6 +13,7 @@
 
 #include "base/container.h"
 #include "daemon/coverage.h"
+#include "daemon/process_meta.h"
 #include "ledger/ledger.h"
 #include "model/status.h"
 #include "model/status_json.h"
@@ -21,23 +22,6 @@
 namespace ttmem::daemon {
 
 using ttshm::DriverPidLists;
-
-struct ProcessMeta {
-  std::string name;     // /proc/PID/comm, read by the daemon
-  std::string cmdline;  // /proc/PID/cmdline, spaces for NULs
-  uid_t uid = 0;
-  std::string user;
-  std::string tag;  // set by the client (untrusted, shown as given)
-  uint64_t started_unix_ms = 0;
-  uint64_t version = 0;  // non-zero, and new on every change (the reply's memo is keyed by it)
-  // Its scope names by id - 1 (kOpName; "" where none came). Not in the status document: a new
-  // name does not change `version`.
-  std::vector<std::string> op_names;
-  // The name of op `id`: "" for 0, "op#ID" while its name has not come.
-  std::string OpName(uint32_t id) const;
-  std::optional<pid_t> ns_pid;               // its pid in its own pid namespace, if it differs
-  std::optional<base::Container> container;  // from /proc/PID/cgroup
-};
 
 struct DaemonMeta {
   pid_t pid = 0;
