@@ -23,6 +23,7 @@
 #include "cli/format.h"
 #include "cli/query.h"
 #include "cli/top_layout.h"
+#include "cli/top_state.h"
 #include "model/from_tt_shm.h"
 #include "model/replies.h"
 #include "model/status_json.h"
@@ -33,136 +34,14 @@ namespace ttmem::cli {
 namespace {
 
 using nlohmann::json;
+using namespace top;  // NOLINT: the state's vocabulary
 
 std::atomic<bool> g_quit{false};
 void OnSignal(int) {
   g_quit = true;
 }
 
-enum class View { kMain, kDetail, kHelp, kFragmentation };
-enum Sort { kByPid, kByUser, kByDram, kByL1, kByCb, kByTrace, kByTotal, kSortCount };
-const char* const kSortNames[] = {"PID", "USER", "DRAM", "L1", "CB", "TRACE", "TOTAL"};
 enum Color { kGreen = 1, kYellow, kRed, kTitle };
-
-// A type's capacity, when known (announced and non-zero).
-std::optional<uint64_t> Total(const model::Figures& f) {
-  if (f.total_bytes.value_or(0) != 0) return f.total_bytes;
-  return std::nullopt;
-}
-uint64_t Used(const model::Figures& f) {
-  return f.used_bytes.value_or(0);
-}
-double Percent(uint64_t used, std::optional<uint64_t> total) {
-  return total ? 100.0 * static_cast<double>(used) / static_cast<double>(*total) : 0.0;
-}
-
-struct ProcRow {
-  int64_t pid = 0;
-  std::string user, name;
-  uint64_t uid = 0;
-  bool uid_known = false;
-  bool from_file = false;  // known only from tt-metal's statistics: never signalled
-  std::string devices;
-  uint64_t dram = 0, l1 = 0, cb = 0, trace = 0, total = 0;
-};
-
-struct State {
-  TopOptions opt;
-  model::Status status;  // the last document, devices filtered
-  bool have = false;
-  bool connected = false;
-  std::string error;
-  View view = View::kMain;
-  Sort sort = kByTotal;
-  bool reverse = false;
-  std::string filter;
-  size_t selected = 0, scroll = 0;
-  int64_t detail_pid = 0;
-  model::BuffersReply detail_buffers;
-  model::HistoryReply detail_history;
-  size_t frag_index = 0;  // which of the shown devices the fragmentation view shows
-  model::FragmentationReply fragmentation;  // replies replace these when they come
-  int64_t frag_device = -1;                 // the device `fragmentation` is about
-  std::string message;
-  bool color = false;
-  // Aggregate history of the shown devices: unix ms -> (DRAM used, L1 used).
-  std::map<uint64_t, std::pair<double, double>> history;
-  uint64_t last_sample_ms = 0;
-};
-
-bool DeviceShown(const State& st, uint32_t id) {
-  return st.opt.devices.empty() ||
-         std::find(st.opt.devices.begin(), st.opt.devices.end(), id) != st.opt.devices.end();
-}
-
-// Process rows after the filter, sorted.
-std::vector<ProcRow> Rows(const State& st) {
-  std::vector<ProcRow> rows;
-  if (!st.have) return rows;
-  for (const model::Process& p : st.status.processes) {
-    ProcRow r;
-    r.pid = p.pid;
-    r.user = base::TerminalSafe(p.user);
-    r.name = base::TerminalSafe(p.name);
-    r.from_file = p.source == model::kShmSource;
-    if (p.unverified) r.name += " (unverified)";
-    // Containers (issue 18): its pid in its own namespace and its container, after the name.
-    if (p.ns_pid) r.name += fmt::format(" (ns pid {})", *p.ns_pid);
-    if (p.container) r.name += " [" + base::TerminalSafe(p.container->substr(0, 12)) + "]";
-    r.uid_known = p.uid.has_value();
-    r.uid = p.uid.value_or(0);
-    r.devices = FormatDeviceList(p.devices);
-    r.dram = Used(p.memory[0]);
-    r.l1 = Used(p.memory[1]);
-    r.cb = Used(p.memory[5]);
-    r.trace = Used(p.memory[4]);
-    r.total = model::UsedTotal(p.memory);
-    // -d: only processes on a shown device (or on none yet).
-    bool on_shown = p.devices.empty();
-    for (uint32_t d : p.devices) on_shown = on_shown || DeviceShown(st, d);
-    if (!on_shown) continue;
-    // Filter: user:NAME, pid:N, dev:N, or text found in the command, user or pid.
-    const std::string& f = st.filter;
-    bool keep = true;
-    if (f.rfind("user:", 0) == 0) {
-      keep = r.user == f.substr(5);
-    } else if (f.rfind("pid:", 0) == 0) {
-      keep = std::to_string(r.pid) == f.substr(4);
-    } else if (f.rfind("dev:", 0) == 0) {
-      keep = false;
-      for (uint32_t d : p.devices) keep = keep || std::to_string(d) == f.substr(4);
-    } else if (!f.empty()) {
-      keep = r.name.find(f) != std::string::npos || r.user.find(f) != std::string::npos ||
-             std::to_string(r.pid).find(f) != std::string::npos ||
-             p.cmdline.find(f) != std::string::npos;
-    }
-    if (keep) rows.push_back(std::move(r));
-  }
-  auto key = [&](const ProcRow& r) -> uint64_t {
-    switch (st.sort) {
-      case kByPid:
-        return static_cast<uint64_t>(r.pid);
-      case kByDram:
-        return r.dram;
-      case kByL1:
-        return r.l1;
-      case kByCb:
-        return r.cb;
-      case kByTrace:
-        return r.trace;
-      default:
-        return r.total;
-    }
-  };
-  std::stable_sort(rows.begin(), rows.end(), [&](const ProcRow& a, const ProcRow& b) {
-    bool less = st.sort == kByUser ? a.user < b.user : key(a) < key(b);
-    bool greater = st.sort == kByUser ? b.user < a.user : key(b) < key(a);
-    // Numbers largest first, names and PIDs ascending; `r` reverses.
-    bool ascending = st.sort == kByUser || st.sort == kByPid;
-    return (ascending != st.reverse) ? less : greater;
-  });
-  return rows;
-}
 
 void Put(int y, int x, const std::string& s, int attr = 0) {
   if (y < 0 || y >= LINES || x >= COLS) return;
@@ -198,28 +77,13 @@ int DrawBar(const State& st, int y, int x, const model::Figures& m, int width, b
   return 1 + width + static_cast<int>(tail.size());
 }
 
-// Adds a point to the chart once a second. Returns true when it did.
-bool Sample(State& st) {
-  const uint64_t now = base::UnixMs();
-  if (now < st.last_sample_ms + 1000) return false;
-  st.last_sample_ms = now;
-  double dram = 0, l1 = 0;
-  for (const model::Device& d : st.status.devices) {
-    dram += static_cast<double>(Used(d.memory[0]));
-    l1 += static_cast<double>(Used(d.memory[1]));
-  }
-  st.history[now] = {dram, l1};
-  while (st.history.size() > 3600) st.history.erase(st.history.begin());
-  return true;
-}
-
 // The views' own requests (the devices' history, a process's buffers and history, a device's
 // fragmentation) go out on a connection of their own without waiting; their replies are taken
 // when they come (the daemon answers one connection's requests in order). The loop never blocks
 // on them: a slow daemon delays a view's figures, never the keys.
 class ViewQueries {
  public:
-  enum class Kind { kHistory, kBuffers, kProcessHistory, kFragmentation };
+  using Kind = ReplyKind;
   struct Reply {
     Kind kind;
     int64_t subject;  // the pid or device it is about (-1: none)
@@ -254,18 +118,6 @@ class ViewQueries {
   QueryClient client_;
   std::vector<std::pair<Kind, int64_t>> pending_;  // in the order asked
 };
-
-// The daemon's recent history of the shown devices (asked at start and after a reconnect).
-void AddHistory(State& st, const model::HistoryReply& h) {
-  for (const auto& [id, samples] : h.devices) {
-    if (!DeviceShown(st, id)) continue;
-    for (const model::HistorySample& s : samples) {
-      auto& e = st.history[s.unix_ms];
-      e.first += static_cast<double>(s.used[0]);   // DRAM
-      e.second += static_cast<double>(s.used[1]);  // L1
-    }
-  }
-}
 
 int DrawChart(const State& st, int y, int rows_per_metric) {
   uint64_t dram_total = 0, l1_total = 0;
@@ -658,50 +510,17 @@ void OpenDetail(State& st, ViewQueries& q, int64_t pid) {
   q.Ask(ViewQueries::Kind::kProcessHistory, pid, {{"cmd", "history"}, {"pid", pid}});
 }
 
-// A view's reply, kept when it is still about what the view shows.
-void TakeReply(State& st, const ViewQueries::Reply& r) {
-  switch (r.kind) {
-    case ViewQueries::Kind::kHistory:
-      AddHistory(st, model::ReadHistoryReply(r.doc));
-      break;
-    case ViewQueries::Kind::kBuffers:
-      if (r.subject == st.detail_pid) st.detail_buffers = model::ReadBuffersReply(r.doc);
-      break;
-    case ViewQueries::Kind::kProcessHistory:
-      if (r.subject == st.detail_pid) st.detail_history = model::ReadHistoryReply(r.doc);
-      break;
-    case ViewQueries::Kind::kFragmentation:
-      if (r.subject == st.frag_device) st.fragmentation = model::ReadFragmentationReply(r.doc);
-      break;
-  }
-}
-
 // Returns false to quit.
 // The arrow and page keys in the process table. True when `ch` was one.
-bool MoveSelection(State& st, int ch, size_t rows) {
+bool MoveKey(State& st, int ch, size_t rows) {
   const size_t page = static_cast<size_t>(std::max(LINES / 2, 1));
-  switch (ch) {
-    case KEY_UP:
-      st.selected = st.selected > 0 ? st.selected - 1 : 0;
-      return true;
-    case KEY_DOWN:
-      ++st.selected;
-      return true;
-    case KEY_PPAGE:
-      st.selected = st.selected > page ? st.selected - page : 0;
-      return true;
-    case KEY_NPAGE:
-      st.selected += page;
-      return true;
-    case KEY_HOME:
-      st.selected = 0;
-      return true;
-    case KEY_END:
-      st.selected = rows == 0 ? 0 : rows - 1;
-      return true;
-    default:
-      return false;
-  }
+  const std::map<int, Move> keys = {{KEY_UP, Move::kUp},        {KEY_DOWN, Move::kDown},
+                                    {KEY_PPAGE, Move::kPageUp}, {KEY_NPAGE, Move::kPageDown},
+                                    {KEY_HOME, Move::kHome},    {KEY_END, Move::kEnd}};
+  auto it = keys.find(ch);
+  if (it == keys.end()) return false;
+  MoveSelection(st, it->second, rows, page);
+  return true;
 }
 
 bool HandleKey(State& st, ViewQueries& q, int ch) {
@@ -732,7 +551,7 @@ bool HandleKey(State& st, ViewQueries& q, int ch) {
     return true;
   }
   std::vector<ProcRow> rows = Rows(st);
-  if (MoveSelection(st, ch, rows.size())) return true;
+  if (MoveKey(st, ch, rows.size())) return true;
   switch (ch) {
     case 's':
       st.sort = static_cast<Sort>((st.sort + 1) % kSortCount);
@@ -852,13 +671,13 @@ int RunTop(const TopOptions& o) {
       }
       dirty = true;
     }
-    if (st.have && st.connected && Sample(st)) dirty = true;
+    if (st.have && st.connected && Sample(st, base::UnixMs())) dirty = true;
     if (dirty) {  // the views' own queries follow the pushed updates
       if (st.view == View::kDetail) OpenDetail(st, views, st.detail_pid);
       if (st.view == View::kFragmentation) LoadFragmentation(st, views);
     }
     while (auto reply = views.Take()) {  // the views' answers, as they come
-      TakeReply(st, *reply);
+      TakeReply(st, reply->kind, reply->subject, reply->doc);
       dirty = true;
     }
     if (dirty) Draw(st);
