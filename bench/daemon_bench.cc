@@ -371,7 +371,7 @@ void BM_QueryAtScale(benchmark::State& state) {
     for (int i = 0; i < 30 && q.RequestRaw(R"({"cmd":"status","drain":false})", &payload, &error);
          ++i) {
       auto t0 = std::chrono::steady_clock::now();
-      q.RequestRaw(R"({"cmd":"status","drain":false})", &payload, &error);
+      if (!q.RequestRaw(R"({"cmd":"status","drain":false})", &payload, &error)) break;
       nodrain.push_back(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e3);
     }

@@ -91,7 +91,7 @@ int RunReport(const ReportOptions& o);
 void PrintError(const std::string& message);
 // The daemon's status as the model; false with *error (the fix named) when it cannot be had.
 class QueryClient;
-bool RequestStatus(QueryClient& q, model::Status* out, std::string* error);
+[[nodiscard]] bool RequestStatus(QueryClient& q, model::Status* out, std::string* error);
 // `ttmem status --json`'s text of a status.
 std::string StatusJsonText(const model::Status& s);
 // Whether `dir` is a directory to read tt-metal's statistics from; says why not (PrintError).

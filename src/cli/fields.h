@@ -26,7 +26,8 @@ std::vector<std::string> AllFields();
 // The fields of plain `--format csv`.
 std::vector<std::string> DefaultDeviceFields();
 // Splits "a,b, c" and checks each name. On error: false, *error names the field and the fix.
-bool ParseFields(const std::string& list, std::vector<std::string>* fields, std::string* error);
+[[nodiscard]] bool ParseFields(const std::string& list, std::vector<std::string>* fields,
+                               std::string* error);
 // CSV: a header line (unless !header), then one line per row, each ending in \n; fields
 // quoted as RFC 4180 says (a comma, quote or line break inside: quoted, quotes doubled).
 std::string RenderCsv(const model::Status& status, const std::vector<std::string>& fields,

@@ -18,15 +18,17 @@ class QueryClient {
   explicit QueryClient(std::string socket_path) : path_(std::move(socket_path)) {}
   // Sends {"cmd": cmd} and returns the reply. On failure returns false with a one-line *error
   // that names the fix. Reconnects on the next call after a failure.
-  bool Request(const std::string& cmd, nlohmann::json* reply, std::string* error);
+  [[nodiscard]] bool Request(const std::string& cmd, nlohmann::json* reply, std::string* error);
   // Sends a request object (e.g. {"cmd": "status", "drain": false}).
-  bool RequestJson(const nlohmann::json& request, nlohmann::json* reply, std::string* error);
+  [[nodiscard]] bool RequestJson(const nlohmann::json& request, nlohmann::json* reply,
+                                 std::string* error);
   // Sends a serialised request and returns the reply's bytes unparsed (benchmarks, tools).
-  bool RequestRaw(const std::string& request, std::string* payload, std::string* error);
+  [[nodiscard]] bool RequestRaw(const std::string& request, std::string* payload,
+                                std::string* error);
   // Subscriptions: Send a request ({"cmd": "subscribe", ...}) without waiting, then Poll for
   // the documents the daemon pushes: 1 with *out set, 0 when none came within timeout_ms,
   // -1 when the connection is lost (*error says so; the next Send reconnects).
-  bool Send(const nlohmann::json& request, std::string* error);
+  [[nodiscard]] bool Send(const nlohmann::json& request, std::string* error);
   int Poll(nlohmann::json* out, int timeout_ms, std::string* error);
   // The same for any frame (the event stream's binary kEvents frames): *out stays valid until
   // the next call.
@@ -34,7 +36,7 @@ class QueryClient {
   const std::string& path() const { return path_; }
 
  private:
-  bool Connect(std::string* error);
+  [[nodiscard]] bool Connect(std::string* error);
   std::string path_;
   base::UniqueFd fd_;
   proto::FrameReader reader_{proto::kMaxReplyPayload};  // buffers reused between replies

@@ -29,9 +29,9 @@ class Db {
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
   // Opens (flags: SQLITE_OPEN_*). False with *error naming the file and the reason.
-  bool Open(const std::string& path, int flags, std::string* error);
+  [[nodiscard]] bool Open(const std::string& path, int flags, std::string* error);
   // Runs SQL with no results. False with *error.
-  bool Exec(const char* sql, std::string* error);
+  [[nodiscard]] bool Exec(const char* sql, std::string* error);
   sqlite3* get() const { return db_; }
   std::string Message() const { return db_ ? sqlite3_errmsg(db_) : "not open"; }
 

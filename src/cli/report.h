@@ -13,12 +13,12 @@ namespace ttmem::cli {
 // and a timeline of `buckets` columns. False with *error on a file that is not a ttmem recording.
 // With `trace_path`, also writes the recording there as Chrome trace-event JSON
 // (cli/report_trace.h).
-bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets,
-                      report::Report* report, std::string* error,
-                      const std::string& trace_path = "");
+[[nodiscard]] bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets,
+                                    report::Report* report, std::string* error,
+                                    const std::string& trace_path = "");
 // The same, or a report saved with `ttmem report --json` read back (a baseline).
-bool LoadReport(const std::string& path, uint32_t top, report::Report* report, std::string* error,
-                const std::string& trace_path = "");
+[[nodiscard]] bool LoadReport(const std::string& path, uint32_t top, report::Report* report,
+                              std::string* error, const std::string& trace_path = "");
 
 // The report as text, and as one self-contained HTML page with SVG charts (report_text.cc,
 // report_html.cc).

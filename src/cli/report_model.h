@@ -224,7 +224,7 @@ nlohmann::json ToJson(const Report& r);
 std::string ToJsonText(const Report& r);  // indented by 2, as printed
 // A document back into a Report (a saved `--json`, e.g. as a baseline). False with *error when
 // it is not one (a missing or mistyped field names its path).
-bool FromJson(const nlohmann::json& j, Report* r, std::string* error);
+[[nodiscard]] bool FromJson(const nlohmann::json& j, Report* r, std::string* error);
 
 }  // namespace ttmem::cli::report
 

@@ -221,8 +221,9 @@ struct Recording {
 
 // The recording at `path`, opened read-only (a regular file only), and what it holds besides its
 // events. False with *error saying what is wrong and what to do.
-bool OpenRecording(const std::string& path, Db* db, std::string* error);
-bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::string* error);
+[[nodiscard]] bool OpenRecording(const std::string& path, Db* db, std::string* error);
+[[nodiscard]] bool ReadRecording(const Db& db, const std::string& path, Recording* r,
+                                 std::string* error);
 
 // The first pass: per device and type the current bytes, the peak and its moment, and a
 // timeline of `nb` buckets (each keeps its maximum and who held what then); per process its
@@ -261,8 +262,8 @@ using PeakBuffers = std::map<std::pair<uint32_t, int>, std::vector<report::PeakB
 
 // The second pass: replayed again up to the last peak, the buffers live at each (device, type)'s
 // peak, largest first.
-bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec, PeakBuffers* out,
-                    std::string* error);
+[[nodiscard]] bool BuffersAtPeaks(const Db& db, const Timeline& tl, const Recording& rec,
+                                  PeakBuffers* out, std::string* error);
 
 }  // namespace ttmem::cli::replay
 

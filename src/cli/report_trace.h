@@ -24,7 +24,7 @@ class TraceWriter {
   TraceWriter& operator=(const TraceWriter&) = delete;
 
   // Opens `path` for writing; false with *error naming the file and the reason.
-  bool Open(const std::string& path, int64_t t0_ns, std::string* error);
+  [[nodiscard]] bool Open(const std::string& path, int64_t t0_ns, std::string* error);
   // A device's figure for a type, and the process's share, changed at `time_ns`.
   void Counter(int64_t time_ns, uint32_t device, int type, uint64_t device_bytes, int64_t pid,
                uint64_t process_bytes);
@@ -34,8 +34,8 @@ class TraceWriter {
   void Mark(int64_t time_ns, int64_t pid, const std::string& name);
   // Names the tracks (devices and processes), closes the slices, ends the document. False when
   // anything could not be written.
-  bool Finish(const std::map<uint32_t, std::string>& device_arch,
-              const std::map<int64_t, std::string>& process_name, std::string* error);
+  [[nodiscard]] bool Finish(const std::map<uint32_t, std::string>& device_arch,
+                            const std::map<int64_t, std::string>& process_name, std::string* error);
 
   // The pid of a device's counter tracks (above every real pid: Linux's pid_max is 2^22).
   static int64_t DevicePid(uint32_t device) { return (int64_t{1} << 30) + device; }

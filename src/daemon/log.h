@@ -18,7 +18,7 @@ inline FILE*& LogFile() {
 }
 
 // Opens (append) `path` and makes it the log. On failure keeps the old one and sets *error.
-inline bool OpenLog(const std::string& path, std::string* error) {
+[[nodiscard]] inline bool OpenLog(const std::string& path, std::string* error) {
   FILE* f = std::fopen(path.c_str(), "ae");
   if (f == nullptr) {
     *error = "cannot open log file " + path;

@@ -29,7 +29,7 @@ class MetricsExporter {
   ~MetricsExporter();
   // Listens on ADDR:PORT ("127.0.0.1:9464", "[::1]:9464", ":9464" for all addresses). False
   // with *error when the address is malformed or cannot be bound.
-  bool Start(const std::string& listen, std::string* error);
+  [[nodiscard]] bool Start(const std::string& listen, std::string* error);
   // The port it listens on (useful with port 0).
   int port() const;
   // Replaces what scrapes see: the status and, per (device, type name), the largest free block

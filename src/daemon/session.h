@@ -62,18 +62,18 @@ class Session {
   // Restores the live table an earlier daemon kept for this client (state_fd valid), or starts a
   // new one; the restored buffers go into the ledger. Returns false only when no table can be
   // made at all. *restored: buffers restored; *note: why a handed-back table was discarded.
-  bool AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger, uint64_t* restored,
-                   std::string* note, std::string* error);
+  [[nodiscard]] bool AttachState(base::UniqueFd state_fd, ledger::Ledger& ledger,
+                                 uint64_t* restored, std::string* note, std::string* error);
   int state_fd() const { return state_ ? state_->fd() : -1; }
 
   // A resync round (docs/protocol.md): kSyncBegin applies every ring record below the heads the
   // client recorded when it switched back to its rings, and holds the rest back; kSync applies
   // the log; kSyncEnd lets the rings go on. Each returns false on malformed input (error set).
-  bool BeginSync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
-                 std::string* error);
-  bool ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len, DrainStats* stats,
-                 std::string* error);
-  bool EndSync(ledger::Ledger& ledger, std::string* error);
+  [[nodiscard]] bool BeginSync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
+                               DrainStats* stats, std::string* error);
+  [[nodiscard]] bool ApplySync(ledger::Ledger& ledger, const uint8_t* data, size_t len,
+                               DrainStats* stats, std::string* error);
+  [[nodiscard]] bool EndSync(ledger::Ledger& ledger, std::string* error);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -83,12 +83,12 @@ class Session {
   // then disconnects it. Copies at most `max_records` records per call, spread over the rings
   // (memory and work cap); each is validated as it is copied, before the next. What is left, or
   // could not be ordered yet, stays in the rings for the next call (has_pending()).
-  bool Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, DrainStats* stats,
-             std::string* error);
+  [[nodiscard]] bool Drain(ledger::Ledger& ledger, bool final, uint64_t max_records,
+                           DrainStats* stats, std::string* error);
   // Drain(final) until nothing published is left (each call bounded; used at the end and before
   // a resync round).
-  bool DrainAllPublished(ledger::Ledger& ledger, uint64_t max_records, DrainStats* stats,
-                         std::string* error);
+  [[nodiscard]] bool DrainAllPublished(ledger::Ledger& ledger, uint64_t max_records,
+                                       DrainStats* stats, std::string* error);
 
   // New live buffers this process may still add before the call that applies records fails
   // ("over the uid's limit"): its uid's allowance less what the uid holds. Frees give back.
@@ -137,13 +137,13 @@ class Session {
   };
   // Copies ring records [read_[ring], head) into the scratch, at most *budget of them, each
   // validated before the next is copied. Sets cut_[ring] when the budget stopped it short.
-  bool Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::string* error);
+  [[nodiscard]] bool Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::string* error);
   // The shape of an event (kind, device, type, flags, op, size); false with *error set.
-  static bool Validate(const Event& e, std::string* error);
+  [[nodiscard]] static bool Validate(const Event& e, std::string* error);
   // Drain's scratch, shared by every session (the daemon drains on its loop thread only).
   static std::vector<Pending>& Scratch();
   // Applies one validated event to the ledger and the state table.
-  bool Apply(ledger::Ledger& ledger, const Event& e, std::string* error);
+  [[nodiscard]] bool Apply(ledger::Ledger& ledger, const Event& e, std::string* error);
   void SaveCounters(const ledger::Ledger& ledger);
 
   pid_t pid_ = 0;

@@ -56,7 +56,7 @@ std::string ToJson(const Status& s);
 // Reads a document. Absent or mistyped fields keep their defaults (a reader never throws on a
 // document); false with *error only when `j` is not a status document at all (not an object, an
 // {"error": …} reply, or a "version" other than 1; absent, it is read as 1).
-bool FromJson(const nlohmann::json& j, Status* out, std::string* error);
+[[nodiscard]] bool FromJson(const nlohmann::json& j, Status* out, std::string* error);
 
 }  // namespace ttmem::model
 

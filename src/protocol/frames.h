@@ -49,9 +49,9 @@ class FrameReader {
 };
 
 // Receives one whole frame from a blocking fd (helper for clients). Returns false on error.
-bool RecvFrame(int fd, uint32_t max_payload, Frame* out, std::string* error);
+[[nodiscard]] bool RecvFrame(int fd, uint32_t max_payload, Frame* out, std::string* error);
 // The same with a reader kept for the connection (its buffer is reused between frames).
-bool RecvFrame(int fd, FrameReader* reader, Frame* out, std::string* error);
+[[nodiscard]] bool RecvFrame(int fd, FrameReader* reader, Frame* out, std::string* error);
 
 }  // namespace ttmem::proto
 

@@ -67,7 +67,7 @@ struct Region {
 
 // Reads and validates one region. False with *error ("version 2 is not a layout this reader
 // knows", "truncated: 100 bytes", "still initialising") when it cannot be used.
-bool ReadRegion(const std::string& path, Region* out, std::string* error);
+[[nodiscard]] bool ReadRegion(const std::string& path, Region* out, std::string* error);
 
 // The regions in `dir` (tt_device_*_memory), read and checked; what could not be used goes to
 // *problems as "path: reason". At most kMaxRegions files are read (in name order; a problem says
@@ -99,8 +99,8 @@ struct Reclaimed {
   std::string name;
   std::array<uint64_t, kNumFigures> used;
 };
-bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
-                   std::string* error);
+[[nodiscard]] bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
+                                 std::string* error);
 
 // A writer of ours, for tests and the simulator: the bytes of a region as tt-metal lays it out.
 struct WriterProcess {
