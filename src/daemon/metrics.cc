@@ -126,9 +126,11 @@ void MetricsExporter::Update(
   auto procs = Family("ttmem_processes", "Processes reporting to ttmemd.", MetricType::Gauge);
   auto events = Family("ttmem_events_total", "Allocation and free events applied by ttmemd.",
                        MetricType::Counter);
-  auto dropped = Family("ttmem_events_dropped_total",
-                        "Events clients could not deliver (counted, then resynchronised).",
-                        MetricType::Counter);
+  auto dropped =
+      Family("ttmem_events_dropped_total",
+             "Events off the fast path: overflowed into the resync log (totals exact) plus "
+             "refused for bad arguments (lost).",
+             MetricType::Counter);
   auto anomalies = Family("ttmem_anomalies_total",
                           "Reports that did not add up: frees of unknown buffers, duplicate "
                           "allocations.",

@@ -71,6 +71,8 @@ inline uint64_t PerBankBytes(uint64_t size, uint64_t bank_count) {
 struct Counters {
   uint64_t unknown_frees = 0;
   uint64_t duplicate_allocs = 0;
+  // Off the fast path: overflowed into the resync log (totals exact) plus refused for bad
+  // arguments (lost); as the client counted them (SetDropped).
   uint64_t dropped_events = 0;
   bool operator==(const Counters&) const = default;
 };

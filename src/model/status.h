@@ -68,7 +68,9 @@ struct Device {
 struct ProcessCounters {
   uint64_t unknown_frees = 0;
   uint64_t duplicate_allocs = 0;
-  uint64_t dropped_events = 0;  // events the client could not deliver, then resynchronised
+  // Events off the fast path: overflowed into the resync log (delivered, totals exact) plus
+  // refused for bad arguments (lost for good). The region's overflowed + lost_bad_args.
+  uint64_t dropped_events = 0;
 };
 
 struct Process {
