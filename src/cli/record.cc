@@ -98,7 +98,14 @@ class Recorder {
       if (!ins_event_.Run()) return Fail("an event", error);
     }
     events_ += n;
-    return true;
+    return Checked(error);
+  }
+
+  // False (with *error) when a process row made on the way could not be written.
+  bool Checked(std::string* error) {
+    if (!process_row_failed_) return true;
+    process_row_failed_ = false;
+    return Fail("a process", error);
   }
 
   // A JSON notice from the daemon (model/notices.h). Returns false on a write error.
@@ -129,7 +136,7 @@ class Recorder {
   bool Take(const model::ProcessEndNotice& n, std::string* error) {
     end_process_.Bind(1, I64(n.time_ns)).Bind(2, I64(n.reclaimed_bytes));
     end_process_.Bind(3, ProcessRow(n.pid, n.time_ns));
-    if (!end_process_.Run()) return Fail("a process end", error);
+    if (!end_process_.Run() || !Checked(error)) return Fail("a process end", error);
     rows_.erase(n.pid);
     ended_.push_back(n.pid);
     running_new_.erase(n.pid);
@@ -138,7 +145,7 @@ class Recorder {
   bool Take(const model::OpNameNotice& n, std::string* error) {
     ins_op_name_.Bind(1, ProcessRow(n.pid, base::RealtimeNs())).Bind(2, I64(n.id));
     ins_op_name_.Bind(3, n.name);
-    return ins_op_name_.Run() || Fail("an op name", error);
+    return (ins_op_name_.Run() && Checked(error)) || Fail("an op name", error);
   }
   bool Take(const model::DeviceNotice& n, std::string* error) {
     const int64_t dev = n.device;
@@ -221,7 +228,7 @@ class Recorder {
     if (it != rows_.end()) return it->second;
     ins_process_.Bind(1, pid).BindNull(2).BindNull(3).BindNull(4).BindNull(5).BindNull(6);
     ins_process_.Bind(7, I64(time_ns)).Bind(8, 0);
-    ins_process_.Run();
+    if (!ins_process_.Run()) process_row_failed_ = true;  // said by the caller (Checked)
     const int64_t row = sqlite3_last_insert_rowid(db_.get());
     rows_[pid] = row;
     ++processes_;
@@ -238,6 +245,7 @@ class Recorder {
   bool flushed_ = false;
   uint64_t events_ = 0, processes_ = 0, lost_ = 0;
   model::StartNotice start_;
+  bool process_row_failed_ = false;
   bool started_ = false;
 };
 

@@ -130,4 +130,10 @@ std::string Stmt::Text(int col) const {
   return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
 }
 
+RecordingSchema RecordingSchema::Of(const std::string& meta_value) {
+  for (int v = 1; v <= kRecordingSchemaVersion; ++v)
+    if (meta_value == std::to_string(v)) return RecordingSchema{v};
+  return RecordingSchema{};
+}
+
 }  // namespace ttmem::cli

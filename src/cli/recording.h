@@ -17,6 +17,16 @@ namespace ttmem::cli {
 // processes.container (its container's id). `ttmem report` reads 1 to 3.
 inline constexpr int kRecordingSchemaVersion = 3;
 
+// What a recording's schema version (its meta "schema_version") says it has: the one place the
+// reader asks (`ttmem report` reads 1 to kRecordingSchemaVersion).
+struct RecordingSchema {
+  int version = 0;                                      // 0: not a version this ttmem reads
+  bool has_ops() const { return version >= 2; }         // events.op, op_names, mark events
+  bool has_containers() const { return version >= 3; }  // processes.ns_pid and .container
+  // The version a meta value names, if this ttmem reads it.
+  static RecordingSchema Of(const std::string& meta_value);
+};
+
 // The schema, created in an empty database (tables only; indices come at the end of a recording).
 extern const char* const kRecordingSchema;
 // The indices, created when a recording ends (and by `ttmem report` when they are missing).
@@ -52,7 +62,7 @@ class Stmt {
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int Step();
   // Runs to completion and resets for the next use. False on error.
-  bool Run();
+  [[nodiscard]] bool Run();
   void Reset();
   int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }

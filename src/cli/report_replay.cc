@@ -53,8 +53,8 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     return false;
   }
   while (m.Step() == SQLITE_ROW) r->meta[m.Text(0)] = m.Text(1);
-  const std::string schema = r->Meta("schema_version");
-  if (schema != "1" && schema != "2" && schema != std::to_string(kRecordingSchemaVersion)) {
+  const RecordingSchema schema = RecordingSchema::Of(r->Meta("schema_version"));
+  if (schema.version == 0) {
     *error = fmt::format("{} has recording schema '{}'; this ttmem reads schemas 1 to {}", path,
                          r->Meta("schema_version"), kRecordingSchemaVersion);
     return false;
@@ -75,7 +75,7 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     d.bank_count[t] = static_cast<uint32_t>(c.Int(3));
     d.bank_base[t] = static_cast<uint64_t>(c.Int(4));
   }
-  const bool has_containers = schema != "1" && schema != "2";
+  const bool has_containers = schema.has_containers();
   Stmt p(db, fmt::format("SELECT id, pid, name, user, cmdline, first_seen_ns, ended_ns, "
                          "reclaimed_bytes, existing, {} FROM processes",
                          has_containers ? "ns_pid, container" : "NULL, NULL")
@@ -94,7 +94,7 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     if (!p.IsNull(10)) pi.container = p.Text(10);
     pi.existing = p.Int(8) != 0;
   }
-  r->has_ops = r->Meta("schema_version") != "1";
+  r->has_ops = schema.has_ops();
   if (r->has_ops) {
     Stmt o(db, "SELECT process, id, name FROM op_names");
     while (o.ok() && o.Step() == SQLITE_ROW)
