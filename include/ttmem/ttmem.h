@@ -32,7 +32,9 @@
  *
  * Identity: a live buffer is (process, device, buffer_id). The process is known to the daemon
  * from the kernel, never from anything the client says. A buffer_id may be reused once it has been
- * freed, also by another thread; the daemon orders each process's events by timestamp.
+ * freed, also by another thread; the daemon orders each process's events by the process's own
+ * event sequence (an atomic counter taken as each event is published: consistent with
+ * happens-before across its threads).
  *
  * fork(): the child starts with tracking reset; its events are its own, never the parent's.
  */

@@ -5,9 +5,11 @@
 namespace ttmem::cli {
 namespace {
 
-constexpr int kTableMin = 6;   // lines the process table wants at least
-constexpr int kChartTall = 7;  // a chart of 3 rows per metric: title + 2 x 3
-constexpr int kChartLow = 5;   // 2 rows per metric
+constexpr int kTableMin = 6;  // lines the process table wants at least
+// Lines left beyond the table's minimum for a chart of 2 rows per metric (it takes title + 2 x 2
+// = 5; the other 2 keep the table from being squeezed) and of 1 row per metric (3, plus 2).
+constexpr int kChartTall = 7;
+constexpr int kChartLow = 5;
 // A panel's bar line: "ID  ARCH       " (16), "DRAM " [bar] figures, 2 spaces, "L1 " [bar]
 // figures. A bar's figures ("] 99% 1023.9 GiB/1023.9 GiB") take at most 28 columns, short 20 (one
 // more at 100 %).
