@@ -22,6 +22,7 @@
 #include "cli/commands.h"
 #include "cli/query.h"
 #include "cli/recording.h"
+#include "cli/recording_writer.h"
 #include "model/notices.h"
 #include "protocol/frames.h"
 #include "protocol/mem_types.h"
@@ -43,122 +44,67 @@ int64_t I64(uint64_t v) {
   return static_cast<int64_t>(v);
 }  // SQLite integers are signed
 
+// What a recording is about: which process row a pid is, which processes came and went, what
+// was lost; the rows themselves are written by RecordingWriter.
 class Recorder {
  public:
-  explicit Recorder(Db& db)
-      : db_(db),
-        ins_event_(db,
-                   "INSERT INTO events(time_ns, process, pid, device, type, kind, buffer_id, "
-                   "address, size, capture, resync, op) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"),
-        ins_events_(db, MultiInsert().c_str()),
-        ins_process_(db,
-                     "INSERT INTO processes(pid, name, cmdline, uid, user, started_unix_ms, "
-                     "first_seen_ns, existing, ns_pid, container) VALUES (?,?,?,?,?,?,?,?,?,?)"),
-        end_process_(db, "UPDATE processes SET ended_ns = ?, reclaimed_bytes = ? WHERE id = ?"),
-        ins_device_(db,
-                    "INSERT OR REPLACE INTO devices(id, arch, unique_id, num_cores, "
-                    "first_seen_ns) VALUES (?,?,?,?,COALESCE((SELECT first_seen_ns FROM "
-                    "devices WHERE id = ?), ?))"),
-        ins_capacity_(db, "INSERT OR REPLACE INTO capacities VALUES (?,?,?,?,?)"),
-        ins_op_name_(db, "INSERT OR REPLACE INTO op_names(process, id, name) VALUES (?,?,?)") {}
+  explicit Recorder(Db& db) : out_(db) {}
 
-  bool ok() const {
-    return ins_event_.ok() && ins_events_.ok() && ins_process_.ok() && end_process_.ok() &&
-           ins_device_.ok() && ins_capacity_.ok() && ins_op_name_.ok();
-  }
-
-  bool Begin(std::string* error) {
-    if (in_tx_) return true;
-    in_tx_ = db_.Exec("BEGIN", error);
-    return in_tx_;
-  }
-  bool Commit(std::string* error) {
-    if (!in_tx_) return true;
-    in_tx_ = false;
-    return db_.Exec("COMMIT", error);
-  }
+  bool ok() const { return out_.ok(); }
+  bool Commit(std::string* error) { return out_.Commit(error); }
 
   bool Events(const uint8_t* data, size_t len, std::string* error) {
     if (len % sizeof(proto::EventRecord) != 0) {
       *error = fmt::format("an event frame of {} bytes from the daemon", len);
       return false;
     }
-    if (!Begin(error)) return false;
+    if (!out_.Begin(error)) return false;
     const size_t n = len / sizeof(proto::EventRecord);
-    size_t i = 0;
-    // Many rows per statement: SQLite's per-statement cost is most of a single-row insert's.
-    for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
-      for (size_t r = 0; r < kRowsPerInsert; ++r)
-        BindEvent(ins_events_, static_cast<int>(r) * kColumns,
-                  data + (i + r) * sizeof(proto::EventRecord));
-      if (!ins_events_.Run()) return Fail("events", error);
-    }
-    for (; i < n; ++i) {
-      BindEvent(ins_event_, 0, data + i * sizeof(proto::EventRecord));
-      if (!ins_event_.Run()) return Fail("an event", error);
-    }
+    events_buf_.resize(n);
+    rows_buf_.resize(n);
+    std::memcpy(events_buf_.data(), data, len);
+    for (size_t i = 0; i < n; ++i)
+      if (!ProcessRow(events_buf_[i].pid, events_buf_[i].time_ns, &rows_buf_[i], error))
+        return false;
+    if (!out_.Events(events_buf_.data(), rows_buf_.data(), n, error)) return false;
     events_ += n;
-    return Checked(error);
-  }
-
-  // False (with *error) when a process row made on the way could not be written.
-  bool Checked(std::string* error) {
-    if (!process_row_failed_) return true;
-    process_row_failed_ = false;
-    return Fail("a process", error);
+    return true;
   }
 
   // A JSON notice from the daemon (model/notices.h). Returns false on a write error.
   bool Notice(const nlohmann::json& doc, std::string* error) {
-    if (!Begin(error)) return false;
+    if (!out_.Begin(error)) return false;
     return std::visit([&](const auto& n) { return Take(n, error); }, model::ReadNotice(doc));
   }
 
   bool Take(const model::ProcessStartNotice& n, std::string* error) {
-    ins_process_.Bind(1, n.pid).Bind(2, n.name).Bind(3, n.cmdline);
-    ins_process_.Bind(4, I64(n.uid)).Bind(5, n.user);
-    ins_process_.Bind(6, I64(n.started_unix_ms)).Bind(7, I64(n.time_ns));
-    ins_process_.Bind(8, n.existing ? 1 : 0);
-    if (n.ns_pid)
-      ins_process_.Bind(9, *n.ns_pid);
-    else
-      ins_process_.BindNull(9);
-    if (n.container)
-      ins_process_.Bind(10, *n.container);
-    else
-      ins_process_.BindNull(10);
-    if (!ins_process_.Run()) return Fail("a process", error);
-    rows_[n.pid] = sqlite3_last_insert_rowid(db_.get());
+    int64_t row = 0;
+    if (!out_.Process({n.pid, n.name, n.cmdline, n.user, I64(n.uid), I64(n.started_unix_ms),
+                       I64(n.time_ns), n.existing, n.ns_pid, n.container},
+                      &row, error))
+      return false;
+    rows_[n.pid] = row;
     ++processes_;
     if (!n.existing) running_new_.insert(n.pid);
     return true;
   }
   bool Take(const model::ProcessEndNotice& n, std::string* error) {
-    end_process_.Bind(1, I64(n.time_ns)).Bind(2, I64(n.reclaimed_bytes));
-    end_process_.Bind(3, ProcessRow(n.pid, n.time_ns));
-    if (!end_process_.Run() || !Checked(error)) return Fail("a process end", error);
+    int64_t row = 0;
+    if (!ProcessRow(n.pid, n.time_ns, &row, error) ||
+        !out_.ProcessEnd(row, n.time_ns, n.reclaimed_bytes, error))
+      return false;
     rows_.erase(n.pid);
     ended_.push_back(n.pid);
     running_new_.erase(n.pid);
     return true;
   }
   bool Take(const model::OpNameNotice& n, std::string* error) {
-    ins_op_name_.Bind(1, ProcessRow(n.pid, base::RealtimeNs())).Bind(2, I64(n.id));
-    ins_op_name_.Bind(3, n.name);
-    return (ins_op_name_.Run() && Checked(error)) || Fail("an op name", error);
+    int64_t row = 0;
+    return ProcessRow(n.pid, base::RealtimeNs(), &row, error) &&
+           out_.OpName(row, n.id, n.name, error);
   }
   bool Take(const model::DeviceNotice& n, std::string* error) {
-    const int64_t dev = n.device;
-    ins_device_.Bind(1, dev).Bind(2, n.arch).Bind(3, I64(n.unique_id.value_or(0)));
-    ins_device_.Bind(4, I64(n.num_cores)).Bind(5, dev).Bind(6, I64(base::RealtimeNs()));
-    if (!ins_device_.Run()) return Fail("a device", error);
-    for (size_t t = 0; t < proto::kNumMemTypes; ++t) {
-      ins_capacity_.Bind(1, dev).Bind(2, static_cast<int64_t>(t));
-      ins_capacity_.Bind(3, I64(n.capacity_bytes[t])).Bind(4, I64(n.bank_count[t]));
-      ins_capacity_.Bind(5, I64(n.bank_base[t]));
-      if (!ins_capacity_.Run()) return Fail("a capacity", error);
-    }
-    return true;
+    return out_.Device(n, base::RealtimeNs(), error);
   }
   bool Take(const model::LostNotice& n, std::string*) {
     lost_ = std::max(lost_, n.total);
@@ -189,73 +135,36 @@ class Recorder {
   bool started() const { return started_; }
 
  private:
-  static constexpr size_t kRowsPerInsert = 64;
-  static constexpr int kColumns = 12;
-  static std::string MultiInsert() {
-    std::string sql =
-        "INSERT INTO events(time_ns, process, pid, device, type, kind, buffer_id, address, size, "
-        "capture, resync, op) VALUES ";
-    for (size_t r = 0; r < kRowsPerInsert; ++r)
-      sql += r == 0 ? "(?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?)";
-    return sql;
-  }
-  // Binds one record to parameters base+1 .. base+kColumns.
-  void BindEvent(Stmt& st, int b, const uint8_t* raw) {
-    proto::EventRecord e;
-    std::memcpy(&e, raw, sizeof(e));
-    st.Bind(b + 1, I64(e.time_ns)).Bind(b + 2, ProcessRow(e.pid, e.time_ns)).Bind(b + 3, e.pid);
-    st.Bind(b + 4, e.device);
-    if (e.type == proto::kEventNoType)
-      st.BindNull(b + 5);
-    else
-      st.Bind(b + 5, e.type);
-    st.Bind(b + 6, e.kind).Bind(b + 7, I64(e.buffer_id)).Bind(b + 8, I64(e.address));
-    st.Bind(b + 9, I64(e.size));
-    st.Bind(b + 10, (e.flags & proto::kEventFlagHooked) ? 1 : 0);
-    st.Bind(b + 11, (e.flags & proto::kEventFlagResync) ? 1 : 0);
-    if (e.op == 0)
-      st.BindNull(b + 12);
-    else
-      st.Bind(b + 12, e.op);
-  }
-  bool Fail(const char* what, std::string* error) {
-    *error = fmt::format("writing {}: {}", what, db_.Message());
-    return false;
-  }
   // The processes row of pid now; one is made for a pid the daemon never introduced.
-  int64_t ProcessRow(pid_t pid, uint64_t time_ns) {
+  bool ProcessRow(pid_t pid, uint64_t time_ns, int64_t* row, std::string* error) {
     auto it = rows_.find(pid);
-    if (it != rows_.end()) return it->second;
-    ins_process_.Bind(1, pid).BindNull(2).BindNull(3).BindNull(4).BindNull(5).BindNull(6);
-    ins_process_.Bind(7, I64(time_ns)).Bind(8, 0);
-    if (!ins_process_.Run()) process_row_failed_ = true;  // said by the caller (Checked)
-    const int64_t row = sqlite3_last_insert_rowid(db_.get());
-    rows_[pid] = row;
+    if (it != rows_.end()) {
+      *row = it->second;
+      return true;
+    }
+    ProcessValues unknown;
+    unknown.pid = pid;
+    unknown.first_seen_ns = I64(time_ns);
+    if (!out_.Process(unknown, row, error)) return false;
+    rows_[pid] = *row;
     ++processes_;
-    return row;
+    return true;
   }
 
-  Db& db_;
-  Stmt ins_event_, ins_events_, ins_process_, end_process_, ins_device_, ins_capacity_,
-      ins_op_name_;
+  RecordingWriter out_;
+  std::vector<proto::EventRecord> events_buf_;
+  std::vector<int64_t> rows_buf_;
   std::map<pid_t, int64_t> rows_;
   std::vector<pid_t> ended_;
   std::set<pid_t> running_new_;
-  bool in_tx_ = false;
   bool flushed_ = false;
   uint64_t events_ = 0, processes_ = 0, lost_ = 0;
   model::StartNotice start_;
-  bool process_row_failed_ = false;
   bool started_ = false;
 };
 
 bool SetMeta(Db& db, const std::string& key, const std::string& value, std::string* error) {
-  Stmt s(db, "INSERT OR REPLACE INTO meta VALUES (?,?)");
-  if (!s.ok() || !s.Bind(1, key).Bind(2, value).Run()) {
-    *error = fmt::format("writing meta {}: {}", key, db.Message());
-    return false;
-  }
-  return true;
+  return RecordingWriter::Meta(db, key, value, error);
 }
 
 std::string Hostname() {
