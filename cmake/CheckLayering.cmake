@@ -11,6 +11,14 @@
 #   daemon    — ttmemd: base, protocol, ledger, ttshm, model
 #   cli       — ttmem: base, protocol, ledger, ttshm, model
 #
+# Outside src/ (issue 27):
+#   sim/            — the simulated runtime: the public C header (it reports like an application),
+#                     protocol (the memory-type table), base (byte formatting) and ttshm (the
+#                     tt-metal statistics format it publishes); never the daemon, cli or model
+#   integrations/   — the adapter tt-metal embeds: the public C header only
+#   integrations/*/ — the shells built against a runtime: its headers and the adapter's, never
+#                     one of ttmem's internal libraries
+#
 # cmake -DSOURCE_DIR=<repo> -P cmake/CheckLayering.cmake
 set(allowed_base base)
 set(allowed_protocol protocol base ttmem)
@@ -20,6 +28,10 @@ set(allowed_model model protocol ttshm)
 set(allowed_client client base protocol ttmem)
 set(allowed_daemon daemon base protocol ledger ttshm model)
 set(allowed_cli cli base protocol ledger ttshm model)
+
+set(allowed_sim sim ttmem protocol base ttshm)
+set(allowed_integrations ttmem)
+set(internal base protocol ledger ttshm model client daemon cli sim)
 
 set(broken "")
 foreach(lib base protocol ledger ttshm model client daemon cli)
@@ -34,6 +46,35 @@ foreach(lib base protocol ledger ttshm model client daemon cli)
         string(APPEND broken "  ${rel}: ${line} (${lib} may include only: ${allowed_${lib}})\n")
       endif()
     endforeach()
+  endforeach()
+endforeach()
+# sim/ and integrations/ (top level): as the libraries above.
+foreach(dir sim integrations)
+  file(GLOB files ${SOURCE_DIR}/${dir}/*.cc ${SOURCE_DIR}/${dir}/*.h)
+  foreach(f ${files})
+    file(STRINGS ${f} includes REGEX "^#include \"[a-z_]+/")
+    foreach(line ${includes})
+      string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" inc "${line}")
+      list(FIND allowed_${dir} ${inc} found)
+      if(found EQUAL -1)
+        file(RELATIVE_PATH rel ${SOURCE_DIR} ${f})
+        string(APPEND broken "  ${rel}: ${line} (${dir}/ may include only: ${allowed_${dir}})\n")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+# The shells under integrations/*/: anything of the runtime's, nothing internal to ttmem.
+file(GLOB shells ${SOURCE_DIR}/integrations/*/*.cc ${SOURCE_DIR}/integrations/*/*.cpp
+     ${SOURCE_DIR}/integrations/*/*.h)
+foreach(f ${shells})
+  file(STRINGS ${f} includes REGEX "^#include \"[a-z_]+/")
+  foreach(line ${includes})
+    string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" inc "${line}")
+    list(FIND internal ${inc} found)
+    if(NOT found EQUAL -1)
+      file(RELATIVE_PATH rel ${SOURCE_DIR} ${f})
+      string(APPEND broken "  ${rel}: ${line} (a shell may not include ttmem's internal ${inc}/)\n")
+    endif()
   endforeach()
 endforeach()
 if(broken)
