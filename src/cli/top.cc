@@ -95,7 +95,9 @@ void LoadFragmentation(State& st, ViewQueries& q) {
     st.frag_device = id;
   }
   q.Ask(ViewQueries::Kind::kFragmentation, id,
-        {{"cmd", "fragmentation"}, {"device", id}, {"cells", std::clamp(COLS - 2, 1, 1000)}});
+        {{"cmd", "fragmentation"},
+         {"device", id},
+         {"cells", LayoutFragmentation(LINES, COLS, 0).map_cells}});
 }
 
 // A one-line prompt in the status line; returns nullopt on Esc.

@@ -41,4 +41,38 @@ MainLayout LayoutMain(int lines, int cols, size_t devices) {
   return l;
 }
 
+DetailLayout LayoutDetail(int lines, size_t devices, size_t ops, size_t buffers, bool refused) {
+  DetailLayout l;
+  int y = l.device_y;
+  // The device table (a header and a row per device) stops at the middle of the screen.
+  const int device_lines = std::max(0, std::min(1 + static_cast<int>(devices), lines / 2 - y));
+  l.device_rows = static_cast<size_t>(std::max(0, device_lines - 1));
+  y += device_lines + 1;
+  if (refused) l.refusal_y = y++;
+  if (ops != 0) {
+    // A title, a header and the rows, a quarter of the screen at most, above the last two lines.
+    l.by_op_y = y;
+    const int most = std::max(lines / 4 - 1, 1);
+    const int room = std::max(0, lines - 2 - (y + 2));
+    l.op_rows = static_cast<size_t>(std::min({static_cast<int>(ops), most, room}));
+    y += 2 + static_cast<int>(l.op_rows) + 1;
+  }
+  if (!refused) {
+    // A title, a header and rows, above the chart's lines and the status line.
+    l.buffers_y = y;
+    const int room = std::max(0, lines - 2 - l.chart_rows - 1 - (y + 2));
+    l.buffer_rows = static_cast<size_t>(std::min(static_cast<int>(buffers), room));
+    y += 2 + static_cast<int>(l.buffer_rows);
+  }
+  if (y + l.chart_rows < lines - 1) l.chart_y = y;
+  return l;
+}
+
+FragmentationLayout LayoutFragmentation(int lines, int cols, size_t types) {
+  FragmentationLayout l;
+  l.map_cells = std::clamp(cols - 2, 1, 1000);
+  for (int y = 2; l.types_shown < types && y + 4 < lines; y += 3) ++l.types_shown;
+  return l;
+}
+
 }  // namespace ttmem::cli

@@ -30,6 +30,35 @@ struct MainLayout {
 
 MainLayout LayoutMain(int lines, int cols, size_t devices);
 
+// A process's detail (Enter on a process):
+//   line 0        title;  1 its names and user;  2 its counters;  3 blank
+//   device_y      its figures per device: a header and `device_rows` rows (the top half at most)
+//   then          a blank; the refusal line when another user's buffers are refused
+//   by_op_y       "Live memory by op:", a header and `op_rows` rows (a quarter of the screen)
+//   buffers_y     "Largest live buffers", a header and `buffer_rows` rows (none when refused)
+//   chart_y       its history: a title and `chart_rows` rows, when there is room (-1: none)
+//   LINES - 1     the status line
+struct DetailLayout {
+  int device_y = 4;
+  size_t device_rows = 0;
+  int refusal_y = -1;  // -1: none
+  int by_op_y = -1;    // -1: no ops
+  size_t op_rows = 0;
+  int buffers_y = -1;  // -1: refused
+  size_t buffer_rows = 0;
+  int chart_y = -1;
+  int chart_rows = 3;
+};
+DetailLayout LayoutDetail(int lines, size_t devices, size_t ops, size_t buffers, bool refused);
+
+// A device's fragmentation: from line 2, three lines per type (title, per-bank figures, the map
+// of `map_cells` columns in brackets) while a type fits above the status line.
+struct FragmentationLayout {
+  size_t types_shown = 0;
+  int map_cells = 1;  // also the cells asked of the daemon
+};
+FragmentationLayout LayoutFragmentation(int lines, int cols, size_t types);
+
 }  // namespace ttmem::cli
 
 #endif  // TTMEM_CLI_TOP_LAYOUT_H_

@@ -60,5 +60,73 @@ TEST(TopLayout, FitsAtEverySize) {
       for (size_t devices : {0u, 1u, 2u, 8u, 32u, 1024u}) ExpectFits(lines, cols, devices);
 }
 
+// The detail view at many sizes: its parts follow one another without overlapping, nothing goes
+// below the status line, and what does not fit is cut, not drawn over something else.
+TEST(TopLayout, TheDetailViewFitsEveryTerminalSize) {
+  for (int lines = 6; lines <= 80; lines += 3)
+    for (size_t devices : {0u, 1u, 8u, 32u})
+      for (size_t ops : {0u, 3u, 40u})
+        for (size_t buffers : {0u, 10u})
+          for (bool refused : {false, true}) {
+            SCOPED_TRACE(testing::Message()
+                         << lines << " lines, " << devices << " devices, " << ops << " ops, "
+                         << buffers << " buffers" << (refused ? ", refused" : ""));
+            const DetailLayout l =
+                LayoutDetail(lines, devices, ops, refused ? 0 : buffers, refused);
+            EXPECT_LE(l.device_rows, devices);
+            int end = l.device_y + (l.device_rows > 0 ? 1 + static_cast<int>(l.device_rows) : 0);
+            EXPECT_LE(end, std::max(lines / 2, l.device_y));  // the top half at most
+            EXPECT_EQ(l.refusal_y >= 0, refused);
+            if (l.refusal_y >= 0) {
+              EXPECT_GT(l.refusal_y, end - 1);
+              end = l.refusal_y + 1;
+            }
+            EXPECT_EQ(l.by_op_y >= 0, ops != 0);
+            if (l.by_op_y >= 0) {
+              EXPECT_GE(l.by_op_y, end);
+              EXPECT_LE(l.op_rows,
+                        std::min<size_t>(ops, static_cast<size_t>(std::max(lines / 4 - 1, 1))));
+              end = l.by_op_y + 2 + static_cast<int>(l.op_rows);
+              if (l.op_rows > 0) {
+                EXPECT_LE(end, lines - 2);
+              }
+            }
+            EXPECT_EQ(l.buffers_y >= 0, !refused);
+            if (l.buffers_y >= 0) {
+              EXPECT_GE(l.buffers_y, end);
+              end = l.buffers_y + 2 + static_cast<int>(l.buffer_rows);
+              if (l.buffer_rows > 0) {
+                EXPECT_LE(end, lines - 1 - l.chart_rows - 1);
+              }
+            }
+            if (l.chart_y >= 0) {
+              EXPECT_GE(l.chart_y, end);
+              EXPECT_LE(l.chart_y + 1 + l.chart_rows, lines - 1);  // above the status line
+            }
+          }
+  // A common terminal shows a fair share of everything.
+  const DetailLayout l = LayoutDetail(40, 2, 5, 10, false);
+  EXPECT_EQ(l.device_rows, 2u);
+  EXPECT_EQ(l.op_rows, 5u);
+  EXPECT_EQ(l.buffer_rows, 10u);
+  EXPECT_GE(l.chart_y, 0);
+}
+
+TEST(TopLayout, TheFragmentationViewShowsTheTypesThatFit) {
+  for (int lines = 4; lines <= 60; ++lines)
+    for (size_t types : {0u, 1u, 5u, 7u}) {
+      const FragmentationLayout l = LayoutFragmentation(lines, 80, types);
+      EXPECT_LE(l.types_shown, types);
+      // Three lines each from line 2, the last ending above the legend and the status line.
+      if (l.types_shown > 0) {
+        EXPECT_LE(2 + 3 * static_cast<int>(l.types_shown) + 1, lines - 1);
+      }
+    }
+  EXPECT_EQ(LayoutFragmentation(24, 80, 5).types_shown, 5u);
+  EXPECT_EQ(LayoutFragmentation(24, 80, 5).map_cells, 78);
+  EXPECT_EQ(LayoutFragmentation(24, 3000, 5).map_cells, 1000);  // what the daemon draws at most
+  EXPECT_EQ(LayoutFragmentation(24, 1, 5).map_cells, 1);
+}
+
 }  // namespace
 }  // namespace ttmem::cli

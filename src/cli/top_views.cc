@@ -160,47 +160,34 @@ void DrawMain(State& st) {
   if (rows.empty()) Put(y, 0, st.filter.empty() ? "  (no processes)" : "  (none match the filter)");
 }
 
-// Its live memory by op (ttmem_scope_push; ttnn op names under tt-metal), largest first: the
-// first few rows that fit in a quarter of the screen.
-int DrawByOp(const State& st, int y) {
-  const std::vector<model::OpBytes>& by_op = st.detail_buffers.by_op;
-  if (by_op.empty()) return y;
-  std::vector<std::vector<std::string>> rows;
-  const size_t most = static_cast<size_t>(std::max(LINES / 4 - 1, 1));
-  for (const model::OpBytes& o : by_op) {
-    if (rows.size() == most) break;
-    rows.push_back(
-        {o.op ? Truncate(*o.op, 40) : "(no op)", FormatBytes(o.bytes), std::to_string(o.buffers)});
-  }
-  Put(y++, 0, "Live memory by op:", A_BOLD);
-  const std::string table = RenderTable({"OP", ">BYTES", ">BUFFERS"}, rows);
-  for (size_t pos = 0; pos < table.size() && y < LINES - 2;) {
+// Lines of a rendered table from `y`, at most `count` of them (the header first, in bold if asked).
+void PutTable(int y, const std::string& table, size_t count, bool bold_head = false) {
+  size_t pos = 0;
+  for (size_t i = 0; i < count && pos < table.size(); ++i) {
     const size_t nl = table.find('\n', pos);
-    Put(y++, 0, table.substr(pos, nl - pos));
-    pos = nl + 1;
+    Put(y + static_cast<int>(i), 0, table.substr(pos, nl - pos), i == 0 && bold_head ? A_BOLD : 0);
+    pos = nl == std::string::npos ? table.size() : nl + 1;
   }
-  return y + 1;
 }
 
+// The detail of one process: where each part goes is LayoutDetail's (top_layout.h).
 void DrawDetail(State& st) {
   const model::Process* proc = st.status.FindProcess(static_cast<pid_t>(st.detail_pid));
   FillLine(0,
            fmt::format(" ttmem top   process {}   Esc: back   k/K: SIGTERM/SIGKILL   q: quit",
                        st.detail_pid),
            A_REVERSE);
-  int y = 1;
   if (proc == nullptr) {
-    Put(y, 0, fmt::format("Process {} is gone (its memory was reclaimed).", st.detail_pid));
+    Put(1, 0, fmt::format("Process {} is gone (its memory was reclaimed).", st.detail_pid));
     return;
   }
-  Put(y++, 0,
+  Put(1, 0,
       fmt::format("{}  user {}  tag {}  cmd: {}", proc->name, proc->user, proc->tag.value_or("-"),
                   proc->cmdline));
   const model::ProcessCounters& c = proc->counters;
-  Put(y++, 0,
+  Put(2, 0,
       fmt::format("unknown frees {}   duplicate allocs {}   dropped events {}", c.unknown_frees,
                   c.duplicate_allocs, c.dropped_events));
-  ++y;
   // Per device and type, from the device entries.
   std::vector<std::vector<std::string>> cells;
   for (const model::Device& d : st.status.devices)
@@ -210,40 +197,42 @@ void DrawDetail(State& st) {
       for (int t : proto::kShownMemTypes) row.push_back(FormatBytes(Used(e.memory[t])));
       cells.push_back(std::move(row));
     }
-  std::string table =
-      RenderTable({">DEVICE", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB", ">KERNEL"}, cells);
-  bool head = true;
-  for (size_t pos = 0; pos < table.size() && y < LINES / 2;) {
-    size_t nl = table.find('\n', pos);
-    Put(y++, 0, table.substr(pos, nl - pos), head ? A_BOLD : 0);
-    head = false;
-    pos = nl + 1;
-  }
-  ++y;
-  // Largest live buffers: another user's are not shown to us (ttmemd refuses; totals above stay).
-  const bool refused = st.detail_buffers.error.has_value();
-  if (refused)
-    Put(y++, 0,
-        Truncate(base::TerminalSafe("Buffers: " + *st.detail_buffers.error),
+  // Another user's buffers are not shown to us (ttmemd refuses; the totals above stay).
+  const model::BuffersReply& b = st.detail_buffers;
+  const bool refused = b.error.has_value();
+  const DetailLayout l =
+      LayoutDetail(LINES, cells.size(), b.by_op.size(), b.buffers.size(), refused);
+  PutTable(l.device_y,
+           RenderTable({">DEVICE", ">DRAM", ">L1", ">L1_SMALL", ">TRACE", ">CB", ">KERNEL"}, cells),
+           1 + l.device_rows, /*bold_head=*/true);
+  if (l.refusal_y >= 0)
+    Put(l.refusal_y, 0,
+        Truncate(base::TerminalSafe("Buffers: " + *b.error),
                  static_cast<size_t>(std::max(COLS - 1, 1))));
-  std::vector<std::vector<std::string>> bufs;
-  for (const model::BufferRow& b : st.detail_buffers.buffers)
-    bufs.push_back({std::to_string(b.device), b.type, std::to_string(b.id),
-                    fmt::format("{:#x}", b.address), FormatBytes(b.size),
-                    Truncate(b.op.value_or(""), 32), b.capture ? "capture" : ""});
-  y = DrawByOp(st, y);
-  if (!refused)
-    Put(y++, 0,
-        fmt::format("Largest live buffers ({} live in all):", st.detail_buffers.live_buffers),
-        A_BOLD);
-  std::string btable =
-      refused ? "" : RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs);
-  const int chart_rows = 3;
-  for (size_t pos = 0; pos < btable.size() && y < LINES - 2 - chart_rows - 1;) {
-    size_t nl = btable.find('\n', pos);
-    Put(y++, 0, btable.substr(pos, nl - pos));
-    pos = nl + 1;
+  if (l.by_op_y >= 0) {
+    // Its live memory by op (ttmem_scope_push; ttnn op names under tt-metal), largest first.
+    std::vector<std::vector<std::string>> rows;
+    for (size_t i = 0; i < l.op_rows; ++i)
+      rows.push_back({b.by_op[i].op ? Truncate(*b.by_op[i].op, 40) : "(no op)",
+                      FormatBytes(b.by_op[i].bytes), std::to_string(b.by_op[i].buffers)});
+    Put(l.by_op_y, 0, "Live memory by op:", A_BOLD);
+    PutTable(l.by_op_y + 1, RenderTable({"OP", ">BYTES", ">BUFFERS"}, rows), 1 + l.op_rows);
   }
+  if (l.buffers_y >= 0) {
+    std::vector<std::vector<std::string>> bufs;
+    for (size_t i = 0; i < l.buffer_rows; ++i) {
+      const model::BufferRow& r = b.buffers[i];
+      bufs.push_back({std::to_string(r.device), r.type, std::to_string(r.id),
+                      fmt::format("{:#x}", r.address), FormatBytes(r.size),
+                      Truncate(r.op.value_or(""), 32), r.capture ? "capture" : ""});
+    }
+    Put(l.buffers_y, 0, fmt::format("Largest live buffers ({} live in all):", b.live_buffers),
+        A_BOLD);
+    PutTable(l.buffers_y + 1,
+             RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs),
+             1 + l.buffer_rows);
+  }
+  if (l.chart_y < 0) return;
   // Its own history: all memory types together.
   std::vector<double> values;
   for (const auto& [pid, samples] : st.detail_history.processes)
@@ -254,14 +243,13 @@ void DrawDetail(State& st) {
     }
   double peak = 0;
   for (double v : values) peak = std::max(peak, v);
-  if (y < LINES - 1 - chart_rows) {
-    Put(y++, 0,
-        fmt::format("Its memory over the last {} s (peak {}):", values.size(),
-                    FormatBytes(static_cast<uint64_t>(peak))),
-        A_BOLD);
-    for (const std::string& row : Chart(values, peak, std::max(COLS - 1, 1), chart_rows))
-      Put(y++, 0, row, st.color ? COLOR_PAIR(kTitle) : 0);
-  }
+  int y = l.chart_y;
+  Put(y++, 0,
+      fmt::format("Its memory over the last {} s (peak {}):", values.size(),
+                  FormatBytes(static_cast<uint64_t>(peak))),
+      A_BOLD);
+  for (const std::string& row : Chart(values, peak, std::max(COLS - 1, 1), l.chart_rows))
+    Put(y++, 0, row, st.color ? COLOR_PAIR(kTitle) : 0);
 }
 
 void DrawFragmentation(const State& st) {
@@ -276,28 +264,30 @@ void DrawFragmentation(const State& st) {
            fmt::format(" ttmem top   fragmentation: device {} ({})   Tab: next   Esc: back", d.id,
                        d.arch.value_or("")),
            A_REVERSE);
-  int y = 2;
-  bool any = false;
+  std::vector<const model::FragmentationType*> types;
   for (const model::FragmentationDevice& dev : st.fragmentation.devices)
-    for (const model::FragmentationType& t : dev.types) {
-      if (y + 4 >= LINES) break;
-      any = true;
-      auto label = proto::MemTypeFromKey(t.type);
-      Put(y++, 0,
-          fmt::format("{:<9} {} bank(s) of {} from {:#x}",
-                      label ? proto::kMemTypeLabels[*label] : t.type, t.bank_count,
-                      FormatBytes(t.bank_size), t.bank_base),
-          A_BOLD);
-      Put(y++, 0,
-          fmt::format("  per bank: used {}  free {} in {} block(s)  largest free {}",
-                      FormatBytesShort(t.used_per_bank_bytes),
-                      FormatBytesShort(t.free_per_bank_bytes), t.free_blocks,
-                      FormatBytesShort(t.largest_free_block_bytes)));
-      const std::string map = base::TerminalSafe(t.map);
-      Put(y, 0, "[");
-      Put(y, 1, map, st.color ? COLOR_PAIR(kTitle) : 0);
-      Put(y++, 1 + static_cast<int>(map.size()), "]");
-    }
+    for (const model::FragmentationType& t : dev.types) types.push_back(&t);
+  const FragmentationLayout l = LayoutFragmentation(LINES, COLS, types.size());
+  int y = 2;
+  const bool any = !types.empty();
+  for (size_t i = 0; i < l.types_shown; ++i) {
+    const model::FragmentationType& t = *types[i];
+    auto label = proto::MemTypeFromKey(t.type);
+    Put(y++, 0,
+        fmt::format("{:<9} {} bank(s) of {} from {:#x}",
+                    label ? proto::kMemTypeLabels[*label] : t.type, t.bank_count,
+                    FormatBytes(t.bank_size), t.bank_base),
+        A_BOLD);
+    Put(y++, 0,
+        fmt::format("  per bank: used {}  free {} in {} block(s)  largest free {}",
+                    FormatBytesShort(t.used_per_bank_bytes),
+                    FormatBytesShort(t.free_per_bank_bytes), t.free_blocks,
+                    FormatBytesShort(t.largest_free_block_bytes)));
+    const std::string map = base::TerminalSafe(t.map);
+    Put(y, 0, "[");
+    Put(y, 1, map, st.color ? COLOR_PAIR(kTitle) : 0);
+    Put(y++, 1 + static_cast<int>(map.size()), "]");
+  }
   if (!any)
     Put(y++, 0,
         "No bank geometry announced for this device: the runtime's ttmem_device_info leaves "
