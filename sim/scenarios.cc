@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -586,47 +587,54 @@ void TracedModel(const ScenarioOptions& o, Checkpoints& cp) {
   }
 }
 
+// Every scenario: its name, its help line and what runs it, in one table.
+struct Entry {
+  Scenario what;
+  void (*run)(const ScenarioOptions&, Checkpoints&);
+};
+const std::vector<Entry>& Table() {
+  static const std::vector<Entry> t = {
+      {{"matmul_multicore_reuse", "DRAM in0/in1/out and per-core CBs and kernels on the grid"},
+       MatmulMulticoreReuse},
+      {{"mesh_allocation", "the seeds' mesh test: 2x4 mesh, replicated and sharded tensors, ops"},
+       MeshAllocation},
+      {{"graph_capture", "real buffers live while an op is captured with NO_DISPATCH"},
+       GraphCapture},
+      {{"churn", "random allocations of every type from threads (and processes), for load"}, Churn},
+      {{"program_cache", "--programs N programs of one layout dispatched round-robin on a mesh"},
+       ProgramCache},
+      {{"leak", "a known sequence that leaks repeat x 1 MiB of DRAM (for ttmem record/report)"},
+       Leak},
+      {{"traced_model", "a traced model with known L1_SMALL, TRACE and L1/CB peaks (--advise)"},
+       TracedModel},
+      {{"oom", "a model that runs out of L1 (--failure l1|cb|uncaught): the snapshot at OOM"}, Oom},
+  };
+  return t;
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
-  static const std::vector<Scenario> s = {
-      {"matmul_multicore_reuse", "DRAM in0/in1/out and per-core CBs and kernels on the grid"},
-      {"mesh_allocation", "the seeds' mesh test: 2x4 mesh, replicated and sharded tensors, ops"},
-      {"graph_capture", "real buffers live while an op is captured with NO_DISPATCH"},
-      {"churn", "random allocations of every type from threads (and processes), for load"},
-      {"program_cache", "--programs N programs of one layout dispatched round-robin on a mesh"},
-      {"leak", "a known sequence that leaks repeat x 1 MiB of DRAM (for ttmem record/report)"},
-      {"traced_model", "a traced model with known L1_SMALL, TRACE and L1/CB peaks (--advise)"},
-      {"oom", "a model that runs out of L1 (--failure l1|cb|uncaught): the snapshot at OOM"},
-  };
+  static const std::vector<Scenario> s = [] {
+    std::vector<Scenario> out;
+    for (const Entry& e : Table()) out.push_back(e.what);
+    return out;
+  }();
   return s;
 }
 
 int RunScenario(const ScenarioOptions& o) {
   Checkpoints cp(o.checkpoints);
   try {
-    if (o.name == "matmul_multicore_reuse") {
-      MatmulMulticoreReuse(o, cp);
-    } else if (o.name == "mesh_allocation") {
-      MeshAllocation(o, cp);
-    } else if (o.name == "graph_capture") {
-      GraphCapture(o, cp);
-    } else if (o.name == "program_cache") {
-      ProgramCache(o, cp);
-    } else if (o.name == "churn") {
-      Churn(o, cp);
-    } else if (o.name == "leak") {
-      Leak(o, cp);
-    } else if (o.name == "traced_model") {
-      TracedModel(o, cp);
-    } else if (o.name == "oom") {
-      Oom(o, cp);
-    } else {
+    auto e = std::find_if(Table().begin(), Table().end(),
+                          [&](const Entry& x) { return o.name == x.what.name; });
+    if (e == Table().end()) {
       std::fprintf(stderr,
                    "ttmem sim: unknown scenario '%s' (run 'ttmem sim --help' for the list)\n",
                    o.name.c_str());
       return 2;
     }
+    e->run(o, cp);
   } catch (const OutOfMemory& e) {
     // Everything the scenario held was released while the exception unwound.
     ttmem_flush(2000);
