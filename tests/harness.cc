@@ -397,6 +397,13 @@ size_t CountFds(pid_t pid) {
   return n;
 }
 
+bool HungUp(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0) return false;
+  char c;
+  return ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
 bool RunningAsRoot() {
   return ::geteuid() == 0;
 }

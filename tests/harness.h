@@ -156,6 +156,8 @@ size_t CountFds(pid_t pid);
 // Runs `body` in a forked child as `uid` (setgid/setuid first); its return value is the child's
 // exit status. Only root can do this: tests call RunningAsRoot() first and skip otherwise.
 bool RunningAsRoot();
+// Whether the daemon hung up on `fd` (end of stream) within `timeout_ms`.
+bool HungUp(int fd, int timeout_ms = 3000);
 pid_t ForkAs(uid_t uid, const std::function<int()>& body);
 inline constexpr uid_t kNobody = 65534;
 

@@ -110,13 +110,6 @@ void WriteAllocs(Forger& f, uint32_t ring, uint64_t n, uint64_t size, uint32_t d
   ctl->head.store(head + n);
 }
 
-bool HungUp(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return false;
-  char c;
-  return ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
-}
-
 bool DaemonAlive(const Daemon& d) {
   return d.pid() > 0 && ::kill(d.pid(), 0) == 0 && ::waitpid(d.pid(), nullptr, WNOHANG) == 0;
 }

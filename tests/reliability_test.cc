@@ -161,13 +161,6 @@ TEST(Reliability, OverflowIsCountedAndResyncedToExactTotals) {
 namespace ttmem::test {
 namespace {
 
-bool HungUp(int fd, int timeout_ms = 3000) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return false;
-  char c;
-  return ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
-}
-
 TEST(Reliability, ForgedSharedMemoryDisconnectsOnlyTheForger) {
   TempDir dir;
   Daemon daemon(dir);
