@@ -105,9 +105,6 @@ static_assert(ttmem::proto::kMaxOpNames < (1u << (16 - ttmem::proto::kSyncOpShif
 
 enum State : int { kUninit = 0, kDisabled = 1, kEnabled = 2 };
 
-constexpr uint32_t kDefaultRings = 64;
-constexpr uint32_t kDefaultRingRecords = 8192;  // 512 KiB per ring
-
 std::atomic<int> g_state{kUninit};
 
 // Mirrors g_state == kDisabled for the inline check in ttmem.h.
@@ -144,21 +141,6 @@ pthread_key_t g_thread_key;  // its destructor retires the thread's ring
 // app's earlier loads (e.g. the lock acquire that made a reused id available).
 inline uint64_t NextKey(ttmem::proto::RegionHeader* hdr) {
   return hdr->sequence.fetch_add(1, std::memory_order_relaxed);
-}
-
-uint32_t EnvU32(const char* name, uint32_t dflt, uint32_t lo, uint32_t hi) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return dflt;
-  char* end = nullptr;
-  unsigned long x = std::strtoul(v, &end, 10);
-  if (*end != '\0' || x < lo || x > hi) return dflt;
-  return static_cast<uint32_t>(x);
-}
-
-uint32_t RoundUpPow2(uint32_t x) {
-  uint32_t p = 1;
-  while (p < x) p <<= 1;
-  return p;
 }
 
 // Overflow policy: the ring is full. With a daemon connected, wake it and wait for space, at most
@@ -348,31 +330,6 @@ void WriteMany(ttmem::proto::RecordKind kind, const uint32_t* devices, uint32_t 
 // ---------------------------------------------------------------------------------------------
 // Initialisation and fork.
 
-bool CreateRegion() {
-  uint32_t rings = EnvU32("TTMEM_RINGS", kDefaultRings, 1, ttmem::proto::kMaxRings);
-  uint32_t cap =
-      RoundUpPow2(EnvU32("TTMEM_RING_RECORDS", kDefaultRingRecords, ttmem::proto::kMinRingCapacity,
-                         ttmem::proto::kMaxRingCapacity));
-  uint64_t size = ttmem::proto::RegionSize(rings, cap);
-  g_full_wait_ns = uint64_t{EnvU32("TTMEM_FULL_WAIT_US", 10000, 0, 1000000)} * 1000;
-  int fd = ::memfd_create("ttmem-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return false;
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0 ||
-      ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
-    ::close(fd);
-    return false;
-  }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) {
-    ::close(fd);
-    return false;
-  }
-  auto* hdr = static_cast<RegionHeader*>(base);
-  ttmem::proto::InitRegionHeader(hdr, rings, cap);
-  g_link.region = Region{base, size, fd, rings, cap, hdr};
-  return true;
-}
-
 void AtForkPrepare() {
   g_init_mu.lock();
   g_sock_mu.lock();
@@ -412,7 +369,7 @@ __attribute__((noinline, cold)) int InitSlow() {
     g_atfork_registered = true;
   }
   const char* env = std::getenv("TT_ALLOC_TRACKING_ENABLED");
-  if (env == nullptr || std::strcmp(env, "1") != 0 || !CreateRegion()) {
+  if (env == nullptr || std::strcmp(env, "1") != 0 || !CreateRegion(&g_full_wait_ns)) {
     SetState(kDisabled);
     return kDisabled;
   }
@@ -453,6 +410,10 @@ __attribute__((constructor)) void InitAtLoad() {
 }
 
 }  // namespace
+
+bool ttmem::client::TrackingEnabled() {
+  return Enabled();
+}
 
 // ---------------------------------------------------------------------------------------------
 // The C ABI.
@@ -526,107 +487,4 @@ TTMEM_EXPORT int ttmem_mark(const char* name) {
   if (id == 0) return -1;
   Write(ttmem::proto::RecordKind::kMark, 0, 0, id, 0, 0, 0);
   return 0;
-}
-
-TTMEM_EXPORT int ttmem_flush(uint32_t timeout_ms) {
-  if (!Enabled()) return -1;
-  timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  const uint64_t deadline = static_cast<uint64_t>(start.tv_sec) * 1000000000ull +
-                            static_cast<uint64_t>(start.tv_nsec) +
-                            uint64_t{timeout_ms} * 1000000ull;
-  const Region& reg = g_link.region;
-  std::vector<uint64_t> target(reg.ring_count);
-  for (uint32_t i = 0; i < reg.ring_count; ++i)
-    target[i] = ttmem::proto::RingAt(reg.base, i)->head.load(std::memory_order_acquire);
-  for (;;) {
-    if (g_link.log_mode.load() != 0) {
-      EnterLogMode();  // nudges the connector to deliver the log
-    } else if (g_link.connected.load() != 0 && g_link.sync_inflight.load() == 0) {
-      bool done = true;
-      for (uint32_t i = 0; i < reg.ring_count && done; ++i) {
-        done =
-            ttmem::proto::RingAt(reg.base, i)->applied.load(std::memory_order_acquire) >= target[i];
-      }
-      if (done) return 0;
-      WakeDaemon();
-    }
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t t =
-        static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
-    if (t >= deadline) return 1;
-    ::usleep(500);
-  }
-}
-
-TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
-  if (info == nullptr || info->struct_size < TTMEM_DEVICE_INFO_V1_SIZE ||
-      info->device >= TTMEM_MAX_DEVICES || !Enabled())
-    return -1;
-  // A caller built against the older struct passes 112 bytes: the rest reads as zero (unknown).
-  ttmem_device_info in;
-  std::memset(&in, 0, sizeof(in));
-  std::memcpy(&in, info, std::min<size_t>(info->struct_size, sizeof(in)));
-  ttmem::proto::DeviceInfoBody body{};
-  body.device = in.device;
-  body.num_cores = in.num_cores;
-  body.unique_id = in.unique_id;
-  body.flags = in.flags & TTMEM_DEVICE_UNIQUE_ID_VALID;
-  std::memcpy(body.arch, in.arch, sizeof(body.arch));
-  body.arch[sizeof(body.arch) - 1] = '\0';
-  for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t) {
-    body.capacity_bytes[t] = in.capacity_bytes[t];
-    body.bank_count[t] = in.bank_count[t];
-    body.bank_base[t] = in.bank_base[t];
-  }
-  std::lock_guard<std::mutex> lock(g_sock_mu);
-  int slot = 0;
-  while (slot < g_num_devices && g_devices[slot].device != body.device) ++slot;
-  if (slot == kMaxAnnounced) return -1;
-  g_devices[slot] = body;
-  if (slot == g_num_devices) ++g_num_devices;
-  // Kept above: a failed send (the connection is going) is repeated at the next connection.
-  if (g_link.sock_fd >= 0)
-    static_cast<void>(ttmem::proto::SendFrame(g_link.sock_fd, ttmem::proto::FrameType::kDeviceInfo,
-                                              &body, sizeof(body)));
-  return 0;
-}
-
-TTMEM_EXPORT int ttmem_set_tag(const char* tag) {
-  if (!Enabled()) return -1;
-  std::lock_guard<std::mutex> lock(g_sock_mu);
-  std::memset(&g_tag, 0, sizeof(g_tag));
-  if (tag != nullptr) std::strncpy(g_tag.tag, tag, sizeof(g_tag.tag) - 1);
-  g_has_tag = true;
-  // Kept above: a failed send (the connection is going) is repeated at the next connection.
-  if (g_link.sock_fd >= 0)
-    static_cast<void>(ttmem::proto::SendFrame(g_link.sock_fd, ttmem::proto::FrameType::kSetTag,
-                                              &g_tag, sizeof(g_tag)));
-  return 0;
-}
-
-TTMEM_EXPORT int ttmem_get_stats(ttmem_stats* out) {
-  if (out == nullptr) return -1;
-  std::memset(out, 0, sizeof(*out));
-  if (!Enabled()) return 0;
-  const Region& reg = g_link.region;
-  for (uint32_t i = 0; i < reg.ring_count; ++i)
-    out->events_written += ttmem::proto::RingAt(reg.base, i)->head.load(std::memory_order_relaxed);
-  out->events_written += g_link.logged.load(std::memory_order_relaxed);
-  out->events_dropped = reg.header->overflowed.load(std::memory_order_relaxed) +
-                        reg.header->lost_bad_args.load(std::memory_order_relaxed);
-  out->connected = g_link.connected.load();
-  out->rings_in_use = g_link.rings_in_use.load();
-  return 0;
-}
-
-TTMEM_EXPORT uint32_t ttmem_socket_path(char* buf, uint32_t len) {
-  std::string p = ttmem::proto::DefaultSocketPath();
-  if (buf != nullptr && len > 0) {
-    size_t n = p.size() < len - 1 ? p.size() : len - 1;
-    std::memcpy(buf, p.data(), n);
-    buf[n] = '\0';
-  }
-  return static_cast<uint32_t>(p.size());
 }

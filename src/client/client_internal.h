@@ -74,6 +74,12 @@ void LockOpNames();
 void UnlockOpNames();
 
 void WakeDaemon();
+// Makes the region (g_link.region) as the environment sizes it, and reads TTMEM_FULL_WAIT_US into
+// *full_wait_ns. False when the kernel refuses (no memfd, no mapping): tracking stays off.
+bool CreateRegion(uint64_t* full_wait_ns);
+// Whether this process tracks (initialising on the first call): the ABI's entry points off the
+// hot path ask it (control.cc); the hot path has its own inline check.
+bool TrackingEnabled();
 // Takes the resync log and switches to the rings at one instant, recording each ring's head as
 // its hold and the round's sequence number in the region.
 ResyncLog::Chunk TakeLogAndSwitchToRings(uint64_t* sequence);
