@@ -15,7 +15,8 @@
 #   sim/            — the simulated runtime: the public C header (it reports like an application),
 #                     protocol (the memory-type table), base (byte formatting) and ttshm (the
 #                     tt-metal statistics format it publishes); never the daemon, cli or model
-#   integrations/   — the adapter tt-metal embeds: the public C header only
+#   integrations/   — the adapter tt-metal embeds: the public C header, and base for the
+#                     header-only lock annotations (base/thread_annotations.h)
 #   integrations/*/ — the shells built against a runtime: its headers and the adapter's, never
 #                     one of ttmem's internal libraries
 #
@@ -30,7 +31,7 @@ set(allowed_daemon daemon base protocol ledger ttshm model)
 set(allowed_cli cli base protocol ledger ttshm model)
 
 set(allowed_sim sim ttmem protocol base ttshm)
-set(allowed_integrations ttmem)
+set(allowed_integrations ttmem base)
 set(internal base protocol ledger ttshm model client daemon cli sim)
 
 set(broken "")

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "ttmem/ttmem.h"
 
 namespace ttmem::integration {
@@ -37,9 +38,9 @@ unsigned ParseBroken() {
   return mask;
 }
 
-std::mutex g_mu;                        // guards g_resident and g_seen
-std::vector<ProgramLayout> g_resident;  // per chip
-std::vector<bool> g_seen;
+ttmem::base::Mutex g_mu;                                       // guards g_resident and g_seen
+std::vector<ProgramLayout> g_resident TTMEM_GUARDED_BY(g_mu);  // per chip
+std::vector<bool> g_seen TTMEM_GUARDED_BY(g_mu);
 
 // Replaces what `now` says is resident with `next`, one free and one allocation per type that
 // changed.
@@ -84,7 +85,7 @@ uint64_t ResidentId(bool cb) {
 
 void ProgramDispatched(Chips chips, const ProgramLayout& layout) {
   if (!ttmem_enabled()) return;
-  std::lock_guard<std::mutex> lock(g_mu);
+  ttmem::base::MutexLock lock(g_mu);
   for (size_t i = 0; i < chips.count; ++i) {
     const uint32_t chip = chips.ids[i];
     if (chip >= kMaxChip) continue;
@@ -97,7 +98,7 @@ void ProgramDispatched(Chips chips, const ProgramLayout& layout) {
 
 void ResidentReleased(Chips chips) {
   if (!ttmem_enabled()) return;
-  std::lock_guard<std::mutex> lock(g_mu);
+  ttmem::base::MutexLock lock(g_mu);
   for (size_t i = 0; i < chips.count; ++i) {
     const uint32_t chip = chips.ids[i];
     if (chip >= g_resident.size()) continue;
@@ -205,7 +206,7 @@ uint64_t CbReportedBytes(const ProgramCb* cbs, size_t n, uint64_t base, uint64_t
 
 bool FirstSight(uint32_t chip) {
   if (chip >= kMaxChip) return false;
-  std::lock_guard<std::mutex> lock(g_mu);
+  ttmem::base::MutexLock lock(g_mu);
   if (chip >= g_seen.size()) g_seen.resize(chip + 1);
   if (g_seen[chip]) return false;
   g_seen[chip] = true;

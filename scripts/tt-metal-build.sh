@@ -47,7 +47,7 @@ out=$(cd "$out" && pwd)
 objs=()
 for src in integrations/tt-metal/ttmem_tt_metal.cpp integrations/ttmem_tracking.cc integrations/thread_start.cc; do
   obj="$out/$(basename "$src").o"
-  "$cxx" "${flags[@]}" "${tt_includes[@]}" -I"$root/include" -I"$root/integrations" -c "$root/$src" -o "$obj"
+  "$cxx" "${flags[@]}" "${tt_includes[@]}" -I"$root/include" -I"$root/integrations" -I"$root/src" -c "$root/$src" -o "$obj"
   objs+=("$obj")
 done
 # Against a tree with libraries the library is linked to libtt_metal.so, so that LD_PRELOAD

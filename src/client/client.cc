@@ -46,7 +46,7 @@ namespace ttmem::client {
 // objects never freed, so that threads still running during static destruction, and fork
 // children, never touch a destroyed object.
 Link g_link;
-std::mutex g_sock_mu;
+base::Mutex g_sock_mu;
 proto::DeviceInfoBody g_devices[kMaxAnnounced];
 int g_num_devices = 0;
 proto::SetTagBody g_tag;
@@ -112,7 +112,7 @@ void SetState(int st) {
   __atomic_store_n(&ttmem_internal_off, st == kDisabled ? 1 : 0, __ATOMIC_RELAXED);
   g_state.store(st, std::memory_order_release);
 }
-std::mutex g_init_mu;  // guards initialisation
+ttmem::base::Mutex g_init_mu;  // guards initialisation
 
 // Per-thread ring handle: POD, initial-exec TLS so the hot path reads it with one instruction.
 struct ThreadRing {
@@ -330,18 +330,20 @@ void WriteMany(ttmem::proto::RecordKind kind, const uint32_t* devices, uint32_t 
 // ---------------------------------------------------------------------------------------------
 // Initialisation and fork.
 
-void AtForkPrepare() {
+// Held across fork() on purpose: the analysis cannot follow a lock taken here and released in
+// the parent or the child.
+void AtForkPrepare() TTMEM_NO_THREAD_SAFETY_ANALYSIS {
   g_init_mu.lock();
   g_sock_mu.lock();
   LockOpNames();
 }
-void AtForkParent() {
+void AtForkParent() TTMEM_NO_THREAD_SAFETY_ANALYSIS {
   UnlockOpNames();
   g_sock_mu.unlock();
   g_init_mu.unlock();
 }
 // The child must never write into the parent's region: drop it and start afresh on next use.
-void AtForkChild() {
+void AtForkChild() TTMEM_NO_THREAD_SAFETY_ANALYSIS {
   // The parent's link is not the child's: close what it holds, then start from a fresh one (the
   // parent's log too is left behind: its locks may be held by threads the child does not have).
   Link& l = g_link;
@@ -357,10 +359,10 @@ void AtForkChild() {
   g_init_mu.unlock();
 }
 
-bool g_atfork_registered = false;  // guarded by g_init_mu
+bool g_atfork_registered TTMEM_GUARDED_BY(g_init_mu) = false;
 
 __attribute__((noinline, cold)) int InitSlow() {
-  std::lock_guard<std::mutex> lock(g_init_mu);
+  ttmem::base::MutexLock lock(g_init_mu);
   int st = g_state.load(std::memory_order_acquire);
   if (st != kUninit) return st;
   if (!g_atfork_registered) {

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "client/resync_log.h"
 #include "protocol/shm_abi.h"
 #include "protocol/wire.h"
@@ -54,19 +55,19 @@ static_assert(std::is_trivially_destructible_v<Link>);
 extern Link g_link;
 
 // Control socket: written by the connector thread and by announce/tag callers.
-extern std::mutex g_sock_mu;
+extern base::Mutex g_sock_mu;
 inline constexpr int kMaxAnnounced = 256;
-extern proto::DeviceInfoBody g_devices[kMaxAnnounced];  // guarded by g_sock_mu
-extern int g_num_devices;                               // guarded by g_sock_mu
-extern proto::SetTagBody g_tag;                         // guarded by g_sock_mu
-extern bool g_has_tag;                                  // guarded by g_sock_mu
+extern proto::DeviceInfoBody g_devices[kMaxAnnounced] TTMEM_GUARDED_BY(g_sock_mu);
+extern int g_num_devices TTMEM_GUARDED_BY(g_sock_mu);
+extern proto::SetTagBody g_tag TTMEM_GUARDED_BY(g_sock_mu);
+extern bool g_has_tag TTMEM_GUARDED_BY(g_sock_mu);
 
 // Scope names (scopes.cc): interned once per process, kept across fork; sent to the daemon once
 // per connection (kOpName). Guarded by their own lock, never held while sending.
 // Returns the name's id (1 .. kMaxOpNames), or 0 when refused (empty, or the table is full).
 uint32_t InternOpName(const char* name);
 // Sends the names this connection has not had yet. The caller holds g_sock_mu and a connection.
-void SendOpNamesLocked();
+void SendOpNamesLocked() TTMEM_REQUIRES(g_sock_mu);
 // A new connection has had none of them.
 void ForgetOpNamesSent();
 // Fork: the names' lock is taken before and released after, in parent and child.

@@ -26,7 +26,7 @@ enum class AckResult { kOk, kTimeout, kFailed };
 
 // A failed send means the connection is gone: the connector sees it close and reconnects, and
 // the announcements (kept here) go again then. Nothing else to do.
-void SendAnnouncementsLocked() {
+void SendAnnouncementsLocked() TTMEM_REQUIRES(g_sock_mu) {
   bool ok = true;
   for (int i = 0; i < g_num_devices && ok; ++i)
     ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
@@ -48,7 +48,7 @@ bool SendHello(int fd) {
     if (std::fgets(hello.comm, sizeof(hello.comm), f) == nullptr) hello.comm[0] = '\0';
     std::fclose(f);
   }
-  std::lock_guard<std::mutex> lock(g_sock_mu);
+  ttmem::base::MutexLock lock(g_sock_mu);
   return proto::SendFrame(fd, proto::FrameType::kHello, &hello, sizeof(hello), g_link.region.memfd,
                           g_link.state_fd);
 }
@@ -82,7 +82,7 @@ AckResult ReceiveAck(int fd, int timeout_ms) {
     }
   }
   if (ack.passed_fd2) {
-    std::lock_guard<std::mutex> lock(g_sock_mu);
+    ttmem::base::MutexLock lock(g_sock_mu);
     if (g_link.state_fd >= 0) ::close(g_link.state_fd);
     g_link.state_fd = ack.passed_fd2.release();
   }
@@ -91,7 +91,7 @@ AckResult ReceiveAck(int fd, int timeout_ms) {
 
 void OnConnected(int fd) {
   {
-    std::lock_guard<std::mutex> lock(g_sock_mu);
+    ttmem::base::MutexLock lock(g_sock_mu);
     g_link.sock_fd = fd;
     SendAnnouncementsLocked();
   }
@@ -143,7 +143,7 @@ bool DeliverChunk(int fd, proto::FrameReader& reader, const ResyncLog::Chunk& ch
                   uint64_t sequence) {
   constexpr size_t kPerFrame = proto::kMaxClientPayload / sizeof(proto::SyncRecord);
   {
-    std::lock_guard<std::mutex> lock(g_sock_mu);
+    ttmem::base::MutexLock lock(g_sock_mu);
     proto::SyncBeginBody b{sequence, 0};
     if (!proto::SendFrame(fd, proto::FrameType::kSyncBegin, &b, sizeof(b))) return false;
     for (const auto* part : {&chunk.frees, &chunk.allocs}) {
@@ -206,7 +206,7 @@ void RunConnected(base::UniqueFd fd) {
       uint64_t v;
       while (::read(g_link.connector_wake, &v, sizeof(v)) > 0) {
       }
-      std::lock_guard<std::mutex> lock(g_sock_mu);  // names a pushing thread could not send
+      ttmem::base::MutexLock lock(g_sock_mu);  // names a pushing thread could not send
       SendOpNamesLocked();
     }
     if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
@@ -218,7 +218,7 @@ void RunConnected(base::UniqueFd fd) {
   // The daemon is gone: events go to the log until the next one has everything.
   g_link.log_mode.store(1);
   g_link.connected.store(0);
-  std::lock_guard<std::mutex> lock(g_sock_mu);
+  ttmem::base::MutexLock lock(g_sock_mu);
   g_link.sock_fd = -1;
 }
 

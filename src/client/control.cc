@@ -82,7 +82,7 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
     body.bank_count[t] = in.bank_count[t];
     body.bank_base[t] = in.bank_base[t];
   }
-  std::lock_guard<std::mutex> lock(g_sock_mu);
+  ttmem::base::MutexLock lock(g_sock_mu);
   int slot = 0;
   while (slot < g_num_devices && g_devices[slot].device != body.device) ++slot;
   if (slot == kMaxAnnounced) return -1;
@@ -97,7 +97,7 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
 
 TTMEM_EXPORT int ttmem_set_tag(const char* tag) {
   if (!TrackingEnabled()) return -1;
-  std::lock_guard<std::mutex> lock(g_sock_mu);
+  ttmem::base::MutexLock lock(g_sock_mu);
   std::memset(&g_tag, 0, sizeof(g_tag));
   if (tag != nullptr) std::strncpy(g_tag.tag, tag, sizeof(g_tag.tag) - 1);
   g_has_tag = true;

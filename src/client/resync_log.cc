@@ -15,7 +15,7 @@ void ResyncLog::AddLocked(Shard& s, const proto::SyncRecord& r) {
 
 bool ResyncLog::Add(const std::atomic<uint32_t>& mode, const proto::SyncRecord& r) {
   Shard& s = shards_[ShardOf(Key{r.device, r.buffer_id})];
-  std::lock_guard<std::mutex> lock(s.mu);
+  ttmem::base::MutexLock lock(s.mu);
   if (mode.load(std::memory_order_acquire) == 0) return false;
   AddLocked(s, r);
   ++s.events;
@@ -49,7 +49,7 @@ void ResyncLog::PutBack(Chunk&& older) {
   for (const auto& r : older.allocs) AddLocked(fresh[ShardOf(Key{r.device, r.buffer_id})], r);
   for (size_t i = 0; i < kShards; ++i) {
     Shard& s = shards_[i];
-    std::lock_guard<std::mutex> lock(s.mu);
+    ttmem::base::MutexLock lock(s.mu);
     Shard& o = fresh[i];
     for (const Key& k : s.frees) {
       if (o.allocs.erase(k) == 0) o.frees.insert(k);

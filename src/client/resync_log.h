@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "protocol/wire.h"
 
 namespace ttmem::client {
@@ -34,8 +35,9 @@ class ResyncLog {
   bool Add(const std::atomic<uint32_t>& mode, const proto::SyncRecord& r);
   // With every shard locked: calls snapshot() (the caller records its ring heads), moves
   // everything out and sets mode to 0, so events from here on go to the rings again.
+  // (Every shard is locked in a loop, which the analysis cannot follow.)
   template <typename Snapshot>
-  Chunk TakeAndEnd(std::atomic<uint32_t>& mode, Snapshot snapshot) {
+  Chunk TakeAndEnd(std::atomic<uint32_t>& mode, Snapshot snapshot) TTMEM_NO_THREAD_SAFETY_ANALYSIS {
     for (Shard& s : shards_) s.mu.lock();
     snapshot();
     Chunk c = TakeLocked();
@@ -43,8 +45,9 @@ class ResyncLog {
     for (Shard& s : shards_) s.mu.unlock();
     return c;
   }
-  // Puts back a chunk that could not be delivered, composed with what was added since.
-  void PutBack(Chunk&& older);
+  // Puts back a chunk that could not be delivered, composed with what was added since (shards
+  // of its own, unshared, then each of ours under its lock).
+  void PutBack(Chunk&& older) TTMEM_NO_THREAD_SAFETY_ANALYSIS;
 
  private:
   struct Key {
@@ -59,15 +62,15 @@ class ResyncLog {
     }
   };
   struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<Key, proto::SyncRecord, KeyHash> allocs;
-    std::unordered_set<Key, KeyHash> frees;
-    uint64_t events = 0;
+    mutable base::Mutex mu;
+    std::unordered_map<Key, proto::SyncRecord, KeyHash> allocs TTMEM_GUARDED_BY(mu);
+    std::unordered_set<Key, KeyHash> frees TTMEM_GUARDED_BY(mu);
+    uint64_t events TTMEM_GUARDED_BY(mu) = 0;
   };
   static constexpr size_t kShards = 64;
   static size_t ShardOf(const Key& k) { return KeyHash()(k) % kShards; }
-  static void AddLocked(Shard& s, const proto::SyncRecord& r);
-  Chunk TakeLocked();
+  static void AddLocked(Shard& s, const proto::SyncRecord& r) TTMEM_REQUIRES(s.mu);
+  Chunk TakeLocked() TTMEM_NO_THREAD_SAFETY_ANALYSIS;  // every shard locked (TakeAndEnd)
 
   Shard shards_[kShards];
 };

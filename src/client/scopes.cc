@@ -19,10 +19,10 @@ namespace ttmem::client {
 namespace {
 
 struct OpNames {
-  std::mutex mu;
-  std::unordered_map<std::string, uint32_t> ids;
-  std::vector<proto::OpNameBody> bodies;  // id - 1
-  size_t sent = 0;                        // on the current connection (guarded by g_sock_mu too)
+  ttmem::base::Mutex mu;
+  std::unordered_map<std::string, uint32_t> ids TTMEM_GUARDED_BY(mu);
+  std::vector<proto::OpNameBody> bodies TTMEM_GUARDED_BY(mu);  // id - 1
+  size_t sent = 0;  // on the current connection (guarded by g_sock_mu too)
 };
 // Heap, never freed: threads may outlive static destruction.
 OpNames& Names() {
@@ -40,7 +40,7 @@ uint32_t InternOpName(const char* name) {
   OpNames& n = Names();
   uint32_t id = 0;
   {
-    std::lock_guard<std::mutex> lock(n.mu);
+    ttmem::base::MutexLock lock(n.mu);
     auto it = n.ids.find(key);
     if (it != n.ids.end()) return it->second;
     if (n.bodies.size() >= proto::kMaxOpNames) return 0;
@@ -67,7 +67,7 @@ void SendOpNamesLocked() {
   OpNames& n = Names();
   std::vector<proto::OpNameBody> todo;
   {
-    std::lock_guard<std::mutex> lock(n.mu);
+    ttmem::base::MutexLock lock(n.mu);
     todo.assign(n.bodies.begin() + static_cast<std::ptrdiff_t>(n.sent), n.bodies.end());
   }
   size_t done = 0;
@@ -75,20 +75,20 @@ void SendOpNamesLocked() {
     if (!proto::SendFrame(g_link.sock_fd, proto::FrameType::kOpName, &b, sizeof(b))) break;
     ++done;
   }
-  std::lock_guard<std::mutex> lock(n.mu);
+  ttmem::base::MutexLock lock(n.mu);
   n.sent += done;
 }
 
 void ForgetOpNamesSent() {
   OpNames& n = Names();
-  std::lock_guard<std::mutex> lock(n.mu);
+  ttmem::base::MutexLock lock(n.mu);
   n.sent = 0;
 }
 
-void LockOpNames() {
+void LockOpNames() TTMEM_NO_THREAD_SAFETY_ANALYSIS {
   Names().mu.lock();
 }
-void UnlockOpNames() {
+void UnlockOpNames() TTMEM_NO_THREAD_SAFETY_ANALYSIS {
   Names().mu.unlock();
 }
 
