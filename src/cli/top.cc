@@ -180,69 +180,50 @@ bool MoveKey(State& st, int ch, size_t rows) {
   return true;
 }
 
-bool HandleKey(State& st, ViewQueries& q, int ch) {
-  if (ch == 'q' || ch == 'Q') return false;
-  if (ch == KEY_RESIZE || ch == ERR) return true;
-  if (st.view == View::kHelp) {
-    st.view = View::kMain;
-    return true;
-  }
-  if (ch == 'h' || ch == '?') {
-    st.view = View::kHelp;
-    return true;
-  }
-  if (st.view == View::kFragmentation) {
-    if (ch == 27 || ch == KEY_LEFT || ch == KEY_BACKSPACE || ch == 127) {
-      st.view = View::kMain;
-    } else if (ch == '\t' || ch == 'n') {
-      ++st.frag_index;
-      LoadFragmentation(st, q);
-    }
-    return true;
-  }
-  if (st.view == View::kDetail) {
-    if (ch == 27 || ch == KEY_LEFT || ch == KEY_BACKSPACE || ch == 127)
-      st.view = View::kMain;
-    else if (ch == 'k' || ch == 'K')
-      SignalProcess(st, st.detail_pid, ch == 'K' ? SIGKILL : SIGTERM);
-    return true;
-  }
-  std::vector<ProcRow> rows = Rows(st);
-  if (MoveKey(st, ch, rows.size())) return true;
+static_assert(SIGKILL == 9 && SIGTERM == 15, "ApplyKey names the signals by number");
+
+// A curses key as the state knows it (top_state.h).
+int StateKey(int ch) {
   switch (ch) {
-    case 's':
-      st.sort = static_cast<Sort>((st.sort + 1) % kSortCount);
-      break;
-    case 'r':
-      st.reverse = !st.reverse;
-      break;
-    case 'c':
-      st.filter.clear();
-      break;
-    case 'f':
-      st.view = View::kFragmentation;
-      LoadFragmentation(st, q);
-      break;
-    case '/': {
-      auto f = Prompt(st, "filter (text, user:NAME, pid:N, dev:N): ");
-      if (f) st.filter = *f;
-      st.selected = st.scroll = 0;
-      break;
-    }
     case '\n':
     case KEY_ENTER:
-    case KEY_RIGHT:
-      if (st.selected < rows.size()) OpenDetail(st, q, rows[st.selected].pid);
-      break;
-    case 'k':
-    case 'K':
-      if (st.selected < rows.size())
-        SignalProcess(st, rows[st.selected].pid, ch == 'K' ? SIGKILL : SIGTERM);
-      break;
+      return kKeyEnter;
     case 27:
-      st.message.clear();
-      break;
+    case KEY_LEFT:
+    case KEY_BACKSPACE:
+    case 127:
+      return kKeyEscape;
+    case KEY_RIGHT:
+      return kKeyRight;
+    case KEY_RESIZE:
+    case ERR:
+      return kKeyNone;
     default:
+      return ch;
+  }
+}
+
+// Returns false to quit. The state decides (ApplyKey); this does what needs the world.
+bool HandleKey(State& st, ViewQueries& q, int ch) {
+  const std::vector<ProcRow> rows = Rows(st);
+  if (st.view == View::kMain && MoveKey(st, ch, rows.size())) return true;
+  const KeyAction a = ApplyKey(st, StateKey(ch), rows);
+  switch (a.kind) {
+    case KeyAction::kQuit:
+      return false;
+    case KeyAction::kLoadFragmentation:
+      LoadFragmentation(st, q);
+      break;
+    case KeyAction::kPromptFilter:
+      if (auto f = Prompt(st, "filter (text, user:NAME, pid:N, dev:N): ")) st.filter = *f;
+      break;
+    case KeyAction::kOpenDetail:
+      OpenDetail(st, q, a.pid);
+      break;
+    case KeyAction::kSignal:
+      SignalProcess(st, a.pid, a.sig);
+      break;
+    case KeyAction::kNothing:
       break;
   }
   return true;

@@ -161,4 +161,65 @@ void MoveSelection(State& st, Move m, size_t rows, size_t page) {
   }
 }
 
+KeyAction ApplyKey(State& st, int key, const std::vector<ProcRow>& rows) {
+  constexpr int kSigTerm = 15, kSigKill = 9;
+  if (key == 'q' || key == 'Q') return {KeyAction::kQuit};
+  if (key == kKeyNone) return {};
+  if (st.view == View::kHelp) {  // any key: back
+    st.view = View::kMain;
+    return {};
+  }
+  if (key == 'h' || key == '?') {
+    st.view = View::kHelp;
+    return {};
+  }
+  if (st.view == View::kFragmentation) {
+    if (key == kKeyEscape) {
+      st.view = View::kMain;
+    } else if (key == '\t' || key == 'n') {
+      ++st.frag_index;
+      return {KeyAction::kLoadFragmentation};
+    }
+    return {};
+  }
+  if (st.view == View::kDetail) {
+    if (key == kKeyEscape) st.view = View::kMain;
+    if (key == 'k' || key == 'K')
+      return {KeyAction::kSignal, st.detail_pid, key == 'K' ? kSigKill : kSigTerm};
+    return {};
+  }
+  switch (key) {
+    case 's':
+      st.sort = static_cast<Sort>((st.sort + 1) % kSortCount);
+      break;
+    case 'r':
+      st.reverse = !st.reverse;
+      break;
+    case 'c':
+      st.filter.clear();
+      break;
+    case 'f':
+      st.view = View::kFragmentation;
+      return {KeyAction::kLoadFragmentation};
+    case '/':
+      st.selected = st.scroll = 0;
+      return {KeyAction::kPromptFilter};
+    case kKeyEnter:
+    case kKeyRight:
+      if (st.selected < rows.size()) return {KeyAction::kOpenDetail, rows[st.selected].pid};
+      break;
+    case 'k':
+    case 'K':
+      if (st.selected < rows.size())
+        return {KeyAction::kSignal, rows[st.selected].pid, key == 'K' ? kSigKill : kSigTerm};
+      break;
+    case kKeyEscape:
+      st.message.clear();
+      break;
+    default:
+      break;
+  }
+  return {};
+}
+
 }  // namespace ttmem::cli::top

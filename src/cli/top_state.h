@@ -83,6 +83,31 @@ void TakeReply(State& st, ReplyKind kind, int64_t subject, const nlohmann::json&
 enum class Move { kUp, kDown, kPageUp, kPageDown, kHome, kEnd };
 void MoveSelection(State& st, Move m, size_t rows, size_t page);
 
+// A key, as the state knows keys: printable ones as themselves, the others named.
+enum Key : int {
+  kKeyNone = 0,
+  kKeyEnter = 0x10000,
+  kKeyEscape,  // also Left and Backspace: back
+  kKeyRight,
+};
+// What a key asks of the world beyond the state (top.cc does it); the state's own changes are
+// made by ApplyKey.
+struct KeyAction {
+  enum Kind {
+    kNothing,
+    kQuit,
+    kLoadFragmentation,  // the view's device changed: ask for its fragmentation
+    kPromptFilter,       // ask the user for a filter
+    kOpenDetail,         // of `pid`
+    kSignal,             // `pid` with `sig`
+  } kind = kNothing;
+  int64_t pid = 0;
+  int sig = 0;
+};
+// The key's effect in the current view: the state changed, and what else to do. `rows` are the
+// process table's (Rows(st)).
+KeyAction ApplyKey(State& st, int key, const std::vector<ProcRow>& rows);
+
 }  // namespace ttmem::cli::top
 
 #endif  // TTMEM_CLI_TOP_STATE_H_

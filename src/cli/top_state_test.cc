@@ -108,5 +108,52 @@ TEST(TopState, TheChartSamplesOnceASecondAndTheSelectionStaysInRange) {
   EXPECT_EQ(st.selected, 0u);
 }
 
+TEST(TopState, KeysChangeTheStateAndSayWhatElseToDo) {
+  State st = Host();
+  const std::vector<ProcRow> rows = Rows(st);  // 10, 20, 30 by total
+  EXPECT_EQ(ApplyKey(st, 's', rows).kind, KeyAction::kNothing);
+  EXPECT_EQ(st.sort, kByPid);  // TOTAL is the last sort: s wraps to PID
+  ApplyKey(st, 'r', rows);
+  EXPECT_TRUE(st.reverse);
+  st.selected = 1;
+  KeyAction a = ApplyKey(st, kKeyEnter, rows);
+  EXPECT_EQ(a.kind, KeyAction::kOpenDetail);
+  EXPECT_EQ(a.pid, 20);
+  a = ApplyKey(st, 'K', rows);
+  EXPECT_EQ(a.kind, KeyAction::kSignal);
+  EXPECT_EQ(a.pid, 20);
+  EXPECT_EQ(a.sig, 9);
+  // In the detail view: k signals the shown process, Esc goes back.
+  st.view = View::kDetail;
+  st.detail_pid = 30;
+  a = ApplyKey(st, 'k', rows);
+  EXPECT_EQ(a.pid, 30);
+  EXPECT_EQ(a.sig, 15);
+  ApplyKey(st, kKeyEscape, rows);
+  EXPECT_EQ(st.view, View::kMain);
+  // Fragmentation: f opens it (ask for figures), Tab moves to the next device.
+  EXPECT_EQ(ApplyKey(st, 'f', rows).kind, KeyAction::kLoadFragmentation);
+  EXPECT_EQ(st.view, View::kFragmentation);
+  EXPECT_EQ(ApplyKey(st, '\t', rows).kind, KeyAction::kLoadFragmentation);
+  EXPECT_EQ(st.frag_index, 1u);
+  ApplyKey(st, kKeyEscape, rows);
+  // Help: any key goes back; q quits from anywhere; the filter is asked for, the selection reset.
+  ApplyKey(st, '?', rows);
+  EXPECT_EQ(st.view, View::kHelp);
+  ApplyKey(st, 'x', rows);
+  EXPECT_EQ(st.view, View::kMain);
+  st.selected = 2;
+  EXPECT_EQ(ApplyKey(st, '/', rows).kind, KeyAction::kPromptFilter);
+  EXPECT_EQ(st.selected, 0u);
+  st.filter = "ann";
+  ApplyKey(st, 'c', rows);
+  EXPECT_TRUE(st.filter.empty());
+  EXPECT_EQ(ApplyKey(st, 'q', rows).kind, KeyAction::kQuit);
+  // Nothing selected (an empty table): Enter and k do nothing.
+  st.selected = 5;
+  EXPECT_EQ(ApplyKey(st, kKeyEnter, rows).kind, KeyAction::kNothing);
+  EXPECT_EQ(ApplyKey(st, 'k', rows).kind, KeyAction::kNothing);
+}
+
 }  // namespace
 }  // namespace ttmem::cli::top
