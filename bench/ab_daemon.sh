@@ -5,7 +5,7 @@
 # Usage: bench/ab_daemon.sh OLD_TTMEMD NEW_TTMEMD
 #   FILTER (default: ingest, status at scale, ping under a snapshot flood) picks the benchmarks.
 # Build the benchmarks first: bench/run.sh, or cmake --preset default -DTTMEM_BUILD_BENCH=ON &&
-# cmake --build build --target ttmem_daemon_bench. (bench/ab_ingest.sh: ingest alone.)
+# cmake --build build --target ttmem_daemon_bench. (bench/ab_ingest.sh: ingest alone, through this.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=${1:?old ttmemd}

@@ -2,10 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/tolerant_json.h"
+
 namespace ttmem::model {
 namespace {
 
 using json = nlohmann::json;
+using namespace tolerant;  // NOLINT: the model's readers
 
 template <typename... F>
 struct Overloaded : F... {
@@ -82,32 +85,6 @@ json ToJson(const Notice& n) {
 
 // --- Tolerant reading ---------------------------------------------------------------------------
 
-const json& Member(const json& j, const char* key) {
-  static const json kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-uint64_t U64(const json& v) {
-  if (v.is_number_unsigned()) return v.get<uint64_t>();
-  if (v.is_number_integer() && v.get<int64_t>() >= 0)
-    return static_cast<uint64_t>(v.get<int64_t>());
-  return 0;
-}
-uint64_t U64(const json& j, const char* key) {
-  return U64(Member(j, key));
-}
-int64_t I64(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  return v.is_number_integer() ? v.get<int64_t>() : 0;
-}
-std::string Str(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-std::optional<std::string> OptStr(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  return v.is_string() ? std::optional<std::string>(v.get<std::string>()) : std::nullopt;
-}
 std::array<uint64_t, proto::kNumMemTypes> ByTypeOf(const json& j, const char* key) {
   std::array<uint64_t, proto::kNumMemTypes> out{};
   const json& v = Member(j, key);

@@ -2,10 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/tolerant_json.h"
+
 namespace ttmem::model {
 namespace {
 
 using json = nlohmann::json;
+using namespace tolerant;  // NOLINT: the model's readers
 
 std::string Text(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -37,33 +40,6 @@ json Checked(json j, std::optional<std::string>* error) {
     return json::object();
   }
   return j;
-}
-
-const json& Member(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-const json& Array(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  const json& v = Member(j, key);
-  return v.is_array() ? v : kEmpty;
-}
-
-uint64_t U64(const json& v) {
-  return v.is_number_unsigned()                           ? v.get<uint64_t>()
-         : v.is_number_integer() && v.get<int64_t>() >= 0 ? static_cast<uint64_t>(v.get<int64_t>())
-                                                          : 0;
-}
-uint64_t U64(const json& j, const char* key) {
-  return U64(Member(j, key));
-}
-
-std::string Str(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
 }
 
 std::optional<std::string> Op(const json& j) {

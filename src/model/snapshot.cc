@@ -6,10 +6,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "model/tolerant_json.h"
+
 namespace ttmem::model {
 namespace {
 
 using json = nlohmann::json;
+using namespace tolerant;  // NOLINT: the model's readers
 
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -72,40 +75,6 @@ json TypeJson(const SnapshotType& t) {
 }
 
 // --- Tolerant reading --------------------------------------------------------------------------
-
-const json& Member(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-const json& Array(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  const json& v = Member(j, key);
-  return v.is_array() ? v : kEmpty;
-}
-std::optional<uint64_t> OptU64(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  if (v.is_number_unsigned()) return v.get<uint64_t>();
-  if (v.is_number_integer() && v.get<int64_t>() >= 0)
-    return static_cast<uint64_t>(v.get<int64_t>());
-  return std::nullopt;
-}
-uint64_t U64(const json& j, const char* key) {
-  return OptU64(j, key).value_or(0);
-}
-std::string Str(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-std::optional<std::string> OptStr(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  return v.is_string() ? std::optional<std::string>(v.get<std::string>()) : std::nullopt;
-}
-bool Bool(const json& j, const char* key) {
-  const json& v = Member(j, key);
-  return v.is_boolean() && v.get<bool>();
-}
 
 }  // namespace
 
