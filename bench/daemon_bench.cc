@@ -196,6 +196,15 @@ IngestResult RunProducers(int producers, double seconds, bool paced) {
   return r;
 }
 
+// A request's reply parsed (the benchmarks read a field or two of it).
+bool JsonRequest(ttmem::cli::QueryClient& q, const std::string& request, nlohmann::json* reply,
+                 std::string* error) {
+  std::string text;
+  if (!q.Request(request, &text, error)) return false;
+  *reply = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return reply->is_object();
+}
+
 bool NeedsDaemon(benchmark::State& state) {
   if (std::getenv("TTMEM_SOCKET") != nullptr && ttmem_enabled()) return true;
   state.SkipWithError("needs TT_ALLOC_TRACKING_ENABLED=1 and TTMEM_SOCKET (bench/run.sh)");
@@ -350,7 +359,7 @@ void BM_QueryAtScale(benchmark::State& state) {
   ttmem::cli::QueryClient q(std::getenv("TTMEM_SOCKET"));
   std::string payload, error;
   nlohmann::json status;
-  if (ok != kProcs || !q.Request("status", &status, &error) ||
+  if (ok != kProcs || !JsonRequest(q, R"({"cmd":"status"})", &status, &error) ||
       status["counters"]["live_buffers"] != kBuffers) {
     state.SkipWithError("the 256 processes did not all report (raise --max-connections-per-uid?)");
   } else {
@@ -501,7 +510,7 @@ void BM_EventToVisible(benchmark::State& state) {
   if (!NeedsDaemon(state)) return;
   ttmem_flush(5000);  // connected
   ttmem::cli::QueryClient q(std::getenv("TTMEM_SOCKET"));
-  const nlohmann::json req = {{"cmd", "status"}, {"drain", false}};
+  const std::string req = R"({"cmd":"status","drain":false})";
   const int pauses_ms[] = {0, 1, 10, 100, 1000};
   constexpr uint32_t kDevice = 1000;
   std::vector<double> ms;
@@ -515,7 +524,7 @@ void BM_EventToVisible(benchmark::State& state) {
     const uint64_t size = 4096 + i;
     auto t0 = std::chrono::steady_clock::now();
     ttmem_alloc(kDevice, TTMEM_DRAM, ++id, 0, size);
-    while (q.RequestJson(req, &status, &error) && DeviceUsed(status, kDevice) != size)
+    while (JsonRequest(q, req, &status, &error) && DeviceUsed(status, kDevice) != size)
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     ms.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() *
                  1e3);
@@ -534,7 +543,7 @@ void BM_IdleWakeups(benchmark::State& state) {
   ttmem::cli::QueryClient q(std::getenv("TTMEM_SOCKET"));
   nlohmann::json status;
   std::string error;
-  if (!q.Request("status", &status, &error)) {
+  if (!JsonRequest(q, R"({"cmd":"status"})", &status, &error)) {
     state.SkipWithError(error.c_str());
     return;
   }

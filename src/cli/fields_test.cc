@@ -12,7 +12,7 @@ namespace {
 model::Status Doc() {
   model::Status s;
   std::string error;
-  EXPECT_TRUE(model::FromJson(nlohmann::json::parse(R"({
+  EXPECT_TRUE(model::FromJsonText(R"({
     "devices": [
       {"id": 0, "arch": "wormhole_b0",
        "memory": {"dram": {"used_bytes": 100, "total_bytes": 1000, "buffers": 2}},
@@ -23,8 +23,8 @@ model::Status Doc() {
     "processes": [
       {"pid": 42, "name": "py,thon \"x\"", "devices": [0],
        "memory": {"dram": {"used_bytes": 100, "buffers": 2}}}]
-  })"),
-                              &s, &error))
+  })",
+                                  &s, &error))
       << error;
   return s;
 }

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include "model/status_json.h"
 
 namespace ttmem::cli {
@@ -79,7 +77,7 @@ TEST(Format, TableAlignsColumns) {
 }
 
 TEST(Format, StatusShowsUnknownTotalsAsQuestionMarks) {
-  nlohmann::json s = nlohmann::json::parse(R"({
+  const char* s = R"({
     "daemon": {"pid": 1, "socket": "/s", "uptime_ms": 0},
     "devices": [{"id": 3, "arch": null, "processes": [], "memory": {
       "dram": {"used_bytes": 2048, "buffers": 1, "total_bytes": null},
@@ -91,10 +89,10 @@ TEST(Format, StatusShowsUnknownTotalsAsQuestionMarks) {
       "kernel": {"used_bytes": 0, "buffers": 0, "total_bytes": null}}}],
     "processes": [],
     "counters": {"unknown_frees": 4, "duplicate_allocs": 0, "dropped_events": 2, "live_buffers": 1}
-  })");
+  })";
   model::Status status;
   std::string error;
-  ASSERT_TRUE(model::FromJson(s, &status, &error)) << error;
+  ASSERT_TRUE(model::FromJsonText(s, &status, &error)) << error;
   std::string text = RenderStatus(status);
   EXPECT_NE(text.find("2.0 KiB / ?"), std::string::npos) << text;
   EXPECT_NE(text.find("0 B / 1.0 KiB (0%)"), std::string::npos) << text;

@@ -10,29 +10,14 @@
 #include <fmt/format.h>
 
 #include "base/socket.h"
+#include "model/requests.h"
 #include "protocol/frames.h"
 #include "protocol/wire.h"
 
 namespace ttmem::cli {
 
-bool QueryClient::Request(const std::string& cmd, nlohmann::json* reply, std::string* error) {
-  return RequestJson(nlohmann::json{{"cmd", cmd}}, reply, error);
-}
-
-bool QueryClient::RequestJson(const nlohmann::json& request, nlohmann::json* reply,
-                              std::string* error) {
-  std::string payload;
-  if (!RequestRaw(request.dump(), &payload, error)) return false;
-  *reply = nlohmann::json::parse(payload, nullptr, false);
-  if (reply->is_discarded() || !reply->is_object()) {
-    *error = "ttmemd sent a reply that is not a JSON object: is it a ttmemd of another version?";
-    return false;
-  }
-  if (reply->contains("error")) {
-    *error = fmt::format("ttmemd refused the request: {}", (*reply)["error"].dump());
-    return false;
-  }
-  return true;
+bool QueryClient::Request(const std::string& request, std::string* payload, std::string* error) {
+  return RequestRaw(request, payload, error) && model::CheckReply(*payload, error);
 }
 
 bool QueryClient::Connect(std::string* error) {
@@ -78,9 +63,8 @@ bool QueryClient::RequestRaw(const std::string& req, std::string* payload, std::
   return true;
 }
 
-bool QueryClient::Send(const nlohmann::json& request, std::string* error) {
+bool QueryClient::Send(const std::string& req, std::string* error) {
   if (!Connect(error)) return false;
-  const std::string req = request.dump();
   if (!proto::SendFrame(fd_.get(), proto::FrameType::kQuery, req.data(),
                         static_cast<uint32_t>(req.size()))) {
     fd_.reset();
@@ -91,16 +75,11 @@ bool QueryClient::Send(const nlohmann::json& request, std::string* error) {
   return true;
 }
 
-int QueryClient::Poll(nlohmann::json* out, int timeout_ms, std::string* error) {
+int QueryClient::Poll(std::string* out, int timeout_ms, std::string* error) {
   const proto::Frame* f = nullptr;
   int r = PollFrame(&f, timeout_ms, error);
   if (r != 1) return r;
-  *out = nlohmann::json::parse(f->payload.begin(), f->payload.end(), nullptr, false);
-  if (out->is_discarded() || !out->is_object()) {
-    fd_.reset();
-    *error = fmt::format("lost the connection to ttmemd on {} (a reply that is not JSON)", path_);
-    return -1;
-  }
+  out->assign(f->payload.begin(), f->payload.end());
   return 1;
 }
 

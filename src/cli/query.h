@@ -1,10 +1,9 @@
-// query.h — the CLI's side of the query protocol: one connection, JSON requests and replies.
+// query.h — the CLI's side of the query protocol: one connection, requests and replies as the
+// daemon's text (model/requests.h builds the one and takes a first look at the other).
 #ifndef TTMEM_CLI_QUERY_H_
 #define TTMEM_CLI_QUERY_H_
 
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "base/socket.h"
 #include "base/unique_fd.h"
@@ -16,23 +15,23 @@ namespace ttmem::cli {
 class QueryClient {
  public:
   explicit QueryClient(std::string socket_path) : path_(std::move(socket_path)) {}
-  // Sends {"cmd": cmd} and returns the reply. On failure returns false with a one-line *error
-  // that names the fix. Reconnects on the next call after a failure.
-  [[nodiscard]] bool Request(const std::string& cmd, nlohmann::json* reply, std::string* error);
-  // Sends a request object (e.g. {"cmd": "status", "drain": false}).
-  [[nodiscard]] bool RequestJson(const nlohmann::json& request, nlohmann::json* reply,
-                                 std::string* error);
-  // Sends a serialised request and returns the reply's bytes unparsed (benchmarks, tools).
+  // Sends a request (model::Request(…).Text()) and returns the reply's text, unparsed: a refusal
+  // too (model::CheckReply). On failure returns false with a one-line *error that names the fix.
+  // Reconnects on the next call after a failure.
   [[nodiscard]] bool RequestRaw(const std::string& request, std::string* payload,
                                 std::string* error);
+  // RequestRaw, and the reply checked with model::CheckReply: false with *error on a refusal.
+  [[nodiscard]] bool Request(const std::string& request, std::string* payload, std::string* error);
   // Subscriptions: Send a request ({"cmd": "subscribe", ...}) without waiting, then Poll for
   // the documents the daemon pushes: 1 with *out set, 0 when none came within timeout_ms,
   // -1 when the connection is lost (*error says so; the next Send reconnects).
-  [[nodiscard]] bool Send(const nlohmann::json& request, std::string* error);
-  int Poll(nlohmann::json* out, int timeout_ms, std::string* error);
+  [[nodiscard]] bool Send(const std::string& request, std::string* error);
+  int Poll(std::string* out, int timeout_ms, std::string* error);
   // The same for any frame (the event stream's binary kEvents frames): *out stays valid until
   // the next call.
   int PollFrame(const proto::Frame** out, int timeout_ms, std::string* error);
+  // Drops the connection (a reply it could not use); the next Send reconnects.
+  void Close() { fd_.reset(); }
   const std::string& path() const { return path_; }
 
  private:

@@ -12,11 +12,11 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "cli/commands.h"
@@ -24,6 +24,7 @@
 #include "cli/recording.h"
 #include "cli/recording_writer.h"
 #include "model/notices.h"
+#include "model/requests.h"
 #include "protocol/frames.h"
 #include "protocol/mem_types.h"
 #include "protocol/wire.h"
@@ -72,9 +73,11 @@ class Recorder {
   }
 
   // A JSON notice from the daemon (model/notices.h). Returns false on a write error.
-  bool Notice(const nlohmann::json& doc, std::string* error) {
+  bool Notice(std::string_view text, std::string* error) {
+    const model::Notice notice = model::ParseNotice(text);
+    if (std::holds_alternative<model::UnknownNotice>(notice)) return true;  // not one: ignored
     if (!out_.Begin(error)) return false;
-    return std::visit([&](const auto& n) { return Take(n, error); }, model::ReadNotice(doc));
+    return std::visit([&](const auto& n) { return Take(n, error); }, notice);
   }
 
   bool Take(const model::ProcessStartNotice& n, std::string* error) {
@@ -234,13 +237,14 @@ int AwaitStart(QueryClient& q, Recorder& rec) {
       if (!rec.Events(f->payload.data(), f->payload.size(), &error)) break;
       continue;
     }
-    auto n = nlohmann::json::parse(f->payload.begin(), f->payload.end(), nullptr, false);
-    if (n.is_object() && n.contains("error")) {
+    const std::string_view text(reinterpret_cast<const char*>(f->payload.data()),
+                                f->payload.size());
+    if (auto refused = model::Refusal(text)) {
       PrintError(fmt::format("ttmemd refused the recording: {} (is ttmemd older than this ttmem?)",
-                             n["error"].dump()));
+                             *refused));
       return kExitFailure;
     }
-    if (n.is_object() && !rec.Notice(n, &error)) break;
+    if (!rec.Notice(text, &error)) break;
     started = rec.started();
   }
   if (started) return -1;
@@ -302,8 +306,8 @@ bool RecordLoop::Take(const proto::Frame& f, std::string* error) {
     in_tx_ += f.payload.size() / sizeof(proto::EventRecord);
     return rec_.Events(f.payload.data(), f.payload.size(), error);
   }
-  auto n = nlohmann::json::parse(f.payload.begin(), f.payload.end(), nullptr, false);
-  if (n.is_object() && !rec_.Notice(n, error)) return false;
+  const std::string_view text(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+  if (!rec_.Notice(text, error)) return false;
   for (pid_t p : rec_.TakeEnded())
     if (p == child_) child_ended_seen_ = true;
   return true;
@@ -362,7 +366,7 @@ bool RecordLoop::Run(std::string* fail) {
     if (ShouldStop(now)) {
       // Ask the daemon to apply what clients published and to say what this stream lost; read
       // until it has (the events still queued for us come first).
-      if (!q_.Send({{"cmd", "events_flush"}}, &error)) return (*fail = error, false);
+      if (!q_.Send(model::Request("events_flush").Text(), &error)) return (*fail = error, false);
       flushing = true;
       flush_deadline_ms = now + 60000;
     }
@@ -407,9 +411,9 @@ int RunRecord(const RecordOptions& o) {
   // Subscribe first, so that nothing CMD does is missed.
   QueryClient q(o.socket);
   std::string error;
-  nlohmann::json req = {{"cmd", "events"}};
-  if (o.pid > 0) req["pid"] = o.pid;
-  if (!q.Send(req, &error)) {
+  model::Request req("events");
+  if (o.pid > 0) req.Int("pid", o.pid);
+  if (!q.Send(req.Text(), &error)) {
     PrintError(error);
     return kExitUsage;
   }

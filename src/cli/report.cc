@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -213,20 +214,20 @@ bool LoadReport(const std::string& path, uint32_t top, report::Report* out, std:
     std::fclose(f);
     if (c == '{') {
       std::ifstream in(path, std::ios::binary);
-      const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded()) {
-        *error = fmt::format(
-            "{}: not a ttmem recording, nor a report saved with --json (not "
-            "valid JSON)",
-            path);
-        return false;
-      }
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
       std::string why;
-      if (!report::FromJson(j, out, &why)) {
-        *error = fmt::format("{}: not a report saved with `ttmem report --json`: {}", path, why);
-        return false;
+      switch (report::FromJsonText(text, out, &why)) {
+        case report::ReadResult::kOk:
+          return true;
+        case report::ReadResult::kNotJson:
+          *error = fmt::format(
+              "{}: not a ttmem recording, nor a report saved with --json (not valid JSON)", path);
+          return false;
+        case report::ReadResult::kNotAReport:
+          *error = fmt::format("{}: not a report saved with `ttmem report --json`: {}", path, why);
+          return false;
       }
-      return true;
     }
   }
   return AnalyzeRecording(path, top, 400, out, error, trace_path);

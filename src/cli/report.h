@@ -5,9 +5,11 @@
 #include <optional>
 #include <string>
 
-#include "cli/report_model.h"
+#include "model/report.h"
 
 namespace ttmem::cli {
+
+namespace report = model::report;  // the report model (model/report.h)
 
 // The report of the recording at `path` (report_model.h), with `top` buffers listed at each peak
 // and a timeline of `buckets` columns. False with *error on a file that is not a ttmem recording.

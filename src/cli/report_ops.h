@@ -13,10 +13,12 @@
 #include <tuple>
 #include <vector>
 
-#include "cli/report_model.h"
+#include "model/report.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
+
+namespace report = model::report;  // the report model (model/report.h)
 
 // An op's name as the report keys it: "" for memory allocated outside any scope (null in JSON).
 using OpName = std::string;

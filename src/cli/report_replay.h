@@ -19,12 +19,16 @@
 #include <fmt/format.h>
 
 #include "cli/recording.h"
-#include "cli/report_model.h"
 #include "cli/report_ops.h"
 #include "cli/report_trace.h"
 #include "ledger/ledger.h"
+#include "model/report.h"
 #include "protocol/mem_types.h"
 #include "protocol/wire.h"
+
+namespace ttmem::cli {
+namespace report = model::report;  // the report model (model/report.h)
+}  // namespace ttmem::cli
 
 namespace ttmem::cli::replay {
 

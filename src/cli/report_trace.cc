@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include "model/requests.h"
 #include "protocol/mem_types.h"
 
 namespace ttmem::cli {
@@ -14,7 +14,7 @@ namespace {
 
 // A JSON string (text from clients: escaped, invalid UTF-8 replaced).
 std::string Str(const std::string& s) {
-  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return model::JsonString(s);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "cli/fields.h"
 #include "cli/format.h"
 #include "cli/query.h"
+#include "model/requests.h"
 #include "model/status_json.h"
 
 namespace ttmem::cli {
@@ -34,15 +35,14 @@ void PrintError(const std::string& message) {
 }
 
 bool RequestStatus(QueryClient& q, model::Status* out, std::string* error) {
-  nlohmann::json reply;
-  return q.Request("status", &reply, error) && model::FromJson(reply, out, error);
+  std::string reply;
+  return q.Request(model::Request("status").Text(), &reply, error) &&
+         model::FromJsonText(reply, out, error);
 }
 
 std::string StatusJsonText(const model::Status& s) {
   // Pretty-printed as before the model existed: keys sorted, two spaces.
-  return nlohmann::json::parse(model::ToJson(s))
-             .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-         "\n";
+  return model::Pretty(model::ToJson(s));
 }
 
 int RunStatus(const StatusOptions& o) {

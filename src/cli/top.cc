@@ -27,6 +27,7 @@
 #include "cli/top_views.h"
 #include "model/from_tt_shm.h"
 #include "model/replies.h"
+#include "model/requests.h"
 #include "model/status_json.h"
 #include "protocol/mem_types.h"
 
@@ -34,7 +35,6 @@ namespace ttmem::cli {
 
 namespace {
 
-using nlohmann::json;
 using namespace top;  // NOLINT: the state's vocabulary
 
 std::atomic<bool> g_quit{false};
@@ -52,15 +52,15 @@ class ViewQueries {
   struct Reply {
     Kind kind;
     int64_t subject;  // the pid or device it is about (-1: none)
-    json doc;
+    std::string doc;  // the reply's text
   };
   explicit ViewQueries(const std::string& socket) : client_(socket) {}
   // Sends `request` unless the same question is still unanswered.
-  void Ask(Kind kind, int64_t subject, const json& request) {
+  void Ask(Kind kind, int64_t subject, const model::Request& request) {
     for (const auto& [k, s] : pending_)
       if (k == kind && s == subject) return;
     std::string error;
-    if (!client_.Send(request, &error)) {
+    if (!client_.Send(request.Text(), &error)) {
       pending_.clear();  // the connection is gone: the next Send reconnects
       return;
     }
@@ -69,7 +69,7 @@ class ViewQueries {
   // A reply that came, if any.
   std::optional<Reply> Take() {
     if (pending_.empty()) return std::nullopt;
-    json doc;
+    std::string doc;
     std::string error;
     const int r = client_.Poll(&doc, 0, &error);
     if (r < 0) pending_.clear();
@@ -95,9 +95,9 @@ void LoadFragmentation(State& st, ViewQueries& q) {
     st.frag_device = id;
   }
   q.Ask(ViewQueries::Kind::kFragmentation, id,
-        {{"cmd", "fragmentation"},
-         {"device", id},
-         {"cells", LayoutFragmentation(LINES, COLS, 0).map_cells}});
+        model::Request("fragmentation")
+            .Int("device", id)
+            .Int("cells", LayoutFragmentation(LINES, COLS, 0).map_cells));
 }
 
 // A one-line prompt in the status line; returns nullopt on Esc.
@@ -163,8 +163,9 @@ void OpenDetail(State& st, ViewQueries& q, int64_t pid) {
   }
   st.view = View::kDetail;
   st.detail_pid = pid;
-  q.Ask(ViewQueries::Kind::kBuffers, pid, {{"cmd", "buffers"}, {"pid", pid}, {"limit", 10}});
-  q.Ask(ViewQueries::Kind::kProcessHistory, pid, {{"cmd", "history"}, {"pid", pid}});
+  q.Ask(ViewQueries::Kind::kBuffers, pid,
+        model::Request("buffers").Int("pid", pid).Int("limit", 10));
+  q.Ask(ViewQueries::Kind::kProcessHistory, pid, model::Request("history").Int("pid", pid));
 }
 
 // Returns false to quit.
@@ -266,7 +267,7 @@ int RunTop(const TopOptions& o) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;
   }
-  const json subscribe = {{"cmd", "subscribe"}, {"interval_ms", o.refresh_ms}};
+  const std::string subscribe = model::Request("subscribe").Int("interval_ms", o.refresh_ms).Text();
   if (!sub.Send(subscribe, &error)) {
     PrintError(error);
     return kExitUsage;
@@ -278,15 +279,18 @@ int RunTop(const TopOptions& o) {
   StartCurses(st, o);
   st.connected = true;
   ViewQueries views(o.socket);
-  views.Ask(ViewQueries::Kind::kHistory, -1, {{"cmd", "history"}});
+  views.Ask(ViewQueries::Kind::kHistory, -1, model::Request("history"));
   auto last_try = std::chrono::steady_clock::now();
   bool dirty = true;
   while (!g_quit) {
     if (st.connected) {
-      json doc;
+      std::string doc;
       model::Status pushed;
       int r = sub.Poll(&doc, 0, &error);
-      if (r > 0 && !model::FromJson(doc, &pushed, &error)) r = -1;
+      if (r > 0 && !model::FromJsonText(doc, &pushed, &error)) {
+        sub.Close();  // not a status: resubscribe on a new connection
+        r = -1;
+      }
       if (r > 0) {
         model::KeepDevices(&pushed, o.devices);
         st.status = std::move(pushed);
@@ -303,7 +307,7 @@ int RunTop(const TopOptions& o) {
       if (sub.Send(subscribe, &error)) {
         st.connected = true;
         st.history.clear();
-        views.Ask(ViewQueries::Kind::kHistory, -1, {{"cmd", "history"}});
+        views.Ask(ViewQueries::Kind::kHistory, -1, model::Request("history"));
       } else {
         st.error = error;
       }

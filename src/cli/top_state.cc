@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "base/text.h"
 #include "cli/format.h"
@@ -121,19 +120,19 @@ void AddHistory(State& st, const model::HistoryReply& h) {
   }
 }
 
-void TakeReply(State& st, ReplyKind kind, int64_t subject, const nlohmann::json& doc) {
+void TakeReply(State& st, ReplyKind kind, int64_t subject, const std::string& text) {
   switch (kind) {
     case ReplyKind::kHistory:
-      AddHistory(st, model::ReadHistoryReply(doc));
+      AddHistory(st, model::ParseHistoryReply(text));
       break;
     case ReplyKind::kBuffers:
-      if (subject == st.detail_pid) st.detail_buffers = model::ReadBuffersReply(doc);
+      if (subject == st.detail_pid) st.detail_buffers = model::ParseBuffersReply(text);
       break;
     case ReplyKind::kProcessHistory:
-      if (subject == st.detail_pid) st.detail_history = model::ReadHistoryReply(doc);
+      if (subject == st.detail_pid) st.detail_history = model::ParseHistoryReply(text);
       break;
     case ReplyKind::kFragmentation:
-      if (subject == st.frag_device) st.fragmentation = model::ReadFragmentationReply(doc);
+      if (subject == st.frag_device) st.fragmentation = model::ParseFragmentationReply(text);
       break;
   }
 }

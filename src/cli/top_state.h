@@ -13,8 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include "cli/commands.h"
 #include "model/replies.h"
 #include "model/status.h"
@@ -77,7 +75,7 @@ void AddHistory(State& st, const model::HistoryReply& h);
 // The replies of the views' own queries: kept when still about what the view shows. A refusal
 // keeps its error (shown in place of the list); a malformed reply reads as empty.
 enum class ReplyKind { kHistory, kBuffers, kProcessHistory, kFragmentation };
-void TakeReply(State& st, ReplyKind kind, int64_t subject, const nlohmann::json& doc);
+void TakeReply(State& st, ReplyKind kind, int64_t subject, const std::string& text);
 
 // The selection in the process table (`rows` of them; a page is `page` rows).
 enum class Move { kUp, kDown, kPageUp, kPageDown, kHome, kEnd };

@@ -3,7 +3,6 @@
 #include "cli/top_state.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace ttmem::cli::top {
 namespace {
@@ -66,27 +65,26 @@ TEST(TopState, RepliesAreTakenWhenStillAboutTheViewAndRefusalsKeepTheirError) {
   State st = Host();
   st.detail_pid = 20;
   TakeReply(st, ReplyKind::kBuffers, 20,
-            {{"buffers", {{{"device", 0}, {"type", "l1"}, {"size", 700}}}},
-             {"live_buffers", 1},
-             {"by_op", nlohmann::json::array()}});
+            R"({"buffers":[{"device":0,"type":"l1","size":700}],"live_buffers":1,"by_op":[]})");
   ASSERT_EQ(st.detail_buffers.buffers.size(), 1u);
   EXPECT_EQ(st.detail_buffers.buffers[0].size, 700u);
-  TakeReply(st, ReplyKind::kBuffers, 30, {{"buffers", nlohmann::json::array()}});  // stale
+  TakeReply(st, ReplyKind::kBuffers, 30, R"({"buffers":[]})");  // stale
   EXPECT_EQ(st.detail_buffers.buffers.size(), 1u);
-  TakeReply(st, ReplyKind::kBuffers, 20, {{"error", "pid 20 belongs to another user"}});
+  TakeReply(st, ReplyKind::kBuffers, 20, R"({"error":"pid 20 belongs to another user"})");
   EXPECT_EQ(st.detail_buffers.error, "pid 20 belongs to another user");
   EXPECT_TRUE(st.detail_buffers.buffers.empty());
   // A refused or malformed history: nothing added, nothing thrown.
-  TakeReply(st, ReplyKind::kHistory, -1, {{"error", "refused"}});
-  TakeReply(st, ReplyKind::kHistory, -1, nlohmann::json("garbage"));
-  TakeReply(st, ReplyKind::kProcessHistory, 20, {{"processes", 7}});
+  TakeReply(st, ReplyKind::kHistory, -1, R"({"error":"refused"})");
+  TakeReply(st, ReplyKind::kHistory, -1, R"("garbage")");
+  TakeReply(st, ReplyKind::kHistory, -1, "{not json");
+  TakeReply(st, ReplyKind::kProcessHistory, 20, R"({"processes":7})");
   EXPECT_TRUE(st.history.empty());
   TakeReply(st, ReplyKind::kHistory, -1,
-            {{"devices", {{{"id", 0}, {"samples", {{1000, 5, 6}, {2000, 7, 8}}}}}}});
+            R"({"devices":[{"id":0,"samples":[[1000,5,6],[2000,7,8]]}]})");
   ASSERT_EQ(st.history.size(), 2u);
   EXPECT_EQ(st.history.at(2000), std::make_pair(7.0, 8.0));
   st.frag_device = 3;
-  TakeReply(st, ReplyKind::kFragmentation, 3, {{"devices", {{{"id", 3}}}}});
+  TakeReply(st, ReplyKind::kFragmentation, 3, R"({"devices":[{"id":3}]})");
   EXPECT_EQ(st.fragmentation.devices.size(), 1u);
 }
 

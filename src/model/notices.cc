@@ -100,6 +100,10 @@ std::string ToJsonText(const Notice& n) {
   return ToJson(n).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+Notice ParseNotice(std::string_view text) {
+  return ReadNotice(json::parse(text, nullptr, /*allow_exceptions=*/false));
+}
+
 Notice ReadNotice(const json& n) {
   if (!n.is_object()) return UnknownNotice{};
   const std::string event = Str(n, "event");

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <nlohmann/json_fwd.hpp>
@@ -71,6 +72,7 @@ std::string ToJsonText(const Notice& n);
 // A notice the daemon sent; what is missing or mistyped reads as 0 or empty (a reply that is not
 // an object, or has no "event", is an UnknownNotice).
 Notice ReadNotice(const nlohmann::json& doc);
+Notice ParseNotice(std::string_view text);
 
 }  // namespace ttmem::model
 

@@ -102,10 +102,14 @@ std::string ToJsonText(const Snapshot& s) {
   return "{\"buffers\":" + BuffersText(s.buffers) + "," + Dump(j).substr(1);
 }
 
+Snapshot ParseSnapshot(std::string_view text) {
+  return ReadSnapshot(json::parse(text, nullptr, /*allow_exceptions=*/false));
+}
+
 Snapshot ReadSnapshot(const json& doc) {
   Snapshot s;
   if (!doc.is_object()) {
-    s.error = "the snapshot is not a JSON object";
+    s.error = kSnapshotNotAnObject;
     return s;
   }
   s.pid = static_cast<pid_t>(U64(doc, "pid"));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -69,11 +70,15 @@ struct Snapshot {
   std::string summary;
 };
 
+// Snapshot::error of a document that is not a JSON object.
+inline constexpr const char* kSnapshotNotAnObject = "the snapshot is not a JSON object";
+
 // As the daemon sends it (compact JSON, invalid UTF-8 replaced).
 std::string ToJsonText(const Snapshot& s);
 // A snapshot document (a reply, or a file libttmem saved); what is missing reads as empty, a
 // reply that is not an object as an error.
 Snapshot ReadSnapshot(const nlohmann::json& doc);
+Snapshot ParseSnapshot(std::string_view text);
 
 }  // namespace ttmem::model
 

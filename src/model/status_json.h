@@ -7,11 +7,12 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "model/status.h"
 
@@ -57,6 +58,8 @@ std::string ToJson(const Status& s);
 // document); false with *error only when `j` is not a status document at all (not an object, an
 // {"error": …} reply, or a "version" other than 1; absent, it is read as 1).
 [[nodiscard]] bool FromJson(const nlohmann::json& j, Status* out, std::string* error);
+// The same from the text the daemon sent (not JSON: false with *error).
+[[nodiscard]] bool FromJsonText(std::string_view text, Status* out, std::string* error);
 
 }  // namespace ttmem::model
 

@@ -1,6 +1,7 @@
 // Reading the status document into the model: tolerant (absent or mistyped fields keep their
 // defaults, nothing throws), strict only about what makes it a status document.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "model/status_json.h"
 
@@ -189,6 +190,10 @@ bool FromJson(const json& j, Status* out, std::string* error) {
   ReadTail(j, &s);
   *out = std::move(s);
   return true;
+}
+
+bool FromJsonText(std::string_view text, Status* out, std::string* error) {
+  return FromJson(json::parse(text, nullptr, /*allow_exceptions=*/false), out, error);
 }
 
 }  // namespace ttmem::model

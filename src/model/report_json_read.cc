@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/report_model.h"
+#include "model/report.h"
 
-namespace ttmem::cli::report {
+namespace ttmem::model::report {
 namespace {
 
 using json = nlohmann::json;
@@ -377,4 +377,13 @@ bool FromJson(const json& j, Report* r, std::string* error) {
   return rd.ok();
 }
 
-}  // namespace ttmem::cli::report
+ReadResult FromJsonText(std::string_view text, Report* r, std::string* error) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    *error = "not valid JSON";
+    return ReadResult::kNotJson;
+  }
+  return FromJson(j, r, error) ? ReadResult::kOk : ReadResult::kNotAReport;
+}
+
+}  // namespace ttmem::model::report

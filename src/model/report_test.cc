@@ -1,6 +1,6 @@
 // The report model's JSON writer and reader (report_model.h), on the documents the golden test
 // keeps (tests/data/report: `ttmem report --json` of three recordings).
-#include "cli/report_model.h"
+#include "model/report.h"
 
 #include <fstream>
 #include <sstream>
@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-namespace ttmem::cli::report {
+namespace ttmem::model::report {
 namespace {
 
 std::string Slurped(const std::string& path) {
@@ -47,4 +47,4 @@ TEST(ReportModel, AMalformedSavedReportNamesWhatIsWrong) {
 }
 
 }  // namespace
-}  // namespace ttmem::cli::report
+}  // namespace ttmem::model::report

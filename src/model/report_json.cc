@@ -1,5 +1,5 @@
 // The report model's JSON writer: `ttmem report --json`'s document.
-#include "cli/report_model.h"
+#include "model/report.h"
 
 #include <limits>
 #include <string>
@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace ttmem::cli::report {
+namespace ttmem::model::report {
 namespace {
 
 using json = nlohmann::json;
@@ -271,4 +271,4 @@ std::string ToJsonText(const Report& r) {
   return ToJson(r).dump(2, ' ', false, json::error_handler_t::replace);
 }
 
-}  // namespace ttmem::cli::report
+}  // namespace ttmem::model::report

@@ -1,19 +1,20 @@
-// report_model.h — the report of a recording as plain values (issue 27): what `ttmem report`
+// report.h — the report of a recording as plain values (issue 27): what `ttmem report`
 // computes once (report.cc) and every output reads (text, HTML, JSON, trace), with one JSON
 // writer and one reader. The JSON is `ttmem report --json`'s document (docs/recording.md); a
 // saved one reads back into the same Report (`--baseline` accepts it).
-#ifndef TTMEM_CLI_REPORT_MODEL_H_
-#define TTMEM_CLI_REPORT_MODEL_H_
+#ifndef TTMEM_MODEL_REPORT_H_
+#define TTMEM_MODEL_REPORT_H_
 
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace ttmem::cli::report {
+namespace ttmem::model::report {
 
 // An op's name; nullopt: memory allocated outside any scope (null in JSON).
 using Op = std::optional<std::string>;
@@ -225,7 +226,11 @@ std::string ToJsonText(const Report& r);  // indented by 2, as printed
 // A document back into a Report (a saved `--json`, e.g. as a baseline). False with *error when
 // it is not one (a missing or mistyped field names its path).
 [[nodiscard]] bool FromJson(const nlohmann::json& j, Report* r, std::string* error);
+// The same from a saved document's text. kNotJson: it is not JSON at all (e.g. a recording);
+// kNotAReport: JSON, but not a report (*error names the path of what is wrong).
+enum class ReadResult { kOk, kNotJson, kNotAReport };
+[[nodiscard]] ReadResult FromJsonText(std::string_view text, Report* r, std::string* error);
 
-}  // namespace ttmem::cli::report
+}  // namespace ttmem::model::report
 
-#endif  // TTMEM_CLI_REPORT_MODEL_H_
+#endif  // TTMEM_MODEL_REPORT_H_
