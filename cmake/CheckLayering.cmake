@@ -20,19 +20,12 @@
 #   integrations/*/ — the shells built against a runtime: its headers and the adapter's, never
 #                     one of ttmem's internal libraries
 #
+# The lists themselves are in cmake/Boundaries.cmake, with each library's public headers: the
+# others (and sim/, tests/, bench/, fuzz/) may include only those. And JSON is the model's: no
+# file of the CLI includes nlohmann.
+#
 # cmake -DSOURCE_DIR=<repo> -P cmake/CheckLayering.cmake
-set(allowed_base base)
-set(allowed_protocol protocol base ttmem)
-set(allowed_ledger ledger protocol)
-set(allowed_ttshm ttshm base protocol)
-set(allowed_model model protocol ttshm)
-set(allowed_client client base protocol ttmem)
-set(allowed_daemon daemon base protocol ledger ttshm model)
-set(allowed_cli cli base protocol ledger ttshm model)
-
-set(allowed_sim sim ttmem protocol base ttshm)
-set(allowed_integrations ttmem base)
-set(internal base protocol ledger ttshm model client daemon cli sim)
+include(${CMAKE_CURRENT_LIST_DIR}/Boundaries.cmake)
 
 set(broken "")
 foreach(lib base protocol ledger ttshm model client daemon cli)
@@ -76,6 +69,41 @@ foreach(f ${shells})
       file(RELATIVE_PATH rel ${SOURCE_DIR} ${f})
       string(APPEND broken "  ${rel}: ${line} (a shell may not include ttmem's internal ${inc}/)\n")
     endif()
+  endforeach()
+endforeach()
+# A library's private headers are its own: another library, sim/, tests/ or bench/ may include
+# only the public ones (public_* in Boundaries.cmake).
+file(GLOB_RECURSE everything ${SOURCE_DIR}/src/*.cc ${SOURCE_DIR}/src/*.h ${SOURCE_DIR}/sim/*.cc
+     ${SOURCE_DIR}/sim/*.h ${SOURCE_DIR}/tests/*.cc ${SOURCE_DIR}/tests/*.h ${SOURCE_DIR}/bench/*.cc
+     ${SOURCE_DIR}/integrations/*.cc ${SOURCE_DIR}/integrations/*.h ${SOURCE_DIR}/fuzz/*.cc)
+foreach(f ${everything})
+  file(RELATIVE_PATH rel ${SOURCE_DIR} ${f})
+  set(own "")
+  if(rel MATCHES "^src/([a-z_]+)/")
+    set(own ${CMAKE_MATCH_1})
+  endif()
+  file(STRINGS ${f} includes REGEX "^#include \"[a-z_]+/[a-z_0-9]+\\.h\"")
+  foreach(line ${includes})
+    string(REGEX REPLACE "^#include \"([a-z_]+)/([a-z_0-9]+\\.h)\".*" "\\1;\\2" parts "${line}")
+    list(GET parts 0 lib)
+    list(GET parts 1 header)
+    if(lib STREQUAL own OR NOT DEFINED public_${lib})
+      continue()
+    endif()
+    list(FIND public_${lib} ${header} found)
+    if(found EQUAL -1)
+      string(REPLACE ";" ", " exposed "${public_${lib}}")
+      string(APPEND broken "  ${rel}: ${line} (private to ${lib}/; it exposes: ${exposed})\n")
+    endif()
+  endforeach()
+endforeach()
+# JSON is the model's (issue 27): the CLI builds and reads documents through model/.
+file(GLOB cli_files ${SOURCE_DIR}/src/cli/*.cc ${SOURCE_DIR}/src/cli/*.h)
+foreach(f ${cli_files})
+  file(STRINGS ${f} includes REGEX "^#include <nlohmann/")
+  foreach(line ${includes})
+    file(RELATIVE_PATH rel ${SOURCE_DIR} ${f})
+    string(APPEND broken "  ${rel}: ${line} (the CLI reads and writes JSON through model/)\n")
   endforeach()
 endforeach()
 if(broken)
