@@ -54,18 +54,18 @@ bool CheckOptions(const std::string& mesh, ttsim::ScenarioOptions* opts) {
   return true;
 }
 
-int main(int argc, char** argv) {
-  ttsim::ScenarioOptions o;
+// The options given as text, turned into ScenarioOptions after parsing.
+struct TextOptions {
   std::string arch = "wormhole_b0", mesh = "2x4", tracking = "all-threads";
-  std::string scenarios;
-  for (const auto& s : ttsim::Scenarios())
-    scenarios += std::string("\n  ") + s.name + ": " + s.help;
-  CLI::App app{"ttmem-sim: a simulated tt-metal runtime. Scenarios:" + scenarios};
+  std::string publish_shm;
+};
+
+void AddOptions(CLI::App& app, ttsim::ScenarioOptions& o, TextOptions& a) {
   app.add_option("scenario", o.name, "scenario to run")->required();
-  app.add_option("--arch", arch, "device architecture")
+  app.add_option("--arch", a.arch, "device architecture")
       ->check(CLI::IsMember(ttsim::ArchNames()))
       ->capture_default_str();
-  app.add_option("--mesh", mesh, "mesh shape RxC (mesh_allocation; churn: device count)")
+  app.add_option("--mesh", a.mesh, "mesh shape RxC (mesh_allocation; churn: device count)")
       ->capture_default_str();
   app.add_option("--hold-ms", o.hold_ms, "keep the allocations live this long at the peak")
       ->check(CLI::Range(0u, 86400000u));
@@ -88,19 +88,28 @@ int main(int argc, char** argv) {
                  "L1 buffers) or uncaught (l1, caught by nobody: std::terminate)")
       ->check(CLI::IsMember({"l1", "cb", "uncaught"}))
       ->capture_default_str();
-  std::string publish_shm;
-  app.add_option("--publish-shm", publish_shm,
+  app.add_option("--publish-shm", a.publish_shm,
                  "also publish per-chip totals in tt-metal's shared-memory layout in DIR, as "
                  "stock tt-metal does in /dev/shm (docs/tt-metal.md)");
   app.add_flag("--checkpoints", o.checkpoints,
                "print the simulator's own figures as a JSON line at each checkpoint and wait for "
                "a line on stdin (for tests)");
-  app.add_option("--tracking", tracking,
+  app.add_option("--tracking", a.tracking,
                  "all-threads (ttmem's processor on every thread, back after "
                  "GraphTracker::clear()) or calling-thread (the proof of concept: pushed on the "
                  "main thread only, misses the others)")
       ->check(CLI::IsMember({"all-threads", "calling-thread"}))
       ->capture_default_str();
+}
+
+int main(int argc, char** argv) {
+  ttsim::ScenarioOptions o;
+  TextOptions a;
+  std::string scenarios;
+  for (const auto& s : ttsim::Scenarios())
+    scenarios += std::string("\n  ") + s.name + ": " + s.help;
+  CLI::App app{"ttmem-sim: a simulated tt-metal runtime. Scenarios:" + scenarios};
+  AddOptions(app, o, a);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -109,10 +118,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ttmem sim: %s (run 'ttmem sim --help' for the usage)\n", e.what());
     return 2;
   }
-  if (!CheckOptions(mesh, &o)) return 2;
-  o.arch = ttsim::FindArch(arch);
-  o.tracking = tracking == "all-threads" ? ttsim::TrackingMode::kAllThreads
-                                         : ttsim::TrackingMode::kCallingThread;
+  if (!CheckOptions(a.mesh, &o)) return 2;
+  o.arch = ttsim::FindArch(a.arch);
+  o.tracking = a.tracking == "all-threads" ? ttsim::TrackingMode::kAllThreads
+                                           : ttsim::TrackingMode::kCallingThread;
   if (!ttmem_enabled())
     std::fprintf(stderr,
                  "ttmem sim: tracking is off (TT_ALLOC_TRACKING_ENABLED is not 1): "
@@ -120,6 +129,6 @@ int main(int argc, char** argv) {
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   ttsim::InstallTracking(o.tracking);
-  if (!publish_shm.empty()) ttsim::InstallShmPublisher(publish_shm);
+  if (!a.publish_shm.empty()) ttsim::InstallShmPublisher(a.publish_shm);
   return ttsim::RunScenario(o);
 }

@@ -314,10 +314,84 @@ struct ChurnStats {
   std::atomic<uint64_t> ops{0}, oom{0};
 };
 
+// What the churn's threads share: live buffers and programs, under one lock.
+struct ChurnPool {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Buffer>> live;
+  std::vector<std::pair<std::unique_ptr<Program>, Device*>> programs;
+
+  // A buffer of a random type and size (false: the pool is full).
+  bool Allocate(const ScenarioOptions& o, Device& dev, std::mt19937_64& rng, size_t max_live) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (live.size() >= max_live) return false;
+    }
+    int k = static_cast<int>(rng() % 20);
+    MemType type = k < 10   ? MemType::kDram
+                   : k < 14 ? MemType::kL1
+                   : k < 17 ? MemType::kL1Small
+                   : k < 19 ? MemType::kTrace
+                            : MemType::kSystemMemory;
+    uint64_t size = type == MemType::kDram      ? (64 * kKiB) << (rng() % 9)
+                    : type == MemType::kL1      ? (4 * kKiB) << (rng() % 6)
+                    : type == MemType::kL1Small ? 256u << (rng() % 5)
+                    : type == MemType::kTrace   ? (64 * kKiB) << (rng() % 4)
+                                                : (4 * kKiB) << (rng() % 8);
+    auto b = Buffer::Create(dev, Scaled(o, size), kTile, type);
+    std::lock_guard<std::mutex> lock(mu);
+    live.push_back(std::move(b));
+    return true;
+  }
+  // A live buffer freed on this thread, whoever allocated it.
+  void Free(std::mt19937_64& rng) {
+    std::shared_ptr<Buffer> victim;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (live.empty()) return;
+      size_t i = rng() % live.size();
+      victim = std::move(live[i]);
+      live[i] = std::move(live.back());
+      live.pop_back();
+    }
+    victim->Deallocate();
+  }
+  // A new program with circular buffers and a kernel, launched.
+  void Launch(Device& dev, std::mt19937_64& rng) {
+    auto p = std::make_unique<Program>();
+    const ArchSpec& a = dev.arch();
+    CoreRange range{0, 0, static_cast<uint32_t>(rng() % a.grid_x),
+                    static_cast<uint32_t>(rng() % a.grid_y)};
+    for (uint64_t i = 0, n = 1 + rng() % 3; i < n; ++i)
+      p->AddCircularBuffer(range, {(4 * kKiB) << (rng() % 4), nullptr});
+    p->AddKernel(range, (2 + rng() % 14) * kKiB);
+    p->Launch(dev);
+    std::lock_guard<std::mutex> lock(mu);
+    programs.emplace_back(std::move(p), &dev);
+  }
+  // A program from the cache again (held under the lock: nobody destroys it meanwhile).
+  void Relaunch(std::mt19937_64& rng) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (programs.empty()) return;
+    auto& [p, d] = programs[rng() % programs.size()];
+    p->Launch(*d);
+  }
+  // A program destroyed on this thread, whoever dispatched it.
+  void Destroy(std::mt19937_64& rng) {
+    std::unique_ptr<Program> p;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (programs.empty()) return;
+      size_t i = rng() % programs.size();
+      std::swap(programs[i], programs.back());
+      p = std::move(programs.back().first);
+      programs.pop_back();
+    }
+    p.reset();
+  }
+};
+
 void ChurnWorker(const ScenarioOptions& o, std::vector<std::unique_ptr<Device>>& devices,
-                 uint32_t t, ChurnStats& stats, std::mutex& mu,
-                 std::vector<std::shared_ptr<Buffer>>& live,
-                 std::vector<std::pair<std::unique_ptr<Program>, Device*>>& programs) {
+                 uint32_t t, ChurnStats& stats, ChurnPool& pool) {
   std::mt19937_64 rng(o.seed * 7919 + t);
   auto start = std::chrono::steady_clock::now();
   const size_t max_live = 64 * devices.size();
@@ -330,65 +404,16 @@ void ChurnWorker(const ScenarioOptions& o, std::vector<std::unique_ptr<Device>>&
     Device& dev = *devices[rng() % devices.size()];
     int op = static_cast<int>(rng() % 100);
     try {
-      if (op < 45) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (live.size() >= max_live) continue;
-      }
-      if (op < 45) {
-        int k = static_cast<int>(rng() % 20);
-        MemType type = k < 10   ? MemType::kDram
-                       : k < 14 ? MemType::kL1
-                       : k < 17 ? MemType::kL1Small
-                       : k < 19 ? MemType::kTrace
-                                : MemType::kSystemMemory;
-        uint64_t size = type == MemType::kDram      ? (64 * kKiB) << (rng() % 9)
-                        : type == MemType::kL1      ? (4 * kKiB) << (rng() % 6)
-                        : type == MemType::kL1Small ? 256u << (rng() % 5)
-                        : type == MemType::kTrace   ? (64 * kKiB) << (rng() % 4)
-                                                    : (4 * kKiB) << (rng() % 8);
-        auto b = Buffer::Create(dev, Scaled(o, size), kTile, type);
-        std::lock_guard<std::mutex> lock(mu);
-        live.push_back(std::move(b));
-      } else if (op < 85) {
-        std::shared_ptr<Buffer> victim;
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (live.empty()) continue;
-          size_t i = rng() % live.size();
-          victim = std::move(live[i]);
-          live[i] = std::move(live.back());
-          live.pop_back();
-        }
-        victim->Deallocate();  // on this thread, whoever allocated it
-      } else if (op < 92) {
-        auto p = std::make_unique<Program>();
-        const ArchSpec& a = dev.arch();
-        CoreRange range{0, 0, static_cast<uint32_t>(rng() % a.grid_x),
-                        static_cast<uint32_t>(rng() % a.grid_y)};
-        for (uint64_t i = 0, n = 1 + rng() % 3; i < n; ++i)
-          p->AddCircularBuffer(range, {(4 * kKiB) << (rng() % 4), nullptr});
-        p->AddKernel(range, (2 + rng() % 14) * kKiB);
-        p->Launch(dev);
-        std::lock_guard<std::mutex> lock(mu);
-        programs.emplace_back(std::move(p), &dev);
-      } else if (op < 96) {
-        // A program from the cache again (held under the lock: nobody destroys it meanwhile).
-        std::lock_guard<std::mutex> lock(mu);
-        if (programs.empty()) continue;
-        auto& [p, d] = programs[rng() % programs.size()];
-        p->Launch(*d);
-      } else {
-        std::unique_ptr<Program> p;
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (programs.empty()) continue;
-          size_t i = rng() % programs.size();
-          std::swap(programs[i], programs.back());
-          p = std::move(programs.back().first);
-          programs.pop_back();
-        }
-        p.reset();  // destroyed on this thread, whoever dispatched it
-      }
+      if (op < 45)
+        pool.Allocate(o, dev, rng, max_live);
+      else if (op < 85)
+        pool.Free(rng);
+      else if (op < 92)
+        pool.Launch(dev, rng);
+      else if (op < 96)
+        pool.Relaunch(rng);
+      else
+        pool.Destroy(rng);
     } catch (const OutOfMemory&) {
       stats.oom.fetch_add(1, std::memory_order_relaxed);  // load: expected now and then
     }
@@ -414,18 +439,16 @@ void Churn(const ScenarioOptions& o, Checkpoints& cp) {
   std::vector<Device*> devs;
   for (auto& d : devices) devs.push_back(d.get());
   for (uint32_t r = 0; r < o.repeat && !g_stop; ++r) {
-    std::mutex mu;
-    std::vector<std::shared_ptr<Buffer>> live;
-    std::vector<std::pair<std::unique_ptr<Program>, Device*>> programs;
+    ChurnPool pool;
     ChurnStats stats;
     std::vector<std::thread> threads;
     for (uint32_t t = 0; t < o.threads; ++t)
-      threads.emplace_back([&, t] { ChurnWorker(mine, devices, t, stats, mu, live, programs); });
+      threads.emplace_back([&, t] { ChurnWorker(mine, devices, t, stats, pool); });
     for (auto& th : threads) th.join();
     cp.At("churned", devs);
     Hold(o);
-    programs.clear();
-    live.clear();
+    pool.programs.clear();
+    pool.live.clear();
     cp.At("freed", devs);
     std::fprintf(stderr, "ttmem-sim: churn (process %u): %llu operations, %llu out of memory\n",
                  index, static_cast<unsigned long long>(stats.ops.load()),

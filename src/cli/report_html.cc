@@ -65,6 +65,55 @@ struct ChartMark {
   bool phase = false;
 };
 
+// Where a column and a value fall in the chart: n columns, values up to ymax.
+struct ChartScale {
+  size_t n = 0;
+  double ymax = 1;
+  double X(double i) const {
+    return kL + (kW - kL - kR) * (n > 1 ? i / static_cast<double>(n - 1) : 0);
+  }
+  double Y(double v) const { return kT + (kH - kT - kB) * (1.0 - v / ymax); }
+};
+
+// The grid with its byte labels and the time axis.
+std::string ChartAxes(const ChartScale& sc, double duration_s) {
+  std::string svg;
+  for (int g = 0; g <= 4; ++g) {  // grid and y labels
+    const double v = sc.ymax * g / 4.0;
+    svg += fmt::format(
+        "<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>"
+        "<text x=\"{}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\">{}</text>\n",
+        kL, kW - kR, sc.Y(v), sc.Y(v), kL - 4, sc.Y(v) + 4, FormatBytes(static_cast<uint64_t>(v)));
+  }
+  for (int g = 0; g <= 4; ++g)
+    svg += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">{:.2f} s</text>\n",
+        sc.X(static_cast<double>(sc.n - 1) * g / 4.0), kH - 6, duration_s * g / 4.0);
+  return svg;
+}
+
+// The phase lines and the allocations' triangles.
+std::string ChartMarks(const ChartScale& sc, const std::vector<ChartMark>& marks,
+                       double duration_s) {
+  std::string svg;
+  for (const ChartMark& m : marks) {
+    if (sc.n == 0 || duration_s <= 0) break;
+    const double x =
+        sc.X(std::clamp(m.offset_s / duration_s, 0.0, 1.0) * static_cast<double>(sc.n - 1));
+    if (m.phase)
+      svg += fmt::format(
+          "<line class=\"mark\" x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{}\" y2=\"{}\" stroke=\"#888\" "
+          "stroke-width=\"3\" stroke-opacity=\"0.35\"><title>{}</title></line>\n",
+          x, x, kT, kH - kB, Esc(m.title));
+    else
+      svg += fmt::format(
+          "<polygon class=\"op\" points=\"{:.1f},{} {:.1f},{} {:.1f},{}\" fill=\"#333\"><title>{}"
+          "</title></polygon>\n",
+          x, kH - kB, x - 4, kH - kB + 7, x + 4, kH - kB + 7, Esc(m.title));
+  }
+  return svg;
+}
+
 // A stacked area chart: series[k][i] is layer k at column i. `peak_col` >= 0 marks the peak.
 std::string StackedChart(const std::vector<std::string>& names,
                          const std::vector<std::vector<uint64_t>>& series, int peak_col,
@@ -78,56 +127,29 @@ std::string StackedChart(const std::vector<std::string>& names,
     for (size_t i = 0; i < n; ++i) total[i] += s[i];
   uint64_t maxv = 1;
   for (uint64_t v : total) maxv = std::max(maxv, v);
-  const double ymax = static_cast<double>(maxv) * 1.1;
-  auto X = [&](double i) {
-    return kL + (kW - kL - kR) * (n > 1 ? i / static_cast<double>(n - 1) : 0);
-  };
-  auto Y = [&](double v) { return kT + (kH - kT - kB) * (1.0 - v / ymax); };
+  const ChartScale sc{n, static_cast<double>(maxv) * 1.1};
   std::string svg = fmt::format(
       "<svg class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" "
       "xmlns=\"http://www.w3.org/2000/svg\">\n",
       kW, kH, kW, kH);
-  for (int g = 0; g <= 4; ++g) {  // grid and y labels
-    const double v = ymax * g / 4.0;
-    svg += fmt::format(
-        "<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>"
-        "<text x=\"{}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"end\">{}</text>\n",
-        kL, kW - kR, Y(v), Y(v), kL - 4, Y(v) + 4, FormatBytes(static_cast<uint64_t>(v)));
-  }
-  for (int g = 0; g <= 4; ++g)
-    svg += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">{:.2f} s</text>\n",
-        X(static_cast<double>(n - 1) * g / 4.0), kH - 6, duration_s * g / 4.0);
+  svg += ChartAxes(sc, duration_s);
   std::vector<uint64_t> base(n, 0);
   for (size_t k = 0; k < series.size(); ++k) {
     std::string pts;
     for (size_t i = 0; i < n; ++i)
-      pts += fmt::format("{:.1f},{:.1f} ", X(static_cast<double>(i)),
-                         Y(static_cast<double>(base[i] + series[k][i])));
+      pts += fmt::format("{:.1f},{:.1f} ", sc.X(static_cast<double>(i)),
+                         sc.Y(static_cast<double>(base[i] + series[k][i])));
     for (size_t i = n; i-- > 0;)
-      pts +=
-          fmt::format("{:.1f},{:.1f} ", X(static_cast<double>(i)), Y(static_cast<double>(base[i])));
+      pts += fmt::format("{:.1f},{:.1f} ", sc.X(static_cast<double>(i)),
+                         sc.Y(static_cast<double>(base[i])));
     svg += fmt::format(
         "<polygon points=\"{}\" fill=\"{}\" fill-opacity=\"0.85\"><title>{}</title></polygon>\n",
         pts, colour(k), Esc(names[k]));
     for (size_t i = 0; i < n; ++i) base[i] += series[k][i];
   }
-  for (const ChartMark& m : marks) {
-    if (n == 0 || duration_s <= 0) break;
-    const double x = X(std::clamp(m.offset_s / duration_s, 0.0, 1.0) * static_cast<double>(n - 1));
-    if (m.phase)
-      svg += fmt::format(
-          "<line class=\"mark\" x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{}\" y2=\"{}\" stroke=\"#888\" "
-          "stroke-width=\"3\" stroke-opacity=\"0.35\"><title>{}</title></line>\n",
-          x, x, kT, kH - kB, Esc(m.title));
-    else
-      svg += fmt::format(
-          "<polygon class=\"op\" points=\"{:.1f},{} {:.1f},{} {:.1f},{}\" fill=\"#333\"><title>{}"
-          "</title></polygon>\n",
-          x, kH - kB, x - 4, kH - kB + 7, x + 4, kH - kB + 7, Esc(m.title));
-  }
+  svg += ChartMarks(sc, marks, duration_s);
   if (peak_col >= 0 && n > 0) {
-    const double x = X(peak_col);
+    const double x = sc.X(peak_col);
     svg += fmt::format(
         "<line class=\"peak\" x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{}\" y2=\"{}\" stroke=\"#c00\" "
         "stroke-dasharray=\"4 3\"/><text x=\"{:.1f}\" y=\"{}\" fill=\"#c00\" class=\"axis\" "

@@ -46,19 +46,10 @@ bool OpenRecording(const std::string& path, Db* db, std::string* error) {
   return db->Open(path, SQLITE_OPEN_READONLY, error);
 }
 
-bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::string* error) {
-  Stmt m(db, "SELECT key, value FROM meta");
-  if (!m.ok()) {
-    *error = fmt::format("{} is not a ttmem recording (no meta table: {})", path, db.Message());
-    return false;
-  }
-  while (m.Step() == SQLITE_ROW) r->meta[m.Text(0)] = m.Text(1);
-  const RecordingSchema schema = RecordingSchema::Of(r->Meta("schema_version"));
-  if (schema.version == 0) {
-    *error = fmt::format("{} has recording schema '{}'; this ttmem reads schemas 1 to {}", path,
-                         r->Meta("schema_version"), kRecordingSchemaVersion);
-    return false;
-  }
+namespace {
+
+// The devices and their capacities.
+void ReadDevices(const Db& db, Recording* r) {
   Stmt s(db, "SELECT id, arch, unique_id, num_cores FROM devices");
   while (s.ok() && s.Step() == SQLITE_ROW) {
     DevInfo& d = r->devices[static_cast<uint32_t>(s.Int(0))];
@@ -75,6 +66,10 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     d.bank_count[t] = static_cast<uint32_t>(c.Int(3));
     d.bank_base[t] = static_cast<uint64_t>(c.Int(4));
   }
+}
+
+// The processes (with their containers from schema 3).
+void ReadProcesses(const Db& db, const RecordingSchema& schema, Recording* r) {
   const bool has_containers = schema.has_containers();
   Stmt p(db, fmt::format("SELECT id, pid, name, user, cmdline, first_seen_ns, ended_ns, "
                          "reclaimed_bytes, existing, {} FROM processes",
@@ -94,6 +89,25 @@ bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::str
     if (!p.IsNull(10)) pi.container = p.Text(10);
     pi.existing = p.Int(8) != 0;
   }
+}
+
+}  // namespace
+
+bool ReadRecording(const Db& db, const std::string& path, Recording* r, std::string* error) {
+  Stmt m(db, "SELECT key, value FROM meta");
+  if (!m.ok()) {
+    *error = fmt::format("{} is not a ttmem recording (no meta table: {})", path, db.Message());
+    return false;
+  }
+  while (m.Step() == SQLITE_ROW) r->meta[m.Text(0)] = m.Text(1);
+  const RecordingSchema schema = RecordingSchema::Of(r->Meta("schema_version"));
+  if (schema.version == 0) {
+    *error = fmt::format("{} has recording schema '{}'; this ttmem reads schemas 1 to {}", path,
+                         r->Meta("schema_version"), kRecordingSchemaVersion);
+    return false;
+  }
+  ReadDevices(db, r);
+  ReadProcesses(db, schema, r);
   r->has_ops = schema.has_ops();
   if (r->has_ops) {
     Stmt o(db, "SELECT process, id, name FROM op_names");

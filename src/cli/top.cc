@@ -250,25 +250,77 @@ void StartCurses(State& st, const TopOptions& o) {
   }
 }
 
+// Not a terminal (a pipe, CI, a script): the status table, once.
+int PrintStatusOnce(const TopOptions& o) {
+  QueryClient q(o.socket);
+  model::Status s;
+  std::string error;
+  if (!RequestStatus(q, &s, &error)) {
+    PrintError(error);
+    return kExitUsage;
+  }
+  model::KeepDevices(&s, o.devices);
+  std::string text = RenderStatus(s);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return kExitOk;
+}
+
+// The pushed status: takes what came, or resubscribes once a refresh has passed since the last
+// try after the connection was lost. True when there is something new to draw.
+class Subscription {
+ public:
+  explicit Subscription(const TopOptions& o)
+      : q_(o.socket),
+        request_(model::Request("subscribe").Int("interval_ms", o.refresh_ms).Text()),
+        refresh_(o.refresh_ms) {}
+  bool Start(std::string* error) { return q_.Send(request_, error); }
+  bool Follow(State& st, ViewQueries& views) {
+    std::string error;
+    if (!st.connected) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_try_ < refresh_) return false;
+      last_try_ = now;
+      if (!Start(&error)) {
+        st.error = error;
+        return true;
+      }
+      st.connected = true;
+      st.history.clear();
+      views.Ask(ViewQueries::Kind::kHistory, -1, model::Request("history"));
+      return true;
+    }
+    std::string doc;
+    model::Status pushed;
+    int r = q_.Poll(&doc, 0, &error);
+    if (r > 0 && !model::FromJsonText(doc, &pushed, &error)) {
+      q_.Close();  // not a status: resubscribe on a new connection
+      r = -1;
+    }
+    if (r > 0) {
+      model::KeepDevices(&pushed, st.opt.devices);
+      st.status = std::move(pushed);
+      st.have = true;
+    } else if (r < 0) {
+      st.connected = false;
+      st.error = error;
+    }
+    return r != 0;
+  }
+
+ private:
+  QueryClient q_;
+  std::string request_;
+  std::chrono::milliseconds refresh_;
+  std::chrono::steady_clock::time_point last_try_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace
 
 int RunTop(const TopOptions& o) {
-  QueryClient sub(o.socket);
-  model::Status s;
+  if (!isatty(STDOUT_FILENO)) return PrintStatusOnce(o);
+  Subscription sub(o);
   std::string error;
-  if (!isatty(STDOUT_FILENO)) {
-    // Not a terminal (a pipe, CI, a script): print the status table once.
-    if (!RequestStatus(sub, &s, &error)) {
-      PrintError(error);
-      return kExitUsage;
-    }
-    model::KeepDevices(&s, o.devices);
-    std::string text = RenderStatus(s);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return kExitOk;
-  }
-  const std::string subscribe = model::Request("subscribe").Int("interval_ms", o.refresh_ms).Text();
-  if (!sub.Send(subscribe, &error)) {
+  if (!sub.Start(&error)) {
     PrintError(error);
     return kExitUsage;
   }
@@ -280,39 +332,9 @@ int RunTop(const TopOptions& o) {
   st.connected = true;
   ViewQueries views(o.socket);
   views.Ask(ViewQueries::Kind::kHistory, -1, model::Request("history"));
-  auto last_try = std::chrono::steady_clock::now();
   bool dirty = true;
   while (!g_quit) {
-    if (st.connected) {
-      std::string doc;
-      model::Status pushed;
-      int r = sub.Poll(&doc, 0, &error);
-      if (r > 0 && !model::FromJsonText(doc, &pushed, &error)) {
-        sub.Close();  // not a status: resubscribe on a new connection
-        r = -1;
-      }
-      if (r > 0) {
-        model::KeepDevices(&pushed, o.devices);
-        st.status = std::move(pushed);
-        st.have = true;
-        dirty = true;
-      } else if (r < 0) {
-        st.connected = false;
-        st.error = error;
-        dirty = true;
-      }
-    } else if (std::chrono::steady_clock::now() - last_try >=
-               std::chrono::milliseconds(o.refresh_ms)) {
-      last_try = std::chrono::steady_clock::now();
-      if (sub.Send(subscribe, &error)) {
-        st.connected = true;
-        st.history.clear();
-        views.Ask(ViewQueries::Kind::kHistory, -1, model::Request("history"));
-      } else {
-        st.error = error;
-      }
-      dirty = true;
-    }
+    if (sub.Follow(st, views)) dirty = true;
     if (st.have && st.connected && Sample(st, base::UnixMs())) dirty = true;
     if (dirty) {  // the views' own queries follow the pushed updates
       if (st.view == View::kDetail) OpenDetail(st, views, st.detail_pid);

@@ -33,7 +33,11 @@ MainLayout LayoutMain(int lines, int cols, size_t devices) {
   l.wide_figures = cols >= 140;
   const int figures = l.wide_figures ? kFiguresWide : kFiguresShort;
   l.bar_width = std::clamp((cols - kBarLineFixed - 2 * figures) / 2, 6, 40);
-  l.device_line_width = kBarLineFixed + 2 * (l.bar_width + figures);
+  l.dram_bar_x = 16 + 5 + 1;
+  l.l1_label_x = l.dram_bar_x + l.bar_width + figures + 2;
+  l.l1_bar_x = l.l1_label_x + 3 + 1;
+  l.device_line_width = l.l1_bar_x + l.bar_width + figures;
+  l.l1_bar = l.device_line_width <= cols;
   l.narrow = cols < 110;
   l.table_header_y =
       1 + static_cast<int>(l.devices_shown) * per + (l.more_devices ? 1 : 0) + chart_lines;

@@ -22,6 +22,12 @@ struct MainLayout {
   int chart_rows = 0;         // rows per chart metric; 0: no chart
   int bar_width = 6;          // each DRAM / L1 bar
   bool wide_figures = false;  // a bar's figures in full units (from 140 columns), else short
+  // A panel's bar line, by column: the id and arch at 0, "DRAM [" at 16, the DRAM bar at
+  // dram_bar_x, "L1 [" at l1_label_x, the L1 bar at l1_bar_x; each bar's figures after it.
+  int dram_bar_x = 22;
+  int l1_label_x = 0;
+  int l1_bar_x = 0;
+  bool l1_bar = false;        // the L1 bar and its figures fit the width
   int device_line_width = 0;  // columns of a panel's bar line: id, arch, both bars and figures
   bool narrow = false;        // short units and tighter text columns (under 110 columns)
   int table_header_y = 1;

@@ -12,7 +12,15 @@ void ExpectFits(int lines, int cols, size_t devices) {
   SCOPED_TRACE(testing::Message() << lines << "x" << cols << ", " << devices << " device(s)");
   if (cols >= 80) {
     EXPECT_LE(l.device_line_width, cols);  // both bars and their figures fit
+    EXPECT_TRUE(l.l1_bar);
   }
+  // The drawing's columns, left to right: nothing overlaps, a gap before "L1".
+  const int figures = l.wide_figures ? 28 : 20;
+  EXPECT_EQ(l.dram_bar_x, 22);  // "  3 wormhole_b0 DRAM [" before it
+  EXPECT_EQ(l.l1_label_x, l.dram_bar_x + l.bar_width + figures + 2);
+  EXPECT_EQ(l.l1_bar_x, l.l1_label_x + 4);  // "L1 ["
+  EXPECT_EQ(l.device_line_width, l.l1_bar_x + l.bar_width + figures);
+  EXPECT_EQ(l.l1_bar, l.device_line_width <= cols);
   EXPECT_LE(l.devices_shown, devices);
   EXPECT_EQ(l.more_devices, l.devices_shown < devices);
   EXPECT_GE(l.table_rows, 1u);

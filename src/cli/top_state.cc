@@ -27,49 +27,45 @@ bool DeviceShown(const State& st, uint32_t id) {
          std::find(st.opt.devices.begin(), st.opt.devices.end(), id) != st.opt.devices.end();
 }
 
-// Process rows after the filter, sorted.
-std::vector<ProcRow> Rows(const State& st) {
-  std::vector<ProcRow> rows;
-  if (!st.have) return rows;
-  for (const model::Process& p : st.status.processes) {
-    ProcRow r;
-    r.pid = p.pid;
-    r.user = base::TerminalSafe(p.user);
-    r.name = base::TerminalSafe(p.name);
-    r.from_file = p.source == model::kShmSource;
-    if (p.unverified) r.name += " (unverified)";
-    // Containers (issue 18): its pid in its own namespace and its container, after the name.
-    if (p.ns_pid) r.name += fmt::format(" (ns pid {})", *p.ns_pid);
-    if (p.container) r.name += " [" + base::TerminalSafe(p.container->substr(0, 12)) + "]";
-    r.uid_known = p.uid.has_value();
-    r.uid = p.uid.value_or(0);
-    r.devices = FormatDeviceList(p.devices);
-    r.dram = Used(p.memory[0]);
-    r.l1 = Used(p.memory[1]);
-    r.cb = Used(p.memory[5]);
-    r.trace = Used(p.memory[4]);
-    r.total = model::UsedTotal(p.memory);
-    // -d: only processes on a shown device (or on none yet).
-    bool on_shown = p.devices.empty();
-    for (uint32_t d : p.devices) on_shown = on_shown || DeviceShown(st, d);
-    if (!on_shown) continue;
-    // Filter: user:NAME, pid:N, dev:N, or text found in the command, user or pid.
-    const std::string& f = st.filter;
-    bool keep = true;
-    if (f.rfind("user:", 0) == 0) {
-      keep = r.user == f.substr(5);
-    } else if (f.rfind("pid:", 0) == 0) {
-      keep = std::to_string(r.pid) == f.substr(4);
-    } else if (f.rfind("dev:", 0) == 0) {
-      keep = false;
-      for (uint32_t d : p.devices) keep = keep || std::to_string(d) == f.substr(4);
-    } else if (!f.empty()) {
-      keep = r.name.find(f) != std::string::npos || r.user.find(f) != std::string::npos ||
-             std::to_string(r.pid).find(f) != std::string::npos ||
-             p.cmdline.find(f) != std::string::npos;
-    }
-    if (keep) rows.push_back(std::move(r));
+namespace {
+
+ProcRow RowOf(const model::Process& p) {
+  ProcRow r;
+  r.pid = p.pid;
+  r.user = base::TerminalSafe(p.user);
+  r.name = base::TerminalSafe(p.name);
+  r.from_file = p.source == model::kShmSource;
+  if (p.unverified) r.name += " (unverified)";
+  // Containers (issue 18): its pid in its own namespace and its container, after the name.
+  if (p.ns_pid) r.name += fmt::format(" (ns pid {})", *p.ns_pid);
+  if (p.container) r.name += " [" + base::TerminalSafe(p.container->substr(0, 12)) + "]";
+  r.uid_known = p.uid.has_value();
+  r.uid = p.uid.value_or(0);
+  r.devices = FormatDeviceList(p.devices);
+  r.dram = Used(model::Of(p.memory, proto::MemType::kDram));
+  r.l1 = Used(model::Of(p.memory, proto::MemType::kL1));
+  r.cb = Used(model::Of(p.memory, proto::MemType::kCb));
+  r.trace = Used(model::Of(p.memory, proto::MemType::kTrace));
+  r.total = model::UsedTotal(p.memory);
+  return r;
+}
+
+// The filter: user:NAME, pid:N, dev:N, or text found in the command, user or pid.
+bool Matches(const std::string& f, const ProcRow& r, const model::Process& p) {
+  if (f.rfind("user:", 0) == 0) return r.user == f.substr(5);
+  if (f.rfind("pid:", 0) == 0) return std::to_string(r.pid) == f.substr(4);
+  if (f.rfind("dev:", 0) == 0) {
+    for (uint32_t d : p.devices)
+      if (std::to_string(d) == f.substr(4)) return true;
+    return false;
   }
+  return f.empty() || r.name.find(f) != std::string::npos || r.user.find(f) != std::string::npos ||
+         std::to_string(r.pid).find(f) != std::string::npos ||
+         p.cmdline.find(f) != std::string::npos;
+}
+
+// Numbers largest first, names and PIDs ascending; `r` reverses.
+void SortRows(const State& st, std::vector<ProcRow>& rows) {
   auto key = [&](const ProcRow& r) -> uint64_t {
     switch (st.sort) {
       case kByPid:
@@ -89,10 +85,26 @@ std::vector<ProcRow> Rows(const State& st) {
   std::stable_sort(rows.begin(), rows.end(), [&](const ProcRow& a, const ProcRow& b) {
     bool less = st.sort == kByUser ? a.user < b.user : key(a) < key(b);
     bool greater = st.sort == kByUser ? b.user < a.user : key(b) < key(a);
-    // Numbers largest first, names and PIDs ascending; `r` reverses.
     bool ascending = st.sort == kByUser || st.sort == kByPid;
     return (ascending != st.reverse) ? less : greater;
   });
+}
+
+}  // namespace
+
+// Process rows after the filter, sorted.
+std::vector<ProcRow> Rows(const State& st) {
+  std::vector<ProcRow> rows;
+  if (!st.have) return rows;
+  for (const model::Process& p : st.status.processes) {
+    // -d: only processes on a shown device (or on none yet).
+    bool on_shown = p.devices.empty();
+    for (uint32_t d : p.devices) on_shown = on_shown || DeviceShown(st, d);
+    if (!on_shown) continue;
+    ProcRow r = RowOf(p);
+    if (Matches(st.filter, r, p)) rows.push_back(std::move(r));
+  }
+  SortRows(st, rows);
   return rows;
 }
 

@@ -41,7 +41,8 @@ int LevelAttr(const State& st, double pct) {
 }
 
 // "[####....]  45% 5.4G/12.0G"; the bar in the usage colour. Returns the columns used.
-int DrawBar(const State& st, int y, int x, const model::Figures& m, int width, bool wide) {
+int DrawBar(const State& st, int y, int x, const model::Figures& m, int width, bool wide,
+            int max_tail = 1 << 20) {
   const uint64_t used = Used(m);
   const auto total = Total(m);
   const double pct = Percent(used, total);
@@ -51,7 +52,9 @@ int DrawBar(const State& st, int y, int x, const model::Figures& m, int width, b
   std::string tail =
       total ? fmt::format("] {:>3.0f}% {:>{}}/{}", pct, b(used), wide ? 10 : 6, b(*total))
             : fmt::format("]   ? {:>{}}/?", b(used), wide ? 10 : 6);
-  Put(y, x + 1 + width, tail);
+  // The layout keeps 20 (28 wide) columns for them and a space after: a rare longer one (used
+  // and total both 1000 to 1023.9 of their unit) loses its last characters, not the next bar.
+  Put(y, x + 1 + width, tail.substr(0, static_cast<size_t>(max_tail)));
   return 1 + width + static_cast<int>(tail.size());
 }
 
@@ -89,28 +92,21 @@ int DrawChart(const State& st, int y, int rows_per_metric) {
   return y;
 }
 
-void DrawMain(State& st) {
+// The device panels from line 1, at the layout's columns; returns the next line.
+int DrawDevicePanels(const State& st, const MainLayout& layout) {
   const std::vector<model::Device>& devices = st.status.devices;
-  const size_t ndev = devices.size();
-  std::vector<ProcRow> rows = Rows(st);
-  FillLine(
-      0,
-      fmt::format(" ttmem top   {} device(s)   {} process(es)   sort {}{}   {}h: help  q: quit",
-                  ndev, rows.size(), kSortNames[st.sort], st.reverse ? " (reversed)" : "",
-                  st.filter.empty() ? "" : "filter '" + st.filter + "'   "),
-      A_REVERSE);
-  const MainLayout layout = LayoutMain(LINES, COLS, ndev);
   int y = 1;
   for (size_t i = 0; i < layout.devices_shown; ++i) {
     const model::Device& d = devices[i];
     const model::Memory& m = d.memory;
     Put(y, 0, fmt::format("{:>3} {:<11.11}", d.id, d.arch.value_or("?")));
-    int x = 16;
-    Put(y, x, "DRAM");
-    x += 5 + DrawBar(st, y, x + 5, m[0], layout.bar_width, layout.wide_figures) + 2;
-    if (x + 4 + layout.bar_width < COLS) {
-      Put(y, x, "L1");
-      DrawBar(st, y, x + 3, m[1], layout.bar_width, layout.wide_figures);
+    Put(y, layout.dram_bar_x - 6, "DRAM");
+    DrawBar(st, y, layout.dram_bar_x - 1, model::Of(m, proto::MemType::kDram), layout.bar_width,
+            layout.wide_figures, layout.l1_label_x - 1 - (layout.dram_bar_x + layout.bar_width));
+    if (layout.l1_bar) {
+      Put(y, layout.l1_label_x, "L1");
+      DrawBar(st, y, layout.l1_bar_x - 1, model::Of(m, proto::MemType::kL1), layout.bar_width,
+              layout.wide_figures);
     }
     ++y;
     if (layout.full) {
@@ -130,11 +126,14 @@ void DrawMain(State& st) {
   if (layout.more_devices)
     Put(y++, 0,
         fmt::format("    ... {} more device(s): enlarge the terminal or pick with -d N",
-                    ndev - layout.devices_shown),
+                    devices.size() - layout.devices_shown),
         A_DIM);
-  if (layout.chart_rows > 0) y = DrawChart(st, y, layout.chart_rows);
-  // The process table.
-  // Narrow screens (80 columns): short units and tighter text columns.
+  return y;
+}
+
+// The process table from line y; narrow screens (80 columns): short units and tighter text.
+void DrawProcessTable(State& st, const MainLayout& layout, const std::vector<ProcRow>& rows,
+                      int y) {
   const bool narrow = layout.narrow;
   auto b = [&](uint64_t v) { return narrow ? FormatBytesShort(v) : FormatBytes(v); };
   std::vector<std::vector<std::string>> cells;
@@ -160,6 +159,21 @@ void DrawMain(State& st) {
   if (rows.empty()) Put(y, 0, st.filter.empty() ? "  (no processes)" : "  (none match the filter)");
 }
 
+void DrawMain(State& st) {
+  const size_t ndev = st.status.devices.size();
+  std::vector<ProcRow> rows = Rows(st);
+  FillLine(
+      0,
+      fmt::format(" ttmem top   {} device(s)   {} process(es)   sort {}{}   {}h: help  q: quit",
+                  ndev, rows.size(), kSortNames[st.sort], st.reverse ? " (reversed)" : "",
+                  st.filter.empty() ? "" : "filter '" + st.filter + "'   "),
+      A_REVERSE);
+  const MainLayout layout = LayoutMain(LINES, COLS, ndev);
+  int y = DrawDevicePanels(st, layout);
+  if (layout.chart_rows > 0) y = DrawChart(st, y, layout.chart_rows);
+  DrawProcessTable(st, layout, rows, y);
+}
+
 // Lines of a rendered table from `y`, at most `count` of them (the header first, in bold if asked).
 void PutTable(int y, const std::string& table, size_t count, bool bold_head = false) {
   size_t pos = 0;
@@ -167,6 +181,36 @@ void PutTable(int y, const std::string& table, size_t count, bool bold_head = fa
     const size_t nl = table.find('\n', pos);
     Put(y + static_cast<int>(i), 0, table.substr(pos, nl - pos), i == 0 && bold_head ? A_BOLD : 0);
     pos = nl == std::string::npos ? table.size() : nl + 1;
+  }
+}
+
+// The detail's live memory by op (ttmem_scope_push; ttnn op names under tt-metal), largest first.
+void DrawDetailOps(const model::BuffersReply& b, const DetailLayout& l) {
+  if (l.by_op_y >= 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (size_t i = 0; i < l.op_rows; ++i)
+      rows.push_back({b.by_op[i].op ? Truncate(*b.by_op[i].op, 40) : "(no op)",
+                      FormatBytes(b.by_op[i].bytes), std::to_string(b.by_op[i].buffers)});
+    Put(l.by_op_y, 0, "Live memory by op:", A_BOLD);
+    PutTable(l.by_op_y + 1, RenderTable({"OP", ">BYTES", ">BUFFERS"}, rows), 1 + l.op_rows);
+  }
+}
+
+// The detail's largest live buffers.
+void DrawDetailBuffers(const model::BuffersReply& b, const DetailLayout& l) {
+  if (l.buffers_y >= 0) {
+    std::vector<std::vector<std::string>> bufs;
+    for (size_t i = 0; i < l.buffer_rows; ++i) {
+      const model::BufferRow& r = b.buffers[i];
+      bufs.push_back({std::to_string(r.device), r.type, std::to_string(r.id),
+                      fmt::format("{:#x}", r.address), FormatBytes(r.size),
+                      Truncate(r.op.value_or(""), 32), r.capture ? "capture" : ""});
+    }
+    Put(l.buffers_y, 0, fmt::format("Largest live buffers ({} live in all):", b.live_buffers),
+        A_BOLD);
+    PutTable(l.buffers_y + 1,
+             RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs),
+             1 + l.buffer_rows);
   }
 }
 
@@ -209,29 +253,8 @@ void DrawDetail(State& st) {
     Put(l.refusal_y, 0,
         Truncate(base::TerminalSafe("Buffers: " + *b.error),
                  static_cast<size_t>(std::max(COLS - 1, 1))));
-  if (l.by_op_y >= 0) {
-    // Its live memory by op (ttmem_scope_push; ttnn op names under tt-metal), largest first.
-    std::vector<std::vector<std::string>> rows;
-    for (size_t i = 0; i < l.op_rows; ++i)
-      rows.push_back({b.by_op[i].op ? Truncate(*b.by_op[i].op, 40) : "(no op)",
-                      FormatBytes(b.by_op[i].bytes), std::to_string(b.by_op[i].buffers)});
-    Put(l.by_op_y, 0, "Live memory by op:", A_BOLD);
-    PutTable(l.by_op_y + 1, RenderTable({"OP", ">BYTES", ">BUFFERS"}, rows), 1 + l.op_rows);
-  }
-  if (l.buffers_y >= 0) {
-    std::vector<std::vector<std::string>> bufs;
-    for (size_t i = 0; i < l.buffer_rows; ++i) {
-      const model::BufferRow& r = b.buffers[i];
-      bufs.push_back({std::to_string(r.device), r.type, std::to_string(r.id),
-                      fmt::format("{:#x}", r.address), FormatBytes(r.size),
-                      Truncate(r.op.value_or(""), 32), r.capture ? "capture" : ""});
-    }
-    Put(l.buffers_y, 0, fmt::format("Largest live buffers ({} live in all):", b.live_buffers),
-        A_BOLD);
-    PutTable(l.buffers_y + 1,
-             RenderTable({">DEVICE", "TYPE", ">ID", ">ADDRESS", ">SIZE", "OP", ""}, bufs),
-             1 + l.buffer_rows);
-  }
+  DrawDetailOps(b, l);
+  DrawDetailBuffers(b, l);
   if (l.chart_y < 0) return;
   // Its own history: all memory types together.
   std::vector<double> values;

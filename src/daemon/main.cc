@@ -10,17 +10,15 @@
 #include "daemon/server.h"
 #include "protocol/paths.h"
 
-int main(int argc, char** argv) {
-  ttmem::daemon::Options options;
-  options.socket_path = ttmem::proto::DefaultSocketPath();
-  std::string mode;
-  CLI::App app{
-      "ttmemd: aggregates Tenstorrent device-memory reports from every process on this host"};
+namespace {
+
+// The options, each with its help; --socket-mode is read into *mode (checked after parsing).
+void AddOptions(CLI::App& app, ttmem::daemon::Options& options, std::string* mode) {
   app.add_option("--socket", options.socket_path,
                  "socket path (env TTMEM_SOCKET; default /run/ttmem/ttmemd.sock as root, else "
                  "$XDG_RUNTIME_DIR/ttmemd.sock or /tmp/ttmem-UID/ttmemd.sock)")
       ->capture_default_str();
-  app.add_option("--socket-mode", mode,
+  app.add_option("--socket-mode", *mode,
                  "octal permissions of the socket (default 0666 under /run/ttmem, else 0600)");
   app.add_flag("-v,--verbose", options.verbose, "log every connection event");
   app.add_option("--log", options.log_path,
@@ -48,17 +46,10 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", options.metrics_listen,
                  "serve Prometheus metrics at http://ADDR:PORT/metrics (off by default; "
                  "127.0.0.1:9464 keeps them on this host, :9464 serves every address)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "ttmemd: %s (run 'ttmemd --help' for the options)\n",
-                 ttmem::base::TerminalSafe(ttmem::base::ShortenLongWords(e.what())).c_str());
-    return 2;
-  }
+}
+
+// What parsing leaves to check: 0 when the options hold, else the exit code (said why).
+int CheckOptions(ttmem::daemon::Options& options, const std::string& mode) {
   if (options.socket_path.empty()) {
     std::fprintf(stderr,
                  "ttmemd: --socket is empty; give the path of the socket to create, like "
@@ -82,6 +73,30 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ttmem::daemon::Options options;
+  options.socket_path = ttmem::proto::DefaultSocketPath();
+  std::string mode;
+  CLI::App app{
+      "ttmemd: aggregates Tenstorrent device-memory reports from every process on this host"};
+  AddOptions(app, options, &mode);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "ttmemd: %s (run 'ttmemd --help' for the options)\n",
+                 ttmem::base::TerminalSafe(ttmem::base::ShortenLongWords(e.what())).c_str());
+    return 2;
+  }
+  if (int code = CheckOptions(options, mode); code != 0) return code;
   ttmem::daemon::Server server(options);
   std::string error;
   if (!server.Start(&error)) {

@@ -1,5 +1,7 @@
 #include "daemon/metrics.h"
 
+#include <array>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -102,27 +104,82 @@ int MetricsExporter::port() const {
   return ports.empty() ? 0 : ports.front();
 }
 
-void MetricsExporter::Update(
-    const model::Status& status,
-    const std::map<std::pair<uint32_t, std::string>, uint64_t>& largest_free) {
-  auto used =
+namespace {
+
+// The families made from the devices: their memory, capture estimates, each process's share and
+// what stale tt-metal slots hold.
+struct DeviceFamilies {
+  MetricFamily used =
       Family("ttmem_device_memory_used_bytes",
              "Device memory in use, by device and memory type (all processes).", MetricType::Gauge);
-  auto total = Family("ttmem_device_memory_total_bytes",
-                      "Device memory capacity, by device and memory type (as announced).",
-                      MetricType::Gauge);
-  auto buffers =
+  MetricFamily total = Family("ttmem_device_memory_total_bytes",
+                              "Device memory capacity, by device and memory type (as announced).",
+                              MetricType::Gauge);
+  MetricFamily buffers =
       Family("ttmem_device_buffers", "Live buffers, by device and memory type.", MetricType::Gauge);
-  auto capture =
+  MetricFamily capture =
       Family("ttmem_device_capture_estimate_bytes",
              "Graph-capture estimates (hooked allocations, no device memory).", MetricType::Gauge);
-  auto proc =
+  MetricFamily proc =
       Family("ttmem_process_memory_used_bytes",
              "Device memory a process holds, by device and memory type.", MetricType::Gauge);
-  auto free_block = Family("ttmem_device_largest_free_block_bytes",
-                           "Largest free block of one bank, by device and memory type "
-                           "(interleaved types with announced bank geometry).",
-                           MetricType::Gauge);
+  MetricFamily stale = Family("ttmem_stale_memory_bytes",
+                              "Device memory tt-metal's own statistics attribute to processes "
+                              "that no longer exist (stale slots), by device and memory type.",
+                              MetricType::Gauge);
+};
+
+struct Who {
+  std::string comm, user, container;
+};
+
+// One device's processes: their shares, and what stale slots hold (every type tt-metal counts, 0
+// included, on a device where any stale slot is; absent elsewhere: nothing of tt-metal's is
+// known there).
+void AddDeviceProcesses(const model::Device& d, const std::string& dev,
+                        const std::map<pid_t, Who>& who, DeviceFamilies& f) {
+  std::array<uint64_t, proto::kNumMemTypes> held_by_dead{};
+  bool any_dead = false;
+  static const Who kNobody;
+  for (const model::DeviceProcess& p : d.processes) {
+    if (p.stale) {
+      any_dead = true;
+      for (int t = 0; t < proto::kNumMemTypes; ++t)
+        held_by_dead[t] += p.memory[t].used_bytes.value_or(0);
+    }
+    auto it = who.find(p.pid);
+    const Who& w = it == who.end() ? kNobody : it->second;
+    for (int t = 0; t < proto::kNumMemTypes; ++t)
+      if (p.memory[t].used_bytes) {
+        std::vector<ClientMetric::Label> labels = DeviceType(dev, t);
+        labels.push_back({"pid", std::to_string(p.pid)});
+        labels.push_back({"comm", w.comm.empty() ? p.name : w.comm});
+        labels.push_back({"user", w.user});
+        labels.push_back({"container", w.container});  // "" outside any container
+        Add(f.proc, std::move(labels), static_cast<double>(*p.memory[t].used_bytes));
+      }
+  }
+  if (any_dead)
+    for (int t : proto::kShmFigureTypes)
+      Add(f.stale, DeviceType(dev, t), static_cast<double>(held_by_dead[t]));
+}
+
+DeviceFamilies DeviceMetrics(const model::Status& status) {
+  DeviceFamilies f;
+  std::map<pid_t, Who> who;
+  for (const model::Process& p : status.processes)
+    who[p.pid] = {p.name, p.user, p.container.value_or("")};
+  for (const model::Device& d : status.devices) {
+    const std::string dev = std::to_string(d.id);
+    AddMemory(f.used, &f.total, &f.buffers, d.memory, dev);
+    if (d.capture_estimate) AddMemory(f.capture, nullptr, nullptr, *d.capture_estimate, dev);
+    AddDeviceProcesses(d, dev, who, f);
+  }
+  return f;
+}
+
+// The daemon's counters, in the order /metrics has always listed them (after the devices').
+std::vector<MetricFamily> CounterMetrics(const model::Status& status) {
   auto procs = Family("ttmem_processes", "Processes reporting to ttmemd.", MetricType::Gauge);
   auto events = Family("ttmem_events_total", "Allocation and free events applied by ttmemd.",
                        MetricType::Counter);
@@ -143,53 +200,6 @@ void MetricsExporter::Update(
   auto failed =
       Family("ttmem_failed_queries_total",
              "Queries answered with an error because answering them failed.", MetricType::Counter);
-  auto stale = Family("ttmem_stale_memory_bytes",
-                      "Device memory tt-metal's own statistics attribute to processes that no "
-                      "longer exist (stale slots), by device and memory type.",
-                      MetricType::Gauge);
-  auto coverage = Family("ttmem_coverage_anomalies",
-                         "Process/device/type figures where libttmem and tt-metal's statistics "
-                         "disagree lastingly now.",
-                         MetricType::Gauge);
-
-  struct Who {
-    std::string comm, user, container;
-  };
-  std::map<pid_t, Who> who;
-  for (const model::Process& p : status.processes)
-    who[p.pid] = {p.name, p.user, p.container.value_or("")};
-  for (const model::Device& d : status.devices) {
-    const std::string dev = std::to_string(d.id);
-    AddMemory(used, &total, &buffers, d.memory, dev);
-    if (d.capture_estimate) AddMemory(capture, nullptr, nullptr, *d.capture_estimate, dev);
-    std::array<uint64_t, proto::kNumMemTypes> held_by_dead{};
-    bool any_dead = false;
-    for (const model::DeviceProcess& p : d.processes) {
-      if (p.stale) {
-        any_dead = true;
-        for (int t = 0; t < proto::kNumMemTypes; ++t)
-          held_by_dead[t] += p.memory[t].used_bytes.value_or(0);
-      }
-      const Who& w = who[p.pid];
-      for (int t = 0; t < proto::kNumMemTypes; ++t)
-        if (p.memory[t].used_bytes) {
-          std::vector<ClientMetric::Label> labels = DeviceType(dev, t);
-          labels.push_back({"pid", std::to_string(p.pid)});
-          labels.push_back({"comm", w.comm.empty() ? p.name : w.comm});
-          labels.push_back({"user", w.user});
-          labels.push_back({"container", w.container});  // "" outside any container
-          Add(proc, std::move(labels), static_cast<double>(*p.memory[t].used_bytes));
-        }
-    }
-    // Every type tt-metal counts, 0 included, on a device where any stale slot is (absent
-    // elsewhere: nothing of tt-metal's is known there).
-    if (any_dead)
-      for (int t : proto::kShmFigureTypes)
-        Add(stale, DeviceType(dev, t), static_cast<double>(held_by_dead[t]));
-  }
-  for (const auto& [k, v] : largest_free)
-    Add(free_block, {{"device", std::to_string(k.first)}, {"type", k.second}},
-        static_cast<double>(v));
   Add(procs, {}, static_cast<double>(status.processes.size()));
   const model::Counters c = status.counters.value_or(model::Counters{});
   Add(events, {}, static_cast<double>(c.events_applied));
@@ -201,12 +211,36 @@ void MetricsExporter::Update(
   Add(disconnected, {}, static_cast<double>(c.clients_disconnected_for_errors));
   Add(conflicts, {}, static_cast<double>(c.device_info_conflicts));
   Add(failed, {}, static_cast<double>(c.failed_queries));
+  return {std::move(procs),        std::move(events),    std::move(dropped), std::move(anomalies),
+          std::move(disconnected), std::move(conflicts), std::move(failed)};
+}
+
+}  // namespace
+
+void MetricsExporter::Update(
+    const model::Status& status,
+    const std::map<std::pair<uint32_t, std::string>, uint64_t>& largest_free) {
+  DeviceFamilies d = DeviceMetrics(status);
+  auto free_block = Family("ttmem_device_largest_free_block_bytes",
+                           "Largest free block of one bank, by device and memory type "
+                           "(interleaved types with announced bank geometry).",
+                           MetricType::Gauge);
+  for (const auto& [k, v] : largest_free)
+    Add(free_block, {{"device", std::to_string(k.first)}, {"type", k.second}},
+        static_cast<double>(v));
+  auto coverage = Family("ttmem_coverage_anomalies",
+                         "Process/device/type figures where libttmem and tt-metal's statistics "
+                         "disagree lastingly now.",
+                         MetricType::Gauge);
   Add(coverage, {},
       static_cast<double>(status.coverage_anomalies ? status.coverage_anomalies->size() : 0));
-  snapshot_->Set({std::move(used), std::move(total), std::move(buffers), std::move(capture),
-                  std::move(proc), std::move(free_block), std::move(procs), std::move(events),
-                  std::move(dropped), std::move(anomalies), std::move(disconnected),
-                  std::move(conflicts), std::move(failed), std::move(stale), std::move(coverage)});
+  std::vector<MetricFamily> all;
+  for (MetricFamily* f : {&d.used, &d.total, &d.buffers, &d.capture, &d.proc, &free_block})
+    all.push_back(std::move(*f));
+  for (MetricFamily& f : CounterMetrics(status)) all.push_back(std::move(f));
+  all.push_back(std::move(d.stale));
+  all.push_back(std::move(coverage));
+  snapshot_->Set(std::move(all));
 }
 
 }  // namespace ttmem::daemon

@@ -122,44 +122,7 @@ int Server::Run() {
       return 1;
     }
     for (int i = 0; i < n; ++i) {
-      const uint64_t token = events[i].data.u64;
-      const uint64_t id = token & ((uint64_t{1} << 56) - 1);
-      switch (static_cast<Source>(token >> 56)) {
-        case Source::kListen:
-          Accept();
-          break;
-        case Source::kSignal:
-          OnSignal();
-          break;
-        case Source::kTimer:
-          OnTimer();
-          break;
-        case Source::kWake: {
-          uint64_t v;
-          while (::read(wake_.get(), &v, sizeof(v)) > 0) {
-          }
-          Tick();
-          break;
-        }
-        case Source::kWorker:
-          queries_->OnWorkerDone();
-          break;
-        case Source::kConn: {
-          Connection* c = conns_->Find(id);
-          if (c == nullptr || c->doomed) break;
-          if (events[i].events & EPOLLOUT) conns_->Flush(*c);
-          if (c->doomed) break;
-          if (c->held) {  // its reply is being built: only a hang-up is looked at
-            if (events[i].events & (EPOLLHUP | EPOLLERR)) Close(id, "", /*retire=*/true);
-            break;
-          }
-          if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnReadable(*c);
-          break;
-        }
-        case Source::kPidfd:
-          Close(id, "process exited", /*retire=*/true);
-          break;
-      }
+      Dispatch(events[i]);
       ReapDoomed();
     }
     // Connections stopped at their frame cap, once each, after the events of this round (so
@@ -177,6 +140,48 @@ int Server::Run() {
   Tick();
   LogInfo("ttmemd stopping; removing {}", options_.socket_path);
   return 0;
+}
+
+// One ready source's event, by the kind its token names.
+void Server::Dispatch(const epoll_event& e) {
+  const uint64_t token = e.data.u64;
+  const uint64_t id = token & ((uint64_t{1} << 56) - 1);
+  switch (static_cast<Source>(token >> 56)) {
+    case Source::kListen:
+      Accept();
+      break;
+    case Source::kSignal:
+      OnSignal();
+      break;
+    case Source::kTimer:
+      OnTimer();
+      break;
+    case Source::kWake: {
+      uint64_t v;
+      while (::read(wake_.get(), &v, sizeof(v)) > 0) {
+      }
+      Tick();
+      break;
+    }
+    case Source::kWorker:
+      queries_->OnWorkerDone();
+      break;
+    case Source::kConn: {
+      Connection* c = conns_->Find(id);
+      if (c == nullptr || c->doomed) break;
+      if (e.events & EPOLLOUT) conns_->Flush(*c);
+      if (c->doomed) break;
+      if (c->held) {  // its reply is being built: only a hang-up is looked at
+        if (e.events & (EPOLLHUP | EPOLLERR)) Close(id, "", /*retire=*/true);
+        break;
+      }
+      if (e.events & (EPOLLIN | EPOLLHUP | EPOLLERR)) OnReadable(*c);
+      break;
+    }
+    case Source::kPidfd:
+      Close(id, "process exited", /*retire=*/true);
+      break;
+  }
 }
 
 void Server::Accept() {

@@ -11,6 +11,7 @@
 #ifndef TTMEM_DAEMON_SERVER_H_
 #define TTMEM_DAEMON_SERVER_H_
 
+#include <sys/epoll.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -58,6 +59,7 @@ class Server final : private Reporters::Loop {
  private:
   [[nodiscard]] bool StartLoop(std::string* error);  // the event sources, once listening
   [[nodiscard]] bool Watch(int fd, uint64_t token, uint32_t events = 0x001 /* EPOLLIN */);
+  void Dispatch(const epoll_event& e);  // one ready source
   void Accept();
   void OnReadable(Connection& c);
   [[nodiscard]] bool OnFrame(Connection& c, proto::Frame& f);

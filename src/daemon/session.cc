@@ -26,31 +26,50 @@ uint64_t SatAdd(uint64_t a, uint64_t b) {
   return r < a ? std::numeric_limits<uint64_t>::max() : r;
 }
 
+// The region's fd as a hello must bring it: a memfd sealed against shrinking (a client must not
+// shrink it under us: that would SIGBUS the daemon), of the size announced. *size: its size.
+bool CheckRegionFd(const base::UniqueFd& memfd, uint64_t announced, uint64_t* size,
+                   std::string* error) {
+  if (!memfd) {
+    *error = "hello without a shared-memory region";
+    return false;
+  }
+  int seals = ::fcntl(memfd.get(), F_GET_SEALS);
+  if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
+    *error = "region is not a memfd sealed against shrinking";
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(memfd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    *error = "region fd is not a regular memfd";
+    return false;
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  if (*size != announced || *size < sizeof(proto::RegionHeader) || *size > (1ull << 36)) {
+    *error = fmt::format("region size {} does not match hello ({})", *size, announced);
+    return false;
+  }
+  return true;
+}
+
+// The header copied out of the region: of a version we speak, with a geometry that fits `size`.
+bool HeaderValid(const proto::RegionHeader& hdr, uint64_t size) {
+  return hdr.magic == proto::kRegionMagic && hdr.version >= proto::kMinProtocolVersion &&
+         hdr.version <= proto::kProtocolVersion && hdr.header_size == sizeof(proto::RegionHeader) &&
+         hdr.record_size == sizeof(proto::Record) && hdr.ring_count != 0 &&
+         hdr.ring_count <= proto::kMaxRings && IsPow2(hdr.ring_capacity) &&
+         hdr.ring_capacity >= proto::kMinRingCapacity &&
+         hdr.ring_capacity <= proto::kMaxRingCapacity &&
+         proto::RegionSize(hdr.ring_count, hdr.ring_capacity) == size;
+}
+
 }  // namespace
 
 std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
                                          const proto::HelloBody& hello, EventSink* sink,
                                          std::string* error) {
-  if (!memfd) {
-    *error = "hello without a shared-memory region";
-    return nullptr;
-  }
-  // The client must not be able to shrink the region under us (that would SIGBUS the daemon).
-  int seals = ::fcntl(memfd.get(), F_GET_SEALS);
-  if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
-    *error = "region is not a memfd sealed against shrinking";
-    return nullptr;
-  }
-  struct stat st {};
-  if (::fstat(memfd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    *error = "region fd is not a regular memfd";
-    return nullptr;
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size != hello.region_size || size < sizeof(proto::RegionHeader) || size > (1ull << 36)) {
-    *error = fmt::format("region size {} does not match hello ({})", size, hello.region_size);
-    return nullptr;
-  }
+  uint64_t size = 0;
+  if (!CheckRegionFd(memfd, hello.region_size, &size, error)) return nullptr;
   base::Mapping map = base::Mapping::Shared(memfd.get(), size, PROT_READ | PROT_WRITE);
   if (!map) {
     *error = fmt::format("mmap of {} bytes failed: {}", size, std::strerror(errno));
@@ -64,12 +83,7 @@ std::unique_ptr<Session> Session::Create(pid_t pid, base::UniqueFd memfd,
   // Copy the header once; never re-read client-owned geometry.
   proto::RegionHeader hdr;
   std::memcpy(static_cast<void*>(&hdr), s->map_.get(), sizeof(hdr));
-  if (hdr.magic != proto::kRegionMagic || hdr.version < proto::kMinProtocolVersion ||
-      hdr.version > proto::kProtocolVersion || hdr.header_size != sizeof(proto::RegionHeader) ||
-      hdr.record_size != sizeof(proto::Record) || hdr.ring_count == 0 ||
-      hdr.ring_count > proto::kMaxRings || !IsPow2(hdr.ring_capacity) ||
-      hdr.ring_capacity < proto::kMinRingCapacity || hdr.ring_capacity > proto::kMaxRingCapacity ||
-      proto::RegionSize(hdr.ring_count, hdr.ring_capacity) != size) {
+  if (!HeaderValid(hdr, size)) {
     *error = "region header is malformed or of another version";
     return nullptr;
   }
@@ -228,13 +242,30 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
   // A ring stopped short may hold older records than other rings' last ones.
   for (uint32_t i = 0; i < ring_count_; ++i)
     if (cut_[i]) watermark = std::min(watermark, last_[i]);
+  if (!ApplyOrdered(ledger, watermark, stats, error)) return false;
+  // The scratch's memory is the cap's; let a burst's peak go.
+  if (scratch.capacity() > 2 * max_records) std::vector<Pending>().swap(scratch);
+  last_dropped_ = ClientDropped();
+  ledger.SetDropped(pid_, last_dropped_);
+  SaveCounters(ledger);
+  // After a restore, replays may go on until the rings' backlog is through (a capped drain).
+  if (!capped_) tolerant_ = false;
+  return true;
+}
+
+// Applies the collected records in key order up to the watermark; a ring's read position comes
+// back to its first record not applied (released only up to there, so a restarted daemon finds
+// every unapplied record still in the ring).
+bool Session::ApplyOrdered(ledger::Ledger& ledger, uint64_t watermark, DrainStats* stats,
+                           std::string* error) {
+  std::vector<Pending>& scratch = Scratch();
   std::sort(scratch.begin(), scratch.end(), [](const Pending& a, const Pending& b) {
     if (a.key != b.key) return a.key < b.key;
     if (a.ring != b.ring) return a.ring < b.ring;
     return a.position < b.position;
   });
   // What is not applied now goes back to the ring: the read position returns to it.
-  std::vector<uint64_t>& applied = budget;  // reused: per ring, the first position not applied
+  std::vector<uint64_t>& applied = budget_;  // reused: per ring, the first position not applied
   for (uint32_t i = 0; i < ring_count_; ++i) applied[i] = read_[i];
   for (const Pending& p : scratch) {
     if (p.key > watermark) {
@@ -247,21 +278,12 @@ bool Session::Drain(ledger::Ledger& ledger, bool final, uint64_t max_records, Dr
     if (!Apply(ledger, Event::Of(r), error)) return false;
     ++stats->applied;
   }
-  // A ring's slots are released only up to its first record not applied, so a restarted daemon
-  // finds every unapplied record still in the ring.
   for (uint32_t i = 0; i < ring_count_; ++i) {
     if (cut_[i]) more_ = capped_ = true;
     read_[i] = applied[i];
     proto::RingAt(map_.get(), i)->applied.store(applied[i], std::memory_order_release);
     proto::RingAt(map_.get(), i)->read.store(applied[i], std::memory_order_release);
   }
-  // The scratch's memory is the cap's; let a burst's peak go.
-  if (scratch.capacity() > 2 * max_records) std::vector<Pending>().swap(scratch);
-  last_dropped_ = ClientDropped();
-  ledger.SetDropped(pid_, last_dropped_);
-  SaveCounters(ledger);
-  // After a restore, replays may go on until the rings' backlog is through (a capped drain).
-  if (!capped_) tolerant_ = false;
   return true;
 }
 

@@ -140,6 +140,9 @@ class Session {
   [[nodiscard]] bool Collect(uint32_t ring, uint64_t head, uint64_t* budget, std::string* error);
   // The shape of an event (kind, device, type, flags, op, size); false with *error set.
   [[nodiscard]] static bool Validate(const Event& e, std::string* error);
+  // Drain's second half: the collected records applied in key order up to `watermark`.
+  [[nodiscard]] bool ApplyOrdered(ledger::Ledger& ledger, uint64_t watermark, DrainStats* stats,
+                                  std::string* error);
   // Drain's scratch, shared by every session (the daemon drains on its loop thread only).
   static std::vector<Pending>& Scratch();
   // Applies one validated event to the ledger and the state table.

@@ -298,82 +298,93 @@ void ReadPhases(Reader& rd, const json& j, const std::string& at, PhasesReport* 
 
 }  // namespace
 
+namespace {
+
+void ReadRecordingFacts(Reader& rd, const json& rec, RecordingFacts* f) {
+  const std::string p = "recording";
+  rd.Get(rec, "file", p, &f->file);
+  rd.Get(rec, "schema_version", p, &f->schema_version);
+  rd.Get(rec, "host", p, &f->host);
+  rd.Get(rec, "command", p, &f->command);
+  rd.Get(rec, "started_ns", p, &f->started_ns);
+  rd.Get(rec, "ended_ns", p, &f->ended_ns);
+  rd.Get(rec, "duration_s", p, &f->duration_s);
+  rd.Get(rec, "events", p, &f->events);
+  rd.Get(rec, "events_lost", p, &f->events_lost);
+  rd.Get(rec, "unknown_frees", p, &f->unknown_frees);
+  rd.Get(rec, "live_at_end", p, &f->live_at_end);
+  rd.Get(rec, "complete", p, &f->complete);
+  rd.GetOpt(rec, "command_status", p, &f->command_status);
+}
+
+void ReadLeak(Reader& rd, const json& l, const std::string& p, Leak* x) {
+  rd.Get(l, "pid", p, &x->pid);
+  rd.Get(l, "name", p, &x->name);
+  rd.Get(l, "device", p, &x->device);
+  rd.Get(l, "type", p, &x->type);
+  rd.Get(l, "id", p, &x->id);
+  rd.Get(l, "address", p, &x->address);
+  rd.Get(l, "size", p, &x->size);
+  rd.Get(l, "allocated_ns", p, &x->allocated_ns);
+  rd.Get(l, "process_ended_ns", p, &x->process_ended_ns);
+}
+
+void ReadOp(Reader& rd, const json& o, const std::string& p, OpReport* x) {
+  rd.Get(o, "op", p, &x->op);
+  rd.Get(o, "allocs", p, &x->allocs);
+  rd.Get(o, "bytes_allocated", p, &x->bytes_allocated);
+  rd.Each(o, "peaks", p, [&](const json& k, const std::string& q) {
+    OpPeak& y = x->peaks.emplace_back();
+    rd.Get(k, "device", q, &y.device);
+    rd.Get(k, "type", q, &y.type);
+    rd.Get(k, "peak_bytes", q, &y.peak_bytes);
+    rd.Get(k, "bytes_at_type_peak", q, &y.bytes_at_type_peak);
+    rd.GetOpt(k, "share_of_type_peak", q, &y.share_of_type_peak);
+  });
+}
+
+void ReadComparison(Reader& rd, const json& c, Comparison* x) {
+  rd.Get(c, "baseline", "comparison", &x->baseline);
+  rd.GetOpt(c, "max_growth_pct", "comparison", &x->max_growth_pct);
+  rd.Get(c, "exceeded", "comparison", &x->exceeded);
+  rd.Each(c, "rows", "comparison", [&](const json& w, const std::string& p) {
+    ComparisonRow& y = x->rows.emplace_back();
+    rd.Get(w, "device", p, &y.device);
+    rd.Get(w, "type", p, &y.type);
+    rd.GetOpt(w, "op", p, &y.op);
+    rd.Get(w, "baseline_bytes", p, &y.baseline_bytes);
+    rd.Get(w, "bytes", p, &y.bytes);
+    rd.GetOpt(w, "growth_pct", p, &y.growth_pct);
+    rd.Get(w, "exceeded", p, &y.exceeded);
+  });
+}
+
+}  // namespace
+
 bool FromJson(const json& j, Report* r, std::string* error) {
   *r = Report{};
   Reader rd(error);
   if (!j.is_object()) return rd.Fail("", "is not a report (not a JSON object)") != nullptr;
-  if (const json* rec = rd.At(j, "recording", "")) {
-    const std::string p = "recording";
-    RecordingFacts& f = r->recording;
-    rd.Get(*rec, "file", p, &f.file);
-    rd.Get(*rec, "schema_version", p, &f.schema_version);
-    rd.Get(*rec, "host", p, &f.host);
-    rd.Get(*rec, "command", p, &f.command);
-    rd.Get(*rec, "started_ns", p, &f.started_ns);
-    rd.Get(*rec, "ended_ns", p, &f.ended_ns);
-    rd.Get(*rec, "duration_s", p, &f.duration_s);
-    rd.Get(*rec, "events", p, &f.events);
-    rd.Get(*rec, "events_lost", p, &f.events_lost);
-    rd.Get(*rec, "unknown_frees", p, &f.unknown_frees);
-    rd.Get(*rec, "live_at_end", p, &f.live_at_end);
-    rd.Get(*rec, "complete", p, &f.complete);
-    rd.GetOpt(*rec, "command_status", p, &f.command_status);
-  }
+  if (const json* rec = rd.At(j, "recording", "")) ReadRecordingFacts(rd, *rec, &r->recording);
   rd.Each(j, "devices", "", [&](const json& d, const std::string& p) {
     ReadDevice(rd, d, p, &r->devices.emplace_back());
   });
   rd.Get(j, "timeline_buckets", "", &r->timeline_buckets);
   rd.Each(j, "leaks", "", [&](const json& l, const std::string& p) {
-    Leak& x = r->leaks.emplace_back();
-    rd.Get(l, "pid", p, &x.pid);
-    rd.Get(l, "name", p, &x.name);
-    rd.Get(l, "device", p, &x.device);
-    rd.Get(l, "type", p, &x.type);
-    rd.Get(l, "id", p, &x.id);
-    rd.Get(l, "address", p, &x.address);
-    rd.Get(l, "size", p, &x.size);
-    rd.Get(l, "allocated_ns", p, &x.allocated_ns);
-    rd.Get(l, "process_ended_ns", p, &x.process_ended_ns);
+    ReadLeak(rd, l, p, &r->leaks.emplace_back());
   });
   rd.Get(j, "leaked_bytes", "", &r->leaked_bytes);
   rd.Each(j, "processes", "", [&](const json& x, const std::string& p) {
     ReadProcess(rd, x, p, &r->processes.emplace_back());
   });
-  rd.Each(j, "ops", "", [&](const json& o, const std::string& p) {
-    OpReport& x = r->ops.emplace_back();
-    rd.Get(o, "op", p, &x.op);
-    rd.Get(o, "allocs", p, &x.allocs);
-    rd.Get(o, "bytes_allocated", p, &x.bytes_allocated);
-    rd.Each(o, "peaks", p, [&](const json& k, const std::string& q) {
-      OpPeak& y = x.peaks.emplace_back();
-      rd.Get(k, "device", q, &y.device);
-      rd.Get(k, "type", q, &y.type);
-      rd.Get(k, "peak_bytes", q, &y.peak_bytes);
-      rd.Get(k, "bytes_at_type_peak", q, &y.bytes_at_type_peak);
-      rd.GetOpt(k, "share_of_type_peak", q, &y.share_of_type_peak);
-    });
-  });
+  rd.Each(j, "ops", "",
+          [&](const json& o, const std::string& p) { ReadOp(rd, o, p, &r->ops.emplace_back()); });
   if (const json* ph = rd.At(j, "phases", "")) ReadPhases(rd, *ph, "phases", &r->phases);
   rd.Each(j, "advice", "", [&](const json& a, const std::string& p) {
     ReadAdvice(rd, a, p, &r->advice.emplace_back());
   });
-  if (rd.ok() && j.contains("comparison")) {
-    const json& c = j.at("comparison");
-    Comparison& x = r->comparison.emplace();
-    rd.Get(c, "baseline", "comparison", &x.baseline);
-    rd.GetOpt(c, "max_growth_pct", "comparison", &x.max_growth_pct);
-    rd.Get(c, "exceeded", "comparison", &x.exceeded);
-    rd.Each(c, "rows", "comparison", [&](const json& w, const std::string& p) {
-      ComparisonRow& y = x.rows.emplace_back();
-      rd.Get(w, "device", p, &y.device);
-      rd.Get(w, "type", p, &y.type);
-      rd.GetOpt(w, "op", p, &y.op);
-      rd.Get(w, "baseline_bytes", p, &y.baseline_bytes);
-      rd.Get(w, "bytes", p, &y.bytes);
-      rd.GetOpt(w, "growth_pct", p, &y.growth_pct);
-      rd.Get(w, "exceeded", p, &y.exceeded);
-    });
-  }
+  if (rd.ok() && j.contains("comparison"))
+    ReadComparison(rd, j.at("comparison"), &r->comparison.emplace());
   return rd.ok();
 }
 

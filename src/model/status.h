@@ -30,6 +30,10 @@ struct Figures {
 using Memory = std::array<Figures, proto::kNumMemTypes>;
 
 // Sum of used bytes over the types (unknown figures count 0).
+// One type's figures.
+inline const Figures& Of(const Memory& m, proto::MemType t) {
+  return m[static_cast<size_t>(t)];
+}
 uint64_t UsedTotal(const Memory& m);
 // Sum of buffers over the types.
 uint64_t BuffersTotal(const Memory& m);

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -85,6 +86,33 @@ uint64_t StartNs(pid_t pid) {
   return 0;
 }
 
+// The chip id in a region's name (tt_device_<id>_memory), if it has one.
+std::optional<uint64_t> ChipIdOfName(const std::string& path) {
+  const std::string name = path.substr(path.find_last_of('/') + 1);
+  const std::string pre = "tt_device_", post = "_memory";
+  if (name.size() <= pre.size() + post.size() || name.rfind(pre, 0) != 0) return std::nullopt;
+  const std::string digits = name.substr(pre.size(), name.size() - pre.size() - post.size());
+  if (digits.empty() || digits.size() > 19 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(digits);
+}
+
+// The region's process slots in use.
+void ReadProcesses(const std::string& b, Region* r) {
+  for (int i = 0; i < kMaxProcesses; ++i) {
+    const size_t at = kOffProcesses + kProcessSize * static_cast<size_t>(i);
+    const int32_t pid = Load<int32_t>(b, at);
+    if (pid <= 0) continue;  // 0 free, -1 being released (v4), other negatives: garbage
+    Process p;
+    p.pid = pid;
+    for (int t = 0; t < kNumFigures; ++t) p.used[t] = Load<uint64_t>(b, at + 8 + 8 * t);
+    p.last_update_ns = Load<uint64_t>(b, at + 48);
+    p.name = Text(b, at + 56, 64);
+    r->processes.push_back(std::move(p));
+  }
+}
+
 }  // namespace
 
 bool ReadRegion(const std::string& path, Region* out, std::string* error) {
@@ -131,29 +159,10 @@ bool ReadRegion(const std::string& path, Region* out, std::string* error) {
   r.last_update_ns = Load<uint64_t>(b, 8);
   r.asic_id = Load<uint64_t>(b, 32);
   r.chip_id = r.asic_id;
-  {
-    const std::string name = path.substr(path.find_last_of('/') + 1);
-    const std::string pre = "tt_device_", post = "_memory";
-    if (name.size() > pre.size() + post.size() && name.rfind(pre, 0) == 0) {
-      const std::string digits = name.substr(pre.size(), name.size() - pre.size() - post.size());
-      if (!digits.empty() && digits.size() <= 19 &&
-          digits.find_first_not_of("0123456789") == std::string::npos)
-        r.chip_id = std::stoull(digits);
-    }
-  }
+  if (auto id = ChipIdOfName(path)) r.chip_id = *id;
   r.device_id = Load<uint32_t>(b, 40);
   for (int t = 0; t < kNumFigures; ++t) r.totals[t] = Load<uint64_t>(b, kOffTotals + 8 * t);
-  for (int i = 0; i < kMaxProcesses; ++i) {
-    const size_t at = kOffProcesses + kProcessSize * static_cast<size_t>(i);
-    const int32_t pid = Load<int32_t>(b, at);
-    if (pid <= 0) continue;  // 0 free, -1 being released (v4), other negatives: garbage
-    Process p;
-    p.pid = pid;
-    for (int t = 0; t < kNumFigures; ++t) p.used[t] = Load<uint64_t>(b, at + 8 + 8 * t);
-    p.last_update_ns = Load<uint64_t>(b, at + 48);
-    p.name = Text(b, at + 56, 64);
-    r.processes.push_back(std::move(p));
-  }
+  ReadProcesses(b, &r);
   *out = std::move(r);
   return true;
 }
@@ -287,6 +296,66 @@ DriverPidLists ReadDriverPidLists(const std::string& driver_dir) {
   return out;
 }
 
+namespace {
+
+// A mapped region's words, read and written atomically (other processes write it meanwhile).
+struct RegionWords {
+  char* b;
+  std::atomic<uint64_t>* u64(size_t off) const {
+    return reinterpret_cast<std::atomic<uint64_t>*>(b + off);
+  }
+  std::atomic<uint32_t>* u32(size_t off) const {
+    return reinterpret_cast<std::atomic<uint32_t>*>(b + off);
+  }
+  std::atomic<int32_t>* i32(size_t off) const {
+    return reinterpret_cast<std::atomic<int32_t>*>(b + off);
+  }
+};
+
+template <typename T>
+void SaturatingSub(std::atomic<T>* c, T v) {
+  T cur = c->load(std::memory_order_relaxed);
+  while (!c->compare_exchange_weak(cur, cur > v ? cur - v : 0)) {
+  }
+}
+
+// tt-metal's own steps (v4's release_process_slot), for every layout: the slot is claimed for
+// release with a compare-and-swap of the dead pid to -1 ("releasing": no writer can claim it
+// meanwhile), each figure is taken out of the slot and subtracted from the totals (saturating),
+// the slot cleared, pid 0 stored last, then reference_count and num_active_processes lowered
+// (saturating) and the region's timestamp moved. False when another took the slot first.
+bool ReleaseSlot(const RegionWords& w, size_t at, int32_t pid, Reclaimed* rec) {
+  int32_t expect = pid;
+  if (!w.i32(at)->compare_exchange_strong(expect, -1, std::memory_order_acq_rel)) return false;
+  for (int t = 0; t < kNumFigures; ++t) {
+    const uint64_t v = w.u64(at + 8 + 8 * static_cast<size_t>(t))->exchange(0);
+    rec->used[t] = v;
+    SaturatingSub(w.u64(kOffTotals + 8 * static_cast<size_t>(t)), v);
+  }
+  w.u64(at + 48)->store(0, std::memory_order_relaxed);
+  std::memset(w.b + at + 56, 0, 64);
+  w.i32(at)->store(0, std::memory_order_release);
+  SaturatingSub(w.u32(16), 1u);                                    // reference_count
+  SaturatingSub(w.u32(4), 1u);                                     // num_active_processes
+  w.u64(8)->store(base::RealtimeNs(), std::memory_order_relaxed);  // ns since the epoch
+  return true;
+}
+
+// When nobody is attached any more the aggregates are reset, as tt-metal's writers do
+// (reset_aggregates_if_idle).
+void ResetAggregates(const RegionWords& w) {
+  for (int t = 0; t < kNumFigures; ++t)
+    w.u64(kOffTotals + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
+  for (int c = 0; c < kMaxChips; ++c) {
+    const size_t at = kOffChips + kChipSize * static_cast<size_t>(c);
+    if (w.u32(at)->load(std::memory_order_relaxed) == 0xFFFFFFFFu) continue;  // unused entry
+    for (int t = 0; t < kNumFigures; ++t)
+      w.u64(at + 8 + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
+
 bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>* out,
                    std::string* error) {
   Region r;
@@ -304,67 +373,26 @@ bool CleanupRegion(const std::string& path, bool dry_run, std::vector<Reclaimed>
     *error = std::strerror(errno);
     return false;
   }
-  char* b = map.bytes();
-  auto u64 = [&](size_t off) { return reinterpret_cast<std::atomic<uint64_t>*>(b + off); };
-  auto u32 = [&](size_t off) { return reinterpret_cast<std::atomic<uint32_t>*>(b + off); };
-  auto i32 = [&](size_t off) { return reinterpret_cast<std::atomic<int32_t>*>(b + off); };
-  // tt-metal's own steps (v4's release_process_slot and reset_aggregates_if_idle), for every
-  // layout: the slot is claimed for release with a compare-and-swap of the dead pid to -1
-  // ("releasing": no writer can claim it meanwhile), each figure is taken out of the slot and
-  // subtracted from the totals (saturating), the slot cleared, pid 0 stored last, then
-  // reference_count and num_active_processes lowered (saturating) and the region's timestamp
-  // moved. When nobody is attached any more the aggregates are reset, as the writers do.
-  auto saturating_sub32 = [](std::atomic<uint32_t>* c, uint32_t v) {
-    uint32_t cur = c->load(std::memory_order_relaxed);
-    while (!c->compare_exchange_weak(cur, cur > v ? cur - v : 0)) {
-    }
-  };
-  auto saturating_sub64 = [](std::atomic<uint64_t>* c, uint64_t v) {
-    uint64_t cur = c->load(std::memory_order_relaxed);
-    while (!c->compare_exchange_weak(cur, cur > v ? cur - v : 0)) {
-    }
-  };
+  RegionWords w{map.bytes()};
   bool freed_any = false;
   for (const Process& p : r.processes) {
     if (::kill(p.pid, 0) == 0 || errno != ESRCH) continue;  // alive (EPERM too): not ours to free
     for (int i = 0; i < kMaxProcesses; ++i) {
       const size_t at = kOffProcesses + kProcessSize * static_cast<size_t>(i);
-      int32_t expect = p.pid;
-      if (i32(at)->load(std::memory_order_relaxed) != expect) continue;
+      if (w.i32(at)->load(std::memory_order_relaxed) != p.pid) continue;
       Reclaimed rec{p.pid, p.name, {}};
-      if (!dry_run) {
-        if (!i32(at)->compare_exchange_strong(expect, -1, std::memory_order_acq_rel))
-          continue;  // someone else took the slot meanwhile
-        for (int t = 0; t < kNumFigures; ++t) {
-          const uint64_t v = u64(at + 8 + 8 * static_cast<size_t>(t))->exchange(0);
-          rec.used[t] = v;
-          saturating_sub64(u64(kOffTotals + 8 * static_cast<size_t>(t)), v);
-        }
-        u64(at + 48)->store(0, std::memory_order_relaxed);
-        std::memset(b + at + 56, 0, 64);
-        i32(at)->store(0, std::memory_order_release);
-        saturating_sub32(u32(16), 1);      // reference_count
-        saturating_sub32(u32(4), 1);       // num_active_processes
-        u64(8)->store(base::RealtimeNs(),  // as tt-metal's writers: ns since the epoch
-                      std::memory_order_relaxed);
-        freed_any = true;
-      } else {
+      if (dry_run) {
         rec.used = p.used;
+      } else if (!ReleaseSlot(w, at, p.pid, &rec)) {
+        continue;  // someone else took the slot meanwhile
+      } else {
+        freed_any = true;
       }
       out->push_back(std::move(rec));
       break;
     }
   }
-  if (freed_any && u32(16)->load(std::memory_order_acquire) == 0) {
-    for (int t = 0; t < kNumFigures; ++t)
-      u64(kOffTotals + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
-    for (int c = 0; c < kMaxChips; ++c) {
-      const size_t at = kOffChips + kChipSize * static_cast<size_t>(c);
-      if (u32(at)->load(std::memory_order_relaxed) == 0xFFFFFFFFu) continue;  // unused entry
-      for (int t = 0; t < kNumFigures; ++t)
-        u64(at + 8 + 8 * static_cast<size_t>(t))->store(0, std::memory_order_relaxed);
-    }
-  }
+  if (freed_any && w.u32(16)->load(std::memory_order_acquire) == 0) ResetAggregates(w);
   return true;
 }
 
