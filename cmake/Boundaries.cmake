@@ -23,7 +23,7 @@ set(public_protocol frames.h mem_types.h paths.h shm_abi.h wire.h)
 set(public_ledger ledger.h)
 set(public_ttshm tt_shm.h)
 set(public_model status.h status_json.h from_tt_shm.h replies.h snapshot.h notices.h requests.h
-    report.h)
+    report.h pick.h)
 set(public_client)  # libttmem's interface is include/ttmem/ttmem.h
 set(public_daemon fragmentation.h state_file.h status_builder.h  # measured by bench/, tests/
     session.h)  # fuzzed by fuzz/region_fuzz.cc

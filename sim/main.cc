@@ -11,6 +11,7 @@
 #include "sim/arch.h"
 #include "sim/scenarios.h"
 #include "sim/shm_publisher.h"
+#include "sim/system.h"
 #include "ttmem/ttmem.h"
 
 namespace ttsim {
@@ -58,6 +59,7 @@ bool CheckOptions(const std::string& mesh, ttsim::ScenarioOptions* opts) {
 struct TextOptions {
   std::string arch = "wormhole_b0", mesh = "2x4", tracking = "all-threads";
   std::string publish_shm;
+  std::string system;  // "": chips announce no topology
 };
 
 void AddOptions(CLI::App& app, ttsim::ScenarioOptions& o, TextOptions& a) {
@@ -65,8 +67,23 @@ void AddOptions(CLI::App& app, ttsim::ScenarioOptions& o, TextOptions& a) {
   app.add_option("--arch", a.arch, "device architecture")
       ->check(CLI::IsMember(ttsim::ArchNames()))
       ->capture_default_str();
-  app.add_option("--mesh", a.mesh, "mesh shape RxC (mesh_allocation; churn: device count)")
-      ->capture_default_str();
+  auto* mesh =
+      app.add_option("--mesh", a.mesh, "mesh shape RxC (mesh_allocation; churn: device count)")
+          ->capture_default_str();
+  std::string systems;
+  for (const std::string& n : ttsim::SystemNames())
+    systems += (systems.empty() ? "" : ", ") + n + " (" + ttsim::FindSystem(n)->help + ")";
+  app.add_option("--system", a.system,
+                 "the machine simulated, its chips announced with their PCIe device and board: " +
+                     systems + "; sets the mesh and the arch")
+      ->check(CLI::IsMember(ttsim::SystemNames()))
+      ->excludes(mesh);
+  app.add_option("--hold", o.holds,
+                 "hold: DEV:TYPE:BYTES held on a chip (e.g. 4:l1:48M; TYPE dram, l1, l1_small, "
+                 "trace); repeatable");
+  app.add_option("--fragment", o.fragments,
+                 "hold: fill a chip's TYPE with buffers of BYTES and free every other one "
+                 "(DEV:TYPE:BYTES); repeatable");
   app.add_option("--hold-ms", o.hold_ms, "keep the allocations live this long at the peak")
       ->check(CLI::Range(0u, 86400000u));
   app.add_option("--repeat", o.repeat, "run the scenario this many times")
@@ -120,6 +137,17 @@ int main(int argc, char** argv) {
   }
   if (!CheckOptions(a.mesh, &o)) return 2;
   o.arch = ttsim::FindArch(a.arch);
+  if (const ttsim::SystemSpec* s = ttsim::FindSystem(a.system)) {
+    if (app.count("--arch") != 0 && a.arch != s->arch) {
+      std::fprintf(stderr, "ttmem sim: --system %s is %s chips; drop --arch %s\n", s->name.c_str(),
+                   s->arch.c_str(), a.arch.c_str());
+      return 2;
+    }
+    ttsim::UseSystem(s);
+    o.rows = s->rows;
+    o.cols = s->cols;
+    o.arch = ttsim::FindArch(s->arch);
+  }
   o.tracking = a.tracking == "all-threads" ? ttsim::TrackingMode::kAllThreads
                                            : ttsim::TrackingMode::kCallingThread;
   if (!ttmem_enabled())

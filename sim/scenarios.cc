@@ -20,6 +20,7 @@
 #include "protocol/mem_types.h"
 #include "sim/buffer.h"
 #include "sim/graph_tracker.h"
+#include "sim/hold.h"
 #include "sim/mesh.h"
 #include "sim/program.h"
 #include "ttmem/ttmem.h"
@@ -610,6 +611,16 @@ void TracedModel(const ScenarioOptions& o, Checkpoints& cp) {
   }
 }
 
+// Buffers held on chosen chips (sim/hold.cc): until interrupted, or --hold-ms.
+void HoldBuffers(const ScenarioOptions& o, Checkpoints& cp) {
+  RunHold(
+      o, [&](const std::string& name, const std::vector<Device*>& devs) { cp.At(name, devs); },
+      [&] {
+        if (o.hold_ms != 0) return Hold(o);
+        while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      });
+}
+
 // Every scenario: its name, its help line and what runs it, in one table.
 struct Entry {
   Scenario what;
@@ -631,6 +642,10 @@ const std::vector<Entry>& Table() {
       {{"traced_model", "a traced model with known L1_SMALL, TRACE and L1/CB peaks (--advise)"},
        TracedModel},
       {{"oom", "a model that runs out of L1 (--failure l1|cb|uncaught): the snapshot at OOM"}, Oom},
+      {{"hold",
+        "--hold DEV:TYPE:BYTES and --fragment DEV:TYPE:BYTES held on every chip's "
+        "system (--system) until interrupted or --hold-ms, for ttmem pick"},
+       HoldBuffers},
   };
   return t;
 }
@@ -662,6 +677,9 @@ int RunScenario(const ScenarioOptions& o) {
     // Everything the scenario held was released while the exception unwound.
     ttmem_flush(2000);
     std::fprintf(stderr, "ttmem sim: %s; lower --scale or use a larger --arch\n", e.what());
+    return 2;
+  } catch (const BadSpec& e) {
+    std::fprintf(stderr, "ttmem sim: %s\n", e.what());
     return 2;
   }
   ttmem_flush(2000);

@@ -28,6 +28,8 @@ struct ScenarioOptions {
   std::string failure = "l1";  // oom: l1 (an L1 buffer), cb (a CB/L1 clash), uncaught (l1, and
                                // nothing catches it: std::terminate)
   TrackingMode tracking = TrackingMode::kAllThreads;
+  std::vector<std::string> holds;      // hold: DEV:TYPE:BYTES held
+  std::vector<std::string> fragments;  // hold: DEV:TYPE:BYTES filled, every other one freed
 };
 
 struct Scenario {

@@ -1,4 +1,5 @@
 #include "sim/tracking.h"
+#include "sim/system.h"
 
 #include <dlfcn.h>
 
@@ -61,6 +62,13 @@ void Announce(const Device& d) {
   info.flags |= TTMEM_DEVICE_UNIQUE_ID_VALID;
   std::snprintf(info.arch, sizeof(info.arch), "%s", d.arch().name.c_str());
   info.num_cores = d.arch().num_cores();
+  if (const ChipPlace* place = PlaceOf(d.id())) {  // --system: where the chip sits
+    info.flags |= TTMEM_DEVICE_TOPOLOGY_VALID;
+    info.pcie_id = static_cast<int32_t>(place->pcie_id);
+    info.mmio_device = place->mmio_device;
+    info.board_id = place->board_id;
+    std::snprintf(info.board_type, sizeof(info.board_type), "%s", place->board_type.c_str());
+  }
   for (int t = 0; t < kNumMemTypes; ++t) {
     info.capacity_bytes[t] = d.Capacity(static_cast<MemType>(t));
     // Bank geometry of the interleaved types (CBs and kernels sit on chosen cores: none).
@@ -71,6 +79,14 @@ void Announce(const Device& d) {
   }
   ttmem_device_announce(&info);
 }
+
+}  // namespace
+
+void AnnounceDevice(const Device& d) {
+  if (ti::FirstSight(d.id())) Announce(d);
+}
+
+namespace {
 
 void AnnounceOnFirstSight(const Target& t) {
   for (size_t i = 0; i < t.count; ++i)

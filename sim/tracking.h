@@ -15,6 +15,11 @@ enum class TrackingMode {
 // scenario, on the thread that runs it.
 void InstallTracking(TrackingMode mode);
 
+class Device;
+// Announces a chip now (as its first allocation would): for scenarios that open chips and hold
+// nothing on some of them (`hold`).
+void AnnounceDevice(const Device& d);
+
 }  // namespace ttsim
 
 #endif  // TTMEM_SIM_TRACKING_H_

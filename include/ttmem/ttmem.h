@@ -120,21 +120,30 @@ typedef struct ttmem_device_info {
   uint32_t bank_count[TTMEM_MEM_TYPE_COUNT];
   uint32_t reserved1;
   uint64_t bank_base[TTMEM_MEM_TYPE_COUNT];
+  /* --- since 0.4: where the chip sits, as tt-metal's cluster descriptor says; read only with
+   * TTMEM_DEVICE_TOPOLOGY_VALID in flags (a caller built against the 200-byte struct works) --- */
+  int32_t pcie_id;      /* PCIe device id (/dev/tenstorrent/N, TT_METAL_VISIBLE_DEVICES) of the
+                         * chip through which this chip is reached: its own when it has one */
+  uint32_t mmio_device; /* the logical id of that chip (tt-metal's associated MMIO device) */
+  uint64_t board_id;    /* the board it sits on; 0 if unknown */
+  char board_type[16];  /* NUL-terminated, e.g. "n150", "n300", "p150", "galaxy"; "" unknown */
 } ttmem_device_info;
 
 /* flags: unique_id is the chip's id even when it is 0 (tt-metal gives chip 0 the id 0). Without
  * it, a unique_id of 0 means "unknown", as before 0.3. */
 #define TTMEM_DEVICE_UNIQUE_ID_VALID 1u
+/* flags: pcie_id, mmio_device, board_id and board_type are set (since 0.4). */
+#define TTMEM_DEVICE_TOPOLOGY_VALID 2u
 
 /* The size of the struct before bank geometry was added; still accepted in struct_size. */
 #define TTMEM_DEVICE_INFO_V1_SIZE 112
+/* The size of the struct before the topology was added (0.2, 0.3); still accepted. */
+#define TTMEM_DEVICE_INFO_V2_SIZE 200
 
-#define TTMEM_DEVICE_INFO_INIT                                 \
-  {                                                            \
-    sizeof(ttmem_device_info), 0, 0, {0}, {0}, 0, 0, {0}, 0, { \
-      0                                                        \
-    }                                                          \
-  }
+/* clang-format off */
+#define TTMEM_DEVICE_INFO_INIT \
+  { sizeof(ttmem_device_info), 0, 0, {0}, {0}, 0, 0, {0}, 0, {0}, 0, 0, 0, {0} }
+/* clang-format on */
 
 /* Announces a device. Copies *info; may be called again to update. Returns 0 on success,
  * non-zero if info is NULL, malformed, or tracking is disabled. Not on the hot path: it may take

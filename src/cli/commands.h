@@ -86,6 +86,18 @@ struct ReportOptions {
 };
 int RunReport(const ReportOptions& o);
 
+// `ttmem pick` (issue 28): which PCIe devices can hold a need now (pick.cc, pick_decide.h).
+struct PickCommandOptions {
+  std::string socket;
+  uint32_t n = 1;
+  std::string dram, l1, l1_small, trace;  // BYTES (over the type's banks) or BYTES/bank
+  std::string need;                       // a recording, or a report saved with --json
+  bool exclusive = false;
+  std::string arch;
+  std::string format = "env";  // env | list | json
+};
+int RunPick(const PickCommandOptions& o);
+
 void PrintError(const std::string& message);
 // The daemon's status as the model; false with *error (the fix named) when it cannot be had.
 class QueryClient;

@@ -12,7 +12,9 @@
 namespace ttmem::cli {
 namespace {
 
-const char* const kDeviceScalars[] = {"id", "arch", "unique_id", "num_cores", "processes"};
+const char* const kDeviceScalars[] = {"id",        "arch",       "unique_id",
+                                      "num_cores", "pcie_id",    "mmio_device",
+                                      "board_id",  "board_type", "processes"};
 const char* const kDeviceTypeFields[] = {"used_bytes", "total_bytes", "free_bytes", "used_percent",
                                          "buffers"};
 const char* const kProcessScalars[] = {
@@ -50,6 +52,10 @@ std::string DeviceField(const model::Device& d, const std::string& f) {
   if (f == "arch") return d.arch.value_or("");
   if (f == "unique_id") return Opt(d.unique_id);
   if (f == "num_cores") return Opt(d.num_cores);
+  if (f == "pcie_id") return Opt(d.pcie_id);
+  if (f == "mmio_device") return Opt(d.mmio_device);
+  if (f == "board_id") return Opt(d.board_id);
+  if (f == "board_type") return d.board_type.value_or("");
   if (f == "processes") return std::to_string(d.processes.size());
   const auto dot = f.find('.');
   const model::Figures& m = d.memory[TypeOf(f.substr(0, dot))];

@@ -146,15 +146,16 @@ std::string DeviceTable(const model::Status& s) {
     auto cell = [&](int t) {
       return FormatUsedOfTotal(m[t].used_bytes.value_or(0), m[t].total_bytes);
     };
-    rows.push_back({fmt::format("{}", d.id), d.arch.value_or("?"), cell(0), cell(1), Small(m[3]),
-                    Small(m[4]), Small(m[5]), Small(m[6]),
-                    fmt::format("{}", model::BuffersTotal(m)),
+    // The PCIe device the chip is reached through (TT_METAL_VISIBLE_DEVICES), "-" if unknown.
+    rows.push_back({fmt::format("{}", d.id), d.pcie_id ? fmt::format("{}", *d.pcie_id) : "-",
+                    d.arch.value_or("?"), cell(0), cell(1), Small(m[3]), Small(m[4]), Small(m[5]),
+                    Small(m[6]), fmt::format("{}", model::BuffersTotal(m)),
                     fmt::format("{}", d.processes.size())});
   }
   if (rows.empty())
     return "No devices reported yet: no process has announced a device or allocated memory.\n";
-  return RenderTable({">DEV", "ARCH", "DRAM used / total", "L1 used / total", ">L1_SMALL", ">TRACE",
-                      ">CB", ">KERNEL", ">BUFFERS", ">PROCS"},
+  return RenderTable({">DEV", ">PCIE", "ARCH", "DRAM used / total", "L1 used / total", ">L1_SMALL",
+                      ">TRACE", ">CB", ">KERNEL", ">BUFFERS", ">PROCS"},
                      rows);
 }
 

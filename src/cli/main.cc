@@ -1,4 +1,4 @@
-// ttmem — the command line: status, top, cleanup, record, report, sim.
+// ttmem — the command line: status, top, cleanup, record, report, snapshot, pick, sim.
 #include <cstdio>
 #include <string>
 
@@ -114,6 +114,27 @@ CLI::App* AddReport(CLI::App& app, ReportOptions& rep) {
   return repc;
 }
 
+CLI::App* AddPick(CLI::App& app, std::string* socket, PickCommandOptions& pk) {
+  auto* c = app.add_subcommand(
+      "pick", "the PCIe devices whose chips can hold a need now: TT_METAL_VISIBLE_DEVICES=2,3");
+  AddSocket(c, socket);
+  c->add_option("-n", pk.n, "how many PCIe devices (default 1)")->check(CLI::Range(1u, 1024u));
+  const char* bytes = "BYTES over the type's banks (900K, 64M, 1.5G) or per bank (900K/bank)";
+  c->add_option("--dram", pk.dram, std::string("DRAM needed: ") + bytes);
+  c->add_option("--l1", pk.l1, std::string("L1 needed: ") + bytes);
+  c->add_option("--l1-small", pk.l1_small, std::string("L1_SMALL needed: ") + bytes);
+  c->add_option("--trace", pk.trace, std::string("TRACE needed: ") + bytes);
+  c->add_option("--need", pk.need,
+                "take the need from a recording (ttmem record) or its saved --json report: the "
+                "advisor's per-bank peaks (L1 with CBs per core, L1_SMALL, TRACE) and DRAM's peak");
+  c->add_flag("--exclusive", pk.exclusive,
+              "only devices no process holds open, reporting or not (the driver's list)");
+  c->add_option("--arch", pk.arch, "only chips of this architecture (wormhole_b0, blackhole)");
+  c->add_option("--format", pk.format, "env (TT_METAL_VISIBLE_DEVICES=2,3), list (2,3) or json")
+      ->check(CLI::IsMember({"env", "list", "json"}));
+  return c;
+}
+
 // `ttmem record ... -- CMD ARGS...`: CMD and its arguments are not ttmem's to parse; they go to
 // *command and *argc ends before the "--".
 void SplitRecordCommand(int* argc_io, char** argv, std::vector<std::string>* command) {
@@ -145,10 +166,10 @@ int ParseFailed(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) 
         continue;
       }
       if (a.empty() || a[0] == '-') continue;
-      what = fmt::format(
-          "unknown command '{}' (the commands are status, top, record, report, "
-          "snapshot, sim and cleanup)",
-          a);
+      std::string names;
+      for (const CLI::App* s : app.get_subcommands([](CLI::App*) { return true; }))
+        names += (names.empty() ? "" : ", ") + s->get_name();
+      what = fmt::format("unknown command '{}' (the commands are {})", a, names);
       break;
     }
   }
@@ -169,12 +190,14 @@ int main(int argc, char** argv) {
   RecordOptions rec;
   ReportOptions rep;
   SnapshotOptions snap;
+  PickCommandOptions pk;
   CLI::App* status = AddStatus(app, &socket, st);
   CLI::App* topc = AddTop(app, &socket, top);
   CLI::App* cleanc = AddCleanup(app, cl);
   CLI::App* recc = AddRecord(app, &socket, rec);
   CLI::App* repc = AddReport(app, rep);
   CLI::App* snapc = AddSnapshot(app, &socket, snap);
+  CLI::App* pickc = AddPick(app, &socket, pk);
   auto* simc = app.add_subcommand(
       "sim", "run a simulated tt-metal workload that reports to ttmemd (ttmem sim --help)");
   simc->prefix_command();  // everything after `sim` goes to ttmem-sim
@@ -197,7 +220,8 @@ int main(int argc, char** argv) {
   rec.socket = socket;
   if (recc->parsed()) return RunRecord(rec);
   if (repc->parsed()) return RunReport(rep);
-  snap.socket = socket;
+  snap.socket = pk.socket = socket;
+  if (pickc->parsed()) return RunPick(pk);
   if (snapc->parsed()) return RunSnapshot(snap);
   if (simc->parsed()) return RunSim(socket, simc->remaining(), argv[0]);
   return kExitUsage;

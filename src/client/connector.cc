@@ -30,7 +30,7 @@ void SendAnnouncementsLocked() TTMEM_REQUIRES(g_sock_mu) {
   bool ok = true;
   for (int i = 0; i < g_num_devices && ok; ++i)
     ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
-                          sizeof(g_devices[i]));
+                          proto::DeviceInfoBodySize(g_devices[i]));
   if (ok && g_has_tag)
     ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
   if (ok) {

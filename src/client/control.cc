@@ -75,6 +75,15 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
   body.num_cores = in.num_cores;
   body.unique_id = in.unique_id;
   body.flags = in.flags & TTMEM_DEVICE_UNIQUE_ID_VALID;
+  // The topology is read only from a struct that has it and says so.
+  if (info->struct_size >= sizeof(ttmem_device_info) && (in.flags & TTMEM_DEVICE_TOPOLOGY_VALID)) {
+    body.flags |= TTMEM_DEVICE_TOPOLOGY_VALID;
+    body.pcie_id = in.pcie_id;
+    body.mmio_device = in.mmio_device;
+    body.board_id = in.board_id;
+    std::memcpy(body.board_type, in.board_type, sizeof(body.board_type));
+    body.board_type[sizeof(body.board_type) - 1] = '\0';
+  }
   std::memcpy(body.arch, in.arch, sizeof(body.arch));
   body.arch[sizeof(body.arch) - 1] = '\0';
   for (int t = 0; t < TTMEM_MEM_TYPE_COUNT; ++t) {
@@ -91,7 +100,7 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
   // Kept above: a failed send (the connection is going) is repeated at the next connection.
   if (g_link.sock_fd >= 0)
     static_cast<void>(ttmem::proto::SendFrame(g_link.sock_fd, ttmem::proto::FrameType::kDeviceInfo,
-                                              &body, sizeof(body)));
+                                              &body, ttmem::proto::DeviceInfoBodySize(body)));
   return 0;
 }
 

@@ -73,7 +73,7 @@ base::UniqueFd PeerPidfd(int sock, pid_t pid) {
 bool SameDeviceInfo(const ledger::DeviceInfo& a, const ledger::DeviceInfo& b) {
   return a.arch == b.arch && a.unique_id == b.unique_id && a.unique_id_valid == b.unique_id_valid &&
          a.num_cores == b.num_cores && a.capacity_bytes == b.capacity_bytes &&
-         a.bank_count == b.bank_count && a.bank_base == b.bank_base;
+         a.bank_count == b.bank_count && a.bank_base == b.bank_base && a.topology == b.topology;
 }
 
 // A client's text (arch, tag, op and mark names) as kept: up to its first NUL, control bytes
@@ -83,6 +83,16 @@ std::string SafeText(const char* p, size_t n) {
   for (char& c : s)
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) c = '?';
   return base::ValidUtf8(s);
+}
+
+// An announcement's topology, when it has one that can be true: a PCIe id the driver could have
+// given (0 to 1023) and an MMIO chip among the devices. Anything else reads as unknown.
+std::optional<ledger::Topology> TopologyOf(const proto::DeviceInfoBody& b, size_t size) {
+  if (size < sizeof(proto::DeviceInfoBody) || (b.flags & proto::kDeviceTopologyValid) == 0 ||
+      b.pcie_id < 0 || b.pcie_id >= 1024 || b.mmio_device >= proto::kMaxDevices)
+    return std::nullopt;
+  return ledger::Topology{static_cast<uint32_t>(b.pcie_id), b.mmio_device, b.board_id,
+                          SafeText(b.board_type, sizeof(b.board_type))};
 }
 
 // The hello ack: sent before the connection is refused or accepted.
@@ -217,11 +227,12 @@ bool Reporters::OnOpName(Connection& c, const proto::Frame& f) {
 
 bool Reporters::OnDeviceInfo(Connection& c, const proto::Frame& f) {
   if (f.payload.size() != sizeof(proto::DeviceInfoBody) &&
+      f.payload.size() != proto::kDeviceInfoBodyV2Size &&
       f.payload.size() != proto::kDeviceInfoBodyV1Size) {
     LogWarn("disconnecting {}: device info of {} bytes", Describe(c), f.payload.size());
     return false;
   }
-  proto::DeviceInfoBody b{};  // a v1 body leaves the bank geometry zero: unknown
+  proto::DeviceInfoBody b{};  // a v1 body leaves the bank geometry zero, v2 the topology: unknown
   std::memcpy(&b, f.payload.data(), f.payload.size());
   if (b.device >= proto::kMaxDevices) {
     LogWarn("disconnecting {}: device info for device {}", Describe(c), b.device);
@@ -232,6 +243,7 @@ bool Reporters::OnDeviceInfo(Connection& c, const proto::Frame& f) {
   info.unique_id = b.unique_id;
   info.unique_id_valid = (b.flags & proto::kDeviceUniqueIdValid) != 0 || b.unique_id != 0;
   info.num_cores = b.num_cores;
+  info.topology = TopologyOf(b, f.payload.size());
   for (int t = 0; t < proto::kNumMemTypes; ++t) {
     info.capacity_bytes[t] = b.capacity_bytes[t];
     // Geometry is only a drawing aid; anything that cannot describe a real bank is ignored.

@@ -63,6 +63,13 @@ model::Device NativeDevice(uint32_t id, const ledger::Device& dev) {
   if (info != nullptr && !info->arch.empty()) d.arch = info->arch;
   if (info != nullptr && info->unique_id_valid) d.unique_id = info->unique_id;
   if (info != nullptr && info->num_cores != 0) d.num_cores = info->num_cores;
+  if (info != nullptr && info->topology) {
+    const ledger::Topology& t = *info->topology;
+    d.pcie_id = t.pcie_id;
+    d.mmio_device = t.mmio_device;
+    if (t.board_id != 0) d.board_id = t.board_id;
+    if (!t.board_type.empty()) d.board_type = t.board_type;
+  }
   d.memory = ToMemory(dev.usage);
   // total_bytes is null until a process announced the capacity for this type.
   for (int t = 0; t < proto::kNumMemTypes; ++t)

@@ -23,7 +23,11 @@ std::string Build(const ledger::Ledger& l, const std::map<pid_t, ProcessMeta>& m
 
 TEST(StatusJson, FieldsAndEscaping) {
   ledger::Ledger l;
-  ledger::DeviceInfo info{"wormhole_b0", 0xabc, 64, {1000, 200, 0, 0, 0, 0, 0}};
+  ledger::DeviceInfo info;
+  info.arch = "wormhole_b0";
+  info.unique_id = 0xabc;
+  info.num_cores = 64;
+  info.capacity_bytes = {1000, 200, 0, 0, 0, 0, 0};
   info.unique_id_valid = true;
   l.SetDeviceInfo(0, info);
   l.Alloc(10, 0, 0, 1, 0x100, 300);

@@ -42,6 +42,16 @@ struct Usage {
 };
 using TypeUsage = std::array<Usage, proto::kNumMemTypes>;
 
+// Where a chip sits (tt-metal's cluster descriptor): the PCIe device it is reached through, that
+// device's chip, and its board.
+struct Topology {
+  uint32_t pcie_id = 0;      // /dev/tenstorrent/N: what TT_METAL_VISIBLE_DEVICES names
+  uint32_t mmio_device = 0;  // the logical id of the chip with that PCIe device
+  uint64_t board_id = 0;     // 0: unknown
+  std::string board_type;    // "n300", ...; "" unknown
+  bool operator==(const Topology&) const = default;
+};
+
 struct DeviceInfo {
   std::string arch;
   uint64_t unique_id = 0;
@@ -49,7 +59,8 @@ struct DeviceInfo {
   std::array<uint64_t, proto::kNumMemTypes> capacity_bytes{};  // 0 = unknown
   std::array<uint32_t, proto::kNumMemTypes> bank_count{};  // 0 = unknown (no fragmentation view)
   std::array<uint64_t, proto::kNumMemTypes> bank_base{};
-  bool unique_id_valid = false;  // unique_id names the chip (0 included); else it is unknown
+  bool unique_id_valid = false;      // unique_id names the chip (0 included); else it is unknown
+  std::optional<Topology> topology;  // unknown unless announced (since 0.4)
 };
 
 // Bank geometry, the one rule the daemon's fragmentation view and the report's address maps

@@ -60,6 +60,12 @@ struct Device {
   std::optional<std::string> arch;
   std::optional<uint64_t> unique_id;
   std::optional<uint64_t> num_cores;
+  // Where the chip sits, when announced (since 0.4): the PCIe device it is reached through
+  // (/dev/tenstorrent/N, what TT_METAL_VISIBLE_DEVICES names), that device's chip, its board.
+  std::optional<uint32_t> pcie_id;
+  std::optional<uint32_t> mmio_device;
+  std::optional<uint64_t> board_id;
+  std::optional<std::string> board_type;
   std::optional<std::string> source;       // "tt-metal-shm": a chip only tt-metal's figures know
   std::optional<uint32_t> layout_version;  // --source shm: the region's layout
   std::optional<std::string> region;       // --source shm: the region's file

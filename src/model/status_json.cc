@@ -188,6 +188,10 @@ void WriteDevices(JsonWriter& w, const Status& s, Parts& parts) {
     OptionalString(w.Key("arch"), d.arch);
     OptionalUint(w.Key("unique_id"), d.unique_id);
     OptionalUint(w.Key("num_cores"), d.num_cores);
+    OptionalUint(w.Key("pcie_id"), d.pcie_id);
+    OptionalUint(w.Key("mmio_device"), d.mmio_device);
+    OptionalUint(w.Key("board_id"), d.board_id);
+    OptionalString(w.Key("board_type"), d.board_type);
     if (d.source) w.Key("source").String(*d.source);
     if (d.layout_version) w.Key("layout_version").Uint(*d.layout_version);
     if (d.region) w.Key("region").String(*d.region);

@@ -73,6 +73,11 @@ Device ReadDevice(const json& j) {
   d.arch = Str(j, "arch");
   d.unique_id = U64(j, "unique_id");
   d.num_cores = U64(j, "num_cores");
+  if (auto v = U64(j, "pcie_id"); v && *v <= UINT32_MAX) d.pcie_id = static_cast<uint32_t>(*v);
+  if (auto v = U64(j, "mmio_device"); v && *v <= UINT32_MAX)
+    d.mmio_device = static_cast<uint32_t>(*v);
+  d.board_id = U64(j, "board_id");
+  d.board_type = Str(j, "board_type");
   d.source = Str(j, "source");
   if (auto v = U64(j, "layout_version")) d.layout_version = static_cast<uint32_t>(*v);
   d.region = Str(j, "region");

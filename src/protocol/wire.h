@@ -74,6 +74,7 @@ inline constexpr int kMemTypeCount = 7;
 inline constexpr uint32_t kMaxDevices = 1024;                   // == TTMEM_MAX_DEVICES
 inline constexpr uint64_t kMaxBufferBytes = uint64_t{1} << 40;  // == TTMEM_MAX_BUFFER_BYTES
 inline constexpr uint32_t kDeviceUniqueIdValid = 1;             // == TTMEM_DEVICE_UNIQUE_ID_VALID
+inline constexpr uint32_t kDeviceTopologyValid = 2;             // == TTMEM_DEVICE_TOPOLOGY_VALID
 
 struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
   uint32_t device;
@@ -85,9 +86,21 @@ struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
   uint32_t bank_count[kMemTypeCount];
   uint32_t flags;  // since 0.3: TTMEM_DEVICE_UNIQUE_ID_VALID (0 in older clients)
   uint64_t bank_base[kMemTypeCount];
+  // Since 0.4, with kDeviceTopologyValid: where the chip sits. Sent only when known, so that a
+  // daemon before 0.4 (which knows the 104- and 192-byte bodies) still takes the others.
+  int32_t pcie_id;
+  uint32_t mmio_device;
+  uint64_t board_id;
+  char board_type[16];
 };
-static_assert(sizeof(DeviceInfoBody) == 192);
+static_assert(sizeof(DeviceInfoBody) == 224);
 inline constexpr size_t kDeviceInfoBodyV1Size = 104;
+inline constexpr size_t kDeviceInfoBodyV2Size = 192;
+// The bytes of a body to send: the topology only when it is known.
+inline uint32_t DeviceInfoBodySize(const DeviceInfoBody& b) {
+  return (b.flags & kDeviceTopologyValid) != 0 ? sizeof(DeviceInfoBody)
+                                               : static_cast<uint32_t>(kDeviceInfoBodyV2Size);
+}
 
 // The event stream ({"cmd": "events"}; docs/protocol.md): what the daemon applied, in the order
 // it applied it, as kEvents frames of these records. Little-endian, packed as laid out.
