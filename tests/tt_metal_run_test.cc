@@ -40,11 +40,16 @@ struct Descriptor {
   const char* name;  // the test's suffix
   const char* file;  // UMD's example cluster descriptor
   int rows, cols;    // the mesh the probe opens
+  // What the descriptor file says of each chip (issue 28): the PCIe device it is reached
+  // through (chips_with_mmio, a remote chip through its board's MMIO chip) and its board.
+  std::vector<uint32_t> pcie;
+  const char* board_type;
 };
-const Descriptor kDescriptors[] = {{"N150", "wormhole_N150", 1, 1},
-                                   {"N300", "wormhole_N300", 1, 2},
-                                   {"T3K", "t3k_cluster_desc", 2, 4},
-                                   {"P150", "blackhole_P150", 1, 1}};
+const Descriptor kDescriptors[] = {
+    {"N150", "wormhole_N150", 1, 1, {0}, "n150"},
+    {"N300", "wormhole_N300", 1, 2, {0, 0}, "n300"},
+    {"T3K", "t3k_cluster_desc", 2, 4, {0, 1, 3, 2, 0, 1, 3, 2}, "n300"},
+    {"P150", "blackhole_P150", 1, 1, {0}, "p150"}};
 
 std::string Required(const char* name) {
   const char* v = std::getenv(name);
@@ -253,6 +258,25 @@ class TtMetalRun : public ::testing::TestWithParam<Descriptor> {
     return r.exit_code == 0 ? json::parse(r.out) : json::object();
   }
 
+  // Every chip ttmem lists natively sits where the descriptor file puts it (issue 28).
+  std::vector<std::string> TopologyDiffs(const json& status) const {
+    std::vector<std::string> out;
+    const Descriptor& d = GetParam();
+    for (const json& dev : status["devices"]) {
+      if (dev.contains("source")) continue;  // a chip known from tt-metal's statistics only
+      const uint32_t id = dev["id"];
+      if (id >= d.pcie.size() || dev["pcie_id"] != d.pcie[id] ||
+          dev["board_type"] != d.board_type || !dev["board_id"].is_number_unsigned() ||
+          dev["mmio_device"].is_null())
+        out.push_back(
+            fmt::format("chip {}: announced at PCIe {} on a {} board {}, the descriptor "
+                        "says PCIe {} on a {}",
+                        id, dev["pcie_id"].dump(), dev["board_type"].dump(), dev["board_id"].dump(),
+                        id < d.pcie.size() ? std::to_string(d.pcie[id]) : "?", d.board_type));
+    }
+    return out;
+  }
+
   // Runs a case to its end, comparing at every checkpoint; returns every difference, each line
   // led by its checkpoint. `figures` counts the figures compared.
   std::vector<std::string> RunCase(const std::string& which, CbRule rule = CbRule::kEqual,
@@ -265,7 +289,9 @@ class TtMetalRun : public ::testing::TestWithParam<Descriptor> {
     int checkpoints = 0;
     while (probe.Next(&label, &cp)) {
       ++checkpoints;
-      Compared c = Compare(cp, Status(daemon_.socket()), Shm(), rule, with_statistics);
+      const json status = Status(daemon_.socket());
+      for (auto& d : TopologyDiffs(status)) all.push_back(label + ": " + d);
+      Compared c = Compare(cp, status, Shm(), rule, with_statistics);
       for (auto& d : c.diffs) all.push_back(label + ": " + d);
       if (figures != nullptr) *figures += c.figures;
       probe.Continue();

@@ -75,6 +75,33 @@ uint64_t ChipUniqueId(const tm::IDevice* d) {
   return static_cast<uint64_t>(d->id());
 }
 
+// Where the chip sits (issue 28), as tt-metal's Cluster says (tt-metal a8c5af0f5a llrt/
+// tt_cluster.hpp): its MMIO chip (get_associated_mmio_device: the chip itself when it has a PCIe
+// device), that chip's PCIe device id (get_chips_with_mmio: logical chip -> PCIe device, what
+// /dev/tenstorrent/N and TT_METAL_VISIBLE_DEVICES name), its board type and the cluster
+// descriptor's board id. Left unknown (no flag) when the cluster cannot say.
+void AddTopology(const tm::IDevice* d, ttmem_device_info* info) {
+  try {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    const auto& cluster = tm::MetalContext::instance(tm::extract_context_id(d)).get_cluster();
+#pragma GCC diagnostic pop
+    const auto chip = static_cast<tt::ChipId>(d->id());
+    const tt::ChipId mmio = cluster.get_associated_mmio_device(chip);
+    const auto& pcie = cluster.get_chips_with_mmio();
+    const auto it = pcie.find(mmio);
+    if (it == pcie.end() || it->second < 0) return;
+    info->pcie_id = static_cast<int32_t>(it->second);
+    info->mmio_device = static_cast<uint32_t>(mmio);
+    std::snprintf(info->board_type, sizeof info->board_type, "%s",
+                  tt::board_type_to_string(cluster.get_board_type(chip)).c_str());
+    if (const auto* desc = cluster.get_cluster_desc())
+      info->board_id = desc->get_board_id_for_chip(chip);
+    info->flags |= TTMEM_DEVICE_TOPOLOGY_VALID;
+  } catch (const std::exception&) {
+  }
+}
+
 // Announces a chip on first sight: arch, chip unique id, per-type capacity (the allocator's
 // per-bank total x banks), bank count and the DRAM and L1 bank bases.
 void Announce(const tm::IDevice* d) {
@@ -102,6 +129,7 @@ void Announce(const tm::IDevice* d) {
   info.bank_base[TTMEM_L1] = allocator->get_base_allocator_addr(tm::HalMemType::L1);
   info.bank_count[TTMEM_L1_SMALL] = info.bank_count[TTMEM_TRACE] = 0;
   info.num_cores = allocator->get_num_banks(tm::BufferType::L1);
+  AddTopology(d, &info);
   ttmem_device_announce(&info);
 }
 
