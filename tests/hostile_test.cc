@@ -1415,3 +1415,60 @@ TEST(Hostile, RepliesKeepTheOrderOfPipelinedExpensiveQueries) {
 
 }  // namespace
 }  // namespace ttmem::test
+
+namespace ttmem::test {
+namespace {
+
+// Issue 28: a device's place (PCIe id, board) comes from a client like everything else. Raw
+// bytes in the board type reach no terminal and no document as raw bytes; impossible ids read
+// as unknown; a body of a size no version sends is a protocol error.
+TEST(Hostile, AForgedTopologyIsCleanedOrIgnoredAndPickStaysSafe) {
+  TempDir dir;
+  Daemon d(dir);
+  ASSERT_TRUE(d.Start()) << d.log();
+  Forger f = Forge(d.socket(), 1, 64);
+  ASSERT_TRUE(f.accepted);
+  proto::DeviceInfoBody b = DeviceInfo(0, "wormhole_b0", 12ull << 30);
+  b.flags = proto::kDeviceTopologyValid;
+  b.pcie_id = 3;
+  b.mmio_device = 0;
+  b.board_id = 77;
+  std::memcpy(b.board_type, "\x1b[2J\xff\xfen300\x07", 12);  // escape, invalid UTF-8, bell
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, sizeof(b)));
+  proto::DeviceInfoBody bad = DeviceInfo(1, "wormhole_b0", 12ull << 30);
+  bad.flags = proto::kDeviceTopologyValid;
+  bad.pcie_id = -5;  // no driver gives that
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &bad, sizeof(bad)));
+  bad.device = 2;
+  bad.pcie_id = 1 << 20;
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &bad, sizeof(bad)));
+  bad.device = 3;
+  bad.pcie_id = 4;
+  bad.mmio_device = 5000;  // no such device
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &bad, sizeof(bad)));
+  const json s = Status(d.socket());  // parses: valid UTF-8
+  ASSERT_EQ(s["devices"].size(), 4u) << s.dump(1);
+  EXPECT_EQ(s["devices"][0]["pcie_id"], 3);
+  EXPECT_EQ(s["devices"][0]["board_id"], 77);
+  const std::string type = s["devices"][0]["board_type"];
+  EXPECT_EQ(type.find('\x1b'), std::string::npos) << type;
+  EXPECT_EQ(type.find('\x07'), std::string::npos) << type;
+  EXPECT_NE(type.find("n300"), std::string::npos) << type;
+  for (int i = 1; i < 4; ++i) EXPECT_TRUE(s["devices"][i]["pcie_id"].is_null()) << s.dump(1);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"pick", "--socket", d.socket(), "-n", "4", "--format", "json"},
+           {"pick", "--socket", d.socket(), "-n", "9"},
+           {"status", "--socket", d.socket(), "--query", "device.board_type"},
+           {"status", "--socket", d.socket()}}) {
+    const CliResult r = RunCli(args);
+    EXPECT_EQ((r.out + r.err).find('\x1b'), std::string::npos) << r.out << r.err;
+    EXPECT_EQ((r.out + r.err).find('\x07'), std::string::npos) << r.out << r.err;
+  }
+  // A body of 200 bytes is no version's: the client is cut off, the daemon goes on.
+  ASSERT_TRUE(proto::SendFrame(f.sock.get(), proto::FrameType::kDeviceInfo, &b, 200));
+  EXPECT_TRUE(HungUp(f.sock.get()));
+  EXPECT_TRUE(DaemonAlive(d));
+}
+
+}  // namespace
+}  // namespace ttmem::test

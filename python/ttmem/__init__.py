@@ -27,11 +27,19 @@ memory, the largest free block)::
         model(x)                             # tt-metal's OOM / CB-clash error: the snapshot is
                                              # saved, its summary printed, the error re-raised
 
+Which devices to use on a shared host, before ``ttnn.open_device`` (issue 28)::
+
+    chosen = ttmem.pick(n=2, need="last.db")  # a recording, or {"l1": "40M", "trace": "300K/bank"}
+    if not chosen:
+        raise SystemExit("\n".join(chosen.reasons))
+    chosen.apply()                           # os.environ["TT_METAL_VISIBLE_DEVICES"] = "2,3"
+
 They reach libttmem in this process (the one tt-metal's allocations go through): already loaded,
 else $TTMEM_LIB, else the loader's libttmem.so. Without it they do nothing (never an error).
 """
 
 import ctypes
+import json
 import functools
 import os
 import socket as _socket
@@ -43,7 +51,7 @@ __version__ = "0.1.0"  # the same as CMakeLists.txt project(VERSION); a test che
 __all__ = [
     "status", "buffers", "process_usage", "default_socket_path", "no_leaks", "LeakCheck",
     "DeviceMemoryLeak", "TtmemError", "scope", "mark", "snapshot", "is_out_of_memory",
-    "oom_snapshot", "install_oom_hook",
+    "oom_snapshot", "install_oom_hook", "pick", "Pick",
 ]
 
 _MAGIC = 0x464D5454  # "TTMF"
@@ -459,3 +467,81 @@ def install_oom_hook(directory=None, socket_path=None):
 
     sys.excepthook = hook
     return previous
+
+
+class Pick:
+    """`ttmem pick`'s decision: ``ids`` (PCIe device ids, what TT_METAL_VISIBLE_DEVICES names),
+    ``reasons`` (one line per device that could not take the need), ``error`` (the headline when
+    nothing was picked), ``devices`` (every device's figures, as `ttmem pick --format json` has
+    them) and ``env`` ("TT_METAL_VISIBLE_DEVICES=2,3"). True when devices were picked."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.ids = [int(i) for i in doc.get("picked", [])]
+        self.reasons = [str(r) for r in doc.get("reasons", [])]
+        self.error = doc.get("error")
+        self.devices = doc.get("devices", [])
+        self.env = doc.get("env")
+
+    def __bool__(self):
+        return bool(self.ids)
+
+    def __repr__(self):
+        return "Pick(ids=%r, reasons=%r)" % (self.ids, self.reasons)
+
+    def apply(self, environ=None):
+        """Sets TT_METAL_VISIBLE_DEVICES (in `environ`, default os.environ) to the ids picked;
+        raises TtmemError when none were."""
+        if not self.ids:
+            raise TtmemError("ttmem pick: %s" % (self.error or "nothing picked"))
+        (os.environ if environ is None else environ)["TT_METAL_VISIBLE_DEVICES"] = ",".join(
+            str(i) for i in self.ids)
+        return self
+
+
+def _ttmem_command():
+    import shutil
+
+    command = os.environ.get("TTMEM_CLI") or shutil.which("ttmem")
+    if not command:
+        raise TtmemError("cannot find the ttmem command: install ttmem (it puts ttmem on PATH) "
+                         "or set TTMEM_CLI to its path")
+    return command
+
+
+def pick(n=1, need=None, exclusive=False, arch=None, socket_path=None, timeout=30.0):
+    """The PCIe devices whose chips can hold `need` now, as `ttmem pick` decides (it runs it).
+
+    `need`: None (the most headroom), the path of a recording (`ttmem record`) or of a report it
+    saved with --json (the advisor's per-bank peaks), or a dict of "dram", "l1", "l1_small",
+    "trace" to bytes over the type's banks (an int, or "40M") or per bank ("640K/bank").
+    `exclusive`: only devices no process holds open. Returns a Pick (false when nothing fits,
+    with the reasons); raises TtmemError for a usage error or when no daemon answers."""
+    import subprocess
+
+    args = [_ttmem_command(), "pick", "-n", str(int(n)), "--format", "json"]
+    if socket_path or os.environ.get("TTMEM_SOCKET"):
+        args += ["--socket", socket_path or os.environ["TTMEM_SOCKET"]]
+    if isinstance(need, dict):
+        for key, value in need.items():
+            if key not in ("dram", "l1", "l1_small", "trace"):
+                raise TtmemError("pick: need has no type %r (dram, l1, l1_small or trace)" % key)
+            args += ["--" + key.replace("_", "-"), str(value)]
+    elif need is not None:
+        args += ["--need", os.fspath(need)]
+    if exclusive:
+        args.append("--exclusive")
+    if arch:
+        args += ["--arch", str(arch)]
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise TtmemError("ttmem pick did not run: %s" % e) from None
+    err = done.stderr.decode("utf-8", "replace").strip()
+    if done.returncode not in (0, 1):
+        raise TtmemError(err or "ttmem pick failed (exit %d)" % done.returncode)
+    try:
+        doc = json.loads(done.stdout.decode("utf-8", "replace"))
+    except ValueError:
+        raise TtmemError("ttmem pick printed no JSON: %s" % err) from None
+    return Pick(doc)

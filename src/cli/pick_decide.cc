@@ -44,10 +44,14 @@ const model::FragmentationType* FragOf(const model::FragmentationReply& frag, ui
 std::optional<uint32_t> BanksOf(const model::Device& d, const model::FragmentationReply& frag,
                                 int type) {
   if (const auto* g = FragOf(frag, d.id, type)) return g->bank_count;
-  const int home = type == static_cast<int>(proto::MemType::kTrace)
-                       ? static_cast<int>(proto::MemType::kDram)
-                       : static_cast<int>(proto::MemType::kL1);
-  if (type == home) return std::nullopt;
+  int home = 0;
+  if (type == static_cast<int>(proto::MemType::kTrace))
+    home = static_cast<int>(proto::MemType::kDram);
+  else if (type == static_cast<int>(proto::MemType::kL1Small) ||
+           type == static_cast<int>(proto::MemType::kCb))
+    home = static_cast<int>(proto::MemType::kL1);
+  else
+    return std::nullopt;  // DRAM and L1 are their own banks: without a map, unknown
   if (const auto* g = FragOf(frag, d.id, home)) return g->bank_count;
   if (home == static_cast<int>(proto::MemType::kL1) && d.num_cores && *d.num_cores != 0 &&
       *d.num_cores <= UINT32_MAX)

@@ -489,6 +489,62 @@ class PrometheusTest(unittest.TestCase):
             self.query(e)  # valid PromQL for the real server
 
 
+class PickTest(unittest.TestCase):
+    """ttmem.pick on a simulated T3000 (8 chips behind 4 PCIe devices) where one process holds
+    48 MiB of L1 on chip 0 (PCIe 0): 768 KiB of each of its 64 banks."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ttmem-pick-")
+        self.daemon = Daemon(self.tmp)
+        self.env = dict(os.environ, TTMEM_CLI=os.path.join(BIN, "ttmem"))
+        self.holder = subprocess.Popen(
+            [os.path.join(BIN, "ttmem-sim"), "hold", "--system", "t3000", "--hold", "0:l1:48M",
+             "--checkpoints"],
+            env=dict(self.env, TT_ALLOC_TRACKING_ENABLED="1", TTMEM_SOCKET=self.daemon.socket),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.assertIn(b'"held"', self.holder.stdout.readline())
+        os.environ["TTMEM_CLI"] = self.env["TTMEM_CLI"]
+
+    def tearDown(self):
+        self.holder.send_signal(signal.SIGTERM)
+        self.holder.communicate(b"\n", timeout=30)
+        self.daemon.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        del os.environ["TTMEM_CLI"]
+
+    def test_picks_where_the_need_fits_and_says_why_not(self):
+        chosen = ttmem.pick(n=2, need={"l1": "40M"}, socket_path=self.daemon.socket)
+        self.assertTrue(chosen)
+        self.assertEqual(chosen.ids, [1, 2])
+        self.assertEqual(chosen.env, "TT_METAL_VISIBLE_DEVICES=1,2")
+        self.assertEqual(len(chosen.devices), 4)
+        environ = {}
+        chosen.apply(environ)
+        self.assertEqual(environ, {"TT_METAL_VISIBLE_DEVICES": "1,2"})
+        # All four cannot: chip 0 keeps 565 KiB of a bank free, 640 KiB are needed.
+        four = ttmem.pick(n=4, need={"l1": 40 * MIB}, socket_path=self.daemon.socket)
+        self.assertFalse(four)
+        self.assertEqual(four.ids, [])
+        self.assertIn("4 PCIe device(s) asked, 3 of 4 fit now", four.error)
+        self.assertTrue(any(r.startswith("device 0 (PCIe 0): L1 needs 640 KiB per bank")
+                            for r in four.reasons), four.reasons)
+        with self.assertRaises(ttmem.TtmemError):
+            four.apply({})
+        # Per bank, and exclusive: the holder's PCIe device is out.
+        self.assertEqual(ttmem.pick(n=3, need={"l1": "600K/bank"}, exclusive=True,
+                                    socket_path=self.daemon.socket).ids, [1, 2, 3])
+
+    def test_usage_errors_raise_and_say_what_was_wrong(self):
+        with self.assertRaisesRegex(ttmem.TtmemError, "need has no type 'hbm'"):
+            ttmem.pick(need={"hbm": 1}, socket_path=self.daemon.socket)
+        with self.assertRaisesRegex(ttmem.TtmemError, "--l1 'lots' is not a size"):
+            ttmem.pick(need={"l1": "lots"}, socket_path=self.daemon.socket)
+        with self.assertRaisesRegex(ttmem.TtmemError, "--need"):
+            ttmem.pick(need=os.path.join(self.tmp, "missing.db"), socket_path=self.daemon.socket)
+        with self.assertRaisesRegex(ttmem.TtmemError, "no ttmemd answering"):
+            ttmem.pick(socket_path=os.path.join(self.tmp, "none.sock"))
+
+
 class HostileDaemonTest(unittest.TestCase):
     """Issue 26: the client trusted whoever served the socket. A reply that is not JSON, nested
     past what Python parses, or not an object crashed pytest sessions (only TtmemError was
