@@ -27,7 +27,17 @@ int main(void) {
   if ((ttmem_device_announce(&info) == 0) != expect_enabled) return 10;
   info.struct_size = TTMEM_DEVICE_INFO_V1_SIZE - 8;
   if (ttmem_device_announce(&info) == 0) return 11;
+  /* The 0.2/0.3 struct (200 bytes, no topology) too; and the whole one with where the chip sits. */
+  if (TTMEM_DEVICE_INFO_V2_SIZE != 200 || sizeof info != 232) return 12;
+  info.struct_size = TTMEM_DEVICE_INFO_V2_SIZE;
+  if ((ttmem_device_announce(&info) == 0) != expect_enabled) return 13;
   info.struct_size = sizeof info;
+  info.flags |= TTMEM_DEVICE_TOPOLOGY_VALID;
+  info.pcie_id = 2;
+  info.mmio_device = 0;
+  info.board_id = 7;
+  snprintf(info.board_type, sizeof info.board_type, "n300");
+  if ((ttmem_device_announce(&info) == 0) != expect_enabled) return 14;
   ttmem_alloc(0, TTMEM_DRAM, 1, 0x1000, 4096);
   ttmem_alloc(5000, TTMEM_L1, 2, 0, 64); /* device id out of range: dropped and counted */
   ttmem_free(0, 1);

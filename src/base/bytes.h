@@ -35,7 +35,7 @@ inline std::string FormatBytes(uint64_t bytes) {
 inline std::optional<uint64_t> ParseBytes(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
-  if (i == 0 || s.substr(0, i).find_first_of("0123456789") == std::string_view::npos ||
+  if (i == 0 || i > 24 || s.substr(0, i).find_first_of("0123456789") == std::string_view::npos ||
       s.substr(0, i).find('.') != s.substr(0, i).rfind('.'))
     return std::nullopt;
   const double number = std::stod(std::string(s.substr(0, i)));

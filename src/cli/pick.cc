@@ -115,6 +115,8 @@ void Print(const model::PickDecision& d, const std::string& format) {
   } else if (!d.picked.empty()) {
     std::printf("%s%s\n", format == "env" ? "TT_METAL_VISIBLE_DEVICES=" : "", ids.c_str());
   }
+  for (const std::string& n : d.notes)
+    std::fprintf(stderr, "ttmem pick: note: %s\n", base::TerminalSafe(n).c_str());
   if (!d.picked.empty()) return;
   std::fprintf(stderr, "ttmem pick: %s\n", base::TerminalSafe(d.error).c_str());
   for (const model::PickUnit& u : d.units)

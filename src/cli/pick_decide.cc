@@ -79,8 +79,8 @@ PickTypeFigures Figures(const model::Device& d, const model::FragmentationReply&
   }
   if (need.per_bank)
     f.need_per_bank = *need.per_bank;
-  else if (need.bytes && f.bank_count && *f.bank_count != 0)
-    f.need_per_bank = (*need.bytes + *f.bank_count - 1) / *f.bank_count;
+  else if (need.bytes && f.bank_count && *f.bank_count != 0)  // rounded up, without overflow
+    f.need_per_bank = *need.bytes / *f.bank_count + (*need.bytes % *f.bank_count != 0 ? 1 : 0);
   return f;
 }
 
@@ -122,6 +122,9 @@ std::string Missing(const model::Device& d, const model::PickNeed& need, PickTyp
   const std::optional<uint64_t> avail = Available(f);
   f.fits = avail && *avail >= *f.need_per_bank;
   if (f.fits) return "";
+  if (!avail)
+    return fmt::format("{} needs {} per bank; its bank count is unknown (no map of its banks)",
+                       type, Bytes(*f.need_per_bank));
   if (f.largest_free_block)
     return fmt::format("{} needs {} per bank, largest free block {}{}", type,
                        Bytes(*f.need_per_bank), Bytes(*f.largest_free_block), holder);
@@ -166,19 +169,23 @@ void AddChip(const model::Device& d, const model::FragmentationReply& frag, cons
   if (needs.empty())
     needs = {{static_cast<int>(proto::MemType::kDram), {}, {}},
              {static_cast<int>(proto::MemType::kL1), {}, {}}};
-  double headroom = 1e9;
+  std::optional<double> headroom;  // unknown: ranked last
   for (const model::PickNeed& need : needs) {
     PickTypeFigures f = Figures(d, frag, need);
     if (!o.needs.empty())
       if (std::string why = Missing(d, need, f); !why.empty()) b.missing.emplace_back(d.id, why);
     const std::optional<uint64_t> avail = Available(f);
-    if (avail && f.bank_size && *f.bank_size != 0)
-      headroom = std::min(headroom, (static_cast<double>(*avail) -
-                                     static_cast<double>(f.need_per_bank.value_or(0))) /
-                                        static_cast<double>(*f.bank_size));
+    if (avail && f.bank_size && *f.bank_size != 0) {
+      const double h =
+          (static_cast<double>(*avail) - static_cast<double>(f.need_per_bank.value_or(0))) /
+          static_cast<double>(*f.bank_size);
+      headroom = std::min(headroom.value_or(h), h);
+    }
     if (!o.needs.empty()) c.types.push_back(f);
   }
-  b.unit.headroom = b.unit.chips.empty() ? headroom : std::min(b.unit.headroom, headroom);
+  if (!headroom) b.unit.headroom_known = false;  // ranked after every device whose is known
+  const double h = headroom.value_or(-1);
+  b.unit.headroom = b.unit.chips.empty() ? h : std::min(b.unit.headroom, h);
   b.unit.chips.push_back(std::move(c));
 }
 
@@ -187,6 +194,7 @@ std::vector<Built> Group(const model::Status& s, const model::FragmentationReply
                          const PickOptions& o) {
   std::map<std::pair<int, uint32_t>, Built> by_key;
   for (const model::Device& d : s.devices) {
+    if (d.source) continue;  // known only from tt-metal's statistics: no place, no capacity
     const bool known = d.pcie_id.has_value();
     Built& b = by_key[{known ? 0 : 1, known ? *d.pcie_id : d.id}];
     b.unit.pcie_id = known ? *d.pcie_id : d.id;
@@ -202,8 +210,15 @@ std::vector<Built> Group(const model::Status& s, const model::FragmentationReply
 
 // Who else holds the unit (the driver's list, processes on its chips), the exclusive and arch
 // checks, and every reason as a line.
-void Judge(const model::Status& s, const PickOptions& o, Built& b) {
+void Judge(const model::Status& s, const PickOptions& o, bool any_topology, Built& b) {
   PickUnit& u = b.unit;
+  // A chip's own id stands for its PCIe device only where no chip says where it sits: beside
+  // those that do, it could name another's PCIe device.
+  if (!u.pcie_id_known && any_topology)
+    u.reasons.push_back(
+        fmt::format("{}: announced without its PCIe device (libttmem before "
+                    "0.4), while other chips say theirs: not offered",
+                    ChipName(u, u.chips.front().device)));
   if (s.open_without_report)
     for (const model::DriverOpen& d : *s.open_without_report)
       if (d.driver_device == u.pcie_id)
@@ -240,19 +255,30 @@ std::vector<PickUnit*> Select(std::vector<PickUnit>& units, uint32_t n) {
     if (u.fits) fit.push_back(&u);
     if (u.board_id) boards[*u.board_id].push_back(&u);
   }
-  std::stable_sort(fit.begin(), fit.end(), [](const PickUnit* a, const PickUnit* b) {
+  // Best first: none held by a process that reports nothing (its memory is unknown), known
+  // headroom, the most of it, the fewest processes, the lowest id.
+  auto better = [](const PickUnit* a, const PickUnit* b) {
+    if (a->open_without_report.empty() != b->open_without_report.empty())
+      return a->open_without_report.empty();
+    if (a->headroom_known != b->headroom_known) return a->headroom_known;
     if (a->headroom != b->headroom) return a->headroom > b->headroom;
     if (a->processes != b->processes) return a->processes < b->processes;
     return a->pcie_id < b->pcie_id;
-  });
+  };
+  std::stable_sort(fit.begin(), fit.end(), better);
+  // Whole boards of several PCIe devices first, each judged by its worst device.
+  std::vector<std::vector<PickUnit*>> whole;
+  for (auto& [id, board] : boards)
+    if (board.size() > 1 &&
+        std::all_of(board.begin(), board.end(), [](const PickUnit* x) { return x->fits; })) {
+      std::stable_sort(board.begin(), board.end(), better);
+      whole.push_back(board);
+    }
+  std::stable_sort(whole.begin(), whole.end(),
+                   [&](const auto& a, const auto& b) { return better(a.back(), b.back()); });
   std::vector<PickUnit*> picked;
-  for (PickUnit* u : fit) {  // whole boards of several PCIe devices first, in rank order
-    if (!u->board_id || u->picked) continue;
-    const std::vector<PickUnit*>& board = boards[*u->board_id];
-    const bool whole = board.size() > 1 && board.size() <= n - picked.size() &&
-                       std::all_of(board.begin(), board.end(),
-                                   [](const PickUnit* x) { return x->fits && !x->picked; });
-    if (!whole) continue;
+  for (const std::vector<PickUnit*>& board : whole) {
+    if (board.size() > n - picked.size()) continue;
     for (PickUnit* x : board) x->picked = true;
     picked.insert(picked.end(), board.begin(), board.end());
   }
@@ -262,6 +288,22 @@ std::vector<PickUnit*> Select(std::vector<PickUnit>& units, uint32_t n) {
       picked.push_back(u);
     }
   return picked;
+}
+
+// What the figures cannot show, said beside the decision.
+void Notes(const model::Status& s, model::PickDecision* d) {
+  size_t shm_only = 0;
+  for (const model::Device& dev : s.devices) shm_only += dev.source ? 1 : 0;
+  if (shm_only != 0)
+    d->notes.push_back(fmt::format(
+        "{} chip(s) known only from tt-metal's own statistics (no ttmem processor in that "
+        "process): not offered, their PCIe device unknown",
+        shm_only));
+  if (s.counters && s.counters->device_info_conflicts != 0)
+    d->notes.push_back(
+        "ttmemd saw devices announced differently by different users: a process started with "
+        "TT_METAL_VISIBLE_DEVICES numbers its chips from 0, so its figures may sit on another "
+        "chip's number (ttmem status --json: counters.device_info_conflicts)");
 }
 
 }  // namespace
@@ -275,25 +317,31 @@ model::PickDecision DecidePick(const model::Status& status, const model::Fragmen
   d.need_source = o.need_source;
   d.needs = o.needs;
   std::vector<Built> built = Group(status, frag, o);
+  const bool any_topology =
+      std::any_of(built.begin(), built.end(), [](const Built& b) { return b.unit.pcie_id_known; });
   size_t fitting = 0;
   for (Built& b : built) {
-    Judge(status, o, b);
+    Judge(status, o, any_topology, b);
     fitting += b.unit.fits ? 1 : 0;
     d.units.push_back(std::move(b.unit));
   }
+  Notes(status, &d);
   if (d.units.empty()) {
     d.error =
-        "no devices known to ttmemd: no process has announced one yet (ttmem status lists "
-        "them)";
+        "no devices known to ttmemd: a device shows once a process reporting to it has used it "
+        "(ttmem status lists them)";
     return d;
   }
   if (fitting < o.n) {
-    d.error =
-        fmt::format("{} PCIe device(s) asked, {} of {} fit now", o.n, fitting, d.units.size());
+    d.error = fmt::format(
+        "{} PCIe device(s) asked, {} of {} fit now (the reasons below; ask for fewer with -n or "
+        "for less, or see who holds what with ttmem status)",
+        o.n, fitting, d.units.size());
     return d;
   }
   for (PickUnit* u : Select(d.units, o.n)) d.picked.push_back(u->pcie_id);
   std::sort(d.picked.begin(), d.picked.end());
+  d.picked.erase(std::unique(d.picked.begin(), d.picked.end()), d.picked.end());
   return d;
 }
 

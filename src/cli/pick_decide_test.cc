@@ -107,7 +107,9 @@ TEST(PickDecide, UnknownFiguresAreSaidNotGuessed) {
             "device 5: L1_SMALL needs 80 KiB per bank, 64 KiB free per bank (no map of its banks)");
   EXPECT_EQ(d.units[1].reasons[0], "device 6: L1 capacity unknown (no process announced it)");
   EXPECT_TRUE(d.picked.empty());
-  EXPECT_EQ(d.error, "1 PCIe device(s) asked, 0 of 2 fit now");
+  EXPECT_EQ(d.error,
+            "1 PCIe device(s) asked, 0 of 2 fit now (the reasons below; ask for fewer with -n or "
+            "for less, or see who holds what with ttmem status)");
   // Bytes in all where no bank count is known: against the free total.
   model::Status one;
   one.devices.push_back(Chip(0, 0, std::nullopt));
@@ -120,8 +122,8 @@ TEST(PickDecide, UnknownFiguresAreSaidNotGuessed) {
   dram.needs[0].bytes = 600;
   EXPECT_EQ(DecidePick(one, none, dram).picked, (std::vector<uint32_t>{0}));
   EXPECT_EQ(DecidePick(model::Status{}, none, dram).error,
-            "no devices known to ttmemd: no process has announced one yet (ttmem status lists "
-            "them)");
+            "no devices known to ttmemd: a device shows once a process reporting to it has used "
+            "it (ttmem status lists them)");
 }
 
 TEST(PickDecide, TheTopHolderIsNamedWithItsShare) {
@@ -140,6 +142,56 @@ TEST(PickDecide, TheTopHolderIsNamedWithItsShare) {
       "device 3: L1 needs 900 KiB per bank, largest free block 612 KiB (pid 4242 holds 61 %)");
 }
 
+TEST(PickDecide, ABoardIsJudgedByItsWorstDeviceAndUnknownsComeLast) {
+  model::Status s;
+  model::FragmentationReply f;
+  // Board 7: 900 and 100 KiB free per bank; board 9: 800 and 800. Two whole: board 9.
+  const uint64_t largest[4] = {900 * kKiB, 100 * kKiB, 800 * kKiB, 800 * kKiB};
+  for (uint32_t i = 0; i < 4; ++i) {
+    s.devices.push_back(Chip(i, i, i < 2 ? 7 : 9));
+    f.devices.push_back(Map(i, largest[i]));
+  }
+  EXPECT_EQ(DecidePick(s, f, L1PerBank(64 * kKiB, 2)).picked, (std::vector<uint32_t>{2, 3}));
+  // No need: a device whose figures are unknown (no map, no capacity) is never the best.
+  model::Status two;
+  two.devices.push_back(Chip(0, 0, std::nullopt));
+  two.devices[0].memory[kL1].total_bytes.reset();
+  two.devices.push_back(Chip(1, 1, std::nullopt, 60 * kBank));
+  model::FragmentationReply one;
+  one.devices.push_back(Map(1, 4 * kKiB));
+  const model::PickDecision d = DecidePick(two, one, PickOptions{});
+  EXPECT_EQ(d.picked, (std::vector<uint32_t>{1}));
+  EXPECT_FALSE(d.units[0].headroom_known);
+  // Nor one a process that reports nothing holds open (the driver's list): its memory is unknown.
+  model::Status held = two;
+  held.devices[0].memory[kL1].total_bytes = 64 * kBank;
+  one.devices.push_back(Map(0, kBank));
+  EXPECT_EQ(DecidePick(held, one, PickOptions{}).picked, (std::vector<uint32_t>{0}));
+  held.open_without_report = std::vector<model::DriverOpen>{{0, {4242}}};
+  EXPECT_EQ(DecidePick(held, one, PickOptions{}).picked, (std::vector<uint32_t>{1}));
+}
+
+TEST(PickDecide, AChipWithoutTopologyIsNotOfferedBesideChipsThatSayTheirs) {
+  model::Status s;
+  s.devices.push_back(Chip(0, 2, std::nullopt));             // PCIe 2
+  s.devices.push_back(Chip(2, std::nullopt, std::nullopt));  // its id could name PCIe 2 too
+  model::Device shm = Chip(9, std::nullopt, std::nullopt);   // tt-metal's statistics only
+  shm.source = "tt-metal-shm";
+  s.devices.push_back(shm);
+  model::FragmentationReply f;
+  f.devices = {Map(0, kBank), Map(2, kBank)};
+  const model::PickDecision d = DecidePick(s, f, L1PerBank(kKiB, 1));
+  EXPECT_EQ(d.picked, (std::vector<uint32_t>{2}));
+  ASSERT_EQ(d.units.size(), 2u);  // the statistics-only chip is no candidate
+  EXPECT_EQ(d.units[1].reasons[0],
+            "device 2: announced without its PCIe device (libttmem before 0.4), while other chips "
+            "say theirs: not offered");
+  ASSERT_EQ(d.notes.size(), 1u);
+  EXPECT_NE(d.notes[0].find("1 chip(s) known only from tt-metal's own statistics"),
+            std::string::npos);
+  EXPECT_EQ(DecidePick(s, f, L1PerBank(kKiB, 2)).picked, std::vector<uint32_t>{});
+}
+
 TEST(Bytes, SizesAsPeopleWriteThem) {
   EXPECT_EQ(base::ParseBytes("4096"), 4096u);
   EXPECT_EQ(base::ParseBytes("900K"), 900u * 1024);
@@ -148,6 +200,8 @@ TEST(Bytes, SizesAsPeopleWriteThem) {
   EXPECT_EQ(base::ParseBytes("1.5G"), 1536ull << 20);
   EXPECT_EQ(base::ParseBytes("2 MiB"), 2u << 20);
   EXPECT_EQ(base::ParseBytes("0"), 0u);
+  const std::string digits(400, '9');  // no exception: not a size
+  EXPECT_EQ(base::ParseBytes(digits), std::nullopt);
   for (const char* bad : {"", "lots", "1.5", "1..5K", "K", "12X", "5KiBs", "-1", "1e3", "9999999T"})
     EXPECT_EQ(base::ParseBytes(bad), std::nullopt) << bad;
 }

@@ -78,12 +78,22 @@ TEST(TopState, RepliesAreTakenWhenStillAboutTheViewAndRefusalsKeepTheirError) {
   TakeReply(st, ReplyKind::kHistory, -1, R"("garbage")");
   TakeReply(st, ReplyKind::kHistory, -1, "{not json");
   TakeReply(st, ReplyKind::kProcessHistory, 20, R"({"processes":7})");
+  TakeReply(st, ReplyKind::kProcessHistory, 20, R"({"error":"pid 20 belongs to another user"})");
+  EXPECT_EQ(st.detail_history.error, "pid 20 belongs to another user");
+  EXPECT_TRUE(st.detail_history.processes.empty());
   EXPECT_TRUE(st.history.empty());
   TakeReply(st, ReplyKind::kHistory, -1,
             R"({"devices":[{"id":0,"samples":[[1000,5,6],[2000,7,8]]}]})");
   ASSERT_EQ(st.history.size(), 2u);
   EXPECT_EQ(st.history.at(2000), std::make_pair(7.0, 8.0));
   st.frag_device = 3;
+  TakeReply(st, ReplyKind::kFragmentation, 3, R"({"devices":[{"id":3}]})");
+  EXPECT_EQ(st.fragmentation.devices.size(), 1u);
+  EXPECT_FALSE(st.fragmentation.error);
+  // A refused fragmentation or process history keeps its error, and nothing else.
+  TakeReply(st, ReplyKind::kFragmentation, 3, R"({"error":"rationed: try again"})");
+  EXPECT_EQ(st.fragmentation.error, "rationed: try again");
+  EXPECT_TRUE(st.fragmentation.devices.empty());
   TakeReply(st, ReplyKind::kFragmentation, 3, R"({"devices":[{"id":3}]})");
   EXPECT_EQ(st.fragmentation.devices.size(), 1u);
 }

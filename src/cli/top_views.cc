@@ -311,7 +311,11 @@ void DrawFragmentation(const State& st) {
     Put(y, 1, map, st.color ? COLOR_PAIR(kTitle) : 0);
     Put(y++, 1 + static_cast<int>(map.size()), "]");
   }
-  if (!any)
+  if (st.fragmentation.error)  // refused or malformed: said, not taken for "no geometry"
+    Put(y++, 0,
+        Truncate(base::TerminalSafe("Fragmentation: " + *st.fragmentation.error),
+                 static_cast<size_t>(std::max(COLS - 1, 1))));
+  else if (!any)
     Put(y++, 0,
         "No bank geometry announced for this device: the runtime's ttmem_device_info leaves "
         "bank_count 0.");

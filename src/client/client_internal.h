@@ -50,6 +50,7 @@ struct Link {
   int connector_wake = -1;                 // eventfd: the log mode began; the connector acts
   int sock_fd = -1;                        // guarded by g_sock_mu
   int state_fd = -1;                       // the daemon's table for us (opaque); g_sock_mu
+  uint32_t daemon_version = 0;             // its hello ack's daemon_protocol_version; g_sock_mu
 };
 static_assert(std::is_trivially_destructible_v<Link>);
 extern Link g_link;

@@ -30,7 +30,7 @@ void SendAnnouncementsLocked() TTMEM_REQUIRES(g_sock_mu) {
   bool ok = true;
   for (int i = 0; i < g_num_devices && ok; ++i)
     ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kDeviceInfo, &g_devices[i],
-                          proto::DeviceInfoBodySize(g_devices[i]));
+                          proto::DeviceInfoBodySize(g_devices[i], g_link.daemon_version));
   if (ok && g_has_tag)
     ok = proto::SendFrame(g_link.sock_fd, proto::FrameType::kSetTag, &g_tag, sizeof(g_tag));
   if (ok) {
@@ -81,10 +81,13 @@ AckResult ReceiveAck(int fd, int timeout_ms) {
       ::dup3(ack.passed_fd.get(), current, O_CLOEXEC);  // writers never see a closed fd
     }
   }
-  if (ack.passed_fd2) {
+  {
     ttmem::base::MutexLock lock(g_sock_mu);
-    if (g_link.state_fd >= 0) ::close(g_link.state_fd);
-    g_link.state_fd = ack.passed_fd2.release();
+    g_link.daemon_version = body.daemon_protocol_version;  // what device body it takes
+    if (ack.passed_fd2) {
+      if (g_link.state_fd >= 0) ::close(g_link.state_fd);
+      g_link.state_fd = ack.passed_fd2.release();
+    }
   }
   return AckResult::kOk;
 }

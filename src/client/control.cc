@@ -99,8 +99,9 @@ TTMEM_EXPORT int ttmem_device_announce(const ttmem_device_info* info) {
   if (slot == g_num_devices) ++g_num_devices;
   // Kept above: a failed send (the connection is going) is repeated at the next connection.
   if (g_link.sock_fd >= 0)
-    static_cast<void>(ttmem::proto::SendFrame(g_link.sock_fd, ttmem::proto::FrameType::kDeviceInfo,
-                                              &body, ttmem::proto::DeviceInfoBodySize(body)));
+    static_cast<void>(
+        ttmem::proto::SendFrame(g_link.sock_fd, ttmem::proto::FrameType::kDeviceInfo, &body,
+                                ttmem::proto::DeviceInfoBodySize(body, g_link.daemon_version)));
   return 0;
 }
 

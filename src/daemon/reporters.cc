@@ -97,7 +97,7 @@ std::optional<ledger::Topology> TopologyOf(const proto::DeviceInfoBody& b, size_
 
 // The hello ack: sent before the connection is refused or accepted.
 bool Ack(const Connection& c, proto::HelloStatus status, int wake_fd = -1, int state_fd = -1) {
-  proto::HelloAckBody ack{static_cast<uint32_t>(status), proto::kProtocolVersion};
+  proto::HelloAckBody ack{static_cast<uint32_t>(status), proto::kDaemonWireVersion};
   return proto::SendFrame(c.fd.get(), proto::FrameType::kHelloAck, &ack, sizeof(ack), wake_fd,
                           state_fd);
 }

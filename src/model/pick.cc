@@ -40,7 +40,7 @@ json UnitJson(const PickUnit& u) {
           {"chips", chips},
           {"open_without_report", u.open_without_report},
           {"processes", u.processes},
-          {"headroom", u.headroom},
+          {"headroom", u.headroom_known ? json(u.headroom) : json(nullptr)},
           {"fits", u.fits},
           {"picked", u.picked},
           {"reasons", u.reasons}};
@@ -71,6 +71,7 @@ std::string ToJsonText(const PickDecision& d) {
       {"need", {{"source", d.need_source}, {"types", needs}}},
       {"devices", units},
       {"reasons", reasons},
+      {"notes", d.notes},
       {"error", d.error.empty() ? json(nullptr) : json(d.error)}};
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

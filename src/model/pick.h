@@ -48,7 +48,8 @@ struct PickUnit {
   std::vector<PickChip> chips;
   std::vector<pid_t> open_without_report;  // the driver's list: holding it, reporting nothing
   size_t processes = 0;                    // distinct processes on its chips (any kind)
-  double headroom = 0;  // the smallest (free block - need) / bank size over chips and types
+  double headroom = 0;         // the smallest (free block - need) / bank size over chips and types
+  bool headroom_known = true;  // false: a chip's figures are unknown (ranked last; -1 above)
   bool fits = false;
   bool picked = false;
   std::vector<std::string> reasons;  // why it does not fit, one line each
@@ -60,9 +61,10 @@ struct PickDecision {
   std::optional<std::string> arch;
   std::string need_source;  // "options", or the recording's path
   std::vector<PickNeed> needs;
-  std::vector<PickUnit> units;   // by PCIe id
-  std::vector<uint32_t> picked;  // PCIe ids, ascending
-  std::string error;             // set when nothing was picked: the headline
+  std::vector<PickUnit> units;     // by PCIe id
+  std::vector<uint32_t> picked;    // PCIe ids, ascending
+  std::string error;               // set when nothing was picked: the headline
+  std::vector<std::string> notes;  // what the figures cannot show (stderr, "notes" in the JSON)
 };
 
 // `ttmem pick --format json` (indented by 2, a final newline).

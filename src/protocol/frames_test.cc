@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "base/socket.h"
+#include "protocol/wire.h"
 
 namespace ttmem::proto {
 namespace {
@@ -90,6 +91,17 @@ TEST(Frames, APeerThatHangsUpIsClosedNotAnError) {
   std::string error;
   EXPECT_FALSE(RecvFrame(p.b.get(), 64, &f, &error));
   EXPECT_EQ(error, "connection closed by the peer");
+}
+
+// A device body carries the topology (224 bytes) only when it is known and only to a daemon that
+// acked it takes it (0.4, wire version 3): a daemon before 0.4 cuts off a 224-byte body.
+TEST(Frames, TheTopologyGoesOnlyToADaemonThatTakesIt) {
+  DeviceInfoBody b{};
+  EXPECT_EQ(DeviceInfoBodySize(b, kDaemonWireVersion), kDeviceInfoBodyV2Size);
+  b.flags = kDeviceTopologyValid;
+  EXPECT_EQ(DeviceInfoBodySize(b, kDaemonWireVersion), sizeof(DeviceInfoBody));
+  EXPECT_EQ(DeviceInfoBodySize(b, 2), kDeviceInfoBodyV2Size);  // an older daemon
+  EXPECT_EQ(DeviceInfoBodySize(b, 0), kDeviceInfoBodyV2Size);  // not acked yet
 }
 
 }  // namespace

@@ -96,10 +96,17 @@ struct DeviceInfoBody {  // mirrors ttmem_device_info, fixed layout
 static_assert(sizeof(DeviceInfoBody) == 224);
 inline constexpr size_t kDeviceInfoBodyV1Size = 104;
 inline constexpr size_t kDeviceInfoBodyV2Size = 192;
-// The bytes of a body to send: the topology only when it is known.
-inline uint32_t DeviceInfoBodySize(const DeviceInfoBody& b) {
-  return (b.flags & kDeviceTopologyValid) != 0 ? sizeof(DeviceInfoBody)
-                                               : static_cast<uint32_t>(kDeviceInfoBodyV2Size);
+// What a daemon acks in `daemon_protocol_version`: the region layout it reads is still
+// kProtocolVersion (2), and from 3 on it also takes the 224-byte device body (0.4). A daemon
+// before 0.4 acks 2 and disconnects a client that sends 224 bytes.
+inline constexpr uint32_t kDaemonWireVersion = 3;
+inline constexpr uint32_t kTopologyWireVersion = 3;
+// The bytes of a body to send to a daemon that acked `daemon_version`: the topology only when it
+// is known and the daemon takes it.
+inline uint32_t DeviceInfoBodySize(const DeviceInfoBody& b, uint32_t daemon_version) {
+  return (b.flags & kDeviceTopologyValid) != 0 && daemon_version >= kTopologyWireVersion
+             ? sizeof(DeviceInfoBody)
+             : static_cast<uint32_t>(kDeviceInfoBodyV2Size);
 }
 
 // The event stream ({"cmd": "events"}; docs/protocol.md): what the daemon applied, in the order
