@@ -21,7 +21,7 @@ if ! "$bin/ttmem" status >/dev/null 2>&1; then
   started+=($!)
   for _ in $(seq 50); do "$bin/ttmem" status >/dev/null 2>&1 && break; sleep 0.1; done
 fi
-"$bin/ttmem" sim churn --mesh 2x4 --threads 2 --rate 200 --scale 8 --seconds 0 2>build/ttmem-sim.log &
+"$bin/ttmem" sim churn --system t3000 --threads 2 --rate 200 --scale 8 --seconds 0 2>build/ttmem-sim.log &
 started+=($!)
 # Wait until the workload shows up with memory in use, so the first screen is not empty.
 for _ in $(seq 50); do
