@@ -174,24 +174,39 @@ TEST(Pick, ExclusiveSkipsADeviceHeldOpenByAProcessThatReportsNothing) {
   TempDir dir;
   Daemon daemon(dir);
   ASSERT_EQ(::mkdir(dir.File("driver").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(dir.File("driver/0").c_str(), 0700), 0);
   ASSERT_EQ(::mkdir(dir.File("driver/1").c_str(), 0700), 0);
   daemon.extra_args = {"--driver-dir", dir.File("driver")};
   ASSERT_TRUE(daemon.Start());
-  Holder h = Hold(dir, daemon, "t3000", {"--hold", "3:l1:1M"});  // C: PCIe 2, reporting
-  // A process that reports nothing holds /dev/tenstorrent/1 open (the driver's list).
+  Holder h = Hold(dir, daemon, "t3000", {"--hold", "3:l1:1M"});  // C: memory on PCIe 2
+  // A process that reports nothing holds /dev/tenstorrent/1 open (the driver's list); C itself
+  // holds /dev/tenstorrent/0 open too, with nothing of its memory there.
   Child silent = Spawn({"/bin/sleep", "600"}, {}, false, false);
   std::ofstream(dir.File("driver/1/pids")) << silent.pid << "\n";
+  std::ofstream(dir.File("driver/0/pids")) << h.pid() << "\n";
   ASSERT_GE(PollUntil(daemon.socket(), 10s,
                       [](const json& s) { return s.contains("open_without_report"); })
                 .count(),
             0);
+  const json s = Status(daemon.socket());
+  EXPECT_EQ(s["devices"][0]["open_by"], json::array({h.pid()})) << s["devices"][0].dump();
+  EXPECT_EQ(s["devices"][4]["open_by"], json::array({h.pid()})) << s["devices"][4].dump();
+  EXPECT_EQ(s["devices"][1]["open_by"], json::array({silent.pid})) << s["devices"][1].dump();
+  EXPECT_FALSE(s["devices"][2].contains("open_by")) << s["devices"][2].dump();
+  // Without --exclusive every device can take a small need, those with a silent holder last.
   EXPECT_EQ(Pick(daemon, {"-n", "4"}).out, "TT_METAL_VISIBLE_DEVICES=0,1,2,3\n");
-  EXPECT_EQ(Pick(daemon, {"-n", "2", "--exclusive"}).out, "TT_METAL_VISIBLE_DEVICES=0,3\n");
-  const CliResult r = Pick(daemon, {"-n", "3", "--exclusive"});
+  EXPECT_EQ(Pick(daemon, {"-n", "3"}).out, "TT_METAL_VISIBLE_DEVICES=0,2,3\n");
+  // Exclusive: only PCIe 3 (chips 2 and 6) is held by nobody.
+  EXPECT_EQ(Pick(daemon, {"--exclusive"}).out, "TT_METAL_VISIBLE_DEVICES=3\n");
+  const CliResult r = Pick(daemon, {"-n", "2", "--exclusive"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find(fmt::format("device 1 (PCIe 1): held open by pid {}, which reports "
                                    "nothing (the driver's list)",
                                    silent.pid)),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(
+                fmt::format("device 0 (PCIe 0): held open by pid {} (the driver's list)", h.pid())),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find(fmt::format("device 3 (PCIe 2): in use by pid {}", h.pid())),

@@ -164,6 +164,7 @@ void AddChip(const model::Device& d, const model::FragmentationReply& frag, cons
   }
   if (d.open_without_report)
     for (pid_t p : *d.open_without_report) b.unit.open_without_report.push_back(p);
+  if (d.open_by) c.open_by = *d.open_by;
   // Without a need, the headroom is that of DRAM and L1 as they are.
   std::vector<model::PickNeed> needs = o.needs;
   if (needs.empty())
@@ -229,6 +230,12 @@ void Judge(const model::Status& s, const PickOptions& o, bool any_topology, Buil
       if (std::find(p.devices.begin(), p.devices.end(), c.device) != p.devices.end())
         all.insert(p.pid);
   all.insert(u.open_without_report.begin(), u.open_without_report.end());
+  pid_t opened = 0;  // a holder of the PCIe device in the driver's list, reporting or not
+  for (const PickChip& c : u.chips)
+    for (pid_t p : c.open_by) {
+      all.insert(p);
+      opened = opened != 0 ? opened : p;
+    }
   u.processes = all.size();
   for (const auto& [chip, why] : b.missing) u.reasons.push_back(ChipName(u, chip) + ": " + why);
   if (o.arch)
@@ -241,6 +248,9 @@ void Judge(const model::Status& s, const PickOptions& o, bool any_topology, Buil
         fmt::format("{}: held open by pid {}, which reports nothing (the driver's "
                     "list)",
                     ChipName(u, u.chips.front().device), u.open_without_report.front()));
+  else if (o.exclusive && opened != 0)
+    u.reasons.push_back(fmt::format("{}: held open by pid {} (the driver's list)",
+                                    ChipName(u, u.chips.front().device), opened));
   else if (o.exclusive && !all.empty())
     u.reasons.push_back(
         fmt::format("{}: in use by pid {}", ChipName(u, u.chips.front().device), *all.begin()));

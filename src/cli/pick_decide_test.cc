@@ -192,6 +192,28 @@ TEST(PickDecide, AChipWithoutTopologyIsNotOfferedBesideChipsThatSayTheirs) {
   EXPECT_EQ(DecidePick(s, f, L1PerBank(kKiB, 2)).picked, std::vector<uint32_t>{});
 }
 
+TEST(PickDecide, ExclusiveSkipsEveryHolderTheDriverLists) {
+  model::Status s;
+  model::FragmentationReply f;
+  for (uint32_t i = 0; i < 3; ++i) {
+    s.devices.push_back(Chip(i, i, std::nullopt));
+    f.devices.push_back(Map(i, kBank));
+  }
+  s.devices[0].open_by = std::vector<pid_t>{77};  // a reporting process holding nothing there
+  s.open_without_report = std::vector<model::DriverOpen>{{1, {88}}};
+  PickOptions o = L1PerBank(kKiB, 1);
+  o.exclusive = true;
+  const model::PickDecision d = DecidePick(s, f, o);
+  EXPECT_EQ(d.picked, (std::vector<uint32_t>{2}));
+  EXPECT_EQ(d.units[0].reasons[0], "device 0: held open by pid 77 (the driver's list)");
+  EXPECT_EQ(d.units[1].reasons[0],
+            "device 1: held open by pid 88, which reports nothing (the driver's list)");
+  EXPECT_EQ(d.units[0].processes, 1u);
+  o.exclusive = false;
+  o.n = 3;
+  EXPECT_EQ(DecidePick(s, f, o).picked, (std::vector<uint32_t>{0, 1, 2}));
+}
+
 TEST(Bytes, SizesAsPeopleWriteThem) {
   EXPECT_EQ(base::ParseBytes("4096"), 4096u);
   EXPECT_EQ(base::ParseBytes("900K"), 900u * 1024);

@@ -205,6 +205,15 @@ std::vector<model::DriverOpen> OpenWithoutReport(const ledger::Ledger& ledger,
   return out;
 }
 
+// Who holds each placed chip's PCIe device open, as the driver lists them (reporting or not).
+void AddOpenBy(const DriverPidLists& driver, model::Status* s) {
+  for (model::Device& d : s->devices) {
+    if (!d.pcie_id) continue;
+    auto it = driver.find(*d.pcie_id);
+    if (it != driver.end() && !it->second.empty()) d.open_by = it->second;
+  }
+}
+
 model::Counters CountersOf(const ledger::Ledger& ledger, const DaemonMeta& daemon) {
   const ledger::Counters c = ledger.counters();
   model::Counters k;
@@ -250,6 +259,7 @@ void BuildStatusInto(const ledger::Ledger& ledger, const std::map<pid_t, Process
     if (kept.size() >= s.devices.size()) d.processes = std::move(kept[s.devices.size() - 1]);
   }
   AddNative(ledger, meta, unfilled, by_id, &s);
+  if (driver != nullptr) AddOpenBy(*driver, &s);
   if (shm != nullptr) AddShm(ledger, *shm, by_id, &s);
   s.open_without_report =
       OpenWithoutReport(ledger, shm, driver != nullptr ? *driver : DriverPidLists{});

@@ -30,8 +30,11 @@ json UnitJson(const PickUnit& u) {
   for (const PickChip& c : u.chips) {
     json types = json::array();
     for (const PickTypeFigures& t : c.types) types.push_back(TypeJson(t));
-    chips.push_back(
-        {{"device", c.device}, {"arch", c.arch}, {"processes", c.processes}, {"types", types}});
+    chips.push_back({{"device", c.device},
+                     {"arch", c.arch},
+                     {"processes", c.processes},
+                     {"open_by", c.open_by},
+                     {"types", types}});
   }
   return {{"pcie_id", u.pcie_id},
           {"pcie_id_known", u.pcie_id_known},

@@ -36,6 +36,7 @@ struct PickChip {
   uint32_t device = 0;
   std::string arch;
   std::vector<pid_t> processes;  // reporting processes holding memory on it
+  std::vector<pid_t> open_by;    // the driver's list for its PCIe device: every holder
   std::vector<PickTypeFigures> types;
 };
 

@@ -73,6 +73,9 @@ struct Device {
   std::optional<Memory> capture_estimate;  // hooked allocations (no device memory)
   std::vector<DeviceProcess> processes;    // processes holding memory on it
   std::optional<std::vector<pid_t>> open_without_report;  // --source shm: the driver's list
+  // Every process the driver lists as holding the chip's PCIe device open, reporting or not
+  // (ttmemd with --driver-dir, for a chip announced with its place; issue 28).
+  std::optional<std::vector<pid_t>> open_by;
 };
 
 struct ProcessCounters {

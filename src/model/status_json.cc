@@ -209,6 +209,11 @@ void WriteDevices(JsonWriter& w, const Status& s, Parts& parts) {
       for (pid_t pid : *d.open_without_report) w.Int(pid);
       w.EndArray();
     }
+    if (d.open_by) {
+      w.Key("open_by").BeginArray();
+      for (pid_t pid : *d.open_by) w.Int(pid);
+      w.EndArray();
+    }
     w.EndObject();
   }
   w.EndArray();

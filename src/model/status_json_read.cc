@@ -95,6 +95,7 @@ Device ReadDevice(const json& j) {
   }
   if (const json* o = Field(j, "open_without_report"); o != nullptr && o->is_array())
     d.open_without_report = Pids(*o);
+  if (const json* o = Field(j, "open_by"); o != nullptr && o->is_array()) d.open_by = Pids(*o);
   return d;
 }
 
