@@ -73,10 +73,16 @@ void AddOptions(CLI::App& app, ttsim::ScenarioOptions& o, TextOptions& a) {
   std::string systems;
   for (const std::string& n : ttsim::SystemNames())
     systems += (systems.empty() ? "" : ", ") + n + " (" + ttsim::FindSystem(n)->help + ")";
-  app.add_option("--system", a.system,
+  app.add_option("--system,--cluster,--topology", a.system,
                  "the machine simulated, its chips announced with their PCIe device and board: " +
                      systems + "; sets the mesh and the arch")
-      ->check(CLI::IsMember(ttsim::SystemNames()))
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return ttsim::FindSystem(v) != nullptr
+                       ? std::string()
+                       : "unknown system '" + v + "' (n150, n300 or t3000)";
+          },
+          "SYSTEM"))
       ->excludes(mesh);
   app.add_option("--hold", o.holds,
                  "hold: DEV:TYPE:BYTES held on a chip (e.g. 4:l1:48M; TYPE dram, l1, l1_small, "

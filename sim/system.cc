@@ -44,8 +44,11 @@ const SystemSpec* g_system = nullptr;  // set once by main, before any thread st
 }  // namespace
 
 const SystemSpec* FindSystem(std::string_view name) {
+  std::string n;
+  for (char c : name) n += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  if (n == "t3k") n = "t3000";  // tt-metal's own name for it
   for (const SystemSpec& s : Systems())
-    if (s.name == name) return &s;
+    if (s.name == n) return &s;
   return nullptr;
 }
 

@@ -26,7 +26,7 @@ struct SystemSpec {
   std::vector<ChipPlace> chips;  // by logical chip id
 };
 
-// "n150", "n300", "t3000"; null for another name.
+// "n150", "n300", "t3000" (any case; "t3k" too); null for another name.
 const SystemSpec* FindSystem(std::string_view name);
 std::vector<std::string> SystemNames();
 
