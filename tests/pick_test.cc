@@ -280,6 +280,11 @@ TEST(Pick, ExitCodesAndErrorMessages) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--need: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("missing.db"), std::string::npos) << r.err;
+  // A FIFO planted at the name: refused at once, never opened (an open would block).
+  ASSERT_EQ(::mkfifo(dir.File("fifo.db").c_str(), 0600), 0);
+  r = Pick(daemon, {"--need", dir.File("fifo.db")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not a regular file"), std::string::npos) << r.err;
   std::ofstream(dir.File("junk.db")) << "not a recording";
   r = Pick(daemon, {"--need", dir.File("junk.db")});
   EXPECT_EQ(r.exit_code, 2);

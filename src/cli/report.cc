@@ -207,7 +207,12 @@ bool AnalyzeRecording(const std::string& path, uint32_t top, uint32_t buckets_n,
 bool LoadReport(const std::string& path, uint32_t top, report::Report* out, std::string* error,
                 const std::string& trace_path) {
   // A saved `ttmem report --json` (a baseline kept from an earlier run) reads back as it was.
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+  // Only a regular file is opened to look: a FIFO planted at the name would block the open
+  // (anything else is left to the recording's reader, which says what it is).
+  struct stat st {};
+  FILE* f = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? std::fopen(path.c_str(), "rb")
+                                                                  : nullptr;
+  if (f != nullptr) {
     int c = 0;
     while ((c = std::fgetc(f)) == ' ' || c == '\n' || c == '\t' || c == '\r') {
     }
