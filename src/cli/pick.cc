@@ -107,8 +107,7 @@ std::optional<PickOptions> Prepare(const PickCommandOptions& o) {
 }
 
 void Print(const model::PickDecision& d, const std::string& format) {
-  std::string ids;
-  for (uint32_t id : d.picked) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  const std::string ids = model::VisibleDevices(d);
   if (format == "json") {
     const std::string text = model::ToJsonText(d);
     std::fwrite(text.data(), 1, text.size(), stdout);

@@ -51,6 +51,12 @@ json UnitJson(const PickUnit& u) {
 
 }  // namespace
 
+std::string VisibleDevices(const PickDecision& d) {
+  std::string ids;
+  for (uint32_t id : d.picked) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  return ids;
+}
+
 std::string ToJsonText(const PickDecision& d) {
   json needs = json::object();
   for (const PickNeed& n : d.needs)
@@ -62,8 +68,7 @@ std::string ToJsonText(const PickDecision& d) {
     units.push_back(UnitJson(u));
     for (const std::string& r : u.reasons) reasons.push_back(r);
   }
-  std::string visible;
-  for (uint32_t id : d.picked) visible += (visible.empty() ? "" : ",") + std::to_string(id);
+  const std::string visible = VisibleDevices(d);
   const json j = {
       {"picked", d.picked},
       {"visible_devices", visible},

@@ -68,6 +68,9 @@ struct PickDecision {
   std::vector<std::string> notes;  // what the figures cannot show (stderr, "notes" in the JSON)
 };
 
+// The picked ids as TT_METAL_VISIBLE_DEVICES takes them: "2,3" ("" when none).
+std::string VisibleDevices(const PickDecision& d);
+
 // `ttmem pick --format json` (indented by 2, a final newline).
 std::string ToJsonText(const PickDecision& d);
 
